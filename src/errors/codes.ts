@@ -1,0 +1,61 @@
+// The one list of gsnap error codes. Each code has an HTTP status (for the API) and a CLI exit
+// code. Codes are stable once released: append new ones, never rename or renumber.
+
+export interface ErrorCodeInfo {
+  readonly httpStatus: number;
+  readonly exitCode: number;
+  readonly summary: string;
+}
+
+export const ERROR_CODES = {
+  // Geometry and addressing.
+  ADDRESS_MALFORMED: { httpStatus: 400, exitCode: 10, summary: "a track address is not C.H" },
+  EXTENT_MALFORMED: { httpStatus: 400, exitCode: 11, summary: "an extent is not C.H-C.H" },
+  EXTENT_REVERSED: { httpStatus: 400, exitCode: 12, summary: "an extent ends before it starts" },
+  HEAD_OUT_OF_RANGE: { httpStatus: 400, exitCode: 13, summary: "a head number is 15 or more" },
+  CYLINDER_OUT_OF_RANGE: {
+    httpStatus: 400,
+    exitCode: 14,
+    summary: "a cylinder is past the end of the volume",
+  },
+  EXTENT_LIST_TOO_LONG: { httpStatus: 400, exitCode: 15, summary: "more than 32 extents" },
+  EXTENT_SIZE_MISMATCH: {
+    httpStatus: 400,
+    exitCode: 16,
+    summary: "source and target extents differ in track count",
+  },
+  EXTENTS_OVERLAP: {
+    httpStatus: 400,
+    exitCode: 17,
+    summary: "extents overlap where they must not",
+  },
+  // Names and volume attributes.
+  VOLSER_INVALID: {
+    httpStatus: 400,
+    exitCode: 20,
+    summary: "a VOLSER is not 1-6 of A-Z 0-9 @ # $",
+  },
+  SSID_INVALID: { httpStatus: 400, exitCode: 21, summary: "an SSID is not 4 hex digits" },
+  SERIAL_INVALID: { httpStatus: 400, exitCode: 22, summary: "a serial is not 1-10 of 0-9 A-Z" },
+  MODEL_UNKNOWN: { httpStatus: 400, exitCode: 23, summary: "an unknown device model" },
+  CYLINDERS_INVALID: { httpStatus: 400, exitCode: 24, summary: "a cylinder count out of range" },
+  TRACK_SIZE_INVALID: {
+    httpStatus: 400,
+    exitCode: 25,
+    summary: "a track size that is not a positive multiple of 4096 within limits",
+  },
+  // Volumes.
+  VOLUME_EXISTS: { httpStatus: 409, exitCode: 30, summary: "a volume with that VOLSER exists" },
+  VOLUME_NOT_FOUND: { httpStatus: 404, exitCode: 31, summary: "no volume with that VOLSER" },
+  VOLUME_READ_ONLY: { httpStatus: 409, exitCode: 32, summary: "the volume refuses writes" },
+  IO_OUT_OF_RANGE: { httpStatus: 400, exitCode: 33, summary: "I/O past the end of a volume" },
+  // The store.
+  NO_SPACE: { httpStatus: 507, exitCode: 40, summary: "the store has no space left" },
+  CHUNK_CORRUPT: { httpStatus: 500, exitCode: 41, summary: "a chunk failed its checksum" },
+  STORE_LOCKED: { httpStatus: 409, exitCode: 42, summary: "another process has the store open" },
+  STORE_FORMAT: { httpStatus: 500, exitCode: 43, summary: "the data dir is not a gsnap store" },
+  STORE_CLOSED: { httpStatus: 503, exitCode: 44, summary: "the store is closed" },
+  IO_ERROR: { httpStatus: 500, exitCode: 45, summary: "a disk read or write failed" },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
