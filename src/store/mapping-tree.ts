@@ -1,0 +1,300 @@
+// The mapping table of one volume: a radix tree from track index to chunk id whose nodes are
+// reference-counted and shared copy-on-write between volumes, as dm-thin and btrfs share subtrees.
+// Pure logic over a NodeStore; the store supplies the nodes and the reference counts.
+//
+// Every node has FANOUT entries. A leaf (level 0) holds chunk ids; a node at level L > 0 holds the
+// ids of nodes at level L - 1. A node at level L covers FANOUT^(L+1) tracks. Id 0 means "nothing":
+// an unmapped track, or an empty subtree. A volume's tree has the fewest levels that cover its
+// tracks, so a 3390-3 (50,085 tracks) has 2 and a 3390-54 (982,800 tracks) has 3.
+//
+// A snap copies entries from one tree into another. Where the copied range covers a whole target
+// node and the source holds a node at the same level for exactly those tracks, the target takes the
+// source node (one reference) instead of its entries; so a snap of a whole volume costs O(1) and a
+// snap of an aligned extent costs O(levels x nodes at its edges), whatever its length.
+//
+// A write to a node that more than one parent references first copies it (the copy retains every
+// child); a node whose last reference goes is released by the store, which later releases its
+// children in turn (see gc.ts).
+
+import assert from "node:assert/strict";
+
+/** 512 entries of 8 bytes make a 4 KiB node: one LMDB page of payload, one leaf per 512 tracks. */
+export const FANOUT = 512;
+
+/** Id 0 is never a chunk or a node: it marks an unmapped track or an empty subtree. */
+export const NONE = 0;
+
+export interface TreeNode {
+  readonly level: number;
+  readonly entries: Float64Array;
+}
+
+/** Where nodes and reference counts live. Every call happens inside the caller's transaction. */
+export interface NodeStore {
+  /** A copy of the node, safe to modify. */
+  readNode(id: number): TreeNode;
+  writeNode(id: number, node: TreeNode): void;
+  /** Stores a new node with one reference and returns its id. */
+  createNode(node: TreeNode): number;
+  nodeRefs(id: number): number;
+  retainNode(id: number): void;
+  /** Drops one reference; at zero the store schedules the node's children for release. */
+  releaseNode(id: number): void;
+  retainChunk(id: number): void;
+  releaseChunk(id: number): void;
+}
+
+export interface Tree {
+  readonly root: number;
+  readonly depth: number;
+  readonly trackCount: number;
+}
+
+export function depthFor(trackCount: number): number {
+  assert.ok(trackCount > 0);
+  let depth = 1;
+  while (FANOUT ** depth < trackCount) depth += 1;
+  return depth;
+}
+
+export function emptyTree(trackCount: number): Tree {
+  return { root: NONE, depth: depthFor(trackCount), trackCount };
+}
+
+function spanOf(level: number): number {
+  return FANOUT ** (level + 1);
+}
+
+function childSpanOf(level: number): number {
+  return FANOUT ** level;
+}
+
+/** The chunk ids of tracks [firstTrack, firstTrack + count), NONE where unmapped. */
+export function lookup(
+  store: NodeStore,
+  tree: Tree,
+  range: { firstTrack: number; count: number },
+): Float64Array {
+  assert.ok(range.firstTrack >= 0 && range.firstTrack + range.count <= tree.trackCount);
+  const result = new Float64Array(range.count);
+  collect(store, tree.root, tree.depth - 1, 0, range.firstTrack, result);
+  return result;
+}
+
+function collect(
+  store: NodeStore,
+  id: number,
+  level: number,
+  base: number,
+  firstTrack: number,
+  result: Float64Array,
+): void {
+  if (id === NONE) return;
+  const node = store.readNode(id);
+  assert.equal(node.level, level);
+  const low = Math.max(firstTrack, base);
+  const high = Math.min(firstTrack + result.length, base + spanOf(level));
+  if (level === 0) {
+    result.set(node.entries.subarray(low - base, high - base), low - firstTrack);
+    return;
+  }
+  const childSpan = childSpanOf(level);
+  const lastChild = Math.floor((high - 1 - base) / childSpan);
+  for (let child = Math.floor((low - base) / childSpan); child <= lastChild; child += 1) {
+    collect(store, node.entries[child], level - 1, base + child * childSpan, firstTrack, result);
+  }
+}
+
+/**
+ * Points tracks [firstTrack, firstTrack + chunkIds.length) at the given chunk ids (NONE unmaps),
+ * retaining each new chunk and releasing each replaced one. Returns the tree's new root.
+ */
+export function assign(
+  store: NodeStore,
+  tree: Tree,
+  edit: { firstTrack: number; chunkIds: Float64Array },
+): Tree {
+  const { firstTrack, chunkIds } = edit;
+  assert.ok(firstTrack >= 0 && firstTrack + chunkIds.length <= tree.trackCount);
+  if (chunkIds.length === 0) return tree;
+  const root = assignInto(store, tree.root, tree.depth - 1, 0, { firstTrack, chunkIds });
+  return { ...tree, root };
+}
+
+function assignInto(
+  store: NodeStore,
+  id: number,
+  level: number,
+  base: number,
+  edit: { firstTrack: number; chunkIds: Float64Array },
+): number {
+  const low = Math.max(edit.firstTrack, base);
+  const high = Math.min(edit.firstTrack + edit.chunkIds.length, base + spanOf(level));
+  const values = edit.chunkIds.subarray(low - edit.firstTrack, high - edit.firstTrack);
+  if (id === NONE && values.every((value) => value === NONE)) return NONE;
+  const own = ownNode(store, id, level);
+  const node = store.readNode(own);
+  if (level === 0) {
+    for (let i = 0; i < values.length; i += 1) {
+      const index = low - base + i;
+      const previous = node.entries[index];
+      const next = values[i];
+      if (previous === next) continue;
+      if (next !== NONE) store.retainChunk(next);
+      if (previous !== NONE) store.releaseChunk(previous);
+      node.entries[index] = next;
+    }
+  } else {
+    const childSpan = childSpanOf(level);
+    const lastChild = Math.floor((high - 1 - base) / childSpan);
+    for (let child = Math.floor((low - base) / childSpan); child <= lastChild; child += 1) {
+      const childBase = base + child * childSpan;
+      node.entries[child] = assignInto(store, node.entries[child], level - 1, childBase, edit);
+    }
+  }
+  return storeOrPrune(store, own, node);
+}
+
+/** A node id the caller's slot may modify: the node itself when unshared, else a private copy. */
+function ownNode(store: NodeStore, id: number, level: number): number {
+  if (id === NONE) return store.createNode({ level, entries: new Float64Array(FANOUT) });
+  const refs = store.nodeRefs(id);
+  assert.ok(refs >= 1);
+  if (refs === 1) return id;
+  const node = store.readNode(id);
+  for (const entry of node.entries) {
+    if (entry === NONE) continue;
+    if (level === 0) store.retainChunk(entry);
+    else store.retainNode(entry);
+  }
+  const copy = store.createNode(node);
+  store.releaseNode(id);
+  return copy;
+}
+
+/** Writes an owned node back, or releases it when it maps nothing so empty subtrees cost nothing. */
+function storeOrPrune(store: NodeStore, id: number, node: TreeNode): number {
+  store.writeNode(id, node);
+  if (node.entries.some((entry) => entry !== NONE)) return id;
+  // Written first, so the release that follows sees no children to release a second time.
+  store.releaseNode(id);
+  return NONE;
+}
+
+export interface SnapRange {
+  readonly sourceFirstTrack: number;
+  readonly targetFirstTrack: number;
+  readonly count: number;
+}
+
+/**
+ * Copies the mapping of `count` source tracks into the target tree, sharing whole nodes where the
+ * ranges allow. Returns the target's new tree. Source and target may be the same tree when the two
+ * ranges do not overlap.
+ */
+export function snap(
+  store: NodeStore,
+  trees: { source: Tree; target: Tree },
+  range: SnapRange,
+): Tree {
+  const { source, target } = trees;
+  assert.ok(range.count > 0);
+  assert.ok(range.sourceFirstTrack + range.count <= source.trackCount);
+  assert.ok(range.targetFirstTrack + range.count <= target.trackCount);
+  const root = snapInto(store, { source, target, range }, target.root, target.depth - 1, 0);
+  return { ...target, root };
+}
+
+interface SnapContext {
+  readonly source: Tree;
+  readonly target: Tree;
+  readonly range: SnapRange;
+}
+
+function snapInto(
+  store: NodeStore,
+  context: SnapContext,
+  id: number,
+  level: number,
+  base: number,
+): number {
+  const { range } = context;
+  const low = Math.max(range.targetFirstTrack, base);
+  const high = Math.min(range.targetFirstTrack + range.count, base + spanOf(level));
+  const shared = sharedSourceNode(store, context, level, { base, low, high });
+  if (shared !== undefined) {
+    if (shared === id) return id;
+    if (shared !== NONE) store.retainNode(shared);
+    if (id !== NONE) store.releaseNode(id);
+    return shared;
+  }
+  const shift = range.sourceFirstTrack - range.targetFirstTrack;
+  if (level === 0) {
+    const chunkIds = lookup(store, context.source, { firstTrack: low + shift, count: high - low });
+    return assignInto(store, id, 0, base, { firstTrack: low, chunkIds });
+  }
+  const own = ownNode(store, id, level);
+  const node = store.readNode(own);
+  const childSpan = childSpanOf(level);
+  const lastChild = Math.floor((high - 1 - base) / childSpan);
+  for (let child = Math.floor((low - base) / childSpan); child <= lastChild; child += 1) {
+    const childBase = base + child * childSpan;
+    node.entries[child] = snapInto(store, context, node.entries[child], level - 1, childBase);
+  }
+  return storeOrPrune(store, own, node);
+}
+
+/**
+ * The source node the target node at `level`/`base` can take whole, or undefined when it cannot:
+ * the copied range must cover every target track under the node, and the source must hold a node
+ * at the same level covering exactly the matching tracks (the same count of them inside its volume).
+ */
+function sharedSourceNode(
+  store: NodeStore,
+  context: SnapContext,
+  level: number,
+  window: { base: number; low: number; high: number },
+): number | undefined {
+  const { source, target, range } = context;
+  const span = spanOf(level);
+  const targetEnd = Math.min(window.base + span, target.trackCount);
+  if (window.low !== window.base || window.high < targetEnd) return undefined;
+  const sourceBase = window.base + range.sourceFirstTrack - range.targetFirstTrack;
+  if (sourceBase % span !== 0 || source.depth - 1 < level) return undefined;
+  const sourceEnd = Math.min(sourceBase + span, source.trackCount);
+  if (sourceEnd - sourceBase !== targetEnd - window.base) return undefined;
+  let id = source.root;
+  for (let at = source.depth - 1; at > level; at -= 1) {
+    if (id === NONE) return NONE;
+    id = store.readNode(id).entries[Math.floor(sourceBase / childSpanOf(at)) % FANOUT];
+  }
+  return id;
+}
+
+/** Drops the tree's reference to its root (deleting a volume). */
+export function releaseTree(store: NodeStore, tree: Tree): void {
+  if (tree.root !== NONE) store.releaseNode(tree.root);
+}
+
+/** Counts mapped tracks; `memo` caches per-node counts so shared subtrees are walked once. */
+export function countMapped(
+  store: NodeStore,
+  tree: Tree,
+  memo: Map<number, number> = new Map(),
+): number {
+  return countUnder(store, tree.root, memo);
+}
+
+function countUnder(store: NodeStore, id: number, memo: Map<number, number>): number {
+  if (id === NONE) return 0;
+  const cached = memo.get(id);
+  if (cached !== undefined) return cached;
+  const node = store.readNode(id);
+  let count = 0;
+  for (const entry of node.entries) {
+    if (entry === NONE) continue;
+    count += node.level === 0 ? 1 : countUnder(store, entry, memo);
+  }
+  memo.set(id, count);
+  return count;
+}
