@@ -56,6 +56,12 @@ export const ERROR_CODES = {
   STORE_FORMAT: { httpStatus: 500, exitCode: 43, summary: "the data dir is not a gsnap store" },
   STORE_CLOSED: { httpStatus: 503, exitCode: 44, summary: "the store is closed" },
   IO_ERROR: { httpStatus: 500, exitCode: 45, summary: "a disk read or write failed" },
+  CHECK_FAILED: { httpStatus: 500, exitCode: 46, summary: "the store checker found problems" },
+  TRACK_SIZE_MISMATCH: {
+    httpStatus: 400,
+    exitCode: 18,
+    summary: "source and target volumes have different track sizes",
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,315 @@
+// The catalog: everything the store knows besides chunk images, in LMDB (the `lmdb` package). One
+// LMDB transaction per logical change (a write, a snap, a delete, a collector step) makes each
+// change all or nothing; LMDB's copy-on-write B-tree keeps the file consistent after any crash.
+//
+// Databases (layouts in docs/store-format.md):
+//   meta      "format" -> { version }
+//   volumes   VOLSER -> VolumeRecord
+//   nodes     node id -> mapping tree node (level byte, 7 reserved, FANOUT float64 entries)
+//   nodeRefs  node id -> reference count
+//   orphans   node id -> true: nodes whose count reached zero, their children not yet released
+//   chunks    chunk id -> 32-byte record (segment, refs, offset, length, hash)
+//   segments  segment id -> { sizeBytes, liveBytes }
+
+import assert from "node:assert/strict";
+import { ABORT, type Database, open, type RootDatabase } from "lmdb";
+import { GsnapError } from "../errors/gsnap-error.js";
+import { CHUNK_HEADER_BYTES, type ChunkLocation } from "./chunk-device.js";
+import { FANOUT, type NodeStore, type TreeNode } from "./mapping-tree.js";
+import type { VolumeRecord } from "./volume-record.js";
+
+export const FORMAT_VERSION = 1;
+
+const NODE_HEADER_BYTES = 8;
+const NODE_BYTES = NODE_HEADER_BYTES + FANOUT * 8;
+const CHUNK_RECORD_BYTES = 32;
+
+export interface ChunkRecord {
+  readonly location: ChunkLocation;
+  readonly refs: number;
+  readonly hash: bigint;
+}
+
+export interface SegmentStats {
+  readonly sizeBytes: number;
+  readonly liveBytes: number;
+}
+
+export class Catalog implements NodeStore {
+  private readonly env: RootDatabase;
+  private readonly meta: Database<unknown, string>;
+  private readonly volumes: Database<VolumeRecord, string>;
+  private readonly nodes: Database<Buffer, number>;
+  private readonly nodeRefCounts: Database<number, number>;
+  private readonly orphanSet: Database<boolean, number>;
+  private readonly chunks: Database<Buffer, number>;
+  private readonly segments: Database<SegmentStats, number>;
+  private nextNodeId: number;
+  private nextChunkId: number;
+  /** Live-byte changes per segment made by the running change, written when it ends. */
+  private liveDeltas = new Map<number, number>();
+
+  constructor(path: string) {
+    this.env = open({ path, maxDbs: 16 });
+    this.meta = this.env.openDB("meta", {});
+    this.volumes = this.env.openDB("volumes", {});
+    this.nodes = this.env.openDB("nodes", { encoding: "binary" });
+    this.nodeRefCounts = this.env.openDB("nodeRefs", {});
+    this.orphanSet = this.env.openDB("orphans", {});
+    this.chunks = this.env.openDB("chunks", { encoding: "binary" });
+    this.segments = this.env.openDB("segments", {});
+    this.checkFormat();
+    this.nextNodeId = this.lastKey(this.nodes) + 1;
+    this.nextChunkId = this.lastKey(this.chunks) + 1;
+  }
+
+  /**
+   * Runs `fn` in its own (child) transaction, batched with other changes into one LMDB commit.
+   * If `fn` throws, its writes roll back, `onAbort` runs, and the promise rejects with the error.
+   */
+  async change<T>(fn: () => T, onAbort: () => void): Promise<T> {
+    let result: T | undefined;
+    let failure: { error: unknown } | undefined;
+    await this.env.childTransaction(() => {
+      this.liveDeltas = new Map();
+      try {
+        result = fn();
+        this.writeLiveDeltas();
+        return undefined;
+      } catch (error) {
+        failure = { error };
+        onAbort();
+        return ABORT;
+      }
+    });
+    if (failure !== undefined) throw failure.error;
+    return result as T;
+  }
+
+  /** Resolves once every committed change is durable on disk. */
+  async flushed(): Promise<void> {
+    await this.env.committed;
+    await this.env.flushed;
+  }
+
+  async close(): Promise<void> {
+    await this.env.close();
+  }
+
+  // Volumes.
+
+  getVolume(volser: string): VolumeRecord | undefined {
+    return this.volumes.get(volser);
+  }
+
+  putVolume(record: VolumeRecord): void {
+    this.volumes.putSync(record.volser, record);
+  }
+
+  removeVolume(volser: string): void {
+    this.volumes.removeSync(volser);
+  }
+
+  listVolumes(): VolumeRecord[] {
+    return [...this.volumes.getRange({})].map(({ value }) => value);
+  }
+
+  // Mapping tree nodes (the NodeStore of mapping-tree.ts).
+
+  readNode(id: number): TreeNode {
+    const stored = this.nodes.getBinaryFast(id);
+    assert.ok(stored !== undefined, `node ${id} exists`);
+    assert.equal(stored.length, NODE_BYTES);
+    const entries = new Float64Array(FANOUT);
+    Buffer.from(entries.buffer).set(stored.subarray(NODE_HEADER_BYTES));
+    return { level: stored[0], entries };
+  }
+
+  writeNode(id: number, node: TreeNode): void {
+    assert.equal(node.entries.length, FANOUT);
+    const buffer = Buffer.allocUnsafe(NODE_BYTES);
+    buffer.fill(0, 0, NODE_HEADER_BYTES);
+    buffer[0] = node.level;
+    buffer.set(new Uint8Array(node.entries.buffer, node.entries.byteOffset, FANOUT * 8), 8);
+    this.nodes.putSync(id, buffer);
+  }
+
+  createNode(node: TreeNode): number {
+    const id = this.nextNodeId++;
+    this.writeNode(id, node);
+    this.nodeRefCounts.putSync(id, 1);
+    return id;
+  }
+
+  nodeRefs(id: number): number {
+    return this.nodeRefCounts.get(id) ?? 0;
+  }
+
+  retainNode(id: number): void {
+    const refs = this.nodeRefs(id);
+    assert.ok(refs >= 1, `node ${id} is live before it is retained`);
+    this.nodeRefCounts.putSync(id, refs + 1);
+  }
+
+  releaseNode(id: number): void {
+    const refs = this.nodeRefs(id);
+    assert.ok(refs >= 1, `node ${id} has a reference to release`);
+    this.nodeRefCounts.putSync(id, refs - 1);
+    if (refs === 1) this.orphanSet.putSync(id, true);
+  }
+
+  /** Removes an orphaned node once the collector has released its children. */
+  dropNode(id: number): void {
+    assert.equal(this.nodeRefs(id), 0);
+    this.nodes.removeSync(id);
+    this.nodeRefCounts.removeSync(id);
+    this.orphanSet.removeSync(id);
+  }
+
+  isOrphan(id: number): boolean {
+    return this.orphanSet.get(id) === true;
+  }
+
+  orphans(limit: number): number[] {
+    return [...this.orphanSet.getKeys({ limit })];
+  }
+
+  allNodeIds(): number[] {
+    return [...this.nodes.getKeys({})];
+  }
+
+  // Chunks.
+
+  allocateChunkId(): number {
+    return this.nextChunkId++;
+  }
+
+  /** Records a newly appended chunk with no references yet; the mapping tree retains it. */
+  addChunk(id: number, chunk: { location: ChunkLocation; hash: bigint }): void {
+    this.putChunk(id, { ...chunk, refs: 0 });
+    this.addLive(chunk.location, 1);
+  }
+
+  getChunk(id: number): ChunkRecord | undefined {
+    const stored = this.chunks.getBinaryFast(id);
+    return stored === undefined ? undefined : decodeChunkRecord(stored);
+  }
+
+  retainChunk(id: number): void {
+    const chunk = this.getChunk(id);
+    assert.ok(chunk !== undefined, `chunk ${id} exists before it is retained`);
+    this.putChunk(id, { ...chunk, refs: chunk.refs + 1 });
+  }
+
+  releaseChunk(id: number): void {
+    const chunk = this.getChunk(id);
+    assert.ok(chunk !== undefined && chunk.refs >= 1, `chunk ${id} has a reference to release`);
+    if (chunk.refs > 1) {
+      this.putChunk(id, { ...chunk, refs: chunk.refs - 1 });
+      return;
+    }
+    this.chunks.removeSync(id);
+    this.addLive(chunk.location, -1);
+  }
+
+  /** Points a chunk at its new place after the collector copied it. */
+  moveChunk(id: number, location: ChunkLocation): void {
+    const chunk = this.getChunk(id);
+    assert.ok(chunk !== undefined);
+    assert.equal(chunk.location.lengthBytes, location.lengthBytes);
+    this.addLive(chunk.location, -1);
+    this.putChunk(id, { ...chunk, location });
+    this.addLive(location, 1);
+  }
+
+  *allChunks(): Generator<{ id: number; chunk: ChunkRecord }> {
+    for (const { key, value } of this.chunks.getRange({})) {
+      yield { id: key, chunk: decodeChunkRecord(value) };
+    }
+  }
+
+  // Segments.
+
+  segmentStats(): Map<number, SegmentStats> {
+    return new Map([...this.segments.getRange({})].map(({ key, value }) => [key, value]));
+  }
+
+  setSegmentSize(segment: number, sizeBytes: number): void {
+    const stats = this.segments.get(segment) ?? { sizeBytes: 0, liveBytes: 0 };
+    this.segments.putSync(segment, { ...stats, sizeBytes });
+  }
+
+  removeSegment(segment: number): void {
+    this.segments.removeSync(segment);
+  }
+
+  private addLive(location: ChunkLocation, sign: 1 | -1): void {
+    const bytes = sign * (CHUNK_HEADER_BYTES + location.lengthBytes);
+    this.liveDeltas.set(location.segment, (this.liveDeltas.get(location.segment) ?? 0) + bytes);
+  }
+
+  private writeLiveDeltas(): void {
+    for (const [segment, delta] of this.liveDeltas) {
+      const stats = this.segments.get(segment);
+      assert.ok(stats !== undefined, `segment ${segment} is recorded`);
+      const liveBytes = stats.liveBytes + delta;
+      assert.ok(liveBytes >= 0 && liveBytes <= stats.sizeBytes, `segment ${segment} live bytes`);
+      this.segments.putSync(segment, { ...stats, liveBytes });
+    }
+    this.liveDeltas = new Map();
+  }
+
+  private putChunk(id: number, chunk: ChunkRecord): void {
+    this.chunks.putSync(id, encodeChunkRecord(chunk));
+  }
+
+  private lastKey(db: Database<unknown, number>): number {
+    for (const key of db.getKeys({ reverse: true, limit: 1 })) return key;
+    return 0;
+  }
+
+  private checkFormat(): void {
+    const format = this.meta.get("format") as { version: number } | undefined;
+    if (format === undefined) {
+      this.env.transactionSync(() => this.meta.putSync("format", { version: FORMAT_VERSION }));
+      return;
+    }
+    if (format.version !== FORMAT_VERSION) {
+      throw new GsnapError(
+        "STORE_FORMAT",
+        `Cannot open the store: its format version is ${format.version}, this gsnap reads ${FORMAT_VERSION}`,
+      );
+    }
+  }
+}
+
+//   offset size field
+//   0      4    segment
+//   4      4    reference count
+//   8      6    offset of the image in the segment
+//   14     2    reserved
+//   16     4    image length
+//   20     4    reserved
+//   24     8    xxHash64 of the image
+function encodeChunkRecord(chunk: ChunkRecord): Buffer {
+  const buffer = Buffer.alloc(CHUNK_RECORD_BYTES);
+  buffer.writeUInt32LE(chunk.location.segment, 0);
+  buffer.writeUInt32LE(chunk.refs, 4);
+  buffer.writeUIntLE(chunk.location.offsetBytes, 8, 6);
+  buffer.writeUInt32LE(chunk.location.lengthBytes, 16);
+  buffer.writeBigUInt64LE(chunk.hash, 24);
+  return buffer;
+}
+
+function decodeChunkRecord(buffer: Buffer): ChunkRecord {
+  assert.equal(buffer.length, CHUNK_RECORD_BYTES);
+  return {
+    location: {
+      segment: buffer.readUInt32LE(0),
+      offsetBytes: buffer.readUIntLE(8, 6),
+      lengthBytes: buffer.readUInt32LE(16),
+    },
+    refs: buffer.readUInt32LE(4),
+    hash: buffer.readBigUInt64LE(24),
+  };
+}

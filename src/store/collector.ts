@@ -1,0 +1,145 @@
+// The garbage collector. Two kinds of work, each done in small steps, one catalog change per step,
+// so host I/O goes on between them:
+//
+// 1. Orphans: a node whose last reference went is an orphan; a step releases the children of a few
+//    orphans (chunks of leaves, nodes of interior nodes, which may become orphans in turn) and
+//    drops them. Deleting a volume is therefore O(1), and its space comes back in the background.
+// 2. Compaction: a segment (not the active one) with less than half its bytes live has its live
+//    chunks copied to the active segment, a window at a time; once none is live, the segment's
+//    record goes and its file is deleted.
+
+import { GsnapError } from "../errors/gsnap-error.js";
+import { chunkChecksum } from "./checksum.js";
+import { NONE } from "./mapping-tree.js";
+import type { StoreParts } from "./track-io.js";
+
+/** 16 orphans release at most 8,192 references per step: a few ms, so host I/O barely waits. */
+export const ORPHANS_PER_STEP = 16;
+
+/** 8 MiB copied per compaction step: ~146 tracks, a few ms of I/O between host requests. */
+export const COMPACT_BYTES_PER_STEP = 8 * 1024 * 1024;
+
+/** A segment is compacted once less than half of it is live: copying costs at most the space won. */
+export const COMPACT_BELOW_LIVE_RATIO = 0.5;
+
+export type Change = <T>(fn: () => T) => Promise<T>;
+
+export interface CollectorTotals {
+  orphansReleased: number;
+  chunksMoved: number;
+  segmentsRemoved: number;
+}
+
+export class Collector {
+  readonly totals: CollectorTotals = { orphansReleased: 0, chunksMoved: 0, segmentsRemoved: 0 };
+  private readonly parts: StoreParts;
+  private readonly change: Change;
+  private compaction: { segment: number; nextOffsetBytes: number } | undefined;
+
+  constructor(parts: StoreParts, change: Change) {
+    this.parts = parts;
+    this.change = change;
+  }
+
+  /** Does one step of work; false when there was nothing to do. */
+  async step(): Promise<boolean> {
+    const orphans = this.parts.catalog.orphans(ORPHANS_PER_STEP);
+    if (orphans.length > 0) {
+      await this.change(() => this.releaseOrphans(orphans));
+      this.totals.orphansReleased += orphans.length;
+      return true;
+    }
+    this.compaction ??= this.pickSegment();
+    if (this.compaction === undefined) return false;
+    const { segment } = this.compaction;
+    const stats = this.parts.catalog.segmentStats().get(segment);
+    if (stats === undefined || stats.liveBytes === 0) {
+      await this.change(() => this.parts.catalog.removeSegment(segment));
+      this.parts.device.removeSegment(segment);
+      this.compaction = undefined;
+      this.totals.segmentsRemoved += 1;
+      return true;
+    }
+    await this.compactWindow();
+    return true;
+  }
+
+  /** Runs steps until there is nothing left to do. */
+  async runUntilIdle(): Promise<void> {
+    while (await this.step()) {
+      // Each step is its own change; keep going.
+    }
+  }
+
+  private releaseOrphans(orphans: readonly number[]): void {
+    const { catalog } = this.parts;
+    for (const id of orphans) {
+      // A change that ran since the list was read may have dropped it already.
+      if (!catalog.isOrphan(id)) continue;
+      const node = catalog.readNode(id);
+      for (const entry of node.entries) {
+        if (entry === NONE) continue;
+        if (node.level === 0) catalog.releaseChunk(entry);
+        else catalog.releaseNode(entry);
+      }
+      catalog.dropNode(id);
+    }
+  }
+
+  private pickSegment(): { segment: number; nextOffsetBytes: number } | undefined {
+    const active = this.parts.device.activeSegment();
+    for (const [segment, stats] of this.parts.catalog.segmentStats()) {
+      if (segment === active) continue;
+      if (stats.liveBytes < stats.sizeBytes * COMPACT_BELOW_LIVE_RATIO || stats.liveBytes === 0) {
+        return { segment, nextOffsetBytes: 0 };
+      }
+    }
+    return undefined;
+  }
+
+  private async compactWindow(): Promise<void> {
+    const compaction = this.compaction;
+    if (compaction === undefined) return;
+    const { catalog, device } = this.parts;
+    const sizeBytes = device.segmentSizes().get(compaction.segment) ?? 0;
+    if (compaction.nextOffsetBytes >= sizeBytes) {
+      // Scanned to the end, yet live bytes remain: the stats disagree with the segment. Leave it
+      // for the checker to report rather than delete data.
+      this.compaction = undefined;
+      return;
+    }
+    const scanned = device.scan(compaction.segment, {
+      fromOffsetBytes: compaction.nextOffsetBytes,
+      maxBytes: COMPACT_BYTES_PER_STEP,
+    });
+    const moved = await this.change(() => {
+      let count = 0;
+      for (const found of scanned) {
+        const chunk = catalog.getChunk(found.id);
+        const live =
+          chunk !== undefined &&
+          chunk.location.segment === found.location.segment &&
+          chunk.location.offsetBytes === found.location.offsetBytes;
+        if (!live) continue;
+        const data = Buffer.allocUnsafe(chunk.location.lengthBytes);
+        device.readInto(chunk.location, data, 0);
+        if (chunkChecksum(data) !== chunk.hash) {
+          throw new GsnapError(
+            "CHUNK_CORRUPT",
+            `Cannot compact segment ${compaction.segment}: chunk ${found.id} fails its checksum`,
+          );
+        }
+        const [location] = device.append([{ id: found.id, hash: chunk.hash, data }]);
+        catalog.moveChunk(found.id, location);
+        catalog.setSegmentSize(location.segment, device.segmentSizes().get(location.segment) ?? 0);
+        count += 1;
+      }
+      return count;
+    });
+    this.totals.chunksMoved += moved;
+    const last = scanned.at(-1);
+    if (last !== undefined) {
+      compaction.nextOffsetBytes = last.location.offsetBytes + last.location.lengthBytes;
+    }
+  }
+}

@@ -1,0 +1,390 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { open as openLmdb } from "lmdb";
+import { afterEach, describe, expect, it } from "vitest";
+import type { ErrorCode } from "../errors/codes.js";
+import { isGsnapError } from "../errors/gsnap-error.js";
+import { parseExtentList } from "../geometry/address.js";
+import { MemoryDevice } from "../testing/memory-device.js";
+import { SegmentDevice } from "./segment-device.js";
+import { Store, type StoreOptions } from "./store.js";
+
+const TRACK = 57_344;
+const dirs: string[] = [];
+const stores: Store[] = [];
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-store-"));
+  dirs.push(dir);
+  return dir;
+}
+
+async function openStore(dir: string, options: StoreOptions = {}): Promise<Store> {
+  const store = await Store.open(dir, { collectorIntervalMs: false, ...options });
+  stores.push(store);
+  return store;
+}
+
+afterEach(async () => {
+  for (const store of stores.splice(0)) await store.close();
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function codeOf(action: () => unknown): Promise<ErrorCode | undefined> {
+  try {
+    await action();
+  } catch (error) {
+    if (isGsnapError(error)) return error.code;
+    throw error;
+  }
+  return undefined;
+}
+
+function pattern(length: number, seed: number): Buffer {
+  const buffer = Buffer.alloc(length);
+  for (let i = 0; i < length; i += 1) buffer[i] = (i * 31 + seed * 7 + 1) & 0xff;
+  return buffer;
+}
+
+const devices: [string, StoreOptions][] = [
+  ["segment files", {}],
+  ["memory", { device: (committedSizes) => new MemoryDevice({ committedSizes }) }],
+];
+
+describe.each(devices)("store on %s", (_name, options) => {
+  async function fresh(): Promise<Store> {
+    const store = await openStore(tempDir(), options);
+    await store.createVolume({ volser: "VOL001", model: "3390-1" });
+    return store;
+  }
+
+  it("creates, lists and shows volumes with their geometry", async () => {
+    const store = await fresh();
+    await store.createVolume({ volser: "VOL002", cylinders: 10, ssid: "01a0" });
+    expect(store.listVolumes().map((volume) => volume.volser)).toEqual(["VOL001", "VOL002"]);
+    expect(store.showVolume("VOL002")).toMatchObject({
+      model: "3390-A",
+      cylinders: 10,
+      ssid: "01A0",
+      trackCount: 150,
+      sizeBytes: 150 * TRACK,
+      allocatedTracks: 0,
+    });
+  });
+
+  it("refuses a duplicate VOLSER with VOLUME_EXISTS and keeps the first volume", async () => {
+    const store = await fresh();
+    await store.write("VOL001", { offsetBytes: 0, data: pattern(TRACK, 1) });
+    expect(await codeOf(() => store.createVolume({ volser: "VOL001", cylinders: 5 }))).toBe(
+      "VOLUME_EXISTS",
+    );
+    expect(store.showVolume("VOL001")).toMatchObject({ cylinders: 1_113, allocatedTracks: 1 });
+  });
+
+  it("refuses bad names and geometry before changing anything", async () => {
+    const store = await fresh();
+    expect(await codeOf(() => store.createVolume({ volser: "vol9" }))).toBe("VOLSER_INVALID");
+    expect(await codeOf(() => store.createVolume({ volser: "VOL9", ssid: "XYZ" }))).toBe(
+      "SSID_INVALID",
+    );
+    expect(await codeOf(() => store.createVolume({ volser: "VOL9", model: "3380" }))).toBe(
+      "MODEL_UNKNOWN",
+    );
+    expect(store.listVolumes()).toHaveLength(1);
+  });
+
+  it("reads unmapped tracks as zeros and reads back any byte range written", async () => {
+    const store = await fresh();
+    expect(
+      (await store.read("VOL001", { offsetBytes: 100, lengthBytes: 3 * TRACK })).equals(
+        Buffer.alloc(3 * TRACK),
+      ),
+    ).toBe(true);
+    const data = pattern(3 * TRACK + 1_000, 2);
+    await store.write("VOL001", { offsetBytes: TRACK - 500, data });
+    const back = await store.read("VOL001", { offsetBytes: TRACK - 500, lengthBytes: data.length });
+    expect(back.equals(data)).toBe(true);
+    const around = await store.read("VOL001", { offsetBytes: 0, lengthBytes: 5 * TRACK });
+    expect(around.subarray(0, TRACK - 500).equals(Buffer.alloc(TRACK - 500))).toBe(true);
+    expect(store.showVolume("VOL001").allocatedTracks).toBe(5);
+    expect((await store.check()).problems).toEqual([]);
+  });
+
+  it("overlays a partial write on the rest of the track", async () => {
+    const store = await fresh();
+    const whole = pattern(TRACK, 3);
+    await store.write("VOL001", { offsetBytes: 0, data: whole });
+    await store.write("VOL001", { offsetBytes: 4_096, data: Buffer.alloc(10, 0xee) });
+    const expected = Buffer.from(whole);
+    expected.fill(0xee, 4_096, 4_106);
+    expect(
+      (await store.read("VOL001", { offsetBytes: 0, lengthBytes: TRACK })).equals(expected),
+    ).toBe(true);
+  });
+
+  it("refuses I/O past the end with IO_OUT_OF_RANGE and writes nothing", async () => {
+    const store = await fresh();
+    const size = store.showVolume("VOL001").sizeBytes;
+    expect(
+      await codeOf(() => store.write("VOL001", { offsetBytes: size - 10, data: pattern(20, 1) })),
+    ).toBe("IO_OUT_OF_RANGE");
+    expect(await codeOf(() => store.read("VOL001", { offsetBytes: size, lengthBytes: 1 }))).toBe(
+      "IO_OUT_OF_RANGE",
+    );
+    expect(await codeOf(() => store.read("VOL001", { offsetBytes: -1, lengthBytes: 1 }))).toBe(
+      "IO_OUT_OF_RANGE",
+    );
+    expect(
+      await codeOf(() => store.zero("VOL001", { offsetBytes: 0, lengthBytes: size + 1 })),
+    ).toBe("IO_OUT_OF_RANGE");
+    expect(store.showVolume("VOL001").allocatedTracks).toBe(0);
+  });
+
+  it("refuses I/O on a missing volume with VOLUME_NOT_FOUND", async () => {
+    const store = await fresh();
+    expect(await codeOf(() => store.read("NOPE", { offsetBytes: 0, lengthBytes: 1 }))).toBe(
+      "VOLUME_NOT_FOUND",
+    );
+    expect(await codeOf(() => store.deleteVolume("NOPE"))).toBe("VOLUME_NOT_FOUND");
+  });
+
+  it("refuses writes to a read-only volume with VOLUME_READ_ONLY", async () => {
+    const store = await fresh();
+    await store.setReadOnly("VOL001", true);
+    expect(
+      await codeOf(() => store.write("VOL001", { offsetBytes: 0, data: pattern(10, 1) })),
+    ).toBe("VOLUME_READ_ONLY");
+    await store.setReadOnly("VOL001", false);
+    await store.write("VOL001", { offsetBytes: 0, data: pattern(10, 1) });
+  });
+
+  it("unmaps whole tracks and zeroes partial ones when zeroing a range", async () => {
+    const store = await fresh();
+    await store.write("VOL001", { offsetBytes: 0, data: pattern(4 * TRACK, 4) });
+    await store.zero("VOL001", { offsetBytes: TRACK / 2, lengthBytes: 2 * TRACK });
+    const runs = store.allocation("VOL001", { firstTrack: 0, count: 4 });
+    expect(runs).toEqual([
+      { firstTrack: 0, count: 1, mapped: true },
+      { firstTrack: 1, count: 1, mapped: false },
+      { firstTrack: 2, count: 2, mapped: true },
+    ]);
+    const back = await store.read("VOL001", { offsetBytes: 0, lengthBytes: 4 * TRACK });
+    const expected = pattern(4 * TRACK, 4).fill(0, TRACK / 2, TRACK / 2 + 2 * TRACK);
+    expect(back.equals(expected)).toBe(true);
+  });
+
+  it("stores an all-zero track as unmapped", async () => {
+    const store = await fresh();
+    await store.write("VOL001", { offsetBytes: 0, data: Buffer.alloc(2 * TRACK) });
+    expect(store.showVolume("VOL001").allocatedTracks).toBe(0);
+  });
+
+  it("snaps share chunks until either volume is written", async () => {
+    const store = await fresh();
+    await store.createVolume({ volser: "VOL002", model: "3390-1" });
+    await store.write("VOL001", { offsetBytes: 0, data: pattern(20 * TRACK, 5) });
+    const liveBefore = store.usage().liveBytes;
+    const result = await store.snap({
+      source: { volser: "VOL001", extents: parseExtentList("0.0-1112.14") },
+      target: { volser: "VOL002" },
+    });
+    expect(result.tracks).toBe(1_113 * 15);
+    expect(store.usage().liveBytes).toBe(liveBefore);
+    expect(
+      (await store.read("VOL002", { offsetBytes: 0, lengthBytes: 20 * TRACK })).equals(
+        pattern(20 * TRACK, 5),
+      ),
+    ).toBe(true);
+    await store.write("VOL002", { offsetBytes: 3 * TRACK, data: pattern(TRACK, 9) });
+    expect(
+      (await store.read("VOL001", { offsetBytes: 3 * TRACK, lengthBytes: TRACK })).equals(
+        pattern(20 * TRACK, 5).subarray(3 * TRACK, 4 * TRACK),
+      ),
+    ).toBe(true);
+    expect(store.usage().liveBytes).toBe(liveBefore + TRACK + 32);
+    expect((await store.check()).problems).toEqual([]);
+  });
+
+  it("snaps an extent onto another extent and replaces what the target held there", async () => {
+    const store = await fresh();
+    await store.createVolume({ volser: "VOL002", model: "3390-1" });
+    await store.write("VOL001", { offsetBytes: 0, data: pattern(30 * TRACK, 6) });
+    await store.write("VOL002", { offsetBytes: 0, data: pattern(200 * TRACK, 7) });
+    await store.snap({
+      source: { volser: "VOL001", extents: parseExtentList("0.0-1.14") },
+      target: { volser: "VOL002", extents: parseExtentList("10.0-10.14+12.0-12.14") },
+    });
+    const at = (cylinder: number) => ({
+      offsetBytes: cylinder * 15 * TRACK,
+      lengthBytes: 15 * TRACK,
+    });
+    const source = pattern(30 * TRACK, 6);
+    expect((await store.read("VOL002", at(10))).equals(source.subarray(0, 15 * TRACK))).toBe(true);
+    expect(
+      (await store.read("VOL002", at(12))).equals(source.subarray(15 * TRACK, 30 * TRACK)),
+    ).toBe(true);
+    const untouched = pattern(200 * TRACK, 7).subarray(11 * 15 * TRACK, 12 * 15 * TRACK);
+    expect((await store.read("VOL002", at(11))).equals(untouched)).toBe(true);
+    await store.collectGarbage();
+    expect((await store.check()).problems).toEqual([]);
+  });
+
+  it("refuses bad snaps with their own codes and changes nothing", async () => {
+    const store = await fresh();
+    await store.createVolume({ volser: "VOL002", cylinders: 10 });
+    await store.createVolume({ volser: "VOL003", cylinders: 10, trackSizeBytes: 8_192 });
+    await store.write("VOL002", { offsetBytes: 0, data: pattern(TRACK, 8) });
+    const snapCode = (source: string, target: string, targetExtents?: string) =>
+      codeOf(() =>
+        store.snap({
+          source: { volser: "VOL001", extents: parseExtentList(source) },
+          target: {
+            volser: target,
+            extents: targetExtents ? parseExtentList(targetExtents) : undefined,
+          },
+        }),
+      );
+    expect(await snapCode("0.0-0.14", "VOL002", "0.0-1.14")).toBe("EXTENT_SIZE_MISMATCH");
+    expect(await snapCode("0.0-20.14", "VOL002")).toBe("CYLINDER_OUT_OF_RANGE");
+    expect(await snapCode("0.0-1.14", "VOL001", "1.0-2.14")).toBe("EXTENTS_OVERLAP");
+    expect(await snapCode("0.0-1.14", "VOL002", "3.0-3.14+3.5-4.4")).toBe("EXTENTS_OVERLAP");
+    expect(await snapCode("0.0-0.14", "NOPE")).toBe("VOLUME_NOT_FOUND");
+    expect(await snapCode("0.0-0.14", "VOL003")).toBe("TRACK_SIZE_MISMATCH");
+    expect(
+      (await store.read("VOL002", { offsetBytes: 0, lengthBytes: TRACK })).equals(
+        pattern(TRACK, 8),
+      ),
+    ).toBe(true);
+    await store.setReadOnly("VOL002", true);
+    expect(await snapCode("0.0-0.14", "VOL002")).toBe("VOLUME_READ_ONLY");
+  });
+
+  it("snaps within one volume onto a non-overlapping extent", async () => {
+    const store = await fresh();
+    await store.write("VOL001", { offsetBytes: 0, data: pattern(15 * TRACK, 10) });
+    await store.snap({
+      source: { volser: "VOL001", extents: parseExtentList("0.0-0.14") },
+      target: { volser: "VOL001", extents: parseExtentList("500.0-500.14") },
+    });
+    const back = await store.read("VOL001", {
+      offsetBytes: 500 * 15 * TRACK,
+      lengthBytes: 15 * TRACK,
+    });
+    expect(back.equals(pattern(15 * TRACK, 10))).toBe(true);
+  });
+
+  it("gives a deleted volume's space back through the collector", async () => {
+    const store = await fresh();
+    await store.write("VOL001", { offsetBytes: 0, data: pattern(40 * TRACK, 11) });
+    expect(store.usage().liveBytes).toBe(40 * (TRACK + 32));
+    await store.deleteVolume("VOL001");
+    await store.collectGarbage();
+    expect(store.usage().liveBytes).toBe(0);
+    expect((await store.check()).problems).toEqual([]);
+  });
+
+  it("fails a write on a full device with NO_SPACE and keeps the old data", async () => {
+    const device = new MemoryDevice({ committedSizes: new Map() });
+    const store = await openStore(tempDir(), { device: () => device });
+    await store.createVolume({ volser: "VOL001", cylinders: 2 });
+    await store.write("VOL001", { offsetBytes: 0, data: pattern(TRACK, 12) });
+    device.failAppends("NO_SPACE");
+    expect(
+      await codeOf(() => store.write("VOL001", { offsetBytes: 0, data: pattern(2 * TRACK, 13) })),
+    ).toBe("NO_SPACE");
+    device.failAppends("IO_ERROR");
+    expect(
+      await codeOf(() => store.write("VOL001", { offsetBytes: 0, data: pattern(TRACK, 13) })),
+    ).toBe("IO_ERROR");
+    device.failAppends(undefined);
+    expect(
+      (await store.read("VOL001", { offsetBytes: 0, lengthBytes: TRACK })).equals(
+        pattern(TRACK, 12),
+      ),
+    ).toBe(true);
+    expect(store.showVolume("VOL001").allocatedTracks).toBe(1);
+    expect((await store.check()).problems).toEqual([]);
+  });
+
+  it("reports a chunk that fails its checksum with CHUNK_CORRUPT, and the checker finds it", async () => {
+    const device = new MemoryDevice({ committedSizes: new Map() });
+    const store = await openStore(tempDir(), { device: () => device });
+    await store.createVolume({ volser: "VOL001", cylinders: 2 });
+    await store.write("VOL001", { offsetBytes: 0, data: pattern(TRACK, 14) });
+    device.corrupt({ segment: 1, offsetBytes: 32 + 100, lengthBytes: 1 });
+    expect(await codeOf(() => store.read("VOL001", { offsetBytes: 0, lengthBytes: 10 }))).toBe(
+      "CHUNK_CORRUPT",
+    );
+    const report = await store.check();
+    expect(report.ok).toBe(false);
+    expect(report.problems.join("\n")).toContain("fails its checksum");
+  });
+
+  it("refuses use after close with STORE_CLOSED", async () => {
+    const store = await fresh();
+    await store.close();
+    expect(await codeOf(() => store.read("VOL001", { offsetBytes: 0, lengthBytes: 1 }))).toBe(
+      "STORE_CLOSED",
+    );
+  });
+});
+
+describe("store on segment files across restarts", () => {
+  it("keeps volumes and data across a close and reopen", async () => {
+    const dir = tempDir();
+    const first = await Store.open(dir, { collectorIntervalMs: false });
+    await first.createVolume({ volser: "VOL001", cylinders: 3 });
+    await first.write("VOL001", { offsetBytes: 123, data: pattern(2 * TRACK, 15) });
+    await first.close();
+    const second = await openStore(dir);
+    expect(
+      (await second.read("VOL001", { offsetBytes: 123, lengthBytes: 2 * TRACK })).equals(
+        pattern(2 * TRACK, 15),
+      ),
+    ).toBe(true);
+    expect((await second.check()).problems).toEqual([]);
+  });
+
+  it("compacts mostly dead segments and deletes their files", async () => {
+    const dir = tempDir();
+    const store = await openStore(dir, {
+      device: (committedSizes) =>
+        new SegmentDevice(path.join(dir, "segments"), {
+          committedSizes,
+          maxSegmentBytes: 4 * (TRACK + 32),
+        }),
+    });
+    await store.createVolume({ volser: "VOL001", cylinders: 2 });
+    await store.write("VOL001", { offsetBytes: 0, data: pattern(20 * TRACK, 16) });
+    const segmentsBefore = store.usage().segments;
+    await store.zero("VOL001", { offsetBytes: 0, lengthBytes: 17 * TRACK });
+    const totals = await store.collectGarbage();
+    expect(totals.segmentsRemoved).toBeGreaterThan(0);
+    expect(store.usage().segments).toBeLessThan(segmentsBefore);
+    expect(store.usage().segmentBytes).toBeLessThanOrEqual(8 * (TRACK + 32));
+    const files = fs.readdirSync(path.join(dir, "segments"));
+    const diskBytes = files.reduce(
+      (sum, name) => sum + fs.statSync(path.join(dir, "segments", name)).size,
+      0,
+    );
+    expect(diskBytes).toBe(store.usage().segmentBytes);
+    const back = await store.read("VOL001", { offsetBytes: 17 * TRACK, lengthBytes: 3 * TRACK });
+    expect(back.equals(pattern(20 * TRACK, 16).subarray(17 * TRACK))).toBe(true);
+    expect((await store.check()).problems).toEqual([]);
+  });
+
+  it("refuses a store another live process holds with STORE_LOCKED", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "gsnap.lock"), `${process.ppid}\n`);
+    expect(await codeOf(() => Store.open(dir))).toBe("STORE_LOCKED");
+  });
+
+  it("refuses a catalog of another format version with STORE_FORMAT", async () => {
+    const dir = tempDir();
+    const env = openLmdb({ path: path.join(dir, "catalog"), maxDbs: 16 });
+    env.openDB("meta", {}).putSync("format", { version: 99 });
+    await env.close();
+    expect(await codeOf(() => Store.open(dir))).toBe("STORE_FORMAT");
+  });
+});

@@ -1,0 +1,341 @@
+// The store: thin CKD volumes over immutable chunks, the public face of store/. It opens a data
+// dir (catalog in LMDB, chunks in segment files), runs every change as one catalog transaction,
+// and keeps the collector going in the background.
+//
+// Data dir layout:
+//   catalog/      LMDB environment (catalog.ts)
+//   segments/     chunk segment files (segment-device.ts)
+//   gsnap.lock    pid of the process that has the store open (store-lock.ts)
+
+import fs from "node:fs";
+import path from "node:path";
+import { GsnapError } from "../errors/gsnap-error.js";
+import type { Extent } from "../geometry/address.js";
+import { geometryFor } from "../geometry/geometry.js";
+import { checkSsid, checkVolser } from "../geometry/names.js";
+import { Catalog } from "./catalog.js";
+import { type CheckReport, checkStore } from "./checker.js";
+import type { ChunkDevice } from "./chunk-device.js";
+import { Collector, type CollectorTotals } from "./collector.js";
+import { countMapped, releaseTree, snap } from "./mapping-tree.js";
+import { SegmentDevice } from "./segment-device.js";
+import { planSnap } from "./snap-plan.js";
+import { takeStoreLock } from "./store-lock.js";
+import {
+  allocationRuns,
+  type ByteRange,
+  checkByteRange,
+  readRange,
+  type StoreParts,
+  writeRange,
+  zeroRange,
+} from "./track-io.js";
+import {
+  infoOf,
+  treeOf,
+  type VolumeInfo,
+  type VolumeRecord,
+  type VolumeUsage,
+} from "./volume-record.js";
+
+export interface StoreOptions {
+  /** Makes the chunk device; the default is segment files under the data dir. */
+  readonly device?: (committedSizes: Map<number, number>) => ChunkDevice;
+  /** How often the background collector looks for work; false turns it off (tests). */
+  readonly collectorIntervalMs?: number | false;
+}
+
+export interface CreateVolumeRequest {
+  readonly volser: string;
+  readonly ssid?: string;
+  readonly model?: string;
+  readonly cylinders?: number;
+  readonly trackSizeBytes?: number;
+}
+
+export interface SnapRequest {
+  readonly source: { readonly volser: string; readonly extents: readonly Extent[] };
+  readonly target: { readonly volser: string; readonly extents?: readonly Extent[] };
+}
+
+export interface StoreUsage {
+  readonly volumes: number;
+  readonly segments: number;
+  readonly segmentBytes: number;
+  readonly liveBytes: number;
+  readonly collector: CollectorTotals;
+}
+
+/** The collector wakes every 250 ms: space comes back within a second, and an idle look is cheap. */
+const COLLECTOR_INTERVAL_MS = 250;
+
+export const DEFAULT_SSID = "0001";
+
+export class Store {
+  readonly dataDir: string;
+  private readonly parts: StoreParts;
+  private readonly collector: Collector;
+  private readonly unlock: () => void;
+  private collectorTimer: NodeJS.Timeout | undefined;
+  private collecting: Promise<void> | undefined;
+  private closed = false;
+
+  private constructor(dataDir: string, parts: StoreParts, unlock: () => void) {
+    this.dataDir = dataDir;
+    this.parts = parts;
+    this.unlock = unlock;
+    this.collector = new Collector(parts, (fn) => this.change(fn));
+  }
+
+  static async open(dataDir: string, options: StoreOptions = {}): Promise<Store> {
+    fs.mkdirSync(dataDir, { recursive: true });
+    const unlock = takeStoreLock(dataDir);
+    try {
+      const catalog = new Catalog(path.join(dataDir, "catalog"));
+      const committedSizes = new Map(
+        [...catalog.segmentStats()].map(([segment, stats]) => [segment, stats.sizeBytes]),
+      );
+      const makeDevice =
+        options.device ??
+        ((sizes: Map<number, number>) =>
+          new SegmentDevice(path.join(dataDir, "segments"), { committedSizes: sizes }));
+      const store = new Store(dataDir, { catalog, device: makeDevice(committedSizes) }, unlock);
+      // A new or just-rolled active segment needs its record before chunks can count against it.
+      await store.change(() => {
+        const active = store.parts.device.activeSegment();
+        if (!committedSizes.has(active)) catalog.setSegmentSize(active, 0);
+      });
+      const interval = options.collectorIntervalMs ?? COLLECTOR_INTERVAL_MS;
+      if (interval !== false) store.startCollector(interval);
+      return store;
+    } catch (error) {
+      unlock();
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.collectorTimer);
+    await this.collecting;
+    await this.parts.catalog.flushed();
+    this.parts.device.sync();
+    this.parts.device.close();
+    await this.parts.catalog.close();
+    this.unlock();
+  }
+
+  async createVolume(request: CreateVolumeRequest): Promise<VolumeInfo> {
+    const volser = checkVolser(request.volser);
+    const ssid = checkSsid(request.ssid ?? DEFAULT_SSID);
+    const geometry = geometryFor(request);
+    const record: VolumeRecord = {
+      volser,
+      ssid,
+      geometry,
+      root: 0,
+      readOnly: false,
+      createdAt: new Date().toISOString(),
+    };
+    await this.change(() => {
+      if (this.parts.catalog.getVolume(volser) !== undefined) {
+        throw new GsnapError("VOLUME_EXISTS", `Cannot create volume "${volser}": it exists`);
+      }
+      this.parts.catalog.putVolume(record);
+    });
+    return infoOf(record);
+  }
+
+  /** Deletes a volume at once; the collector gives its space back in the background. */
+  async deleteVolume(volser: string): Promise<void> {
+    await this.change(() => {
+      const volume = this.volume(volser, "delete");
+      releaseTree(this.parts.catalog, treeOf(volume));
+      this.parts.catalog.removeVolume(volser);
+    });
+  }
+
+  async setReadOnly(volser: string, readOnly: boolean): Promise<void> {
+    await this.change(() => {
+      const volume = this.volume(volser, "change");
+      this.parts.catalog.putVolume({ ...volume, readOnly });
+    });
+  }
+
+  listVolumes(): VolumeInfo[] {
+    this.checkOpen();
+    return this.parts.catalog.listVolumes().map(infoOf);
+  }
+
+  showVolume(volser: string): VolumeUsage {
+    this.checkOpen();
+    const volume = this.volume(volser, "show");
+    const allocatedTracks = countMapped(this.parts.catalog, treeOf(volume));
+    return {
+      ...infoOf(volume),
+      allocatedTracks,
+      allocatedBytes: allocatedTracks * volume.geometry.trackSizeBytes,
+    };
+  }
+
+  async read(volser: string, range: ByteRange): Promise<Buffer> {
+    this.checkOpen();
+    return readRange(this.parts, this.volume(volser, "read"), range);
+  }
+
+  async write(volser: string, write: { offsetBytes: number; data: Buffer }): Promise<void> {
+    await this.change(() => writeRange(this.parts, this.writableVolume(volser, "write"), write));
+  }
+
+  /** Zeroes (and unmaps, where whole tracks) a byte range: NBD's TRIM and WRITE_ZEROES. */
+  async zero(volser: string, range: ByteRange): Promise<void> {
+    await this.change(() => zeroRange(this.parts, this.writableVolume(volser, "zero"), range));
+  }
+
+  /** Which tracks of the range are mapped, as runs: NBD's block status. */
+  allocation(volser: string, range: { firstTrack: number; count: number }) {
+    this.checkOpen();
+    const volume = this.volume(volser, "map");
+    const trackSizeBytes = volume.geometry.trackSizeBytes;
+    const bytes = {
+      offsetBytes: range.firstTrack * trackSizeBytes,
+      lengthBytes: range.count * trackSizeBytes,
+    };
+    checkByteRange(volume, bytes, "map");
+    return allocationRuns(this.parts, volume, range);
+  }
+
+  /** A durability barrier: every write completed before it survives a crash once it resolves. */
+  async flush(): Promise<void> {
+    this.checkOpen();
+    await this.parts.catalog.flushed();
+    this.parts.device.sync();
+    await this.parts.catalog.flushed();
+  }
+
+  /**
+   * Copies the mapping of the source extents into the target volume (at the same addresses, or
+   * onto the target extents), sharing chunks and whole mapping nodes. All or nothing.
+   */
+  async snap(request: SnapRequest): Promise<{ tracks: number }> {
+    return this.change(() => {
+      const { catalog } = this.parts;
+      const source = this.volume(request.source.volser, "snap from");
+      const target = this.writableVolume(request.target.volser, "snap to");
+      const ranges = planSnap({
+        source: {
+          volser: source.volser,
+          geometry: source.geometry,
+          extents: request.source.extents,
+        },
+        target: {
+          volser: target.volser,
+          geometry: target.geometry,
+          extents: request.target.extents,
+        },
+      });
+      let targetTree = treeOf(target);
+      for (const range of ranges) {
+        const sourceTree = source.volser === target.volser ? targetTree : treeOf(source);
+        targetTree = snap(catalog, { source: sourceTree, target: targetTree }, range);
+      }
+      if (targetTree.root !== target.root) catalog.putVolume({ ...target, root: targetTree.root });
+      return { tracks: ranges.reduce((sum, range) => sum + range.count, 0) };
+    });
+  }
+
+  /** Runs the collector until it has nothing left to do. */
+  async collectGarbage(): Promise<CollectorTotals> {
+    this.checkOpen();
+    await this.collecting;
+    const run = this.collector.runUntilIdle();
+    this.collecting = run;
+    await run;
+    this.collecting = undefined;
+    return { ...this.collector.totals };
+  }
+
+  /** Verifies every checksum and reference count (the fsck). Run it while nothing else writes. */
+  async check(): Promise<CheckReport> {
+    this.checkOpen();
+    await this.parts.catalog.flushed();
+    return checkStore(this.parts);
+  }
+
+  usage(): StoreUsage {
+    this.checkOpen();
+    let segmentBytes = 0;
+    let liveBytes = 0;
+    const stats = this.parts.catalog.segmentStats();
+    for (const segment of stats.values()) {
+      segmentBytes += segment.sizeBytes;
+      liveBytes += segment.liveBytes;
+    }
+    return {
+      volumes: this.parts.catalog.listVolumes().length,
+      segments: stats.size,
+      segmentBytes,
+      liveBytes,
+      collector: { ...this.collector.totals },
+    };
+  }
+
+  private startCollector(intervalMs: number): void {
+    this.collectorTimer = setInterval(() => {
+      if (this.collecting !== undefined || this.closed) return;
+      this.collecting = this.collector
+        .runUntilIdle()
+        .catch(() => {
+          // A failed step (a disk error) is retried at the next tick; the checker reports damage.
+        })
+        .finally(() => {
+          this.collecting = undefined;
+        });
+    }, intervalMs);
+    this.collectorTimer.unref();
+  }
+
+  private change<T>(fn: () => T): Promise<T> {
+    this.checkOpen();
+    const { device } = this.parts;
+    let mark = device.mark();
+    return this.parts.catalog.change(
+      () => {
+        mark = device.mark();
+        return fn();
+      },
+      () => device.rewind(mark),
+    );
+  }
+
+  private volume(volser: string, action: string): VolumeRecord {
+    const volume = this.parts.catalog.getVolume(volser);
+    if (volume === undefined) {
+      throw new GsnapError(
+        "VOLUME_NOT_FOUND",
+        `Cannot ${action} volume "${volser}": it does not exist`,
+      );
+    }
+    return volume;
+  }
+
+  private writableVolume(volser: string, action: string): VolumeRecord {
+    const volume = this.volume(volser, action);
+    if (volume.readOnly) {
+      throw new GsnapError(
+        "VOLUME_READ_ONLY",
+        `Cannot ${action} volume "${volser}": it is read-only`,
+      );
+    }
+    return volume;
+  }
+
+  private checkOpen(): void {
+    if (this.closed)
+      throw new GsnapError(
+        "STORE_CLOSED",
+        `Cannot use the store in "${this.dataDir}": it is closed`,
+      );
+  }
+}

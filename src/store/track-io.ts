@@ -1,0 +1,211 @@
+// Track I/O on one volume: read and write any byte range, zero a range, the allocation map. Each
+// function runs synchronously against the catalog and the chunk device; the store wraps writes in
+// a catalog change so each is all or nothing.
+//
+// A track is the unit of mapping: writing part of a track reads the old image, overlays the new
+// bytes and stores a whole new chunk (read-modify-write). A track whose new image is all zeros is
+// unmapped instead of stored, so zeroing and trimming both give the space back.
+
+import assert from "node:assert/strict";
+import { GsnapError } from "../errors/gsnap-error.js";
+import type { Catalog } from "./catalog.js";
+import { chunkChecksum } from "./checksum.js";
+import type { ChunkDevice, ChunkImage } from "./chunk-device.js";
+import { assign, lookup, NONE } from "./mapping-tree.js";
+import { treeOf, type VolumeRecord } from "./volume-record.js";
+
+export interface StoreParts {
+  readonly catalog: Catalog;
+  readonly device: ChunkDevice;
+}
+
+export interface ByteRange {
+  readonly offsetBytes: number;
+  readonly lengthBytes: number;
+}
+
+/** Refuses a byte range that is not inside the volume. */
+export function checkByteRange(volume: VolumeRecord, range: ByteRange, action: string): void {
+  const sizeBytes = treeOf(volume).trackCount * volume.geometry.trackSizeBytes;
+  const { offsetBytes, lengthBytes } = range;
+  const whole = Number.isSafeInteger(offsetBytes) && Number.isSafeInteger(lengthBytes);
+  if (!whole || offsetBytes < 0 || lengthBytes < 0 || offsetBytes + lengthBytes > sizeBytes) {
+    throw new GsnapError(
+      "IO_OUT_OF_RANGE",
+      `Cannot ${action} ${lengthBytes} bytes at offset ${offsetBytes} of volume "${volume.volser}": ` +
+        `it holds ${sizeBytes} bytes`,
+    );
+  }
+}
+
+export function readRange(parts: StoreParts, volume: VolumeRecord, range: ByteRange): Buffer {
+  checkByteRange(volume, range, "read");
+  const output = Buffer.alloc(range.lengthBytes);
+  if (range.lengthBytes === 0) return output;
+  const trackSizeBytes = volume.geometry.trackSizeBytes;
+  const firstTrack = Math.floor(range.offsetBytes / trackSizeBytes);
+  const lastTrack = Math.floor((range.offsetBytes + range.lengthBytes - 1) / trackSizeBytes);
+  const chunkIds = lookup(parts.catalog, treeOf(volume), {
+    firstTrack,
+    count: lastTrack - firstTrack + 1,
+  });
+  let scratch: Buffer | undefined;
+  for (let i = 0; i < chunkIds.length; i += 1) {
+    if (chunkIds[i] === NONE) continue;
+    const trackStart = (firstTrack + i) * trackSizeBytes;
+    const low = Math.max(range.offsetBytes, trackStart);
+    const high = Math.min(range.offsetBytes + range.lengthBytes, trackStart + trackSizeBytes);
+    const track = { volume, track: firstTrack + i, chunkId: chunkIds[i] };
+    if (high - low === trackSizeBytes) {
+      readChunk(parts, track, output.subarray(low - range.offsetBytes, high - range.offsetBytes));
+    } else {
+      scratch ??= Buffer.allocUnsafe(trackSizeBytes);
+      readChunk(parts, track, scratch);
+      scratch.copy(output, low - range.offsetBytes, low - trackStart, high - trackStart);
+    }
+  }
+  return output;
+}
+
+/** Reads one chunk into `target` (exactly its length) and verifies its checksum. */
+export function readChunk(
+  parts: StoreParts,
+  source: { volume: VolumeRecord; track: number; chunkId: number },
+  target: Buffer,
+): void {
+  const chunk = parts.catalog.getChunk(source.chunkId);
+  assert.ok(chunk !== undefined, `chunk ${source.chunkId} exists`);
+  assert.equal(chunk.location.lengthBytes, target.length);
+  parts.device.readInto(chunk.location, target, 0);
+  if (chunkChecksum(target) !== chunk.hash) {
+    throw new GsnapError(
+      "CHUNK_CORRUPT",
+      `Cannot read track ${source.track} of volume "${source.volume.volser}": ` +
+        `chunk ${source.chunkId} fails its checksum`,
+    );
+  }
+}
+
+/** Writes `data` at `offsetBytes`; returns the volume record with its new root. */
+export function writeRange(
+  parts: StoreParts,
+  volume: VolumeRecord,
+  write: { offsetBytes: number; data: Buffer },
+): VolumeRecord {
+  const { offsetBytes, data } = write;
+  checkByteRange(volume, { offsetBytes, lengthBytes: data.length }, "write");
+  if (data.length === 0) return volume;
+  const trackSizeBytes = volume.geometry.trackSizeBytes;
+  const firstTrack = Math.floor(offsetBytes / trackSizeBytes);
+  const lastTrack = Math.floor((offsetBytes + data.length - 1) / trackSizeBytes);
+  const images: (Buffer | undefined)[] = [];
+  for (let track = firstTrack; track <= lastTrack; track += 1) {
+    const trackStart = track * trackSizeBytes;
+    const low = Math.max(offsetBytes, trackStart);
+    const high = Math.min(offsetBytes + data.length, trackStart + trackSizeBytes);
+    let image: Buffer;
+    if (high - low === trackSizeBytes) {
+      image = data.subarray(low - offsetBytes, high - offsetBytes);
+    } else {
+      image = readRange(parts, volume, { offsetBytes: trackStart, lengthBytes: trackSizeBytes });
+      data.copy(image, low - trackStart, low - offsetBytes, high - offsetBytes);
+    }
+    images.push(isZero(image) ? undefined : image);
+  }
+  return mapTracks(parts, volume, { firstTrack, images });
+}
+
+/** Zeroes a byte range: whole tracks are unmapped, partial ones rewritten. */
+export function zeroRange(parts: StoreParts, volume: VolumeRecord, range: ByteRange): VolumeRecord {
+  checkByteRange(volume, range, "zero");
+  const trackSizeBytes = volume.geometry.trackSizeBytes;
+  const end = range.offsetBytes + range.lengthBytes;
+  const firstWhole = Math.ceil(range.offsetBytes / trackSizeBytes);
+  const endWhole = Math.floor(end / trackSizeBytes);
+  if (endWhole <= firstWhole) {
+    return writeRange(parts, volume, {
+      offsetBytes: range.offsetBytes,
+      data: Buffer.alloc(range.lengthBytes),
+    });
+  }
+  let updated = volume;
+  const headBytes = firstWhole * trackSizeBytes - range.offsetBytes;
+  if (headBytes > 0) {
+    updated = writeRange(parts, updated, {
+      offsetBytes: range.offsetBytes,
+      data: Buffer.alloc(headBytes),
+    });
+  }
+  const tailBytes = end - endWhole * trackSizeBytes;
+  if (tailBytes > 0) {
+    updated = writeRange(parts, updated, {
+      offsetBytes: endWhole * trackSizeBytes,
+      data: Buffer.alloc(tailBytes),
+    });
+  }
+  const images = new Array<Buffer | undefined>(endWhole - firstWhole);
+  return mapTracks(parts, updated, { firstTrack: firstWhole, images });
+}
+
+/**
+ * Stores the given track images as new chunks (undefined unmaps the track) and points the tracks
+ * at them. Returns the volume record with its new root, written to the catalog if it changed.
+ */
+export function mapTracks(
+  parts: StoreParts,
+  volume: VolumeRecord,
+  tracks: { firstTrack: number; images: readonly (Buffer | undefined)[] },
+): VolumeRecord {
+  const chunkIds = new Float64Array(tracks.images.length);
+  const appended: ChunkImage[] = [];
+  tracks.images.forEach((data, i) => {
+    if (data === undefined) return;
+    assert.equal(data.length, volume.geometry.trackSizeBytes);
+    const id = parts.catalog.allocateChunkId();
+    chunkIds[i] = id;
+    appended.push({ id, hash: chunkChecksum(data), data });
+  });
+  if (appended.length > 0) {
+    const locations = parts.device.append(appended);
+    appended.forEach((image, i) => {
+      parts.catalog.addChunk(image.id, { location: locations[i], hash: image.hash });
+    });
+    const sizes = parts.device.segmentSizes();
+    for (const segment of new Set(locations.map((location) => location.segment))) {
+      parts.catalog.setSegmentSize(segment, sizes.get(segment) ?? 0);
+    }
+  }
+  const tree = assign(parts.catalog, treeOf(volume), { firstTrack: tracks.firstTrack, chunkIds });
+  if (tree.root === volume.root) return volume;
+  const updated = { ...volume, root: tree.root };
+  parts.catalog.putVolume(updated);
+  return updated;
+}
+
+/** Which tracks of [firstTrack, firstTrack + count) are mapped, as runs. */
+export function allocationRuns(
+  parts: StoreParts,
+  volume: VolumeRecord,
+  range: { firstTrack: number; count: number },
+): { firstTrack: number; count: number; mapped: boolean }[] {
+  const chunkIds = lookup(parts.catalog, treeOf(volume), range);
+  const runs: { firstTrack: number; count: number; mapped: boolean }[] = [];
+  for (let i = 0; i < chunkIds.length; i += 1) {
+    const mapped = chunkIds[i] !== NONE;
+    const last = runs.at(-1);
+    if (last !== undefined && last.mapped === mapped) last.count += 1;
+    else runs.push({ firstTrack: range.firstTrack + i, count: 1, mapped });
+  }
+  return runs;
+}
+
+const zeroBuffers = new Map<number, Buffer>();
+
+function isZero(image: Buffer): boolean {
+  let zeros = zeroBuffers.get(image.length);
+  if (zeros === undefined) {
+    zeros = Buffer.alloc(image.length);
+    zeroBuffers.set(image.length, zeros);
+  }
+  return image.equals(zeros);
+}

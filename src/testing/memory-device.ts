@@ -1,0 +1,150 @@
+// A chunk device in memory for tests, which can be told to fail: the next appends with ENOSPC or
+// EIO, or a stored byte flipped so a read fails its checksum.
+
+import assert from "node:assert/strict";
+import { GsnapError } from "../errors/gsnap-error.js";
+import {
+  CHUNK_HEADER_BYTES,
+  type ChunkDevice,
+  type ChunkImage,
+  type ChunkLocation,
+  type DeviceMark,
+  type ScannedChunk,
+} from "../store/chunk-device.js";
+import { decodeChunkHeader, encodeChunkHeader } from "../store/segment-format.js";
+
+export class MemoryDevice implements ChunkDevice {
+  private readonly segments = new Map<number, Buffer>();
+  private readonly sizes = new Map<number, number>();
+  private readonly maxSegmentBytes: number;
+  private active: number;
+  private failure: "NO_SPACE" | "IO_ERROR" | undefined;
+  syncs = 0;
+
+  constructor(options: { committedSizes: Map<number, number>; maxSegmentBytes?: number }) {
+    this.maxSegmentBytes = options.maxSegmentBytes ?? 8 * 1024 * 1024;
+    for (const [segment, size] of options.committedSizes) {
+      this.segments.set(segment, Buffer.alloc(this.maxSegmentBytes + 1024 * 1024));
+      this.sizes.set(segment, size);
+    }
+    this.active = Math.max(0, ...this.sizes.keys());
+    if (this.active === 0) this.start(1);
+  }
+
+  /** Makes every append fail with `code` until cleared with undefined. */
+  failAppends(code: "NO_SPACE" | "IO_ERROR" | undefined): void {
+    this.failure = code;
+  }
+
+  /** Flips one byte of a stored chunk image. */
+  corrupt(location: ChunkLocation): void {
+    const buffer = this.segments.get(location.segment);
+    assert.ok(buffer);
+    buffer[location.offsetBytes] ^= 0xff;
+  }
+
+  append(images: readonly ChunkImage[]): ChunkLocation[] {
+    if (this.failure !== undefined) {
+      throw new GsnapError(
+        this.failure,
+        `Cannot append to segment ${this.active}: injected failure`,
+      );
+    }
+    return images.map((image) => {
+      const recordBytes = CHUNK_HEADER_BYTES + image.data.length;
+      let position = this.sizes.get(this.active) ?? 0;
+      if (position > 0 && position + recordBytes > this.maxSegmentBytes) {
+        this.start(this.active + 1);
+        position = 0;
+      }
+      const buffer = this.segments.get(this.active);
+      assert.ok(buffer);
+      encodeChunkHeader({ id: image.id, lengthBytes: image.data.length, hash: image.hash }).copy(
+        buffer,
+        position,
+      );
+      image.data.copy(buffer, position + CHUNK_HEADER_BYTES);
+      this.sizes.set(this.active, position + recordBytes);
+      return {
+        segment: this.active,
+        offsetBytes: position + CHUNK_HEADER_BYTES,
+        lengthBytes: image.data.length,
+      };
+    });
+  }
+
+  readInto(location: ChunkLocation, target: Buffer, targetOffset: number): void {
+    const buffer = this.segments.get(location.segment);
+    assert.ok(buffer, `segment ${location.segment} exists`);
+    buffer.copy(
+      target,
+      targetOffset,
+      location.offsetBytes,
+      location.offsetBytes + location.lengthBytes,
+    );
+  }
+
+  scan(segment: number, window: { fromOffsetBytes: number; maxBytes: number }): ScannedChunk[] {
+    const buffer = this.segments.get(segment);
+    const size = this.sizes.get(segment) ?? 0;
+    assert.ok(buffer);
+    const found: ScannedChunk[] = [];
+    let offset = window.fromOffsetBytes;
+    while (
+      offset < size &&
+      (found.length === 0 || offset - window.fromOffsetBytes < window.maxBytes)
+    ) {
+      const header = decodeChunkHeader(
+        buffer.subarray(offset, offset + CHUNK_HEADER_BYTES),
+        `segment ${segment}`,
+      );
+      found.push({
+        id: header.id,
+        hash: header.hash,
+        location: {
+          segment,
+          offsetBytes: offset + CHUNK_HEADER_BYTES,
+          lengthBytes: header.lengthBytes,
+        },
+      });
+      offset += CHUNK_HEADER_BYTES + header.lengthBytes;
+    }
+    return found;
+  }
+
+  mark(): DeviceMark {
+    return { segment: this.active, sizeBytes: this.sizes.get(this.active) ?? 0 };
+  }
+
+  rewind(mark: DeviceMark): void {
+    for (let segment = this.active; segment > mark.segment; segment -= 1)
+      this.removeSegment(segment);
+    this.active = mark.segment;
+    this.sizes.set(mark.segment, mark.sizeBytes);
+  }
+
+  activeSegment(): number {
+    return this.active;
+  }
+
+  segmentSizes(): Map<number, number> {
+    return new Map(this.sizes);
+  }
+
+  sync(): void {
+    this.syncs += 1;
+  }
+
+  removeSegment(segment: number): void {
+    this.segments.delete(segment);
+    this.sizes.delete(segment);
+  }
+
+  close(): void {}
+
+  private start(segment: number): void {
+    this.segments.set(segment, Buffer.alloc(this.maxSegmentBytes + 1024 * 1024));
+    this.sizes.set(segment, 0);
+    this.active = segment;
+  }
+}
