@@ -39,6 +39,8 @@ export interface ChunkDevice {
   append(images: readonly ChunkImage[]): ChunkLocation[];
   /** Reads a chunk image into `target` at `targetOffset`. */
   readInto(location: ChunkLocation, target: Buffer, targetOffset: number): void;
+  /** Reads many chunk images, each into its own buffer of its length (fewer calls when adjacent). */
+  readMany(reads: readonly { location: ChunkLocation; target: Buffer }[]): void;
   /** The records of a segment from `fromOffsetBytes` on, at most `maxBytes` of them (at least one). */
   scan(segment: number, window: { fromOffsetBytes: number; maxBytes: number }): ScannedChunk[];
   /** Where the next append goes; rewind(mark) drops everything appended since. */

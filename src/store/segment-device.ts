@@ -20,6 +20,12 @@ import { decodeChunkHeader, encodeChunkHeader } from "./segment-format.js";
 /** A new segment starts past 256 MiB: big enough for sequential I/O, small enough to compact. */
 export const SEGMENT_MAX_BYTES = 256 * 1024 * 1024;
 
+/** readv takes at most 1,024 buffers (IOV_MAX); a chunk and a header take two. */
+const MAX_CHUNKS_PER_READ = 500;
+
+/** Where the headers between adjacent chunks go when a run of chunks is read at once. */
+const skippedHeader = Buffer.alloc(CHUNK_HEADER_BYTES);
+
 const SEGMENT_NAME = /^(\d{8})\.seg$/;
 
 export class SegmentDevice implements ChunkDevice {
@@ -112,6 +118,54 @@ export class SegmentDevice implements ChunkDevice {
           "the segment ends before the chunk does",
       );
     }
+  }
+
+  readMany(reads: readonly { location: ChunkLocation; target: Buffer }[]): void {
+    let start = 0;
+    while (start < reads.length) {
+      // Chunks appended one after another lie one header apart: read a run of them with one
+      // readv, the headers between them into a scratch buffer.
+      let end = start + 1;
+      while (
+        end < reads.length &&
+        end - start < MAX_CHUNKS_PER_READ &&
+        reads[end].location.segment === reads[start].location.segment &&
+        reads[end].location.offsetBytes ===
+          reads[end - 1].location.offsetBytes +
+            reads[end - 1].location.lengthBytes +
+            CHUNK_HEADER_BYTES
+      ) {
+        end += 1;
+      }
+      this.readRun(reads.slice(start, end));
+      start = end;
+    }
+  }
+
+  private readRun(run: readonly { location: ChunkLocation; target: Buffer }[]): void {
+    if (run.length === 1) {
+      this.readInto(run[0].location, run[0].target, 0);
+      return;
+    }
+    const first = run[0].location;
+    const fd = this.fds.get(first.segment);
+    assert.ok(fd !== undefined, `segment ${first.segment} is open`);
+    const buffers: Buffer[] = [];
+    let total = 0;
+    run.forEach((read, i) => {
+      assert.equal(read.target.length, read.location.lengthBytes);
+      if (i > 0) buffers.push(skippedHeader);
+      buffers.push(read.target);
+      total += read.target.length + (i > 0 ? CHUNK_HEADER_BYTES : 0);
+    });
+    let done: number;
+    try {
+      done = fs.readvSync(fd, buffers, first.offsetBytes);
+    } catch (error) {
+      throw deviceError(`read segment ${first.segment}`, error);
+    }
+    // A short read (rare) falls back to reading each chunk on its own.
+    if (done !== total) for (const read of run) this.readInto(read.location, read.target, 0);
   }
 
   scan(segment: number, window: { fromOffsetBytes: number; maxBytes: number }): ScannedChunk[] {

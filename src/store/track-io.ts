@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { GsnapError } from "../errors/gsnap-error.js";
 import type { Catalog } from "./catalog.js";
 import { chunkChecksum } from "./checksum.js";
-import type { ChunkDevice, ChunkImage } from "./chunk-device.js";
+import type { ChunkDevice, ChunkImage, ChunkLocation } from "./chunk-device.js";
 import { assign, lookup, NONE } from "./mapping-tree.js";
 import { treeOf, type VolumeRecord } from "./volume-record.js";
 
@@ -40,7 +40,7 @@ export function checkByteRange(volume: VolumeRecord, range: ByteRange, action: s
 
 export function readRange(parts: StoreParts, volume: VolumeRecord, range: ByteRange): Buffer {
   checkByteRange(volume, range, "read");
-  const output = Buffer.alloc(range.lengthBytes);
+  const output = Buffer.allocUnsafe(range.lengthBytes);
   if (range.lengthBytes === 0) return output;
   const trackSizeBytes = volume.geometry.trackSizeBytes;
   const firstTrack = Math.floor(range.offsetBytes / trackSizeBytes);
@@ -49,41 +49,40 @@ export function readRange(parts: StoreParts, volume: VolumeRecord, range: ByteRa
     firstTrack,
     count: lastTrack - firstTrack + 1,
   });
-  let scratch: Buffer | undefined;
+  const reads: { location: ChunkLocation; target: Buffer; hash: bigint; track: number }[] = [];
+  const partials: { image: Buffer; low: number; high: number; trackStart: number }[] = [];
   for (let i = 0; i < chunkIds.length; i += 1) {
-    if (chunkIds[i] === NONE) continue;
     const trackStart = (firstTrack + i) * trackSizeBytes;
     const low = Math.max(range.offsetBytes, trackStart);
     const high = Math.min(range.offsetBytes + range.lengthBytes, trackStart + trackSizeBytes);
-    const track = { volume, track: firstTrack + i, chunkId: chunkIds[i] };
-    if (high - low === trackSizeBytes) {
-      readChunk(parts, track, output.subarray(low - range.offsetBytes, high - range.offsetBytes));
-    } else {
-      scratch ??= Buffer.allocUnsafe(trackSizeBytes);
-      readChunk(parts, track, scratch);
-      scratch.copy(output, low - range.offsetBytes, low - trackStart, high - trackStart);
+    const window = output.subarray(low - range.offsetBytes, high - range.offsetBytes);
+    if (chunkIds[i] === NONE) {
+      window.fill(0);
+      continue;
+    }
+    const chunk = parts.catalog.getChunk(chunkIds[i]);
+    assert.ok(chunk !== undefined, `chunk ${chunkIds[i]} exists`);
+    assert.equal(chunk.location.lengthBytes, trackSizeBytes);
+    let target = window;
+    if (high - low !== trackSizeBytes) {
+      target = Buffer.allocUnsafe(trackSizeBytes);
+      partials.push({ image: target, low, high, trackStart });
+    }
+    reads.push({ location: chunk.location, target, hash: chunk.hash, track: firstTrack + i });
+  }
+  parts.device.readMany(reads);
+  for (const read of reads) {
+    if (chunkChecksum(read.target) !== read.hash) {
+      throw new GsnapError(
+        "CHUNK_CORRUPT",
+        `Cannot read track ${read.track} of volume "${volume.volser}": its chunk fails its checksum`,
+      );
     }
   }
-  return output;
-}
-
-/** Reads one chunk into `target` (exactly its length) and verifies its checksum. */
-export function readChunk(
-  parts: StoreParts,
-  source: { volume: VolumeRecord; track: number; chunkId: number },
-  target: Buffer,
-): void {
-  const chunk = parts.catalog.getChunk(source.chunkId);
-  assert.ok(chunk !== undefined, `chunk ${source.chunkId} exists`);
-  assert.equal(chunk.location.lengthBytes, target.length);
-  parts.device.readInto(chunk.location, target, 0);
-  if (chunkChecksum(target) !== chunk.hash) {
-    throw new GsnapError(
-      "CHUNK_CORRUPT",
-      `Cannot read track ${source.track} of volume "${source.volume.volser}": ` +
-        `chunk ${source.chunkId} fails its checksum`,
-    );
+  for (const { image, low, high, trackStart } of partials) {
+    image.copy(output, low - range.offsetBytes, low - trackStart, high - trackStart);
   }
+  return output;
 }
 
 /** Writes `data` at `offsetBytes`; returns the volume record with its new root. */

@@ -84,6 +84,10 @@ export class MemoryDevice implements ChunkDevice {
     );
   }
 
+  readMany(reads: readonly { location: ChunkLocation; target: Buffer }[]): void {
+    for (const read of reads) this.readInto(read.location, read.target, 0);
+  }
+
   scan(segment: number, window: { fromOffsetBytes: number; maxBytes: number }): ScannedChunk[] {
     const buffer = this.segments.get(segment);
     const size = this.sizes.get(segment) ?? 0;
