@@ -62,6 +62,16 @@ export const ERROR_CODES = {
     exitCode: 18,
     summary: "source and target volumes have different track sizes",
   },
+  // Requests at the edges (API, CLI).
+  REQUEST_INVALID: { httpStatus: 400, exitCode: 50, summary: "a request is malformed" },
+  UNAUTHORIZED: { httpStatus: 401, exitCode: 51, summary: "a missing or wrong bearer token" },
+  ROUTE_NOT_FOUND: { httpStatus: 404, exitCode: 52, summary: "no such API route" },
+  SERVER_UNREACHABLE: {
+    httpStatus: 503,
+    exitCode: 53,
+    summary: "the gsnap server cannot be reached",
+  },
+  INTERNAL: { httpStatus: 500, exitCode: 54, summary: "an unexpected server error" },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
