@@ -1,0 +1,21 @@
+// The crash test's worker process: applies the crash workload to a store from a given op index
+// on, logging each op before and after it runs, until the test kills it with SIGKILL.
+//
+// usage: node crash-worker.js DATA_DIR SEED FIRST_OP_INDEX LOG_FILE
+
+import fs from "node:fs";
+import { Store } from "../store/store.js";
+import { applyToStore, crashOp, createCrashVolumes } from "./crash-workload.js";
+
+const [dataDir, seedText, firstText, logFile] = process.argv.slice(2);
+const seed = Number(seedText);
+const first = Number(firstText);
+// The collector runs often, so kills land in its steps too.
+const store = await Store.open(dataDir, { collectorIntervalMs: 20 });
+if (first === 0) await createCrashVolumes(store);
+fs.appendFileSync(logFile, "READY\n");
+for (let index = first; ; index += 1) {
+  fs.appendFileSync(logFile, `BEGIN ${index}\n`);
+  await applyToStore(store, crashOp(seed, index), index);
+  fs.appendFileSync(logFile, `DONE ${index}\n`);
+}

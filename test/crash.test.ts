@@ -1,0 +1,119 @@
+// Crash safety: a worker process runs a random store workload and is SIGKILLed at random moments,
+// many times. After each kill the store reopens, the checker passes, and the volumes hold exactly
+// what the workload had completed (plus, possibly, the one operation in flight: all of it or none).
+
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, expect, it } from "vitest";
+import { Store } from "../src/store/store.js";
+import {
+  applyToModel,
+  CRASH_VOLUMES,
+  type CrashModel,
+  crashOp,
+  emptyModel,
+  SCRATCH,
+} from "../src/testing/crash-workload.js";
+
+const WORKER = path.resolve("dist/src/testing/crash-worker.js");
+const KILLS = Number(process.env.CRASH_KILLS ?? 12);
+const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
+
+function cloneModel(model: CrashModel): CrashModel {
+  return { volumes: model.volumes.map((volume) => Buffer.from(volume)), scratch: model.scratch };
+}
+
+function advance(model: CrashModel, from: number, to: number): CrashModel {
+  const next = cloneModel(model);
+  for (let index = from; index < to; index += 1) applyToModel(next, crashOp(SEED, index), index);
+  return next;
+}
+
+async function runUntilKilled(dataDir: string, firstOp: number, log: string): Promise<string[]> {
+  fs.writeFileSync(log, "");
+  const child = spawn(process.execPath, [WORKER, dataDir, String(SEED), String(firstOp), log], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  while (!fs.readFileSync(log, "utf8").includes("READY")) {
+    if (child.exitCode !== null) throw new Error(`worker exited early: ${stderr}`);
+    await sleep(5);
+  }
+  await sleep(30 + Math.floor(Math.random() * 400));
+  child.kill("SIGKILL");
+  await exited;
+  if (stderr.trim() !== "") throw new Error(`worker failed before the kill: ${stderr}`);
+  return fs.readFileSync(log, "utf8").split("\n");
+}
+
+async function matches(store: Store, model: CrashModel): Promise<boolean> {
+  for (let i = 0; i < CRASH_VOLUMES.length; i += 1) {
+    const actual = await store.read(CRASH_VOLUMES[i].volser, {
+      offsetBytes: 0,
+      lengthBytes: model.volumes[i].length,
+    });
+    if (!actual.equals(model.volumes[i])) return false;
+  }
+  const scratch = store.listVolumes().some((volume) => volume.volser === SCRATCH.volser);
+  return scratch === model.scratch;
+}
+
+describe("crash safety", () => {
+  it.skipIf(!fs.existsSync(WORKER))(
+    `reopens consistent with every completed operation after ${KILLS} SIGKILLs (seed ${SEED})`,
+    async () => {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-crash-"));
+      const log = path.join(dataDir, "..", `${path.basename(dataDir)}.log`);
+      let model = emptyModel();
+      let opsDone = 0;
+      let opsTotal = 0;
+      try {
+        for (let kill = 0; kill < KILLS; kill += 1) {
+          const lines = await runUntilKilled(dataDir, opsDone, log);
+          const done = lines
+            .filter((line) => line.startsWith("DONE "))
+            .map((line) => Number(line.slice(5)));
+          const completed = done.length > 0 ? Math.max(...done) + 1 : opsDone;
+          const inFlight = lines.includes(`BEGIN ${completed}`);
+          const store = await Store.open(dataDir, { collectorIntervalMs: false });
+          try {
+            const report = await store.check();
+            expect(report.problems, `seed ${SEED}, kill ${kill}`).toEqual([]);
+            const acknowledged = advance(model, opsDone, completed);
+            if (await matches(store, acknowledged)) {
+              model = acknowledged;
+              opsDone = completed;
+            } else {
+              expect(
+                inFlight,
+                `seed ${SEED}, kill ${kill}: data differs from op ${completed}`,
+              ).toBe(true);
+              const withInFlight = advance(acknowledged, completed, completed + 1);
+              expect(
+                await matches(store, withInFlight),
+                `seed ${SEED}, kill ${kill}: op ${completed} half done`,
+              ).toBe(true);
+              model = withInFlight;
+              opsDone = completed + 1;
+            }
+          } finally {
+            await store.close();
+          }
+          opsTotal = opsDone;
+        }
+        expect(opsTotal).toBeGreaterThan(KILLS);
+      } finally {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+        fs.rmSync(log, { force: true });
+      }
+    },
+    180_000,
+  );
+});
