@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// The `gsnap` executable.
+
+import { runCli } from "./program.js";
+
+process.exitCode = await runCli(process.argv.slice(2));
