@@ -1,0 +1,89 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseHostPort, readConfigFile, resolveConfig } from "./config.js";
+import { loadIdentity } from "./identity.js";
+
+describe("serve configuration", () => {
+  it("starts from the embedded defaults", () => {
+    expect(resolveConfig({}, {})).toEqual({
+      data: "./gsnap-data",
+      serial: undefined,
+      ssids: ["0001"],
+      api: { host: "127.0.0.1", port: 8480 },
+      nbd: { host: "127.0.0.1", port: 10809 },
+      link: { host: "127.0.0.1", port: 8481 },
+      token: undefined,
+      logLevel: "info",
+    });
+  });
+
+  it("lets flags win over the config file", () => {
+    const config = resolveConfig(
+      { data: "/a", ssid: ["01a0", "01A1"], api: "0.0.0.0:1" },
+      { data: "/b" },
+    );
+    expect(config.data).toBe("/b");
+    expect(config.ssids).toEqual(["01A0", "01A1"]);
+    expect(config.api).toEqual({ host: "0.0.0.0", port: 1 });
+  });
+
+  it("takes a comma-separated SSID list from a flag", () => {
+    expect(resolveConfig({}, { ssid: "01A0,01a1" }).ssids).toEqual(["01A0", "01A1"]);
+  });
+
+  it("refuses bad values with their codes", () => {
+    expect(() => resolveConfig({}, { ssid: "1" })).toThrow(
+      expect.objectContaining({ code: "SSID_INVALID" }),
+    );
+    expect(() => resolveConfig({}, { serial: "x" })).toThrow(
+      expect.objectContaining({ code: "SERIAL_INVALID" }),
+    );
+    expect(() => resolveConfig({}, { api: "8480" })).toThrow(
+      expect.objectContaining({ code: "REQUEST_INVALID" }),
+    );
+    expect(() => resolveConfig({}, { logLevel: "loud" })).toThrow(
+      expect.objectContaining({ code: "REQUEST_INVALID" }),
+    );
+  });
+
+  it("parses IPv6 addresses in brackets", () => {
+    expect(parseHostPort("[::1]:10809", "nbd")).toEqual({ host: "::1", port: 10809 });
+    expect(() => parseHostPort("[::1]:99999", "nbd")).toThrow(
+      expect.objectContaining({ code: "REQUEST_INVALID" }),
+    );
+  });
+
+  it("refuses a config file with an unknown key or bad JSON", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-config-"));
+    const file = path.join(dir, "gsnap.json");
+    fs.writeFileSync(file, JSON.stringify({ data: "/x", colour: "blue" }));
+    expect(() => readConfigFile(file)).toThrow(/unknown key "colour"/);
+    fs.writeFileSync(file, "{ nope");
+    expect(() => readConfigFile(file)).toThrow(
+      expect.objectContaining({ code: "REQUEST_INVALID" }),
+    );
+    fs.writeFileSync(file, JSON.stringify({ nbd: "127.0.0.1:0" }));
+    expect(readConfigFile(file)).toEqual({ nbd: "127.0.0.1:0" });
+    fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe("identity", () => {
+  it("generates a serial and a token once and keeps them", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-identity-"));
+    const first = loadIdentity(dir, {});
+    expect(first.serial).toMatch(/^[0-9A-Z]{10}$/);
+    expect(first.tokenGenerated).toBe(true);
+    expect(fs.statSync(path.join(dir, "token")).mode & 0o777).toBe(0o600);
+    const second = loadIdentity(dir, {});
+    expect(second).toEqual({ ...first, tokenGenerated: false });
+    expect(loadIdentity(dir, { serial: "ABC", token: "t" })).toEqual({
+      serial: "ABC",
+      token: "t",
+      tokenGenerated: false,
+    });
+    fs.rmSync(dir, { recursive: true });
+  });
+});

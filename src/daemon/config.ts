@@ -1,0 +1,124 @@
+// The configuration of `gsnap serve`: defaults, an optional JSON config file, and flags, merged in
+// that order (flags win) and validated. Pure logic apart from reading the file.
+
+import fs from "node:fs";
+import { GsnapError } from "../errors/gsnap-error.js";
+import { checkSerial, checkSsid } from "../geometry/names.js";
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ServeConfig {
+  readonly data: string;
+  /** Undefined: generated once and kept in the data dir. */
+  readonly serial?: string;
+  readonly ssids: readonly string[];
+  readonly api: HostPort;
+  readonly nbd: HostPort;
+  readonly link: HostPort;
+  /** Undefined: generated once, kept in the data dir, printed at first start. */
+  readonly token?: string;
+  readonly logLevel: string;
+}
+
+/** The keys a config file and the flags share, as the user writes them. */
+export interface ServeSettings {
+  data?: string;
+  serial?: string;
+  ssid?: string | string[];
+  api?: string;
+  nbd?: string;
+  link?: string;
+  token?: string;
+  logLevel?: string;
+}
+
+export const DEFAULT_SETTINGS = {
+  data: "./gsnap-data",
+  ssid: "0001",
+  api: "127.0.0.1:8480",
+  nbd: "127.0.0.1:10809",
+  link: "127.0.0.1:8481",
+  logLevel: "info",
+} as const;
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+const SETTING_KEYS = ["data", "serial", "ssid", "api", "nbd", "link", "token", "logLevel"];
+
+/** Reads a JSON config file of ServeSettings; unknown keys are refused, not ignored. */
+export function readConfigFile(file: string): ServeSettings {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new GsnapError(
+      "REQUEST_INVALID",
+      `Cannot read config file "${file}": ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new GsnapError(
+      "REQUEST_INVALID",
+      `Cannot read config file "${file}": it is not a JSON object`,
+    );
+  }
+  for (const key of Object.keys(parsed)) {
+    if (!SETTING_KEYS.includes(key)) {
+      throw new GsnapError(
+        "REQUEST_INVALID",
+        `Cannot read config file "${file}": unknown key "${key}" (known: ${SETTING_KEYS.join(", ")})`,
+      );
+    }
+  }
+  return parsed as ServeSettings;
+}
+
+export function resolveConfig(fromFile: ServeSettings, fromFlags: ServeSettings): ServeConfig {
+  const merged = { ...DEFAULT_SETTINGS, ...dropUndefined(fromFile), ...dropUndefined(fromFlags) };
+  const ssidList = Array.isArray(merged.ssid) ? merged.ssid : String(merged.ssid).split(",");
+  const ssids = [...new Set(ssidList.map((ssid) => checkSsid(ssid.trim())))];
+  if (!LOG_LEVELS.includes(merged.logLevel)) {
+    throw new GsnapError(
+      "REQUEST_INVALID",
+      `Cannot use log level "${merged.logLevel}": use one of ${LOG_LEVELS.join(", ")}`,
+    );
+  }
+  return {
+    data: merged.data,
+    serial: merged.serial === undefined ? undefined : checkSerial(merged.serial),
+    ssids,
+    api: parseHostPort(merged.api, "api"),
+    nbd: parseHostPort(merged.nbd, "nbd"),
+    link: parseHostPort(merged.link, "link"),
+    token: merged.token,
+    logLevel: merged.logLevel,
+  };
+}
+
+/** Parses `HOST:PORT` or `[IPV6]:PORT`; port 0 asks the system for a free one. */
+export function parseHostPort(text: string, what: string): HostPort {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text.trim());
+  const port = match === null ? Number.NaN : Number(match[3]);
+  if (match === null || port > 65_535) {
+    throw new GsnapError(
+      "REQUEST_INVALID",
+      `Cannot use ${what} address "${text}": write it as HOST:PORT`,
+    );
+  }
+  return { host: match[1] ?? match[2], port };
+}
+
+export function formatHostPort(address: HostPort): string {
+  return address.host.includes(":")
+    ? `[${address.host}]:${address.port}`
+    : `${address.host}:${address.port}`;
+}
+
+function dropUndefined(settings: ServeSettings): ServeSettings {
+  return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
+}
