@@ -2,8 +2,12 @@
 // own file; this file only declares commands, options and help.
 
 import { Command, CommanderError } from "commander";
+import { callApi, resolveTarget } from "./api-client.js";
 import { checkDataDir, printCheckReport } from "./fsck-command.js";
 import { reportError } from "./output.js";
+import { addServeCommand } from "./serve-command.js";
+import { addSystemCommands } from "./system-command.js";
+import { addVolumeCommands } from "./volume-commands.js";
 
 /** Exit code for a command line commander cannot parse (unknown option, missing argument). */
 export const USAGE_EXIT_CODE = 2;
@@ -11,17 +15,37 @@ export const USAGE_EXIT_CODE = 2;
 export function buildProgram(): Command {
   const program = new Command("gsnap")
     .description("gsnap: a software storage system with thin CKD volumes and instant snap copy")
+    .option("--api <url>", "the server's API (else GSNAP_API, else http://127.0.0.1:8480)")
+    .option("--token <token>", "the API token (else GSNAP_TOKEN, else ./gsnap-data/token)")
     .showHelpAfterError()
     .exitOverride();
+
+  addServeCommand(program);
+  addSystemCommands(program);
+  addVolumeCommands(program);
 
   program
     .command("fsck")
     .description("Check a store: every chunk checksum and every reference count")
-    .argument("<data-dir>", "the data dir of a store no server has open")
+    .argument(
+      "[data-dir]",
+      "check this data dir directly (no server may have it open); else ask the server",
+    )
     .option("--json", "print the report as JSON")
-    .addHelpText("after", "\nExample:\n  gsnap fsck ./gsnap-data\n")
-    .action(async (dataDir: string, options: { json?: boolean }) => {
-      printCheckReport(await checkDataDir(dataDir), options.json === true);
+    .addHelpText(
+      "after",
+      "\nExamples:\n  gsnap fsck               # the running server checks its store\n  gsnap fsck ./gsnap-data  # check a stopped system's data dir\n",
+    )
+    .action(async (dataDir: string | undefined, _options: unknown, command: Command) => {
+      const globals = command.optsWithGlobals<{ api?: string; token?: string; json?: boolean }>();
+      const report =
+        dataDir === undefined
+          ? await callApi<Parameters<typeof printCheckReport>[0]>(resolveTarget(globals), {
+              method: "POST",
+              path: "/v1/fsck",
+            })
+          : await checkDataDir(dataDir);
+      printCheckReport(report, globals.json === true);
     });
 
   return program;

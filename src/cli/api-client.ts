@@ -1,0 +1,78 @@
+// How the CLI reaches a storage system's API: where (--api, GSNAP_API, the default) and with which
+// token (--token, GSNAP_TOKEN, the token file in ./gsnap-data), and the one place that turns an
+// API error reply into a GsnapError with the server's code.
+
+import fs from "node:fs";
+import path from "node:path";
+import { ERROR_CODES, type ErrorCode } from "../errors/codes.js";
+import { GsnapError } from "../errors/gsnap-error.js";
+
+export const DEFAULT_API_URL = "http://127.0.0.1:8480";
+const DEFAULT_DATA_DIR = "./gsnap-data";
+/** A request that takes longer than this has lost its server; no API call does heavy work. */
+const REQUEST_TIMEOUT_MS = 60_000;
+
+export interface ApiTarget {
+  readonly url: string;
+  readonly token: string | undefined;
+}
+
+export function resolveTarget(options: { api?: string; token?: string }): ApiTarget {
+  const url = (options.api ?? process.env.GSNAP_API ?? DEFAULT_API_URL).replace(/\/+$/, "");
+  const token =
+    options.token ?? process.env.GSNAP_TOKEN ?? readTokenFile(path.join(DEFAULT_DATA_DIR, "token"));
+  return { url, token };
+}
+
+function readTokenFile(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export async function callApi<T>(
+  target: ApiTarget,
+  request: { method: "GET" | "POST" | "DELETE"; path: string; body?: unknown },
+): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`;
+  if (request.body !== undefined) headers["content-type"] = "application/json";
+  let response: Response;
+  try {
+    response = await fetch(`${target.url}${request.path}`, {
+      method: request.method,
+      headers,
+      body: request.body === undefined ? undefined : JSON.stringify(request.body),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+  } catch (error) {
+    const reason = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+    throw new GsnapError(
+      "SERVER_UNREACHABLE",
+      `Cannot reach the gsnap server at ${target.url}: ${reason}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const text = await response.text();
+  const body = text === "" ? undefined : parseJson(text);
+  if (response.ok) return body as T;
+  const reply = (body ?? {}) as { code?: string; message?: string };
+  const code: ErrorCode =
+    reply.code !== undefined && reply.code in ERROR_CODES ? (reply.code as ErrorCode) : "INTERNAL";
+  throw new GsnapError(
+    code,
+    reply.message ?? `The server answered ${response.status} ${response.statusText}`,
+  );
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text.slice(0, 200) };
+  }
+}

@@ -1,0 +1,68 @@
+// `gsnap serve`: runs one storage system until SIGTERM or SIGINT, then stops cleanly (exit 0).
+
+import type { Command } from "commander";
+import { readConfigFile, resolveConfig, type ServeSettings } from "../daemon/config.js";
+import { createLogger, describeSystem, startSystem } from "../daemon/serve.js";
+
+interface ServeFlags extends ServeSettings {
+  config?: string;
+}
+
+export function addServeCommand(program: Command): void {
+  program
+    .command("serve")
+    .description("Run a storage system: NBD host interface, HTTP API and dashboard")
+    .option("--config <file>", "a JSON file with any of the keys below (flags win)")
+    .option("--data <dir>", "data dir (default ./gsnap-data)")
+    .option(
+      "--serial <serial>",
+      "serial number, 1-10 of 0-9 A-Z (default: generated once, kept in the data dir)",
+    )
+    .option("--ssid <ssids>", "subsystem ids, comma-separated (default 0001)")
+    .option("--api <host:port>", "API listen address (default 127.0.0.1:8480)")
+    .option("--nbd <host:port>", "NBD listen address (default 127.0.0.1:10809)")
+    .option("--link <host:port>", "peer link listen address (default 127.0.0.1:8481)")
+    .option("--token <token>", "API bearer token (default: generated once, kept in the data dir)")
+    .option(
+      "--log-level <level>",
+      "fatal, error, warn, info, debug, trace or silent (default info)",
+    )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  gsnap serve\n  gsnap serve --data /srv/gsnap --ssid 01A0,01A1 --nbd 0.0.0.0:10809\n  gsnap serve --config /etc/gsnap.json\n",
+    )
+    .action(async (flags: ServeFlags, command: Command) => {
+      // --api and --token are also global options of the CLI; here they configure the server.
+      const globals = command.optsWithGlobals<ServeFlags>();
+      const fromFlags: ServeSettings = {
+        ...flags,
+        api: flags.api ?? globals.api,
+        token: flags.token ?? globals.token,
+      };
+      delete (fromFlags as ServeFlags).config;
+      const config = resolveConfig(
+        flags.config === undefined ? {} : readConfigFile(flags.config),
+        fromFlags,
+      );
+      const logger = createLogger(config.logLevel);
+      const system = await startSystem(config, logger);
+      process.stdout.write(describeSystem(system));
+      logger.info(
+        { serial: system.serial, api: system.api, nbd: system.nbd },
+        "storage system started",
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          logger.info({ signal }, "stopping");
+          system.stop().then(resolve, (error) => {
+            logger.error({ err: error }, "stop failed");
+            process.exitCode = 1;
+            resolve();
+          });
+        };
+        process.once("SIGTERM", () => stop("SIGTERM"));
+        process.once("SIGINT", () => stop("SIGINT"));
+      });
+      logger.info("stopped");
+    });
+}

@@ -1,0 +1,43 @@
+// `gsnap system show`: the storage system's identity, subsystems and capacity.
+
+import type { Command } from "commander";
+import { callApi, resolveTarget } from "./api-client.js";
+import { formatBytes, printFields, printJson } from "./output.js";
+
+interface SystemReply {
+  serial: string;
+  ssids: string[];
+  version: string;
+  volumes: number;
+  capacity: { segmentBytes: number; liveBytes: number };
+}
+
+export function addSystemCommands(program: Command): void {
+  const system = program.command("system").description("The storage system");
+  system
+    .command("show")
+    .description("Show the serial, subsystems, volumes and capacity")
+    .option("--json", "print JSON")
+    .addHelpText("after", "\nExample:\n  gsnap system show --api http://127.0.0.1:8480\n")
+    .action(async (_options: unknown, command: Command) => {
+      const globals = command.optsWithGlobals<{ api?: string; token?: string; json?: boolean }>();
+      const info = await callApi<SystemReply>(resolveTarget(globals), {
+        method: "GET",
+        path: "/v1/system",
+      });
+      if (globals.json) {
+        printJson(info);
+        return;
+      }
+      printFields([
+        ["serial", info.serial],
+        ["subsystems", info.ssids.join(", ")],
+        ["version", info.version],
+        ["volumes", info.volumes],
+        [
+          "stored",
+          `${formatBytes(info.capacity.liveBytes)} live in ${formatBytes(info.capacity.segmentBytes)} of segments`,
+        ],
+      ]);
+    });
+}

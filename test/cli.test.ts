@@ -1,0 +1,133 @@
+// The gsnap CLI against a real `gsnap serve` process: every command, its output, its errors and
+// exit codes.
+
+import fs from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ERROR_CODES } from "../src/errors/codes.js";
+import { CLI_PATH, runGsnap, type ServeProcess, startServe } from "../src/testing/serve-process.js";
+
+const exitOf = (code: keyof typeof ERROR_CODES) => ERROR_CODES[code].exitCode;
+
+describe.skipIf(!fs.existsSync(CLI_PATH))("gsnap CLI against a real server", () => {
+  let server: ServeProcess;
+
+  beforeAll(async () => {
+    server = await startServe({ args: ["--serial", "0000012345", "--ssid", "01A0,01A1"] });
+  });
+
+  afterAll(async () => {
+    expect(await server.stop()).toBe(0);
+    // The server flushed and closed its store: a direct check finds it consistent.
+    expect((await runGsnap(["fsck", server.dataDir])).code).toBe(0);
+    fs.rmSync(server.dataDir, { recursive: true, force: true });
+  });
+
+  it("shows the system", async () => {
+    const text = await server.cli("system", "show");
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain("0000012345");
+    expect(text.stdout).toContain("01A0, 01A1");
+    const json = JSON.parse((await server.cli("system", "show", "--json")).stdout);
+    expect(json).toMatchObject({ serial: "0000012345", ssids: ["01A0", "01A1"] });
+  });
+
+  it("creates, lists, shows and deletes volumes", async () => {
+    const created = await server.cli("volume", "create", "CLI001", "--model", "3390-9", "--json");
+    expect(created.code).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({
+      volser: "CLI001",
+      cylinders: 10_017,
+      ssid: "01A0",
+    });
+    expect(
+      (await server.cli("volume", "create", "CLI002", "--cylinders", "20", "--ssid", "01a1")).code,
+    ).toBe(0);
+    const list = await server.cli("volume", "list");
+    expect(list.stdout).toMatch(/VOLSER\s+SSID\s+MODEL/);
+    expect(list.stdout).toMatch(/CLI002\s+01A1\s+3390-A\s+20/);
+    const shown = await server.cli("volume", "show", "CLI002");
+    expect(shown.stdout).toContain("20 cylinders x 15 heads");
+    expect(shown.stdout).toMatch(/allocated:\s+0 tracks/);
+    expect((await server.cli("volume", "delete", "CLI002")).code).toBe(0);
+    const after = JSON.parse((await server.cli("volume", "list", "--json")).stdout) as {
+      volser: string;
+    }[];
+    expect(after.map((volume) => volume.volser)).not.toContain("CLI002");
+  });
+
+  it("snaps extents and reports the tracks", async () => {
+    await server.cli("volume", "create", "SNAPA", "--cylinders", "30");
+    await server.cli("volume", "create", "SNAPB", "--cylinders", "30");
+    const same = await server.cli("snap", "SNAPA:0.0-9.14", "SNAPB");
+    expect(same.code).toBe(0);
+    expect(same.stdout).toContain("Snapped 150 tracks");
+    const moved = JSON.parse(
+      (await server.cli("snap", "SNAPA:0.0-0.14", "SNAPB:20.0-20.14", "--json")).stdout,
+    );
+    expect(moved.tracks).toBe(15);
+  });
+
+  it("exits with each error's own code and prints it on stderr", async () => {
+    const cases: [string[], keyof typeof ERROR_CODES][] = [
+      [["volume", "create", "bad!"], "VOLSER_INVALID"],
+      [["volume", "create", "CLI001"], "VOLUME_EXISTS"],
+      [["volume", "create", "NEW1", "--model", "3380-K"], "MODEL_UNKNOWN"],
+      [["volume", "create", "NEW2", "--cylinders", "2000000"], "CYLINDERS_INVALID"],
+      [["volume", "create", "NEW3", "--ssid", "0002"], "SSID_INVALID"],
+      [["volume", "show", "NOPE"], "VOLUME_NOT_FOUND"],
+      [["volume", "delete", "NOPE"], "VOLUME_NOT_FOUND"],
+      [["snap", "SNAPA:0.0-9.14", "SNAPB:0.0-0.14"], "EXTENT_SIZE_MISMATCH"],
+      [["snap", "SNAPA:0.0-9.14", "SNAPA:5.0-14.14"], "EXTENTS_OVERLAP"],
+      [["snap", "SNAPA:0.0-99.14", "SNAPB"], "CYLINDER_OUT_OF_RANGE"],
+      [["snap", "SNAPA:0.0-0.15", "SNAPB"], "HEAD_OUT_OF_RANGE"],
+    ];
+    for (const [args, code] of cases) {
+      const result = await server.cli(...args);
+      expect(result.code, args.join(" ")).toBe(exitOf(code));
+      expect(result.stderr, args.join(" ")).toContain(code);
+    }
+  });
+
+  it("refuses a wrong token with UNAUTHORIZED", async () => {
+    const result = await runGsnap(["volume", "list", "--api", server.apiUrl, "--token", "wrong"]);
+    expect(result.code).toBe(exitOf("UNAUTHORIZED"));
+  });
+
+  it("reports an unreachable server with SERVER_UNREACHABLE", async () => {
+    const result = await runGsnap([
+      "system",
+      "show",
+      "--api",
+      "http://127.0.0.1:1",
+      "--token",
+      "x",
+    ]);
+    expect(result.code).toBe(exitOf("SERVER_UNREACHABLE"));
+    expect(result.stderr).toContain("Cannot reach the gsnap server");
+  });
+
+  it("asks the server to check its store", async () => {
+    const result = await server.cli("fsck", "--json");
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).ok).toBe(true);
+  });
+
+  it("gives help with an example on every command, and exit 2 on a usage error", async () => {
+    for (const command of [
+      ["serve"],
+      ["system", "show"],
+      ["volume", "create"],
+      ["volume", "list"],
+      ["volume", "show"],
+      ["volume", "delete"],
+      ["snap"],
+      ["fsck"],
+    ]) {
+      const help = await runGsnap([...command, "--help"]);
+      expect(help.code, command.join(" ")).toBe(0);
+      expect(help.stdout, command.join(" ")).toMatch(/Examples?:/);
+    }
+    expect((await runGsnap(["volume", "create"])).code).toBe(2);
+    expect((await runGsnap(["frobnicate"])).code).toBe(2);
+  });
+});
