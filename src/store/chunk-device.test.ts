@@ -1,0 +1,106 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { MemoryDevice } from "../testing/memory-device.js";
+import { chunkChecksum } from "./checksum.js";
+import { CHUNK_HEADER_BYTES, type ChunkDevice } from "./chunk-device.js";
+import { SegmentDevice } from "./segment-device.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+type MakeDevice = (committedSizes: Map<number, number>, maxSegmentBytes: number) => ChunkDevice;
+
+const segmentDevice = (): MakeDevice => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-device-"));
+  dirs.push(dir);
+  return (committedSizes, maxSegmentBytes) =>
+    new SegmentDevice(dir, { committedSizes, maxSegmentBytes });
+};
+const memoryDevice = (): MakeDevice => (committedSizes, maxSegmentBytes) =>
+  new MemoryDevice({ committedSizes, maxSegmentBytes });
+
+function image(id: number, length = 8_192) {
+  const data = Buffer.alloc(length, id & 0xff);
+  data.writeUInt32LE(id, 0);
+  return { id, hash: chunkChecksum(data), data };
+}
+
+describe.each([
+  ["segment files", segmentDevice],
+  ["memory", memoryDevice],
+])("chunk device contract: %s", (_name, factory) => {
+  it("reads back what it appended, one at a time and many at once", () => {
+    const device = factory()(new Map(), 1 << 20);
+    const images = [1, 2, 3, 4].map((id) => image(id));
+    const locations = device.append(images);
+    const target = Buffer.alloc(8_192);
+    device.readInto(locations[2], target, 0);
+    expect(target.equals(images[2].data)).toBe(true);
+    const reads = locations.map((location) => ({
+      location,
+      target: Buffer.alloc(location.lengthBytes),
+    }));
+    device.readMany(reads);
+    reads.forEach((read, i) => expect(read.target.equals(images[i].data)).toBe(true));
+  });
+
+  it("starts a new segment when the active one would pass its maximum", () => {
+    const device = factory()(new Map(), 3 * (8_192 + CHUNK_HEADER_BYTES));
+    const locations = device.append([1, 2, 3, 4, 5].map((id) => image(id)));
+    expect(locations.map((location) => location.segment)).toEqual([1, 1, 1, 2, 2]);
+    expect(device.activeSegment()).toBe(2);
+  });
+
+  it("scans a segment's record headers in order", () => {
+    const device = factory()(new Map(), 1 << 20);
+    const locations = device.append([7, 8, 9].map((id) => image(id)));
+    const found = device.scan(1, { fromOffsetBytes: 0, maxBytes: 1 << 20 });
+    expect(found.map((chunk) => chunk.id)).toEqual([7, 8, 9]);
+    expect(found.map((chunk) => chunk.location)).toEqual(locations);
+    expect(device.scan(1, { fromOffsetBytes: 0, maxBytes: 0 })).toHaveLength(1);
+  });
+
+  it("forgets everything appended after a mark when rewound, across segments", () => {
+    const device = factory()(new Map(), 2 * (8_192 + CHUNK_HEADER_BYTES));
+    device.append([image(1)]);
+    const mark = device.mark();
+    device.append([2, 3, 4].map((id) => image(id)));
+    device.rewind(mark);
+    expect(device.activeSegment()).toBe(1);
+    expect(device.segmentSizes()).toEqual(new Map([[1, 8_192 + CHUNK_HEADER_BYTES]]));
+    const [next] = device.append([image(5)]);
+    expect(next).toEqual({
+      segment: 1,
+      offsetBytes: 2 * CHUNK_HEADER_BYTES + 8_192,
+      lengthBytes: 8_192,
+    });
+  });
+
+  it("removes a segment", () => {
+    const device = factory()(new Map(), 8_192 + CHUNK_HEADER_BYTES);
+    device.append([image(1), image(2)]);
+    device.removeSegment(1);
+    expect([...device.segmentSizes().keys()]).toEqual([2]);
+  });
+});
+
+describe("segment files on reopen", () => {
+  it("cut each segment back to its committed size and delete unknown ones", () => {
+    const make = segmentDevice();
+    const first = make(new Map(), 2 * (8_192 + CHUNK_HEADER_BYTES));
+    first.append([1, 2, 3].map((id) => image(id)));
+    first.sync();
+    first.close();
+    const committed = new Map([[1, 8_192 + CHUNK_HEADER_BYTES]]);
+    const second = make(committed, 2 * (8_192 + CHUNK_HEADER_BYTES));
+    expect(second.segmentSizes()).toEqual(committed);
+    const dir = dirs.at(-1) as string;
+    expect(fs.readdirSync(dir)).toEqual(["00000001.seg"]);
+    expect(fs.statSync(path.join(dir, "00000001.seg")).size).toBe(8_192 + CHUNK_HEADER_BYTES);
+    second.close();
+  });
+});
