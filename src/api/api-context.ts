@@ -1,0 +1,51 @@
+// What every route of the management API shares: the store, the storage system's identity, the
+// request limits, and the per-route config (the action a route performs, whether it is public).
+
+import type { FastifyRequest } from "fastify";
+import type { Store } from "../store/store.js";
+
+/** The storage system the API serves, as the daemon configured it. */
+export interface SystemInfo {
+  readonly serial: string;
+  readonly ssids: readonly string[];
+  readonly version: string;
+}
+
+export interface ApiContext {
+  readonly store: Store;
+  readonly system: SystemInfo;
+}
+
+/**
+ * No route takes more than a volume request or a snap of 32 extents (well under 2 KiB); 64 KiB
+ * leaves room for clients that pad, and keeps a flood of large bodies cheap to refuse.
+ */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+/** Receiving a request (headers and body) may take this long; slow senders are cut off. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/** Request text quoted in messages (URLs, property names) is cut to this many characters. */
+export const MAX_QUOTED_CHARS = 100;
+
+/** Quotes request text for a message, cut so that a huge URL does not make a huge reply. */
+export function quote(text: string): string {
+  const cut = text.length > MAX_QUOTED_CHARS ? `${text.slice(0, MAX_QUOTED_CHARS)}...` : text;
+  return JSON.stringify(cut);
+}
+
+/** What a request was trying to do, for messages: its route's action, else its method and URL. */
+export function actionOf(request: FastifyRequest): string {
+  // Requests refused by the router (a badly encoded URL) have no route config.
+  const action = request.routeOptions?.config?.action;
+  return action ?? `${request.method} ${quote(request.url)}`;
+}
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** What the route does, for messages: "Cannot <action>: <why>". */
+    action?: string;
+    /** A public route needs no bearer token (only /healthz). */
+    public?: boolean;
+  }
+}

@@ -1,0 +1,120 @@
+// The Prometheus metrics of one storage system, in a registry of their own (not prom-client's
+// global one, so that two systems in one process, as in tests, do not mix). The NBD server's
+// observer counts host requests through `request`; the store's gauges are read on each scrape, so
+// they are never stale and cost nothing between scrapes.
+
+import assert from "node:assert";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { Store } from "../store/store.js";
+
+/** What the gauges read from the store. */
+export type MetricsStore = Pick<Store, "usage" | "listVolumes" | "showVolume">;
+
+/**
+ * NBD request latency buckets, 100 µs to 10 s: a cached read takes well under a millisecond, a
+ * FLUSH a few milliseconds, and a request held up by the collector or a slow disk seconds.
+ */
+export const NBD_SECONDS_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+export class ApiMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<"op" | "result">;
+  private readonly bytes: Counter<"op">;
+  private readonly seconds: Histogram<"op">;
+  private store: MetricsStore | undefined;
+
+  constructor() {
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: "gsnap_nbd_requests_total",
+      help: "NBD requests served, by operation and result (ok or error)",
+      labelNames: ["op", "result"],
+      registers,
+    });
+    this.bytes = new Counter({
+      name: "gsnap_nbd_bytes_total",
+      help: "Bytes moved by successful NBD requests, by operation",
+      labelNames: ["op"],
+      registers,
+    });
+    this.seconds = new Histogram({
+      name: "gsnap_nbd_request_seconds",
+      help: "Time from receiving an NBD request to sending its reply, by operation",
+      labelNames: ["op"],
+      buckets: NBD_SECONDS_BUCKETS,
+      registers,
+    });
+    this.storeGauges();
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Counts one NBD request; the NBD server's observer calls it once per reply. */
+  request(op: string, bytes: number, seconds: number, ok: boolean): void {
+    assert(op.length > 0, "an NBD metric needs an operation name");
+    assert(Number.isFinite(bytes) && bytes >= 0, "NBD request bytes must be a count");
+    assert(Number.isFinite(seconds) && seconds >= 0, "NBD request time must be a duration");
+    this.requests.inc({ op, result: ok ? "ok" : "error" });
+    if (ok && bytes > 0) this.bytes.inc({ op }, bytes);
+    this.seconds.observe({ op }, seconds);
+  }
+
+  /** Makes the store gauges read `store` on each scrape. */
+  watch(store: MetricsStore): void {
+    this.store = store;
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private storeGauges(): void {
+    this.storeGauge(
+      "gsnap_store_segment_bytes",
+      "Bytes in the store's segment files, live or not yet collected",
+      (store) => store.usage().segmentBytes,
+    );
+    this.storeGauge(
+      "gsnap_store_live_bytes",
+      "Bytes of the segment files held by chunks that some track maps",
+      (store) => store.usage().liveBytes,
+    );
+    this.storeGauge(
+      "gsnap_volumes",
+      "Volumes defined on this storage system",
+      (store) => store.usage().volumes,
+    );
+    const allocated: Gauge<"volser"> = new Gauge({
+      name: "gsnap_volume_allocated_bytes",
+      help: "Bytes of a volume's mapped tracks (a chunk shared by snaps counts in each volume)",
+      labelNames: ["volser"],
+      registers: [this.registry],
+      collect: () => {
+        const store = this.store;
+        if (store === undefined) return;
+        // Reset first, so that a deleted volume's series goes with it.
+        allocated.reset();
+        for (const volume of store.listVolumes()) {
+          allocated.set({ volser: volume.volser }, store.showVolume(volume.volser).allocatedBytes);
+        }
+      },
+    });
+  }
+
+  private storeGauge(name: string, help: string, read: (store: MetricsStore) => number): void {
+    const gauge: Gauge = new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect: () => {
+        if (this.store !== undefined) gauge.set(read(this.store));
+      },
+    });
+  }
+}

@@ -1,0 +1,74 @@
+// Assembles the management API of one storage system: the Fastify instance with its limits, the
+// auth hook, the one error handler, the OpenAPI document and the routes by resource. It does not
+// listen: the daemon calls `listen`, tests listen on 127.0.0.1 port 0.
+
+import assert from "node:assert";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { checkSerial, checkSsid } from "../geometry/names.js";
+import type { Store } from "../store/store.js";
+import {
+  type ApiContext,
+  BODY_LIMIT_BYTES,
+  REQUEST_TIMEOUT_MS,
+  type SystemInfo,
+} from "./api-context.js";
+import { ApiMetrics } from "./api-metrics.js";
+import { ERROR_SCHEMA } from "./api-schemas.js";
+import { authHook } from "./auth-hook.js";
+import { handleError, notFound } from "./error-handler.js";
+import { metricsRoutes } from "./metrics-routes.js";
+import { openApi } from "./openapi.js";
+import { snapRoutes } from "./snap-routes.js";
+import { storeRoutes } from "./store-routes.js";
+import { systemRoutes } from "./system-routes.js";
+import { volumeRoutes } from "./volume-routes.js";
+
+export interface BuildApiOptions {
+  readonly store: Store;
+  readonly system: SystemInfo;
+  /** The bearer token every route but /healthz needs. */
+  readonly token: string;
+  /** A pino-compatible logger; none when absent or false. */
+  readonly logger?: FastifyBaseLogger | false;
+  /** Shared with the NBD server, which counts host requests in it; a fresh one when absent. */
+  readonly metrics?: ApiMetrics;
+}
+
+/**
+ * The API, ready to listen. Refuses a bad configuration (serial, SSIDs) with its GsnapError; an
+ * empty token or an empty SSID list is a programmer error.
+ */
+export async function buildApi(options: BuildApiOptions): Promise<FastifyInstance> {
+  assert(options.system.ssids.length > 0, "a storage system has at least one subsystem");
+  const system: SystemInfo = {
+    serial: checkSerial(options.system.serial),
+    ssids: options.system.ssids.map(checkSsid),
+    version: options.system.version,
+  };
+  const context: ApiContext = { store: options.store, system };
+  const metrics = options.metrics ?? new ApiMetrics();
+  metrics.watch(options.store);
+
+  const app: FastifyInstance = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    // Refuse what the schemas do not allow instead of quietly fixing it: Fastify's defaults
+    // would drop unknown properties and turn "10" into 10.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    // Errors the router raises before any route runs (a badly encoded URL) go the same way.
+    frameworkErrors: handleError,
+  });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(notFound);
+  app.addHook("onRequest", authHook(options.token));
+  app.addSchema(ERROR_SCHEMA);
+
+  await openApi(app, system.version);
+  systemRoutes(app, context);
+  volumeRoutes(app, context);
+  snapRoutes(app, context);
+  storeRoutes(app, context);
+  metricsRoutes(app, metrics);
+  return app;
+}

@@ -1,0 +1,145 @@
+// Test support for the API: a real Store in a temp dir and the API listening on 127.0.0.1 port 0,
+// driven over real HTTP with fetch. Not a test file itself; the *.test.ts files beside it use it.
+
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import { ApiMetrics } from "../api/api-metrics.js";
+import { buildApi } from "../api/build-api.js";
+import { Store } from "../store/store.js";
+
+export const TOKEN = "test-token-7f3a9c1e";
+export const SYSTEM = { serial: "GS0001", ssids: ["01A0", "01A1"], version: "0.1.0-test" };
+export const TRACK_SIZE_BYTES = 57_344;
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+  /** The body parsed as JSON, or undefined when it is not JSON. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary reply shapes.
+  readonly body: any;
+}
+
+export interface CallOptions {
+  /** The bearer token; TOKEN when absent, no Authorization header when null. */
+  readonly token?: string | null;
+  /** A JSON body. */
+  readonly json?: unknown;
+  /** A raw body, sent as is with `contentType` (default application/json). */
+  readonly raw?: string | Uint8Array;
+  readonly contentType?: string;
+  readonly headers?: Record<string, string>;
+}
+
+export interface ApiUnderTest {
+  readonly app: FastifyInstance;
+  readonly store: Store;
+  readonly metrics: ApiMetrics;
+  readonly baseUrl: string;
+  call(method: string, urlPath: string, options?: CallOptions): Promise<Reply>;
+}
+
+/** One route of the API with a request that succeeds on the seeded store (see `seed`). */
+export interface RouteCase {
+  readonly method: string;
+  readonly path: string;
+  readonly json?: unknown;
+}
+
+/** Every route that needs the token, each with a request that works on a seeded store. */
+export const PRIVATE_ROUTES: readonly RouteCase[] = [
+  { method: "GET", path: "/v1/system" },
+  { method: "GET", path: "/v1/subsystems" },
+  { method: "GET", path: "/v1/volumes" },
+  { method: "POST", path: "/v1/volumes", json: { volser: "NEW001", cylinders: 10 } },
+  { method: "GET", path: "/v1/volumes/VOL001" },
+  { method: "DELETE", path: "/v1/volumes/VOL001" },
+  { method: "POST", path: "/v1/snap", json: { source: "VOL001:0.0-0.14", target: "VOL002" } },
+  { method: "GET", path: "/v1/stats" },
+  { method: "POST", path: "/v1/fsck" },
+  { method: "GET", path: "/metrics" },
+  { method: "GET", path: "/openapi.json" },
+];
+
+export const ALL_ROUTES: readonly RouteCase[] = [
+  { method: "GET", path: "/healthz" },
+  ...PRIVATE_ROUTES,
+];
+
+const running: { app: FastifyInstance; store: Store; dir: string }[] = [];
+
+export async function startApi(
+  options: { logger?: FastifyBaseLogger; seeded?: boolean } = {},
+): Promise<ApiUnderTest> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-api-"));
+  const store = await Store.open(dir, { collectorIntervalMs: false });
+  const metrics = new ApiMetrics();
+  const app = await buildApi({
+    store,
+    system: SYSTEM,
+    token: TOKEN,
+    metrics,
+    logger: options.logger,
+  });
+  running.push({ app, store, dir });
+  if (options.seeded !== false) await seed(store);
+  const address = await app.listen({ host: "127.0.0.1", port: 0 });
+  return { app, store, metrics, baseUrl: address, call: (...args) => call(address, ...args) };
+}
+
+/** Closes every API and store the test started and removes their dirs. */
+export async function stopApis(): Promise<void> {
+  for (const { app, store, dir } of running.splice(0)) {
+    await app.close();
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** VOL001 (10 cylinders, tracks 0 to 2 written) and VOL002 (10 cylinders, empty), in 01A0. */
+export async function seed(store: Store): Promise<void> {
+  await store.createVolume({ volser: "VOL001", ssid: "01A0", cylinders: 10 });
+  await store.createVolume({ volser: "VOL002", ssid: "01A0", cylinders: 10 });
+  await store.write("VOL001", {
+    offsetBytes: 0,
+    data: Buffer.alloc(3 * TRACK_SIZE_BYTES, 0x5a),
+  });
+}
+
+/** Everything a client could see of the store: to show that a refused request changed nothing. */
+export function storeState(store: Store): unknown {
+  return {
+    volumes: store.listVolumes().map((volume) => store.showVolume(volume.volser)),
+    usage: store.usage(),
+  };
+}
+
+async function call(
+  baseUrl: string,
+  method: string,
+  urlPath: string,
+  options: CallOptions = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = { ...options.headers };
+  const token = options.token === undefined ? TOKEN : options.token;
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  let body: string | Uint8Array<ArrayBuffer> | undefined;
+  if (options.json !== undefined) {
+    body = JSON.stringify(options.json);
+    headers["content-type"] = "application/json";
+  } else if (options.raw !== undefined) {
+    body = typeof options.raw === "string" ? options.raw : new Uint8Array(options.raw);
+    headers["content-type"] = options.contentType ?? "application/json";
+  }
+  const response = await fetch(`${baseUrl}${urlPath}`, { method, headers, body });
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, body: parsed };
+}
