@@ -1,0 +1,198 @@
+// NBD benchmark (`npm run bench:nbd`): a real `gsnap serve` against nbdkit's file plugin serving a
+// file on the same disk, in one run: nbdcopy of 2 GiB from a file into the export and from the
+// export to null: (with and without --flush), 4 KiB random reads and writes with 16 in flight
+// (libnbd's Python binding), and the server's peak RSS. Prints a table of medians and ratios.
+
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { startServe } from "../src/testing/serve-process.js";
+
+const run = promisify(execFile);
+const GIB = 1024 ** 3;
+const TOTAL_BYTES = Number(process.env.BENCH_BYTES ?? 2 * GIB);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const RANDOM_OPS = Number(process.env.BENCH_RANDOM_OPS ?? 20_000);
+const QUEUE_DEPTH = 16;
+const TRACK = 57_344;
+const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), "gsnap-nbd-bench-"));
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+async function timed(command: string, args: string[]): Promise<number> {
+  const start = process.hrtime.bigint();
+  await run(command, args, { maxBuffer: 16 * 1024 * 1024 });
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/** A source file of distinct, incompressible-looking data (no all-zero tracks). */
+function makeSource(file: string): void {
+  const block = Buffer.allocUnsafe(8 * 1024 * 1024);
+  for (let i = 0; i < block.length; i += 8) block.writeDoubleLE(Math.random() + 1, i);
+  const fd = fs.openSync(file, "w");
+  for (let offset = 0; offset < TOTAL_BYTES; offset += block.length) {
+    block.writeDoubleLE(offset + 1, 0);
+    fs.writeSync(fd, block, 0, Math.min(block.length, TOTAL_BYTES - offset));
+  }
+  fs.closeSync(fd);
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function startNbdkit(file: string): Promise<{ uri: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(
+    "nbdkit",
+    ["-f", "--exit-with-parent", "-i", "127.0.0.1", "-p", String(port), "file", file],
+    {
+      stdio: "ignore",
+    },
+  );
+  const uri = `nbd://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i += 1) {
+    try {
+      await run("nbdinfo", ["--size", uri]);
+      return { uri, child };
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw new Error("nbdkit did not start");
+}
+
+const RANDOM_SCRIPT = `
+import nbd, random, sys, time
+uri, ops, depth, write = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "w"
+h = nbd.NBD()
+h.connect_uri(uri)
+size = h.get_size()
+blocks = size // 4096
+buf = nbd.Buffer(4096)
+random.seed(1)
+issued = done = 0
+start = time.monotonic()
+def finished(*args):
+    global done
+    done += 1
+    return 1
+while done < ops:
+    while issued < ops and issued - done < depth:
+        offset = random.randrange(blocks) * 4096
+        if write:
+            h.aio_pwrite(buf, offset, completion=finished)
+        else:
+            h.aio_pread(buf, offset, completion=finished)
+        issued += 1
+    h.poll(-1)
+print(ops / (time.monotonic() - start))
+`;
+
+async function randomIops(uri: string, write: boolean): Promise<number> {
+  const script = path.join(dir, "random.py");
+  fs.writeFileSync(script, RANDOM_SCRIPT);
+  const { stdout } = await run("python3", [
+    script,
+    uri,
+    String(RANDOM_OPS),
+    String(QUEUE_DEPTH),
+    write ? "w" : "r",
+  ]);
+  return Number(stdout.trim());
+}
+
+function peakRssMiB(pid: number | undefined): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  const match = /VmHWM:\s+(\d+) kB/.exec(status);
+  return match === null ? Number.NaN : Number(match[1]) / 1024;
+}
+
+async function main(): Promise<void> {
+  const source = path.join(dir, "source.img");
+  const peerFile = path.join(dir, "nbdkit.img");
+  makeSource(source);
+  fs.writeFileSync(peerFile, "");
+  fs.truncateSync(peerFile, TOTAL_BYTES);
+  const server = await startServe({ dataDir: path.join(dir, "gsnap-data") });
+  const cylinders = Math.ceil(TOTAL_BYTES / TRACK / 15);
+  await server.cli("volume", "create", "BENCH", "--cylinders", String(cylinders));
+  const nbdkit = await startNbdkit(peerFile);
+  const ours = server.nbdUri("BENCH");
+  const results: Record<string, number[]> = {};
+  const add = (key: string, value: number) => {
+    results[key] ??= [];
+    results[key].push(value);
+  };
+  try {
+    for (let i = 0; i < RUNS; i += 1) {
+      add("writeOurs", await timed("nbdcopy", [source, ours]));
+      add("writePeer", await timed("nbdcopy", [source, nbdkit.uri]));
+      add("writeFlushOurs", await timed("nbdcopy", ["--flush", source, ours]));
+      add("writeFlushPeer", await timed("nbdcopy", ["--flush", source, nbdkit.uri]));
+      add("readOurs", await timed("nbdcopy", [ours, "null:"]));
+      add("readPeer", await timed("nbdcopy", [nbdkit.uri, "null:"]));
+    }
+    for (let i = 0; i < RUNS; i += 1) {
+      add("randReadOurs", await randomIops(ours, false));
+      add("randReadPeer", await randomIops(nbdkit.uri, false));
+      add("randWriteOurs", await randomIops(ours, true));
+      add("randWritePeer", await randomIops(nbdkit.uri, true));
+    }
+    const rss = peakRssMiB(server.child.pid);
+    const gib = TOTAL_BYTES / GIB;
+    const rate = (key: string) => gib / median(results[key]);
+    console.log(
+      `\nNBD benchmark: ${gib} GiB, median of ${RUNS} runs, gsnap serve vs nbdkit file plugin, same disk\n`,
+    );
+    console.log("| measure | gsnap | nbdkit file | ratio |");
+    console.log("| --- | --- | --- | --- |");
+    const row = (
+      name: string,
+      ours: string,
+      peer: string,
+      value: (key: string) => number,
+      unit: string,
+    ) => {
+      const ratio = value(ours) / value(peer);
+      console.log(
+        `| ${name} | ${value(ours).toFixed(2)} ${unit} | ${value(peer).toFixed(2)} ${unit} | ${ratio.toFixed(2)}x |`,
+      );
+    };
+    row("nbdcopy file -> export", "writeOurs", "writePeer", rate, "GiB/s");
+    row("nbdcopy --flush file -> export", "writeFlushOurs", "writeFlushPeer", rate, "GiB/s");
+    row("nbdcopy export -> null:", "readOurs", "readPeer", rate, "GiB/s");
+    const iops = (key: string) => median(results[key]);
+    row(
+      `4 KiB random reads, ${QUEUE_DEPTH} in flight`,
+      "randReadOurs",
+      "randReadPeer",
+      iops,
+      "IOPS",
+    );
+    row(
+      `4 KiB random writes, ${QUEUE_DEPTH} in flight`,
+      "randWriteOurs",
+      "randWritePeer",
+      iops,
+      "IOPS",
+    );
+    console.log(`\nPeak RSS of gsnap serve: ${rss.toFixed(0)} MiB`);
+  } finally {
+    nbdkit.child.kill();
+    await server.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
