@@ -3,10 +3,11 @@
 
 import { GsnapError } from "../errors/gsnap-error.js";
 import type { CheckReport } from "../store/checker.js";
-import { Store } from "../store/store.js";
 import { formatBytes, printFields, printJson } from "./output.js";
 
 export async function checkDataDir(dataDir: string): Promise<CheckReport> {
+  // Loaded here, not at the top: commands that only call the API start faster without LMDB.
+  const { Store } = await import("../store/store.js");
   const store = await Store.open(dataDir, { collectorIntervalMs: false });
   try {
     return await store.check();

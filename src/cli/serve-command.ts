@@ -2,7 +2,6 @@
 
 import type { Command } from "commander";
 import { readConfigFile, resolveConfig, type ServeSettings } from "../daemon/config.js";
-import { createLogger, describeSystem, startSystem } from "../daemon/serve.js";
 
 interface ServeFlags extends ServeSettings {
   config?: string;
@@ -44,6 +43,8 @@ export function addServeCommand(program: Command): void {
         flags.config === undefined ? {} : readConfigFile(flags.config),
         fromFlags,
       );
+      // Loaded here, not at the top: other commands start faster without the server's modules.
+      const { createLogger, describeSystem, startSystem } = await import("../daemon/serve.js");
       const logger = createLogger(config.logLevel);
       const system = await startSystem(config, logger);
       process.stdout.write(describeSystem(system));
