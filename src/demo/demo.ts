@@ -1,87 +1,147 @@
-// `npm run demo`: a tour of the storage core for a new user, on a fresh data dir. Each step says
-// in plain words what it did and shows the numbers that prove it.
+// `npm run demo`: a tour for a new user. It starts a real `gsnap serve` on a temporary data dir,
+// creates a volume with the CLI, writes an image into it over NBD (with qemu-img or nbdcopy when
+// installed, else with gsnap's own small NBD client), snaps it with the CLI, reads the snap back
+// over NBD, shows that it matches and that no data moved, and stops the server cleanly.
 
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { formatBytes } from "../cli/output.js";
-import { parseExtentList } from "../geometry/address.js";
+import { NbdClient } from "../nbd/nbd-client.js";
 import { chunkChecksum } from "../store/checksum.js";
-import { Store } from "../store/store.js";
+import { type ServeProcess, startServe } from "../testing/serve-process.js";
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
+const IMAGE_BYTES = 16 * 1024 * 1024;
 
-async function main(): Promise<void> {
-  const dataDir =
-    process.env.GSNAP_DEMO_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-demo-"));
-  say(`gsnap demo: the storage core, on a fresh data dir ${dataDir}\n`);
-  const store = await Store.open(dataDir);
+function installed(tool: string): boolean {
   try {
-    const volume = await store.createVolume({ volser: "VOL001", model: "3390-3" });
-    say(
-      `1. Created volume VOL001, a 3390-3: ${volume.cylinders.toLocaleString()} cylinders x 15 heads = ` +
-        `${volume.trackCount.toLocaleString()} tracks of ${volume.trackSizeBytes.toLocaleString()} bytes ` +
-        `(${formatBytes(volume.sizeBytes)}). It is thin: it uses ${formatBytes(store.usage().liveBytes)} until written.`,
-    );
-
-    const tracks = 10 * 15;
-    const data = Buffer.alloc(tracks * volume.trackSizeBytes);
-    for (let i = 0; i < data.length; i += 8) data.writeDoubleLE(Math.sin(i), i);
-    await store.write("VOL001", { offsetBytes: 0, data });
-    await store.flush();
-    say(
-      `2. Wrote cylinders 0-9 (${tracks} tracks, ${formatBytes(data.length)}) and flushed them to disk. ` +
-        `The store now holds ${formatBytes(store.usage().liveBytes)}.`,
-    );
-
-    await store.createVolume({ volser: "VOL002", model: "3390-3" });
-    const liveBefore = store.usage().liveBytes;
-    const started = process.hrtime.bigint();
-    const { tracks: snapped } = await store.snap({
-      source: { volser: "VOL001", extents: parseExtentList("0.0-3338.14") },
-      target: { volser: "VOL002" },
-    });
-    const snapMs = Number(process.hrtime.bigint() - started) / 1e6;
-    say(
-      `3. Snapped all of VOL001 (${snapped.toLocaleString()} tracks) to VOL002 in ${snapMs.toFixed(1)} ms. ` +
-        `No data moved: the store still holds ${formatBytes(store.usage().liveBytes)} ` +
-        `(${store.usage().liveBytes === liveBefore ? "unchanged" : "changed!"}); both volumes point at the same chunks.`,
-    );
-
-    const copy = await store.read("VOL002", { offsetBytes: 0, lengthBytes: data.length });
-    say(
-      `4. Read VOL002 back: checksum ${chunkChecksum(copy).toString(16)} ` +
-        `${copy.equals(data) ? "matches" : "DOES NOT match"} what was written to VOL001.`,
-    );
-
-    await store.write("VOL002", { offsetBytes: 0, data: Buffer.alloc(4096, 0x5a) });
-    const original = await store.read("VOL001", { offsetBytes: 0, lengthBytes: 4096 });
-    const diverged = await store.read("VOL002", { offsetBytes: 0, lengthBytes: 4096 });
-    say(
-      `5. Wrote 4 KiB to track 0.0 of VOL002. VOL001 is ${original.equals(data.subarray(0, 4096)) ? "unchanged" : "CHANGED"}, ` +
-        `VOL002 ${diverged[0] === 0x5a ? "has the new bytes" : "LOST the write"}; only that track got its own chunk: ` +
-        `the store now holds ${formatBytes(store.usage().liveBytes)}.`,
-    );
-
-    await store.deleteVolume("VOL002");
-    await store.collectGarbage();
-    say(
-      `6. Deleted VOL002; the collector gave its own chunk back: ${formatBytes(store.usage().liveBytes)} held.`,
-    );
-
-    const report = await store.check();
-    say(
-      `7. Checked the store (what \`gsnap fsck\` does): ${report.ok ? "consistent" : "PROBLEMS FOUND"}, ` +
-        `${report.chunks} chunks and ${formatBytes(report.checkedBytes)} verified, ` +
-        `every reference count recounted.`,
-    );
-    if (!report.ok) process.exitCode = 1;
-  } finally {
-    await store.close();
-    if (process.env.GSNAP_DEMO_DIR === undefined)
-      fs.rmSync(dataDir, { recursive: true, force: true });
+    execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
   }
-  say("\nDone. The store's data dir was temporary and is gone.");
 }
 
-await main();
+async function gsnap(server: ServeProcess, ...args: string[]): Promise<string> {
+  say(`   $ gsnap ${args.join(" ")}`);
+  const result = await server.cli(...args);
+  if (result.code !== 0)
+    throw new Error(`gsnap ${args.join(" ")} failed (${result.code}): ${result.stderr}`);
+  return result.stdout;
+}
+
+function indent(text: string): string {
+  return text.trimEnd().replace(/^/gm, "     ");
+}
+
+/** Copies a file into an export, or an export into a file, with the best client available. */
+async function copy(
+  server: ServeProcess,
+  how: { from: string; to: string; volser: string },
+): Promise<string> {
+  const uri = server.nbdUri(how.volser);
+  const fromUri = how.from === how.volser ? uri : how.from;
+  const toUri = how.to === how.volser ? uri : how.to;
+  if (installed("qemu-img")) {
+    // -n: the export exists already; a file target is created.
+    const noCreate = how.to === how.volser ? ["-n"] : [];
+    execFileSync("qemu-img", ["convert", ...noCreate, "-f", "raw", "-O", "raw", fromUri, toUri], { stdio: "pipe" });
+    return "qemu-img convert";
+  }
+  if (installed("nbdcopy")) {
+    execFileSync("nbdcopy", [fromUri, toUri], { stdio: "pipe" });
+    return "nbdcopy";
+  }
+  const client = await NbdClient.connect(
+    { host: server.nbdHost, port: server.nbdPort },
+    how.volser,
+  );
+  try {
+    if (how.to === how.volser) {
+      await client.write(0, fs.readFileSync(how.from));
+      await client.flush();
+    } else {
+      fs.writeFileSync(how.to, await client.read(0, IMAGE_BYTES));
+    }
+  } finally {
+    await client.close();
+  }
+  return "gsnap's own NBD client (install qemu-utils or libnbd-bin to use theirs)";
+}
+
+async function main(): Promise<void> {
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-demo-"));
+  const dataDir = path.join(workDir, "gsnap-data");
+  say("gsnap demo: one storage system, its volumes over NBD, and an instant snap copy\n");
+  const server = await startServe({ dataDir });
+  try {
+    say(`1. Started a storage system: \`gsnap serve --data ${dataDir}\`.`);
+    say(
+      `   Its API listens at ${server.apiUrl}, its NBD server at nbd://${server.nbdHost}:${server.nbdPort}.\n`,
+    );
+
+    say("2. Created a thin volume of 100 cylinders (1,500 tracks of 57,344 bytes, 82 MiB):");
+    say(indent(await gsnap(server, "volume", "create", "VOL001", "--cylinders", "100")));
+
+    const image = path.join(workDir, "image.raw");
+    const bytes = Buffer.alloc(IMAGE_BYTES);
+    for (let i = 0; i < bytes.length; i += 8) bytes.writeDoubleLE(Math.sin(i) * 1e6, i);
+    fs.writeFileSync(image, bytes);
+    const writer = await copy(server, { from: image, to: "VOL001", volser: "VOL001" });
+    say(`\n3. Wrote a ${formatBytes(IMAGE_BYTES)} image into VOL001 over NBD with ${writer}.`);
+    say("   The volume stores only what was written:");
+    say(
+      indent(
+        (await gsnap(server, "volume", "show", "VOL001"))
+          .split("\n")
+          .filter((line) => line.startsWith("allocated"))
+          .join("\n"),
+      ),
+    );
+
+    say("\n4. Created VOL002 and snapped all of VOL001 onto it:");
+    await gsnap(server, "volume", "create", "VOL002", "--cylinders", "100");
+    const before = JSON.parse(
+      await server.cli("system", "show", "--json").then((result) => result.stdout),
+    );
+    const started = process.hrtime.bigint();
+    say(indent(await gsnap(server, "snap", "VOL001:0.0-99.14", "VOL002")));
+    const snapMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const after = JSON.parse(
+      await server.cli("system", "show", "--json").then((result) => result.stdout),
+    );
+    say(
+      `   That took ${snapMs.toFixed(0)} ms end to end, the CLI's start included. No data moved: the store holds ` +
+        `${formatBytes(after.capacity.liveBytes)} before and after ` +
+        `(${before.capacity.liveBytes === after.capacity.liveBytes ? "unchanged" : "changed!"}); both volumes point at the same chunks.`,
+    );
+
+    const back = path.join(workDir, "back.raw");
+    const reader = await copy(server, { from: "VOL002", to: back, volser: "VOL002" });
+    const copied = fs.readFileSync(back).subarray(0, IMAGE_BYTES);
+    const same = copied.equals(bytes);
+    say(`\n5. Read VOL002 back over NBD with ${reader}:`);
+    say(
+      `   checksum ${chunkChecksum(copied).toString(16)} ${same ? "matches" : "DOES NOT match"} the image's ` +
+        `${chunkChecksum(bytes).toString(16)}.`,
+    );
+
+    say("\n6. Asked the server to check its store (every checksum, every reference count):");
+    say(indent(await gsnap(server, "fsck")));
+    if (!same) process.exitCode = 1;
+  } finally {
+    const code = await server.stop();
+    say(
+      `\n7. Stopped the server with SIGTERM: it flushed, closed its store and exited with ${code}.`,
+    );
+    fs.rmSync(workDir, { recursive: true, force: true });
+  }
+  say("\nDone. Everything ran on a temporary data dir, now removed. Next: `gsnap serve --help`.");
+}
+
+await main().catch((error: Error) => {
+  process.stderr.write(`\nThe demo failed: ${error.message}\n`);
+  process.exitCode = 1;
+});
