@@ -15,7 +15,9 @@ function testFiles(dir: string): string[] {
 }
 
 it("names every error code in some test", () => {
-  const text = [...testFiles("src"), ...testFiles("test")].map((file) => fs.readFileSync(file, "utf8")).join("\n");
+  const text = [...testFiles("src"), ...testFiles("test")]
+    .map((file) => fs.readFileSync(file, "utf8"))
+    .join("\n");
   const untested = Object.keys(ERROR_CODES).filter((code) => !text.includes(`"${code}"`));
   expect(untested).toEqual([]);
 });

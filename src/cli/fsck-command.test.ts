@@ -51,9 +51,9 @@ describe.skipIf(!fs.existsSync(CLI))("gsnap fsck", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("exits with the usage code when the data dir is missing", async () => {
-    const result = await gsnap("fsck");
+  it("exits with the usage code on an unknown option", async () => {
+    const result = await gsnap("fsck", "--bogus");
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain("missing required argument");
+    expect(result.stderr).toContain("unknown option");
   });
 });

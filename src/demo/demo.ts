@@ -47,7 +47,9 @@ async function copy(
   if (installed("qemu-img")) {
     // -n: the export exists already; a file target is created.
     const noCreate = how.to === how.volser ? ["-n"] : [];
-    execFileSync("qemu-img", ["convert", ...noCreate, "-f", "raw", "-O", "raw", fromUri, toUri], { stdio: "pipe" });
+    execFileSync("qemu-img", ["convert", ...noCreate, "-f", "raw", "-O", "raw", fromUri, toUri], {
+      stdio: "pipe",
+    });
     return "qemu-img convert";
   }
   if (installed("nbdcopy")) {

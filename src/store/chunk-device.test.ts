@@ -45,7 +45,7 @@ describe.each([
       target: Buffer.alloc(location.lengthBytes),
     }));
     device.readMany(reads);
-    reads.forEach((read, i) => expect(read.target.equals(images[i].data)).toBe(true));
+    expect(reads.map((read) => read.target)).toEqual(images.map((item) => item.data));
   });
 
   it("starts a new segment when the active one would pass its maximum", () => {

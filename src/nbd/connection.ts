@@ -1,0 +1,302 @@
+// One NBD client connection: the I/O shell around the handshake state machine and the
+// transmission runner. It owns the socket, collects received bytes, parses requests as they
+// arrive and hands them on, applies backpressure, and closes the connection on a protocol
+// violation (after one log line) without letting anything escape to the server.
+//
+// Phases: handshake -> transmission -> draining -> closed. A handshake may also go straight to
+// closed (NBD_OPT_ABORT, an unknown NBD_OPT_EXPORT_NAME, a violation, a timeout). Draining
+// (NBD_CMD_DISC, the client's end of stream, or server shutdown) reads nothing more, lets the
+// requests in flight finish and send their replies, then ends the socket.
+
+import type net from "node:net";
+import type { Store } from "../store/store.js";
+import type { ExportDirectory } from "./export-directory.js";
+import { Handshake } from "./handshake.js";
+import type { NbdLogger, NbdObserver } from "./observer.js";
+import { Command, MAX_PAYLOAD_BYTES } from "./protocol.js";
+import { ReceiveBuffer } from "./receive-buffer.js";
+import { type ReplySink, Transmission } from "./transmission.js";
+import { decodeRequestHeader, REQUEST_HEADER_BYTES } from "./transmission-codec.js";
+
+/**
+ * Requests in flight on one connection before we stop reading: nbdcopy keeps 64 in flight per
+ * connection and qemu 16, so neither waits on us; more would only queue inside the store, which
+ * runs one change at a time anyway.
+ */
+export const MAX_IN_FLIGHT_REQUESTS = 64;
+
+/**
+ * Bytes held by the requests in flight on one connection (write payloads waiting for the store,
+ * read data waiting for the socket) before we stop reading: two maximum payloads, which keeps
+ * a deep queue of typical 256 KiB to 2 MiB requests moving while bounding memory per client.
+ */
+export const MAX_IN_FLIGHT_BYTES = 2 * MAX_PAYLOAD_BYTES;
+
+/** A client has this long to finish its handshake: an idle one otherwise holds a slot forever. */
+export const HANDSHAKE_TIMEOUT_MS = 30_000;
+
+/** After we end a connection the client has this long to close its side before we drop it. */
+const CLOSE_GRACE_MS = 2_000;
+
+type Phase = "handshake" | "transmission" | "draining" | "closed";
+
+export class NbdConnection {
+  /** Resolves once the socket has closed. */
+  readonly closed: Promise<void>;
+  private readonly socket: net.Socket;
+  private readonly store: Store;
+  private readonly logger: NbdLogger;
+  private readonly observer: NbdObserver | undefined;
+  private readonly peer: string;
+  private readonly handshake: Handshake;
+  private readonly receive = new ReceiveBuffer();
+  private transmission: Transmission | undefined;
+  private phase: Phase = "handshake";
+  private pumping = false;
+  private paused = false;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    socket: net.Socket,
+    options: {
+      store: Store;
+      exports: ExportDirectory;
+      logger: NbdLogger;
+      observer?: NbdObserver;
+    },
+  ) {
+    this.socket = socket;
+    this.store = options.store;
+    this.logger = options.logger;
+    this.observer = options.observer;
+    this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.handshake = new Handshake(options.exports);
+    this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
+    socket.once("close", () => this.onClose());
+    socket.on("error", (error) => this.onError(error));
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("end", () => this.onEnd());
+    socket.setNoDelay(true);
+    this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), HANDSHAKE_TIMEOUT_MS);
+    socket.write(this.handshake.greeting());
+  }
+
+  /** Server shutdown: finish the requests in flight, send their replies, close. */
+  shutdown(): Promise<void> {
+    if (this.phase === "handshake") this.socket.destroy();
+    else if (this.phase === "transmission") this.drain();
+    return this.closed;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.phase !== "handshake" && this.phase !== "transmission") return;
+    this.receive.push(chunk);
+    this.pump();
+  }
+
+  private onEnd(): void {
+    if (this.phase !== "handshake" && this.phase !== "transmission") return;
+    if (this.receive.length > 0) {
+      this.logger.info(
+        { peer: this.peer, phase: this.phase, bytes: this.receive.length },
+        `Cannot finish NBD message from ${this.peer}: the client closed mid-message`,
+      );
+    }
+    if (this.phase === "handshake") this.end();
+    else this.drain();
+  }
+
+  private onError(error: Error): void {
+    // A reset or broken pipe from the client; the socket closes itself next.
+    this.logger.info({ peer: this.peer, err: error }, `NBD connection from ${this.peer} failed`);
+  }
+
+  private onClose(): void {
+    this.phase = "closed";
+    clearTimeout(this.handshakeTimer);
+    clearTimeout(this.graceTimer);
+  }
+
+  private onHandshakeTimeout(): void {
+    if (this.phase !== "handshake") return;
+    this.violation(`the handshake took over ${HANDSHAKE_TIMEOUT_MS} ms`);
+  }
+
+  /** Parses what has arrived; every error here ends this connection, never the server. */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      if (this.phase === "handshake") this.pumpHandshake();
+      if (this.phase === "transmission") this.pumpRequests();
+    } catch (error) {
+      this.logger.warn(
+        { peer: this.peer, err: error },
+        `Cannot serve ${this.peer}: internal error`,
+      );
+      this.phase = "closed";
+      this.socket.destroy();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private pumpHandshake(): void {
+    while (this.phase === "handshake") {
+      // A client that sends options without reading the replies gets no more answers until it
+      // reads: replies must not pile up in memory.
+      if (this.socket.writableNeedDrain) {
+        this.pauseReading();
+        this.socket.once("drain", () => {
+          this.resumeReading();
+          this.pump();
+        });
+        return;
+      }
+      const step = this.handshake.step(this.receive);
+      if (step.next === "wait") return;
+      this.send(step.replies);
+      if (step.next === "close") {
+        if (step.reason === undefined) this.end();
+        else this.violation(step.reason);
+        return;
+      }
+      if (step.next === "transmission") {
+        clearTimeout(this.handshakeTimer);
+        this.phase = "transmission";
+        this.transmission = new Transmission({
+          store: this.store,
+          session: step.session,
+          sink: this.sink,
+          observer: this.observer,
+          logger: this.logger,
+        });
+        this.transmission.onSettled = () => this.pump();
+        const { name } = step.session.export;
+        this.logger.info(
+          { peer: this.peer, volser: name },
+          `NBD client ${this.peer} opened ${name}`,
+        );
+      }
+    }
+  }
+
+  private pumpRequests(): void {
+    const transmission = this.transmission as Transmission;
+    while (this.phase === "transmission") {
+      if (
+        transmission.inFlightRequests >= MAX_IN_FLIGHT_REQUESTS ||
+        transmission.inFlightBytes >= MAX_IN_FLIGHT_BYTES
+      ) {
+        this.pauseReading();
+        return;
+      }
+      if (this.receive.length < REQUEST_HEADER_BYTES) break;
+      const header = decodeRequestHeader(this.receive.peek(REQUEST_HEADER_BYTES));
+      if (!header.ok) {
+        this.violation(header.reason);
+        return;
+      }
+      const request = header.value;
+      if (request.type === Command.DISC) {
+        this.receive.skip(REQUEST_HEADER_BYTES);
+        this.observeDisconnect();
+        this.drain();
+        return;
+      }
+      const payloadBytes = request.type === Command.WRITE ? request.lengthBytes : 0;
+      if (payloadBytes > MAX_PAYLOAD_BYTES) {
+        this.violation(`a write claims ${payloadBytes} bytes, over ${MAX_PAYLOAD_BYTES}`);
+        return;
+      }
+      if (this.receive.length < REQUEST_HEADER_BYTES + payloadBytes) break;
+      this.receive.skip(REQUEST_HEADER_BYTES);
+      if (request.type === Command.WRITE) transmission.runWrite(request, this.receive);
+      else transmission.run(request);
+    }
+    this.resumeReading();
+  }
+
+  private observeDisconnect(): void {
+    try {
+      this.observer?.request("disc", 0, 0, true);
+    } catch (error) {
+      this.logger.warn({ err: error }, "Cannot report an NBD request to the observer: it threw");
+    }
+  }
+
+  private readonly sink: ReplySink = {
+    send: (parts, sent) => {
+      const socket = this.socket;
+      if (socket.destroyed || socket.writableEnded) {
+        sent();
+        return;
+      }
+      let called = false;
+      const once = () => {
+        if (called) return;
+        called = true;
+        sent();
+      };
+      if (parts.length === 1) {
+        socket.write(parts[0], once);
+        return;
+      }
+      socket.cork();
+      for (let i = 0; i < parts.length - 1; i += 1) socket.write(parts[i]);
+      socket.write(parts[parts.length - 1], once);
+      socket.uncork();
+    },
+  };
+
+  private send(parts: readonly Buffer[]): void {
+    if (parts.length === 0 || this.socket.destroyed || this.socket.writableEnded) return;
+    this.socket.cork();
+    for (const part of parts) this.socket.write(part);
+    this.socket.uncork();
+  }
+
+  private pauseReading(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  private resumeReading(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket.resume();
+  }
+
+  /** Reads nothing more, lets the requests in flight reply, then ends the connection. */
+  private drain(): void {
+    if (this.phase !== "transmission") return;
+    this.phase = "draining";
+    // Keep reading so the client's end of stream is seen and the socket can close, but parse
+    // nothing more: onData drops what arrives from now on.
+    this.resumeReading();
+    const transmission = this.transmission as Transmission;
+    transmission.idle().then(() => this.end());
+  }
+
+  /** Ends our side; a client that does not close its side in time is dropped. */
+  private end(): void {
+    if (this.phase !== "closed") this.phase = "draining";
+    clearTimeout(this.handshakeTimer);
+    this.socket.end();
+    this.graceTimer = setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS);
+    this.graceTimer.unref();
+  }
+
+  /** The client broke the protocol: one log line, and the connection goes. */
+  private violation(reason: string): void {
+    this.logger.warn(
+      { peer: this.peer, phase: this.phase, reason },
+      `Cannot serve NBD client ${this.peer}: ${reason}; closing the connection`,
+    );
+    this.phase = "closed";
+    clearTimeout(this.handshakeTimer);
+    this.socket.destroy();
+  }
+}
