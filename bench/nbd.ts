@@ -100,9 +100,11 @@ print(ops / (time.monotonic() - start))
 `;
 
 async function randomIops(uri: string, write: boolean): Promise<number> {
-  const script = path.join(dir, "random.py");
+  const script = path.join(dir, "gsnap_random_io.py");
   fs.writeFileSync(script, RANDOM_SCRIPT);
-  const { stdout } = await run("python3", [
+  // Debian's python3 has libnbd's module; a python3 earlier on PATH (pyenv) may not.
+  const python = fs.existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  const { stdout } = await run(python, [
     script,
     uri,
     String(RANDOM_OPS),

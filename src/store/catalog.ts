@@ -10,6 +10,7 @@
 //   orphans   node id -> true: nodes whose count reached zero, their children not yet released
 //   chunks    chunk id -> 32-byte record (segment, refs, offset, length, hash)
 //   segments  segment id -> { sizeBytes, liveBytes }
+//   segmentChunks [segment id, image offset] -> chunk id: the live chunks of each segment, in order
 
 import assert from "node:assert/strict";
 import { ABORT, type Database, open, type RootDatabase } from "lmdb";
@@ -44,6 +45,7 @@ export class Catalog implements NodeStore {
   private readonly orphanSet: Database<boolean, number>;
   private readonly chunks: Database<Buffer, number>;
   private readonly segments: Database<SegmentStats, number>;
+  private readonly segmentChunks: Database<number, [number, number]>;
   private nextNodeId: number;
   private nextChunkId: number;
   /** Live-byte changes per segment made by the running change, written when it ends. */
@@ -58,6 +60,7 @@ export class Catalog implements NodeStore {
     this.orphanSet = this.env.openDB("orphans", {});
     this.chunks = this.env.openDB("chunks", { encoding: "binary" });
     this.segments = this.env.openDB("segments", {});
+    this.segmentChunks = this.env.openDB("segmentChunks", {});
     this.checkFormat();
     this.nextNodeId = this.lastKey(this.nodes) + 1;
     this.nextChunkId = this.lastKey(this.chunks) + 1;
@@ -188,6 +191,7 @@ export class Catalog implements NodeStore {
   addChunk(id: number, chunk: { location: ChunkLocation; hash: bigint }): void {
     this.putChunk(id, { ...chunk, refs: 0 });
     this.addLive(chunk.location, 1);
+    this.segmentChunks.putSync(segmentKey(chunk.location), id);
   }
 
   getChunk(id: number): ChunkRecord | undefined {
@@ -210,6 +214,7 @@ export class Catalog implements NodeStore {
     }
     this.chunks.removeSync(id);
     this.addLive(chunk.location, -1);
+    this.segmentChunks.removeSync(segmentKey(chunk.location));
   }
 
   /** Points a chunk at its new place after the collector copied it. */
@@ -218,14 +223,48 @@ export class Catalog implements NodeStore {
     assert.ok(chunk !== undefined);
     assert.equal(chunk.location.lengthBytes, location.lengthBytes);
     this.addLive(chunk.location, -1);
+    this.segmentChunks.removeSync(segmentKey(chunk.location));
     this.putChunk(id, { ...chunk, location });
     this.addLive(location, 1);
+    this.segmentChunks.putSync(segmentKey(location), id);
   }
 
   *allChunks(): Generator<{ id: number; chunk: ChunkRecord }> {
     for (const { key, value } of this.chunks.getRange({})) {
       yield { id: key, chunk: decodeChunkRecord(value) };
     }
+  }
+
+  /**
+   * The live chunks of a segment in offset order, from `fromOffsetBytes` on, until their images
+   * add up to `maxBytes` (at least one).
+   */
+  chunksInSegment(
+    segment: number,
+    window: { fromOffsetBytes: number; maxBytes: number },
+  ): number[] {
+    const ids: number[] = [];
+    let bytes = 0;
+    const range = this.segmentChunks.getRange({
+      start: [segment, window.fromOffsetBytes],
+      end: [segment + 1, 0],
+    });
+    for (const { value: id } of range) {
+      if (ids.length > 0 && bytes >= window.maxBytes) break;
+      ids.push(id);
+      bytes += this.getChunk(id)?.location.lengthBytes ?? 0;
+    }
+    return ids;
+  }
+
+  /** The chunk whose image starts at `location`, by the segment index. */
+  chunkAt(location: ChunkLocation): number | undefined {
+    return this.segmentChunks.get(segmentKey(location));
+  }
+
+  /** How many chunks the segment index holds (the checker compares it with the chunk records). */
+  segmentIndexSize(): number {
+    return this.segmentChunks.getCount();
   }
 
   // Segments.
@@ -281,6 +320,10 @@ export class Catalog implements NodeStore {
       );
     }
   }
+}
+
+function segmentKey(location: ChunkLocation): [number, number] {
+  return [location.segment, location.offsetBytes];
 }
 
 //   offset size field

@@ -84,6 +84,8 @@ export function checkStore(parts: StoreParts): CheckReport {
     if (chunk.refs !== expected)
       report(`chunk ${id} has ${chunk.refs} references stored, ${expected} exist`);
     chunkRefs.delete(id);
+    if (catalog.chunkAt(chunk.location) !== id)
+      report(`chunk ${id} is missing from its segment's index`);
     const { location } = chunk;
     liveBytes.set(
       location.segment,
@@ -112,6 +114,9 @@ export function checkStore(parts: StoreParts): CheckReport {
     }
   }
   for (const id of chunkRefs.keys()) report(`chunk ${id} is referenced but missing`);
+  if (catalog.segmentIndexSize() !== chunks) {
+    report(`the segment index holds ${catalog.segmentIndexSize()} chunks, the catalog ${chunks}`);
+  }
 
   const stats = catalog.segmentStats();
   const sizes = device.segmentSizes();

@@ -5,8 +5,9 @@
 //    orphans (chunks of leaves, nodes of interior nodes, which may become orphans in turn) and
 //    drops them. Deleting a volume is therefore O(1), and its space comes back in the background.
 // 2. Compaction: a segment (not the active one) with less than half its bytes live has its live
-//    chunks copied to the active segment, a window at a time; once none is live, the segment's
-//    record goes and its file is deleted.
+//    chunks (found through the catalog's segment index, not by reading the segment) copied to the
+//    active segment, a window at a time; once none is live, the segment's record goes and its file
+//    is deleted.
 
 import { GsnapError } from "../errors/gsnap-error.js";
 import { chunkChecksum } from "./checksum.js";
@@ -34,7 +35,7 @@ export class Collector {
   readonly totals: CollectorTotals = { orphansReleased: 0, chunksMoved: 0, segmentsRemoved: 0 };
   private readonly parts: StoreParts;
   private readonly change: Change;
-  private compaction: { segment: number; nextOffsetBytes: number } | undefined;
+  private compaction: { segment: number } | undefined;
 
   constructor(parts: StoreParts, change: Change) {
     this.parts = parts;
@@ -86,12 +87,12 @@ export class Collector {
     }
   }
 
-  private pickSegment(): { segment: number; nextOffsetBytes: number } | undefined {
+  private pickSegment(): { segment: number } | undefined {
     const active = this.parts.device.activeSegment();
     for (const [segment, stats] of this.parts.catalog.segmentStats()) {
       if (segment === active) continue;
       if (stats.liveBytes < stats.sizeBytes * COMPACT_BELOW_LIVE_RATIO || stats.liveBytes === 0) {
-        return { segment, nextOffsetBytes: 0 };
+        return { segment };
       }
     }
     return undefined;
@@ -101,45 +102,38 @@ export class Collector {
     const compaction = this.compaction;
     if (compaction === undefined) return;
     const { catalog, device } = this.parts;
-    const sizeBytes = device.segmentSizes().get(compaction.segment) ?? 0;
-    if (compaction.nextOffsetBytes >= sizeBytes) {
-      // Scanned to the end, yet live bytes remain: the stats disagree with the segment. Leave it
-      // for the checker to report rather than delete data.
+    // Moved chunks leave the segment's index, so each window starts from the segment's start.
+    const ids = catalog.chunksInSegment(compaction.segment, {
+      fromOffsetBytes: 0,
+      maxBytes: COMPACT_BYTES_PER_STEP,
+    });
+    if (ids.length === 0) {
+      // No live chunk in the index, yet live bytes remain: the stats disagree with the index.
+      // Leave the segment for the checker to report rather than delete data.
       this.compaction = undefined;
       return;
     }
-    const scanned = device.scan(compaction.segment, {
-      fromOffsetBytes: compaction.nextOffsetBytes,
-      maxBytes: COMPACT_BYTES_PER_STEP,
-    });
     const moved = await this.change(() => {
       let count = 0;
-      for (const found of scanned) {
-        const chunk = catalog.getChunk(found.id);
-        const live =
-          chunk !== undefined &&
-          chunk.location.segment === found.location.segment &&
-          chunk.location.offsetBytes === found.location.offsetBytes;
-        if (!live) continue;
+      for (const id of ids) {
+        // A change that ran since the list was read may have released or moved the chunk.
+        const chunk = catalog.getChunk(id);
+        if (chunk === undefined || chunk.location.segment !== compaction.segment) continue;
         const data = Buffer.allocUnsafe(chunk.location.lengthBytes);
         device.readInto(chunk.location, data, 0);
         if (chunkChecksum(data) !== chunk.hash) {
           throw new GsnapError(
             "CHUNK_CORRUPT",
-            `Cannot compact segment ${compaction.segment}: chunk ${found.id} fails its checksum`,
+            `Cannot compact segment ${compaction.segment}: chunk ${id} fails its checksum`,
           );
         }
-        const [location] = device.append([{ id: found.id, hash: chunk.hash, data }]);
-        catalog.moveChunk(found.id, location);
+        const [location] = device.append([{ id, hash: chunk.hash, data }]);
+        catalog.moveChunk(id, location);
         catalog.setSegmentSize(location.segment, device.segmentSizes().get(location.segment) ?? 0);
         count += 1;
       }
       return count;
     });
     this.totals.chunksMoved += moved;
-    const last = scanned.at(-1);
-    if (last !== undefined) {
-      compaction.nextOffsetBytes = last.location.offsetBytes + last.location.lengthBytes;
-    }
   }
 }
