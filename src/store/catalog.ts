@@ -68,9 +68,9 @@ export class Catalog implements NodeStore {
 
   /**
    * Runs `fn` in its own (child) transaction, batched with other changes into one LMDB commit.
-   * If `fn` throws, its writes roll back, `onAbort` runs, and the promise rejects with the error.
+   * If `fn` throws, its writes roll back and the promise rejects with the error.
    */
-  async change<T>(fn: () => T, onAbort: () => void): Promise<T> {
+  async change<T>(fn: () => T): Promise<T> {
     let result: T | undefined;
     let failure: { error: unknown } | undefined;
     await this.env.childTransaction(() => {
@@ -81,7 +81,6 @@ export class Catalog implements NodeStore {
         return undefined;
       } catch (error) {
         failure = { error };
-        onAbort();
         return ABORT;
       }
     });

@@ -64,20 +64,19 @@ describe.each([
     expect(device.scan(1, { fromOffsetBytes: 0, maxBytes: 0 })).toHaveLength(1);
   });
 
-  it("forgets everything appended after a mark when rewound, across segments", () => {
+  it("reserves places at once for background appends and reads them back once written", async () => {
     const device = factory()(new Map(), 2 * (8_192 + CHUNK_HEADER_BYTES));
     device.append([image(1)]);
-    const mark = device.mark();
-    device.append([2, 3, 4].map((id) => image(id)));
-    device.rewind(mark);
-    expect(device.activeSegment()).toBe(1);
-    expect(device.segmentSizes()).toEqual(new Map([[1, 8_192 + CHUNK_HEADER_BYTES]]));
-    const [next] = device.append([image(5)]);
-    expect(next).toEqual({
-      segment: 1,
-      offsetBytes: 2 * CHUNK_HEADER_BYTES + 8_192,
-      lengthBytes: 8_192,
-    });
+    const { locations, written } = device.appendAsync([2, 3, 4].map((id) => image(id)));
+    expect(locations.map((location) => location.segment)).toEqual([1, 2, 2]);
+    // The next append goes after the reserved places, even before they are written.
+    const [after] = device.append([image(5)]);
+    expect(after.segment).toBe(3);
+    await written;
+    expect(device.isWriting(2)).toBe(false);
+    const target = Buffer.alloc(8_192);
+    device.readInto(locations[2], target, 0);
+    expect(target.equals(image(4).data)).toBe(true);
   });
 
   it("removes a segment", () => {

@@ -3,8 +3,10 @@
 // keeps everything else (reference counts, checksums, which chunk lives where).
 //
 // Chunks are appended to segments, one of which is active at a time; a chunk is never modified.
-// An append is not durable until sync() returns. The device works synchronously: the store calls it
-// from inside a catalog transaction, and a transaction that aborts rewinds it to its mark.
+// An append is not durable until sync() returns. An append reserves its place at once and writes
+// either synchronously (append, inside a catalog transaction) or in the background (appendAsync,
+// before the transaction that records the chunks). Space whose transaction never commits is dead:
+// the catalog does not know its chunks, and the collector reclaims it with its segment.
 
 export interface ChunkLocation {
   readonly segment: number;
@@ -26,26 +28,29 @@ export interface ScannedChunk {
   readonly location: ChunkLocation;
 }
 
-export interface DeviceMark {
-  readonly segment: number;
-  readonly sizeBytes: number;
-}
-
 /** Bytes a chunk takes in a segment beyond its image: the record header. */
 export const CHUNK_HEADER_BYTES = 32;
 
 export interface ChunkDevice {
   /** Appends chunk images to the active segment(s) and returns where each went. */
   append(images: readonly ChunkImage[]): ChunkLocation[];
+  /**
+   * Reserves places for chunk images at once and writes them in the background; `written`
+   * settles when they are written (or fails with NO_SPACE or IO_ERROR). The caller keeps the
+   * images unchanged until then.
+   */
+  appendAsync(images: readonly ChunkImage[]): {
+    locations: ChunkLocation[];
+    written: Promise<void>;
+  };
   /** Reads a chunk image into `target` at `targetOffset`. */
   readInto(location: ChunkLocation, target: Buffer, targetOffset: number): void;
   /** Reads many chunk images, each into its own buffer of its length (fewer calls when adjacent). */
   readMany(reads: readonly { location: ChunkLocation; target: Buffer }[]): void;
   /** The records of a segment from `fromOffsetBytes` on, at most `maxBytes` of them (at least one). */
   scan(segment: number, window: { fromOffsetBytes: number; maxBytes: number }): ScannedChunk[];
-  /** Where the next append goes; rewind(mark) drops everything appended since. */
-  mark(): DeviceMark;
-  rewind(mark: DeviceMark): void;
+  /** True while background writes to the segment are under way: it must not be removed. */
+  isWriting(segment: number): boolean;
   /** The segment appends go to; the collector never compacts it. */
   activeSegment(): number;
   /** Sizes of the segments that exist, by id. */

@@ -90,7 +90,7 @@ export class Collector {
   private pickSegment(): { segment: number } | undefined {
     const active = this.parts.device.activeSegment();
     for (const [segment, stats] of this.parts.catalog.segmentStats()) {
-      if (segment === active) continue;
+      if (segment === active || this.parts.device.isWriting(segment)) continue;
       if (stats.liveBytes < stats.sizeBytes * COMPACT_BELOW_LIVE_RATIO || stats.liveBytes === 0) {
         return { segment };
       }

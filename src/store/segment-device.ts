@@ -12,7 +12,6 @@ import {
   type ChunkDevice,
   type ChunkImage,
   type ChunkLocation,
-  type DeviceMark,
   type ScannedChunk,
 } from "./chunk-device.js";
 import { decodeChunkHeader, encodeChunkHeader } from "./segment-format.js";
@@ -26,6 +25,13 @@ const MAX_CHUNKS_PER_READ = 500;
 /** Where the headers between adjacent chunks go when a run of chunks is read at once. */
 const skippedHeader = Buffer.alloc(CHUNK_HEADER_BYTES);
 
+/** Records that go to one segment at one position, written with one writev. */
+interface WriteRun {
+  readonly segment: number;
+  readonly position: number;
+  readonly buffers: Buffer[];
+}
+
 const SEGMENT_NAME = /^(\d{8})\.seg$/;
 
 export class SegmentDevice implements ChunkDevice {
@@ -34,6 +40,8 @@ export class SegmentDevice implements ChunkDevice {
   private readonly fds = new Map<number, number>();
   private readonly sizes = new Map<number, number>();
   private readonly unsynced = new Set<number>();
+  /** Background writes under way per segment: such a segment is neither removed nor closed. */
+  private readonly pending = new Map<number, number>();
   private active: number;
 
   /**
@@ -66,30 +74,51 @@ export class SegmentDevice implements ChunkDevice {
   }
 
   append(images: readonly ChunkImage[]): ChunkLocation[] {
+    const { locations, runs } = this.reserve(images);
+    for (const run of runs) this.writeSyncAt(run);
+    return locations;
+  }
+
+  appendAsync(images: readonly ChunkImage[]): {
+    locations: ChunkLocation[];
+    written: Promise<void>;
+  } {
+    const { locations, runs } = this.reserve(images);
+    const written = Promise.all(runs.map((run) => this.writeAsyncAt(run))).then(() => undefined);
+    return { locations, written };
+  }
+
+  isWriting(segment: number): boolean {
+    return (this.pending.get(segment) ?? 0) > 0;
+  }
+
+  /** Takes the places for the images now, starting new segments as needed; writes nothing. */
+  private reserve(images: readonly ChunkImage[]): { locations: ChunkLocation[]; runs: WriteRun[] } {
     const locations: ChunkLocation[] = [];
-    let batch: Buffer[] = [];
-    let batchStart = this.sizes.get(this.active) ?? 0;
-    let position = batchStart;
+    const runs: WriteRun[] = [];
+    let run: WriteRun | undefined;
     for (const image of images) {
       const recordBytes = CHUNK_HEADER_BYTES + image.data.length;
+      let position = this.sizes.get(this.active) ?? 0;
       if (position > 0 && position + recordBytes > this.maxSegmentBytes) {
-        this.writeAt(batch, batchStart);
-        batch = [];
         this.startSegment(this.active + 1);
-        batchStart = 0;
         position = 0;
       }
+      if (run?.segment !== this.active) {
+        run = { segment: this.active, position, buffers: [] };
+        runs.push(run);
+      }
       const header = { id: image.id, lengthBytes: image.data.length, hash: image.hash };
-      batch.push(encodeChunkHeader(header), image.data);
+      run.buffers.push(encodeChunkHeader(header), image.data);
       locations.push({
         segment: this.active,
         offsetBytes: position + CHUNK_HEADER_BYTES,
         lengthBytes: image.data.length,
       });
-      position += recordBytes;
+      this.sizes.set(this.active, position + recordBytes);
+      this.unsynced.add(this.active);
     }
-    this.writeAt(batch, batchStart);
-    return locations;
+    return { locations, runs };
   }
 
   readInto(location: ChunkLocation, target: Buffer, targetOffset: number): void {
@@ -192,21 +221,6 @@ export class SegmentDevice implements ChunkDevice {
     return found;
   }
 
-  mark(): DeviceMark {
-    return { segment: this.active, sizeBytes: this.sizes.get(this.active) ?? 0 };
-  }
-
-  rewind(mark: DeviceMark): void {
-    for (let segment = this.active; segment > mark.segment; segment -= 1) {
-      this.removeSegment(segment);
-    }
-    this.active = mark.segment;
-    const fd = this.fds.get(mark.segment);
-    assert.ok(fd !== undefined);
-    fs.ftruncateSync(fd, mark.sizeBytes);
-    this.sizes.set(mark.segment, mark.sizeBytes);
-  }
-
   activeSegment(): number {
     return this.active;
   }
@@ -229,7 +243,8 @@ export class SegmentDevice implements ChunkDevice {
   }
 
   removeSegment(segment: number): void {
-    assert.ok(segment !== this.active || this.fds.size > 1, "the only segment stays");
+    assert.ok(segment !== this.active, "the active segment stays");
+    assert.ok(!this.isWriting(segment), `segment ${segment} has no write under way`);
     const fd = this.fds.get(segment);
     if (fd !== undefined) fs.closeSync(fd);
     this.fds.delete(segment);
@@ -250,26 +265,53 @@ export class SegmentDevice implements ChunkDevice {
     this.active = segment;
   }
 
-  private writeAt(buffers: Buffer[], position: number): void {
-    if (buffers.length === 0) return;
-    const fd = this.fds.get(this.active);
-    assert.ok(fd !== undefined);
-    const total = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+  private writeSyncAt(run: WriteRun): void {
+    const fd = this.fdOf(run.segment);
+    const total = run.buffers.reduce((sum, buffer) => sum + buffer.length, 0);
     try {
-      let written = fs.writevSync(fd, buffers, position);
+      let written = fs.writevSync(fd, run.buffers, run.position);
       // A short write is rare (a signal, a nearly full disk); finish it from one buffer.
       if (written < total) {
-        const all = Buffer.concat(buffers);
+        const all = Buffer.concat(run.buffers);
         while (written < total) {
-          written += fs.writeSync(fd, all, written, total - written, position + written);
+          written += fs.writeSync(fd, all, written, total - written, run.position + written);
         }
       }
     } catch (error) {
-      fs.ftruncateSync(fd, position);
-      throw deviceError(`append to segment ${this.active}`, error);
+      throw deviceError(`append to segment ${run.segment}`, error);
     }
-    this.sizes.set(this.active, position + total);
-    this.unsynced.add(this.active);
+  }
+
+  /** Writes a run on the thread pool, so the kernel's copy overlaps the main thread's work. */
+  private async writeAsyncAt(run: WriteRun): Promise<void> {
+    const fd = this.fdOf(run.segment);
+    this.pending.set(run.segment, (this.pending.get(run.segment) ?? 0) + 1);
+    try {
+      let buffers = run.buffers;
+      let position = run.position;
+      for (;;) {
+        const total = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+        const { bytesWritten } = await new Promise<{ bytesWritten: number }>((resolve, reject) =>
+          fs.writev(fd, buffers, position, (error, bytes) =>
+            error ? reject(error) : resolve({ bytesWritten: bytes }),
+          ),
+        );
+        if (bytesWritten >= total) return;
+        // A short write: go on with the rest.
+        buffers = [Buffer.concat(buffers).subarray(bytesWritten)];
+        position += bytesWritten;
+      }
+    } catch (error) {
+      throw deviceError(`append to segment ${run.segment}`, error);
+    } finally {
+      this.pending.set(run.segment, (this.pending.get(run.segment) ?? 1) - 1);
+    }
+  }
+
+  private fdOf(segment: number): number {
+    const fd = this.fds.get(segment);
+    assert.ok(fd !== undefined, `segment ${segment} is open`);
+    return fd;
   }
 
   private fileOf(segment: number): string {

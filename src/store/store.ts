@@ -25,9 +25,10 @@ import {
   allocationRuns,
   type ByteRange,
   checkByteRange,
+  commitWrite,
+  prepareWrite,
   readRange,
   type StoreParts,
-  writeRange,
   zeroRange,
 } from "./track-io.js";
 import {
@@ -78,6 +79,8 @@ export class Store {
   private readonly unlock: () => void;
   private collectorTimer: NodeJS.Timeout | undefined;
   private collecting: Promise<void> | undefined;
+  /** Settles once every change requested so far has been handed to the catalog, in order. */
+  private queue: Promise<void> = Promise.resolve();
   private closed = false;
 
   private constructor(dataDir: string, parts: StoreParts, unlock: () => void) {
@@ -119,6 +122,7 @@ export class Store {
     this.closed = true;
     clearInterval(this.collectorTimer);
     await this.collecting;
+    await this.queue;
     await this.parts.catalog.flushed();
     this.parts.device.sync();
     this.parts.device.close();
@@ -184,8 +188,18 @@ export class Store {
     return readRange(this.parts, this.volume(volser, "read"), range);
   }
 
+  /**
+   * Writes bytes. The tracks the write covers whole go to the chunk device in the background
+   * first; the transaction that maps them runs after every change requested before this one.
+   * `data` must stay unchanged until the promise settles.
+   */
   async write(volser: string, write: { offsetBytes: number; data: Buffer }): Promise<void> {
-    await this.change(() => writeRange(this.parts, this.writableVolume(volser, "write"), write));
+    this.checkOpen();
+    const prepared = prepareWrite(this.parts, this.writableVolume(volser, "write"), write);
+    await this.change(
+      () => commitWrite(this.parts, this.writableVolume(volser, "write"), prepared),
+      prepared.written,
+    );
   }
 
   /** Zeroes (and unmaps, where whole tracks) a byte range: NBD's TRIM and WRITE_ZEROES. */
@@ -209,6 +223,7 @@ export class Store {
   /** A durability barrier: every write completed before it survives a crash once it resolves. */
   async flush(): Promise<void> {
     this.checkOpen();
+    await this.queue;
     await this.parts.catalog.flushed();
     this.parts.device.sync();
     await this.parts.catalog.flushed();
@@ -296,17 +311,26 @@ export class Store {
     this.collectorTimer.unref();
   }
 
-  private change<T>(fn: () => T): Promise<T> {
+  /**
+   * Runs `fn` as one catalog change once `ready` settles, after every change requested before it
+   * (so that writes to the same tracks land in the order they were asked for), while the waits of
+   * different changes (their background I/O) overlap.
+   */
+  private change<T>(fn: () => T, ready: Promise<void> = Promise.resolve()): Promise<T> {
     this.checkOpen();
-    const { device } = this.parts;
-    let mark = device.mark();
-    return this.parts.catalog.change(
-      () => {
-        mark = device.mark();
-        return fn();
-      },
-      () => device.rewind(mark),
-    );
+    let result: Promise<T> | undefined;
+    const queued = this.queue
+      .then(() => ready)
+      .then(
+        () => {
+          result = this.parts.catalog.change(fn);
+        },
+        (error: unknown) => {
+          result = Promise.reject(error);
+        },
+      );
+    this.queue = queued;
+    return queued.then(() => result as Promise<T>);
   }
 
   private volume(volser: string, action: string): VolumeRecord {

@@ -109,7 +109,7 @@ export function writeRange(
       image = readRange(parts, volume, { offsetBytes: trackStart, lengthBytes: trackSizeBytes });
       data.copy(image, low - trackStart, low - offsetBytes, high - offsetBytes);
     }
-    images.push(isZero(image) ? undefined : image);
+    images.push(image);
   }
   return mapTracks(parts, volume, { firstTrack, images });
 }
@@ -155,29 +155,125 @@ export function mapTracks(
   volume: VolumeRecord,
   tracks: { firstTrack: number; images: readonly (Buffer | undefined)[] },
 ): VolumeRecord {
-  const chunkIds = new Float64Array(tracks.images.length);
-  const appended: ChunkImage[] = [];
-  tracks.images.forEach((data, i) => {
-    if (data === undefined) return;
+  const { chunkIds, images } = newChunks(parts, volume, tracks.images);
+  const locations = images.length === 0 ? [] : parts.device.append(images);
+  recordChunks(parts, images, locations);
+  return pointTracks(parts, volume, { firstTrack: tracks.firstTrack, chunkIds });
+}
+
+/** Gives each non-zero image a chunk id and a checksum; NONE stands for the zero ones. */
+function newChunks(
+  parts: StoreParts,
+  volume: VolumeRecord,
+  trackImages: readonly (Buffer | undefined)[],
+): { chunkIds: Float64Array; images: ChunkImage[] } {
+  const chunkIds = new Float64Array(trackImages.length);
+  const images: ChunkImage[] = [];
+  trackImages.forEach((data, i) => {
+    if (data === undefined || isZero(data)) return;
     assert.equal(data.length, volume.geometry.trackSizeBytes);
     const id = parts.catalog.allocateChunkId();
     chunkIds[i] = id;
-    appended.push({ id, hash: chunkChecksum(data), data });
+    images.push({ id, hash: chunkChecksum(data), data });
   });
-  if (appended.length > 0) {
-    const locations = parts.device.append(appended);
-    appended.forEach((image, i) => {
-      parts.catalog.addChunk(image.id, { location: locations[i], hash: image.hash });
-    });
-    const sizes = parts.device.segmentSizes();
-    for (const segment of new Set(locations.map((location) => location.segment))) {
-      parts.catalog.setSegmentSize(segment, sizes.get(segment) ?? 0);
-    }
+  return { chunkIds, images };
+}
+
+/** Records appended chunks in the catalog (no references yet) and their segments' new sizes. */
+function recordChunks(
+  parts: StoreParts,
+  images: readonly ChunkImage[],
+  locations: readonly ChunkLocation[],
+): void {
+  images.forEach((image, i) => {
+    parts.catalog.addChunk(image.id, { location: locations[i], hash: image.hash });
+  });
+  const sizes = parts.device.segmentSizes();
+  for (const segment of new Set(locations.map((location) => location.segment))) {
+    parts.catalog.setSegmentSize(segment, sizes.get(segment) ?? 0);
   }
-  const tree = assign(parts.catalog, treeOf(volume), { firstTrack: tracks.firstTrack, chunkIds });
+}
+
+function pointTracks(
+  parts: StoreParts,
+  volume: VolumeRecord,
+  tracks: { firstTrack: number; chunkIds: Float64Array },
+): VolumeRecord {
+  const tree = assign(parts.catalog, treeOf(volume), tracks);
   if (tree.root === volume.root) return volume;
   const updated = { ...volume, root: tree.root };
   parts.catalog.putVolume(updated);
+  return updated;
+}
+
+/**
+ * A write split for speed: the tracks it covers whole are checksummed and written to the chunk
+ * device in the background before its transaction; the tracks it covers in part are read,
+ * overlaid and stored inside the transaction, where they cannot race another write.
+ */
+export interface PreparedWrite {
+  readonly trackSizeBytes: number;
+  readonly firstWholeTrack: number;
+  readonly chunkIds: Float64Array;
+  readonly images: readonly ChunkImage[];
+  readonly locations: readonly ChunkLocation[];
+  readonly partials: readonly { offsetBytes: number; data: Buffer }[];
+  /** Settles when the whole tracks' chunks are on the device. */
+  readonly written: Promise<void>;
+}
+
+export function prepareWrite(
+  parts: StoreParts,
+  volume: VolumeRecord,
+  write: { offsetBytes: number; data: Buffer },
+): PreparedWrite {
+  const { offsetBytes, data } = write;
+  checkByteRange(volume, { offsetBytes, lengthBytes: data.length }, "write");
+  const trackSizeBytes = volume.geometry.trackSizeBytes;
+  const end = offsetBytes + data.length;
+  const firstWholeTrack = Math.ceil(offsetBytes / trackSizeBytes);
+  const endWholeTrack = Math.max(firstWholeTrack, Math.floor(end / trackSizeBytes));
+  const partials: { offsetBytes: number; data: Buffer }[] = [];
+  if (endWholeTrack === firstWholeTrack) {
+    if (data.length > 0) partials.push(write);
+  } else {
+    const head = firstWholeTrack * trackSizeBytes - offsetBytes;
+    if (head > 0) partials.push({ offsetBytes, data: data.subarray(0, head) });
+    const tailStart = endWholeTrack * trackSizeBytes;
+    if (tailStart < end)
+      partials.push({ offsetBytes: tailStart, data: data.subarray(tailStart - offsetBytes) });
+  }
+  const wholeImages: Buffer[] = [];
+  for (let track = firstWholeTrack; track < endWholeTrack; track += 1) {
+    const start = track * trackSizeBytes - offsetBytes;
+    wholeImages.push(data.subarray(start, start + trackSizeBytes));
+  }
+  const { chunkIds, images } = newChunks(parts, volume, wholeImages);
+  const { locations, written } =
+    images.length === 0
+      ? { locations: [], written: Promise.resolve() }
+      : parts.device.appendAsync(images);
+  return { trackSizeBytes, firstWholeTrack, chunkIds, images, locations, partials, written };
+}
+
+/** The transaction half of a prepared write, run once its chunks are written. */
+export function commitWrite(
+  parts: StoreParts,
+  volume: VolumeRecord,
+  prepared: PreparedWrite,
+): VolumeRecord {
+  if (volume.geometry.trackSizeBytes !== prepared.trackSizeBytes) {
+    throw new GsnapError(
+      "VOLUME_NOT_FOUND",
+      `Cannot write volume "${volume.volser}": it was deleted and created anew during the write`,
+    );
+  }
+  recordChunks(parts, prepared.images, prepared.locations);
+  let updated = pointTracks(parts, volume, {
+    firstTrack: prepared.firstWholeTrack,
+    chunkIds: prepared.chunkIds,
+  });
+  for (const partial of prepared.partials) updated = writeRange(parts, updated, partial);
   return updated;
 }
 

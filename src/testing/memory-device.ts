@@ -8,7 +8,6 @@ import {
   type ChunkDevice,
   type ChunkImage,
   type ChunkLocation,
-  type DeviceMark,
   type ScannedChunk,
 } from "../store/chunk-device.js";
 import { decodeChunkHeader, encodeChunkHeader } from "../store/segment-format.js";
@@ -116,15 +115,19 @@ export class MemoryDevice implements ChunkDevice {
     return found;
   }
 
-  mark(): DeviceMark {
-    return { segment: this.active, sizeBytes: this.sizes.get(this.active) ?? 0 };
+  appendAsync(images: readonly ChunkImage[]): {
+    locations: ChunkLocation[];
+    written: Promise<void>;
+  } {
+    try {
+      return { locations: this.append(images), written: Promise.resolve() };
+    } catch (error) {
+      return { locations: [], written: Promise.reject(error) };
+    }
   }
 
-  rewind(mark: DeviceMark): void {
-    for (let segment = this.active; segment > mark.segment; segment -= 1)
-      this.removeSegment(segment);
-    this.active = mark.segment;
-    this.sizes.set(mark.segment, mark.sizeBytes);
+  isWriting(): boolean {
+    return false;
   }
 
   activeSegment(): number {
