@@ -15,6 +15,7 @@ import assert from "node:assert/strict";
 import { isGsnapError } from "../errors/gsnap-error.js";
 import type { Store } from "../store/store.js";
 import { allocationExtents, tracksOf } from "./block-status.js";
+import { BufferPool } from "./buffer-pool.js";
 import { Errno, errnoOf } from "./errno.js";
 import type { Session } from "./handshake.js";
 import type { NbdLogger, NbdObserver } from "./observer.js";
@@ -50,6 +51,8 @@ export interface Running {
   readonly startedMs: number;
   /** Bytes this request holds in memory: its write payload or its read data. */
   readonly heldBytes: number;
+  /** Gives back what the request borrowed (a read buffer) once its reply has left. */
+  release?: () => void;
 }
 
 export class Transmission {
@@ -60,6 +63,7 @@ export class Transmission {
   private readonly logger: NbdLogger;
   private readonly volser: string;
   private readonly batch: WriteBatch<Running>;
+  private readonly readBuffers = new BufferPool();
   private idleWaiters: (() => void)[] = [];
   inFlightRequests = 0;
   inFlightBytes = 0;
@@ -128,12 +132,15 @@ export class Transmission {
     const { request } = running;
     const range = { offsetBytes: request.offsetBytes, lengthBytes: request.lengthBytes };
     switch (request.type) {
-      case Command.READ:
-        this.store.read(this.volser, range).then(
+      case Command.READ: {
+        const buffer = this.readBuffers.take(range.lengthBytes);
+        running.release = () => this.readBuffers.give(buffer);
+        this.store.read(this.volser, range, buffer).then(
           (data) => this.replyRead(running, data),
           (error) => this.failWith([running], error),
         );
         return;
+      }
       case Command.BLOCK_STATUS:
         this.replyBlockStatus(running);
         return;
@@ -242,6 +249,7 @@ export class Transmission {
     assert.ok(this.inFlightBytes >= running.heldBytes, "a settled request's bytes were counted");
     this.inFlightRequests -= 1;
     this.inFlightBytes -= running.heldBytes;
+    running.release?.();
     if (this.inFlightRequests === 0) {
       for (const resolve of this.idleWaiters.splice(0)) resolve();
     }

@@ -183,9 +183,10 @@ export class Store {
     };
   }
 
-  async read(volser: string, range: ByteRange): Promise<Buffer> {
+  /** Reads a byte range, into `into` when given (it must be exactly the range's length). */
+  async read(volser: string, range: ByteRange, into?: Buffer): Promise<Buffer> {
     this.checkOpen();
-    return readRange(this.parts, this.volume(volser, "read"), range);
+    return readRange(this.parts, this.volume(volser, "read"), range, into);
   }
 
   /**

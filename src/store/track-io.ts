@@ -38,9 +38,19 @@ export function checkByteRange(volume: VolumeRecord, range: ByteRange, action: s
   }
 }
 
-export function readRange(parts: StoreParts, volume: VolumeRecord, range: ByteRange): Buffer {
+/** Reads a byte range into `into` (exactly its length) or a new buffer. */
+export function readRange(
+  parts: StoreParts,
+  volume: VolumeRecord,
+  range: ByteRange,
+  into?: Buffer,
+): Buffer {
   checkByteRange(volume, range, "read");
-  const output = Buffer.allocUnsafe(range.lengthBytes);
+  assert.ok(
+    into === undefined || into.length === range.lengthBytes,
+    "the read buffer fits the range",
+  );
+  const output = into ?? Buffer.allocUnsafe(range.lengthBytes);
   if (range.lengthBytes === 0) return output;
   const trackSizeBytes = volume.geometry.trackSizeBytes;
   const firstTrack = Math.floor(range.offsetBytes / trackSizeBytes);

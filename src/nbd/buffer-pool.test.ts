@@ -1,0 +1,23 @@
+import { describe, expect, it } from "vitest";
+import { BufferPool, MAX_POOLED_BYTES, SPARE_BUFFERS_PER_SIZE } from "./buffer-pool.js";
+
+describe("read buffer pool", () => {
+  it("hands back a buffer of the same size once it was given back", () => {
+    const pool = new BufferPool();
+    const first = pool.take(4096);
+    pool.give(first);
+    expect(pool.take(4096)).toBe(first);
+    expect(pool.take(4096)).not.toBe(first);
+  });
+
+  it("keeps at most a bounded number of spares and none over the size limit", () => {
+    const pool = new BufferPool();
+    const buffers = Array.from({ length: SPARE_BUFFERS_PER_SIZE + 5 }, () => pool.take(1024));
+    for (const buffer of buffers) pool.give(buffer);
+    const again = Array.from({ length: SPARE_BUFFERS_PER_SIZE + 5 }, () => pool.take(1024));
+    expect(again.filter((buffer) => buffers.includes(buffer))).toHaveLength(SPARE_BUFFERS_PER_SIZE);
+    const big = pool.take(MAX_POOLED_BYTES + 1);
+    pool.give(big);
+    expect(pool.take(MAX_POOLED_BYTES + 1)).not.toBe(big);
+  });
+});
