@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ALL_ROUTES, startApi, stopApis, storeState } from "../testing/api-harness.js";
+import { seededRandom } from "../testing/prng.js";
 
 afterEach(stopApis);
 
@@ -53,18 +54,6 @@ describe("GET /openapi.json", () => {
   });
 });
 
-/** mulberry32: a small seeded generator, so that a failing run can be replayed with its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 const MALFORMED_JSON = [
   "{",
   "}",
@@ -90,7 +79,7 @@ describe("garbage", () => {
 
   it(`gets a 4xx from every route, never crashes the server and changes nothing (seed ${seed})`, async () => {
     const api = await startApi();
-    const next = random(seed);
+    const next = seededRandom(seed);
     const randomBytes = (length: number) =>
       Uint8Array.from({ length }, () => Math.floor(next() * 256));
     const before = storeState(api.store);

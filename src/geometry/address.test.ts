@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isGsnapError } from "../errors/gsnap-error.js";
+import { codeOf } from "../testing/error-code.js";
 import {
   checkExtentInVolume,
   extentTrackCount,
@@ -12,16 +12,6 @@ import {
   trackIndex,
 } from "./address.js";
 import { geometryFor, HEADS } from "./geometry.js";
-
-function codeOf(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (error) {
-    if (isGsnapError(error)) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 describe("track addresses", () => {
   it("index tracks as cylinder * 15 + head", () => {

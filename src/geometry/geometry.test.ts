@@ -1,17 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { isGsnapError } from "../errors/gsnap-error.js";
+import { codeOf } from "../testing/error-code.js";
 import { geometryFor, trackCount } from "./geometry.js";
 import { checkSerial, checkSsid, checkVolser } from "./names.js";
-
-function codeOf(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (error) {
-    if (isGsnapError(error)) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 describe("geometry", () => {
   it("gives each 3390 model its cylinders and 15 heads", () => {

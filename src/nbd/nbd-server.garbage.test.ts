@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { missingNbdClients, nbdshScript } from "../testing/nbd-clients.js";
 import { RawNbdClient } from "../testing/nbd-raw-client.js";
+import { seededRandom } from "../testing/prng.js";
 import { type ServedStore, serveStore } from "../testing/served-store.js";
 import { encodeClientFlags, encodeInfoRequest, encodeOption } from "./handshake-codec.js";
 import { ClientFlag, Command, MAX_PAYLOAD_BYTES, Option } from "./protocol.js";
@@ -17,18 +18,6 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** A seeded PRNG (mulberry32), so a failing run can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 function bytes(random: () => number, length: number): Buffer {
   return Buffer.from(Array.from({ length }, () => Math.floor(random() * 256)));
@@ -88,7 +77,7 @@ const seed = Number(process.env.GSNAP_TEST_SEED ?? Date.now() % 2 ** 31);
 describe("NBD server under garbage", () => {
   it("drops connections that send random bytes in the handshake and keeps serving", async () => {
     console.log(`garbage test seed: ${seed} (GSNAP_TEST_SEED=${seed} replays it)`);
-    const random = prng(seed);
+    const random = seededRandom(seed);
     const { server } = await served();
     const before = await digest(server);
     for (let i = 0; i < 20; i += 1) {
@@ -142,7 +131,7 @@ describe("NBD server under garbage", () => {
 
   it("drops bad requests in transmission without running them", async () => {
     console.log(`garbage test seed: ${seed} (GSNAP_TEST_SEED=${seed} replays it)`);
-    const random = prng(seed + 1);
+    const random = seededRandom(seed + 1);
     const { server, lines } = await served();
     const before = await digest(server);
     const write = (offsetBytes: number, lengthBytes: number) =>

@@ -15,6 +15,7 @@ import {
   qemuImg,
   qemuIo,
 } from "../testing/nbd-clients.js";
+import { seededRandom } from "../testing/prng.js";
 import { type ServedStore, serveStore } from "../testing/served-store.js";
 
 const TRACK = 57_344;
@@ -66,18 +67,6 @@ function image(length: number): Buffer {
 async function volumeBytes(server: ServedStore, volser: string): Promise<Buffer> {
   const sizeBytes = server.store.showVolume(volser).sizeBytes;
   return server.store.read(volser, { offsetBytes: 0, lengthBytes: sizeBytes });
-}
-
-/** A seeded PRNG (mulberry32), so a failing random test can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 describe.skipIf(missing.length > 0)("NBD server with real clients", () => {
@@ -159,7 +148,7 @@ describe.skipIf(missing.length > 0)("NBD server with real clients", () => {
     const server = await served();
     const seed = Number(process.env.GSNAP_TEST_SEED ?? Date.now() % 2 ** 31);
     console.log(`qemu-io model test seed: ${seed} (GSNAP_TEST_SEED=${seed} replays it)`);
-    const random = prng(seed);
+    const random = seededRandom(seed);
     const model = Buffer.alloc(VOLUME_BYTES);
     const commands: string[] = [];
     for (let i = 0; i < 120; i += 1) {

@@ -51,8 +51,8 @@ export interface ChunkDevice {
   scan(segment: number, window: { fromOffsetBytes: number; maxBytes: number }): ScannedChunk[];
   /** True while background writes to the segment are under way: it must not be removed. */
   isWriting(segment: number): boolean;
-  /** The segment appends go to; the collector never compacts it. */
-  activeSegment(): number;
+  /** True for a segment appends go to now: the collector never compacts it. */
+  isActive(segment: number): boolean;
   /** Sizes of the segments that exist, by id. */
   segmentSizes(): Map<number, number>;
   /** A durability barrier: every append before it survives a crash once it returns. */

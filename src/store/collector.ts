@@ -88,9 +88,8 @@ export class Collector {
   }
 
   private pickSegment(): { segment: number } | undefined {
-    const active = this.parts.device.activeSegment();
     for (const [segment, stats] of this.parts.catalog.segmentStats()) {
-      if (segment === active || this.parts.device.isWriting(segment)) continue;
+      if (this.parts.device.isActive(segment) || this.parts.device.isWriting(segment)) continue;
       if (stats.liveBytes < stats.sizeBytes * COMPACT_BELOW_LIVE_RATIO || stats.liveBytes === 0) {
         return { segment };
       }

@@ -19,6 +19,13 @@ import { decodeChunkHeader, encodeChunkHeader } from "./segment-format.js";
 /** A new segment starts past 256 MiB: big enough for sequential I/O, small enough to compact. */
 export const SEGMENT_MAX_BYTES = 256 * 1024 * 1024;
 
+/**
+ * Segments appended to at once. Writes to one file serialize on its inode lock in the kernel, so
+ * background appends rotate over three files (one per spare thread-pool thread; Node has four)
+ * and the synchronous appends of transactions get a fourth, never waiting behind a big write.
+ */
+const LANES = 4;
+
 /** readv takes at most 1,024 buffers (IOV_MAX); a chunk and a header take two. */
 const MAX_CHUNKS_PER_READ = 500;
 
@@ -42,7 +49,10 @@ export class SegmentDevice implements ChunkDevice {
   private readonly unsynced = new Set<number>();
   /** Background writes under way per segment: such a segment is neither removed nor closed. */
   private readonly pending = new Map<number, number>();
-  private active: number;
+  /** The segment each lane appends to (0: none yet). Lane 0 takes synchronous appends. */
+  private readonly lanes: number[] = new Array(LANES).fill(0);
+  private nextSegment: number;
+  private nextAsyncLane = 1;
 
   /**
    * Opens the segments under `dir`, cutting each back to the size the catalog committed
@@ -69,12 +79,11 @@ export class SegmentDevice implements ChunkDevice {
       this.fds.set(segment, fd);
       this.sizes.set(segment, sizeBytes);
     }
-    this.active = Math.max(0, ...this.sizes.keys());
-    if (this.active === 0) this.startSegment(1);
+    this.nextSegment = Math.max(0, ...this.sizes.keys()) + 1;
   }
 
   append(images: readonly ChunkImage[]): ChunkLocation[] {
-    const { locations, runs } = this.reserve(images);
+    const { locations, runs } = this.reserve(images, 0);
     for (const run of runs) this.writeSyncAt(run);
     return locations;
   }
@@ -83,7 +92,9 @@ export class SegmentDevice implements ChunkDevice {
     locations: ChunkLocation[];
     written: Promise<void>;
   } {
-    const { locations, runs } = this.reserve(images);
+    const lane = this.nextAsyncLane;
+    this.nextAsyncLane = lane + 1 < LANES ? lane + 1 : 1;
+    const { locations, runs } = this.reserve(images, lane);
     const written = Promise.all(runs.map((run) => this.writeAsyncAt(run))).then(() => undefined);
     return { locations, written };
   }
@@ -93,30 +104,34 @@ export class SegmentDevice implements ChunkDevice {
   }
 
   /** Takes the places for the images now, starting new segments as needed; writes nothing. */
-  private reserve(images: readonly ChunkImage[]): { locations: ChunkLocation[]; runs: WriteRun[] } {
+  private reserve(
+    images: readonly ChunkImage[],
+    lane: number,
+  ): { locations: ChunkLocation[]; runs: WriteRun[] } {
     const locations: ChunkLocation[] = [];
     const runs: WriteRun[] = [];
     let run: WriteRun | undefined;
     for (const image of images) {
       const recordBytes = CHUNK_HEADER_BYTES + image.data.length;
-      let position = this.sizes.get(this.active) ?? 0;
-      if (position > 0 && position + recordBytes > this.maxSegmentBytes) {
-        this.startSegment(this.active + 1);
+      let segment = this.lanes[lane];
+      let position = this.sizes.get(segment) ?? 0;
+      if (segment === 0 || (position > 0 && position + recordBytes > this.maxSegmentBytes)) {
+        segment = this.startSegment(lane);
         position = 0;
       }
-      if (run?.segment !== this.active) {
-        run = { segment: this.active, position, buffers: [] };
+      if (run?.segment !== segment) {
+        run = { segment, position, buffers: [] };
         runs.push(run);
       }
       const header = { id: image.id, lengthBytes: image.data.length, hash: image.hash };
       run.buffers.push(encodeChunkHeader(header), image.data);
       locations.push({
-        segment: this.active,
+        segment,
         offsetBytes: position + CHUNK_HEADER_BYTES,
         lengthBytes: image.data.length,
       });
-      this.sizes.set(this.active, position + recordBytes);
-      this.unsynced.add(this.active);
+      this.sizes.set(segment, position + recordBytes);
+      this.unsynced.add(segment);
     }
     return { locations, runs };
   }
@@ -221,8 +236,8 @@ export class SegmentDevice implements ChunkDevice {
     return found;
   }
 
-  activeSegment(): number {
-    return this.active;
+  isActive(segment: number): boolean {
+    return this.lanes.includes(segment);
   }
 
   segmentSizes(): Map<number, number> {
@@ -243,7 +258,7 @@ export class SegmentDevice implements ChunkDevice {
   }
 
   removeSegment(segment: number): void {
-    assert.ok(segment !== this.active, "the active segment stays");
+    assert.ok(!this.isActive(segment), "an active segment stays");
     assert.ok(!this.isWriting(segment), `segment ${segment} has no write under way`);
     const fd = this.fds.get(segment);
     if (fd !== undefined) fs.closeSync(fd);
@@ -258,11 +273,13 @@ export class SegmentDevice implements ChunkDevice {
     this.fds.clear();
   }
 
-  private startSegment(segment: number): void {
+  private startSegment(lane: number): number {
+    const segment = this.nextSegment++;
     const flags = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC;
     this.fds.set(segment, fs.openSync(this.fileOf(segment), flags));
     this.sizes.set(segment, 0);
-    this.active = segment;
+    this.lanes[lane] = segment;
+    return segment;
   }
 
   private writeSyncAt(run: WriteRun): void {

@@ -3,9 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { open as openLmdb } from "lmdb";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ErrorCode } from "../errors/codes.js";
-import { isGsnapError } from "../errors/gsnap-error.js";
 import { parseExtentList } from "../geometry/address.js";
+import { codeOfAsync as codeOf } from "../testing/error-code.js";
 import { MemoryDevice } from "../testing/memory-device.js";
 import { SegmentDevice } from "./segment-device.js";
 import { Store, type StoreOptions } from "./store.js";
@@ -30,16 +29,6 @@ afterEach(async () => {
   for (const store of stores.splice(0)) await store.close();
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
-
-async function codeOf(action: () => unknown): Promise<ErrorCode | undefined> {
-  try {
-    await action();
-  } catch (error) {
-    if (isGsnapError(error)) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 function pattern(length: number, seed: number): Buffer {
   const buffer = Buffer.alloc(length);

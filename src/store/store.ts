@@ -103,11 +103,6 @@ export class Store {
         ((sizes: Map<number, number>) =>
           new SegmentDevice(path.join(dataDir, "segments"), { committedSizes: sizes }));
       const store = new Store(dataDir, { catalog, device: makeDevice(committedSizes) }, unlock);
-      // A new or just-rolled active segment needs its record before chunks can count against it.
-      await store.change(() => {
-        const active = store.parts.device.activeSegment();
-        if (!committedSizes.has(active)) catalog.setSegmentSize(active, 0);
-      });
       const interval = options.collectorIntervalMs ?? COLLECTOR_INTERVAL_MS;
       if (interval !== false) store.startCollector(interval);
       return store;

@@ -3,6 +3,7 @@
 // applies them to a store until it is killed; the test replays the model to know what must be there.
 
 import type { Store } from "../store/store.js";
+import { seededRandom } from "./prng.js";
 
 export const CRASH_TRACK_BYTES = 4_096;
 export const CRASH_VOLUMES = [
@@ -28,16 +29,9 @@ export type CrashOp =
   | { kind: "fill-scratch" }
   | { kind: "flush" };
 
-/** A small deterministic PRNG (mulberry32), so worker and test derive the same operations. */
+/** The generator of op `index`: each op has its own, so any op can be derived alone. */
 function random(seed: number, index: number): () => number {
-  let state = (seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
+  return seededRandom((seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0);
 }
 
 function volumeBytes(volume: number): number {

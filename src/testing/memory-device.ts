@@ -130,8 +130,8 @@ export class MemoryDevice implements ChunkDevice {
     return false;
   }
 
-  activeSegment(): number {
-    return this.active;
+  isActive(segment: number): boolean {
+    return segment === this.active;
   }
 
   segmentSizes(): Map<number, number> {
