@@ -1,7 +1,8 @@
 // NBD benchmark (`npm run bench:nbd`): a real `gsnap serve` against nbdkit's file plugin serving a
-// file on the same disk, in one run: nbdcopy of 2 GiB from a file into the export and from the
-// export to null: (with and without --flush), 4 KiB random reads and writes with 16 in flight
-// (libnbd's Python binding), and the server's peak RSS. Prints a table of medians and ratios.
+// file on the same disk, in one run: nbdcopy of 2 GiB from a file into the export (with and
+// without --flush, into fresh space on both sides) and from the export to null:, 4 KiB random
+// reads and writes with 16 in flight (libnbd's Python binding), and the server's peak RSS. Prints
+// a table of medians and ratios.
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -137,10 +138,23 @@ async function main(): Promise<void> {
     results[key].push(value);
   };
   try {
+    // Like with like: each copy goes into fresh space on both sides (a new volume; nbdkit's file
+    // emptied and extended again), after a sync, so neither inherits the other's dirty pages.
+    const fresh = async () => {
+      await server.cli("volume", "delete", "BENCH");
+      await server.cli("volume", "create", "BENCH", "--cylinders", String(cylinders));
+      fs.truncateSync(peerFile, 0);
+      fs.truncateSync(peerFile, TOTAL_BYTES);
+      await run("sync", []);
+    };
     for (let i = 0; i < RUNS; i += 1) {
+      await fresh();
       add("writeOurs", await timed("nbdcopy", [source, ours]));
+      await run("sync", []);
       add("writePeer", await timed("nbdcopy", [source, nbdkit.uri]));
+      await fresh();
       add("writeFlushOurs", await timed("nbdcopy", ["--flush", source, ours]));
+      await run("sync", []);
       add("writeFlushPeer", await timed("nbdcopy", ["--flush", source, nbdkit.uri]));
       add("readOurs", await timed("nbdcopy", [ours, "null:"]));
       add("readPeer", await timed("nbdcopy", [nbdkit.uri, "null:"]));

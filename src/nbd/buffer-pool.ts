@@ -2,8 +2,11 @@
 // (nbdcopy 256 KiB, qemu-img up to 2 MiB); allocating each anew costs page faults and makes the
 // garbage collector chase gigabytes of external memory, which measurably slowed sequential reads.
 
-/** Buffers kept per size: as many as a connection's reads typically in flight at once. */
-export const SPARE_BUFFERS_PER_SIZE = 16;
+/** Buffers kept per size: as many as a connection may have in flight (MAX_IN_FLIGHT_REQUESTS)... */
+export const SPARE_BUFFERS_PER_SIZE = 64;
+
+/** ...but no more than 16 MiB of them per size: 64 reads of 256 KiB (nbdcopy's), 8 of 2 MiB. */
+export const MAX_SPARE_BYTES_PER_SIZE = 16 * 1024 * 1024;
 
 /** Reads larger than this are rare (the maximum payload is 32 MiB) and not worth keeping. */
 export const MAX_POOLED_BYTES = 4 * 1024 * 1024;
@@ -27,6 +30,10 @@ export class BufferPool {
       list = [];
       this.spares.set(buffer.length, list);
     }
-    if (list.length < SPARE_BUFFERS_PER_SIZE) list.push(buffer);
+    const limit = Math.min(
+      SPARE_BUFFERS_PER_SIZE,
+      Math.floor(MAX_SPARE_BYTES_PER_SIZE / buffer.length),
+    );
+    if (list.length < limit) list.push(buffer);
   }
 }

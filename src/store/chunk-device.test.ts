@@ -76,7 +76,7 @@ describe.each([
     const [after] = device.append([image(5)]);
     expect(locations.map((location) => location.segment)).not.toContain(after.segment);
     await written;
-    expect(device.isWriting(2)).toBe(false);
+    expect(device.isBusy(2)).toBe(false);
     const target = Buffer.alloc(8_192);
     device.readInto(locations[2], target, 0);
     expect(target.equals(image(4).data)).toBe(true);
@@ -104,5 +104,21 @@ describe("segment files on reopen", () => {
     expect(fs.readdirSync(dir)).toEqual(["00000001.seg"]);
     expect(fs.statSync(path.join(dir, "00000001.seg")).size).toBe(8_192 + CHUNK_HEADER_BYTES);
     second.close();
+  });
+});
+
+describe("segment files under background reads", () => {
+  it("remove a segment only once the reads under way in it are done", async () => {
+    const device = segmentDevice()(new Map(), 8_192 + CHUNK_HEADER_BYTES);
+    const [first] = device.append([image(1), image(2)]);
+    const target = Buffer.alloc(8_192);
+    const reading = device.readManyAsync([{ location: first, target }]);
+    expect(device.isBusy(first.segment)).toBe(true);
+    device.removeSegment(first.segment);
+    expect(device.segmentSizes().has(first.segment)).toBe(true);
+    await reading;
+    expect(target.equals(image(1).data)).toBe(true);
+    expect(device.segmentSizes().has(first.segment)).toBe(false);
+    device.close();
   });
 });

@@ -47,17 +47,19 @@ export interface ChunkDevice {
   readInto(location: ChunkLocation, target: Buffer, targetOffset: number): void;
   /** Reads many chunk images, each into its own buffer of its length (fewer calls when adjacent). */
   readMany(reads: readonly { location: ChunkLocation; target: Buffer }[]): void;
+  /** The same on the thread pool; a segment with reads under way is not removed. */
+  readManyAsync(reads: readonly { location: ChunkLocation; target: Buffer }[]): Promise<void>;
   /** The records of a segment from `fromOffsetBytes` on, at most `maxBytes` of them (at least one). */
   scan(segment: number, window: { fromOffsetBytes: number; maxBytes: number }): ScannedChunk[];
-  /** True while background writes to the segment are under way: it must not be removed. */
-  isWriting(segment: number): boolean;
+  /** True while background reads or writes of the segment are under way. */
+  isBusy(segment: number): boolean;
   /** True for a segment appends go to now: the collector never compacts it. */
   isActive(segment: number): boolean;
   /** Sizes of the segments that exist, by id. */
   segmentSizes(): Map<number, number>;
   /** A durability barrier: every append before it survives a crash once it returns. */
   sync(): void;
-  /** Deletes a segment whose chunks are all dead or moved. */
+  /** Deletes a segment whose chunks are all dead or moved (once its reads under way are done). */
   removeSegment(segment: number): void;
   close(): void;
 }

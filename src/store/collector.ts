@@ -89,7 +89,7 @@ export class Collector {
 
   private pickSegment(): { segment: number } | undefined {
     for (const [segment, stats] of this.parts.catalog.segmentStats()) {
-      if (this.parts.device.isActive(segment) || this.parts.device.isWriting(segment)) continue;
+      if (this.parts.device.isActive(segment) || this.parts.device.isBusy(segment)) continue;
       if (stats.liveBytes < stats.sizeBytes * COMPACT_BELOW_LIVE_RATIO || stats.liveBytes === 0) {
         return { segment };
       }

@@ -47,8 +47,10 @@ export class SegmentDevice implements ChunkDevice {
   private readonly fds = new Map<number, number>();
   private readonly sizes = new Map<number, number>();
   private readonly unsynced = new Set<number>();
-  /** Background writes under way per segment: such a segment is neither removed nor closed. */
-  private readonly pending = new Map<number, number>();
+  /** Background reads and writes under way per segment: such a segment is not removed. */
+  private readonly busy = new Map<number, number>();
+  /** Segments to remove once their reads and writes under way are done. */
+  private readonly doomed = new Set<number>();
   /** The segment each lane appends to (0: none yet). Lane 0 takes synchronous appends. */
   private readonly lanes: number[] = new Array(LANES).fill(0);
   private nextSegment: number;
@@ -99,8 +101,8 @@ export class SegmentDevice implements ChunkDevice {
     return { locations, written };
   }
 
-  isWriting(segment: number): boolean {
-    return (this.pending.get(segment) ?? 0) > 0;
+  isBusy(segment: number): boolean {
+    return (this.busy.get(segment) ?? 0) > 0;
   }
 
   /** Takes the places for the images now, starting new segments as needed; writes nothing. */
@@ -165,24 +167,34 @@ export class SegmentDevice implements ChunkDevice {
   }
 
   readMany(reads: readonly { location: ChunkLocation; target: Buffer }[]): void {
-    let start = 0;
-    while (start < reads.length) {
-      // Chunks appended one after another lie one header apart: read a run of them with one
-      // readv, the headers between them into a scratch buffer.
-      let end = start + 1;
-      while (
-        end < reads.length &&
-        end - start < MAX_CHUNKS_PER_READ &&
-        reads[end].location.segment === reads[start].location.segment &&
-        reads[end].location.offsetBytes ===
-          reads[end - 1].location.offsetBytes +
-            reads[end - 1].location.lengthBytes +
-            CHUNK_HEADER_BYTES
-      ) {
-        end += 1;
-      }
-      this.readRun(reads.slice(start, end));
-      start = end;
+    for (const run of adjacentRuns(reads)) this.readRun(run);
+  }
+
+  async readManyAsync(
+    reads: readonly { location: ChunkLocation; target: Buffer }[],
+  ): Promise<void> {
+    await Promise.all(adjacentRuns(reads).map((run) => this.readRunAsync(run)));
+  }
+
+  private async readRunAsync(
+    run: readonly { location: ChunkLocation; target: Buffer }[],
+  ): Promise<void> {
+    const { segment, offsetBytes } = run[0].location;
+    const fd = this.fdOf(segment);
+    const { buffers, total } = runBuffers(run);
+    this.busy.set(segment, (this.busy.get(segment) ?? 0) + 1);
+    try {
+      const done = await new Promise<number>((resolve, reject) =>
+        fs.readv(fd, buffers, offsetBytes, (error, bytes) =>
+          error ? reject(error) : resolve(bytes),
+        ),
+      );
+      // A short read (rare) falls back to reading each chunk on its own.
+      if (done !== total) for (const read of run) this.readInto(read.location, read.target, 0);
+    } catch (error) {
+      throw deviceError(`read segment ${segment}`, error);
+    } finally {
+      this.done(segment);
     }
   }
 
@@ -192,16 +204,8 @@ export class SegmentDevice implements ChunkDevice {
       return;
     }
     const first = run[0].location;
-    const fd = this.fds.get(first.segment);
-    assert.ok(fd !== undefined, `segment ${first.segment} is open`);
-    const buffers: Buffer[] = [];
-    let total = 0;
-    run.forEach((read, i) => {
-      assert.equal(read.target.length, read.location.lengthBytes);
-      if (i > 0) buffers.push(skippedHeader);
-      buffers.push(read.target);
-      total += read.target.length + (i > 0 ? CHUNK_HEADER_BYTES : 0);
-    });
+    const fd = this.fdOf(first.segment);
+    const { buffers, total } = runBuffers(run);
     let done: number;
     try {
       done = fs.readvSync(fd, buffers, first.offsetBytes);
@@ -259,7 +263,11 @@ export class SegmentDevice implements ChunkDevice {
 
   removeSegment(segment: number): void {
     assert.ok(!this.isActive(segment), "an active segment stays");
-    assert.ok(!this.isWriting(segment), `segment ${segment} has no write under way`);
+    if (this.isBusy(segment)) {
+      // A read that looked its chunks up before they moved is still reading: remove it after.
+      this.doomed.add(segment);
+      return;
+    }
     const fd = this.fds.get(segment);
     if (fd !== undefined) fs.closeSync(fd);
     this.fds.delete(segment);
@@ -302,7 +310,7 @@ export class SegmentDevice implements ChunkDevice {
   /** Writes a run on the thread pool, so the kernel's copy overlaps the main thread's work. */
   private async writeAsyncAt(run: WriteRun): Promise<void> {
     const fd = this.fdOf(run.segment);
-    this.pending.set(run.segment, (this.pending.get(run.segment) ?? 0) + 1);
+    this.busy.set(run.segment, (this.busy.get(run.segment) ?? 0) + 1);
     try {
       let buffers = run.buffers;
       let position = run.position;
@@ -321,8 +329,15 @@ export class SegmentDevice implements ChunkDevice {
     } catch (error) {
       throw deviceError(`append to segment ${run.segment}`, error);
     } finally {
-      this.pending.set(run.segment, (this.pending.get(run.segment) ?? 1) - 1);
+      this.done(run.segment);
     }
+  }
+
+  /** One background read or write of the segment ended. */
+  private done(segment: number): void {
+    const left = (this.busy.get(segment) ?? 1) - 1;
+    this.busy.set(segment, left);
+    if (left === 0 && this.doomed.delete(segment)) this.removeSegment(segment);
   }
 
   private fdOf(segment: number): number {
@@ -334,6 +349,45 @@ export class SegmentDevice implements ChunkDevice {
   private fileOf(segment: number): string {
     return path.join(this.dir, `${String(segment).padStart(8, "0")}.seg`);
   }
+}
+
+type Read = { location: ChunkLocation; target: Buffer };
+
+/**
+ * Splits reads into runs of chunks appended one after another (one header apart), each read with
+ * one readv, the headers between them into a scratch buffer.
+ */
+function adjacentRuns(reads: readonly Read[]): Read[][] {
+  const runs: Read[][] = [];
+  for (const read of reads) {
+    const run = runs.at(-1);
+    const last = run?.at(-1);
+    const adjacent =
+      run !== undefined &&
+      last !== undefined &&
+      run.length < MAX_CHUNKS_PER_READ &&
+      read.location.segment === last.location.segment &&
+      read.location.offsetBytes ===
+        last.location.offsetBytes + last.location.lengthBytes + CHUNK_HEADER_BYTES;
+    if (adjacent) run.push(read);
+    else runs.push([read]);
+  }
+  return runs;
+}
+
+function runBuffers(run: readonly Read[]): { buffers: Buffer[]; total: number } {
+  const buffers: Buffer[] = [];
+  let total = 0;
+  run.forEach((read, i) => {
+    assert.equal(read.target.length, read.location.lengthBytes);
+    if (i > 0) {
+      buffers.push(skippedHeader);
+      total += CHUNK_HEADER_BYTES;
+    }
+    buffers.push(read.target);
+    total += read.target.length;
+  });
+  return { buffers, total };
 }
 
 function deviceError(action: string, error: unknown): GsnapError {

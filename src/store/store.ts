@@ -27,7 +27,7 @@ import {
   checkByteRange,
   commitWrite,
   prepareWrite,
-  readRange,
+  readRangeAsync,
   type StoreParts,
   zeroRange,
 } from "./track-io.js";
@@ -181,7 +181,7 @@ export class Store {
   /** Reads a byte range, into `into` when given (it must be exactly the range's length). */
   async read(volser: string, range: ByteRange, into?: Buffer): Promise<Buffer> {
     this.checkOpen();
-    return readRange(this.parts, this.volume(volser, "read"), range, into);
+    return readRangeAsync(this.parts, this.volume(volser, "read"), range, into);
   }
 
   /**

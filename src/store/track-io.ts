@@ -45,13 +45,46 @@ export function readRange(
   range: ByteRange,
   into?: Buffer,
 ): Buffer {
+  const plan = planRead(parts, volume, range, into);
+  parts.device.readMany(plan.reads);
+  return finishRead(plan, volume);
+}
+
+/** The same, with the chunk reads on the thread pool: the kernel's copy overlaps other work. */
+export async function readRangeAsync(
+  parts: StoreParts,
+  volume: VolumeRecord,
+  range: ByteRange,
+  into?: Buffer,
+): Promise<Buffer> {
+  const plan = planRead(parts, volume, range, into);
+  await parts.device.readManyAsync(plan.reads);
+  return finishRead(plan, volume);
+}
+
+interface ReadPlan {
+  readonly range: ByteRange;
+  readonly output: Buffer;
+  readonly reads: { location: ChunkLocation; target: Buffer; hash: bigint; track: number }[];
+  /** Tracks read in part: read whole into `image` (to verify), then the window copied out. */
+  readonly partials: { image: Buffer; low: number; high: number; trackStart: number }[];
+}
+
+/** Looks up the chunks of a range and says where each goes; zero-fills unmapped tracks. */
+function planRead(
+  parts: StoreParts,
+  volume: VolumeRecord,
+  range: ByteRange,
+  into?: Buffer,
+): ReadPlan {
   checkByteRange(volume, range, "read");
   assert.ok(
     into === undefined || into.length === range.lengthBytes,
     "the read buffer fits the range",
   );
   const output = into ?? Buffer.allocUnsafe(range.lengthBytes);
-  if (range.lengthBytes === 0) return output;
+  const plan: ReadPlan = { range, output, reads: [], partials: [] };
+  if (range.lengthBytes === 0) return plan;
   const trackSizeBytes = volume.geometry.trackSizeBytes;
   const firstTrack = Math.floor(range.offsetBytes / trackSizeBytes);
   const lastTrack = Math.floor((range.offsetBytes + range.lengthBytes - 1) / trackSizeBytes);
@@ -59,8 +92,6 @@ export function readRange(
     firstTrack,
     count: lastTrack - firstTrack + 1,
   });
-  const reads: { location: ChunkLocation; target: Buffer; hash: bigint; track: number }[] = [];
-  const partials: { image: Buffer; low: number; high: number; trackStart: number }[] = [];
   for (let i = 0; i < chunkIds.length; i += 1) {
     const trackStart = (firstTrack + i) * trackSizeBytes;
     const low = Math.max(range.offsetBytes, trackStart);
@@ -76,12 +107,16 @@ export function readRange(
     let target = window;
     if (high - low !== trackSizeBytes) {
       target = Buffer.allocUnsafe(trackSizeBytes);
-      partials.push({ image: target, low, high, trackStart });
+      plan.partials.push({ image: target, low, high, trackStart });
     }
-    reads.push({ location: chunk.location, target, hash: chunk.hash, track: firstTrack + i });
+    plan.reads.push({ location: chunk.location, target, hash: chunk.hash, track: firstTrack + i });
   }
-  parts.device.readMany(reads);
-  for (const read of reads) {
+  return plan;
+}
+
+/** Verifies every chunk read against its checksum and copies out the partial tracks. */
+function finishRead(plan: ReadPlan, volume: VolumeRecord): Buffer {
+  for (const read of plan.reads) {
     if (chunkChecksum(read.target) !== read.hash) {
       throw new GsnapError(
         "CHUNK_CORRUPT",
@@ -89,10 +124,10 @@ export function readRange(
       );
     }
   }
-  for (const { image, low, high, trackStart } of partials) {
-    image.copy(output, low - range.offsetBytes, low - trackStart, high - trackStart);
+  for (const { image, low, high, trackStart } of plan.partials) {
+    image.copy(plan.output, low - plan.range.offsetBytes, low - trackStart, high - trackStart);
   }
-  return output;
+  return plan.output;
 }
 
 /** Writes `data` at `offsetBytes`; returns the volume record with its new root. */

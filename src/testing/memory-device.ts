@@ -126,8 +126,14 @@ export class MemoryDevice implements ChunkDevice {
     }
   }
 
-  isWriting(): boolean {
+  isBusy(): boolean {
     return false;
+  }
+
+  async readManyAsync(
+    reads: readonly { location: ChunkLocation; target: Buffer }[],
+  ): Promise<void> {
+    this.readMany(reads);
   }
 
   isActive(segment: number): boolean {
