@@ -15,6 +15,7 @@ import {
   type ScannedChunk,
 } from "./chunk-device.js";
 import { decodeChunkHeader, encodeChunkHeader } from "./segment-format.js";
+import { adjacentRuns, runBuffers } from "./segment-runs.js";
 
 /** A new segment starts past 256 MiB: big enough for sequential I/O, small enough to compact. */
 export const SEGMENT_MAX_BYTES = 256 * 1024 * 1024;
@@ -25,12 +26,6 @@ export const SEGMENT_MAX_BYTES = 256 * 1024 * 1024;
  * and the synchronous appends of transactions get a fourth, never waiting behind a big write.
  */
 const LANES = 4;
-
-/** readv takes at most 1,024 buffers (IOV_MAX); a chunk and a header take two. */
-const MAX_CHUNKS_PER_READ = 500;
-
-/** Where the headers between adjacent chunks go when a run of chunks is read at once. */
-const skippedHeader = Buffer.alloc(CHUNK_HEADER_BYTES);
 
 /** Records that go to one segment at one position, written with one writev. */
 interface WriteRun {
@@ -349,45 +344,6 @@ export class SegmentDevice implements ChunkDevice {
   private fileOf(segment: number): string {
     return path.join(this.dir, `${String(segment).padStart(8, "0")}.seg`);
   }
-}
-
-type Read = { location: ChunkLocation; target: Buffer };
-
-/**
- * Splits reads into runs of chunks appended one after another (one header apart), each read with
- * one readv, the headers between them into a scratch buffer.
- */
-function adjacentRuns(reads: readonly Read[]): Read[][] {
-  const runs: Read[][] = [];
-  for (const read of reads) {
-    const run = runs.at(-1);
-    const last = run?.at(-1);
-    const adjacent =
-      run !== undefined &&
-      last !== undefined &&
-      run.length < MAX_CHUNKS_PER_READ &&
-      read.location.segment === last.location.segment &&
-      read.location.offsetBytes ===
-        last.location.offsetBytes + last.location.lengthBytes + CHUNK_HEADER_BYTES;
-    if (adjacent) run.push(read);
-    else runs.push([read]);
-  }
-  return runs;
-}
-
-function runBuffers(run: readonly Read[]): { buffers: Buffer[]; total: number } {
-  const buffers: Buffer[] = [];
-  let total = 0;
-  run.forEach((read, i) => {
-    assert.equal(read.target.length, read.location.lengthBytes);
-    if (i > 0) {
-      buffers.push(skippedHeader);
-      total += CHUNK_HEADER_BYTES;
-    }
-    buffers.push(read.target);
-    total += read.target.length;
-  });
-  return { buffers, total };
 }
 
 function deviceError(action: string, error: unknown): GsnapError {
