@@ -296,6 +296,22 @@ describe.each(devices)("store on %s", (_name, options) => {
     expect((await store.check()).problems).toEqual([]);
   });
 
+  it("fails a write whose device write fails while earlier changes are still committing", async () => {
+    const device = new MemoryDevice({ committedSizes: new Map() });
+    const store = await openStore(tempDir(), { device: () => device });
+    await store.createVolume({ volser: "VOL001", cylinders: 2 });
+    const earlier = store.write("VOL001", { offsetBytes: 0, data: pattern(2 * TRACK, 17) });
+    device.failAppends("NO_SPACE");
+    const failing = store.write("VOL001", { offsetBytes: 2 * TRACK, data: pattern(TRACK, 18) });
+    device.failAppends(undefined);
+    const outcomes = Promise.allSettled([earlier, failing]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const [first, second] = await outcomes;
+    expect(first.status).toBe("fulfilled");
+    expect(second.status === "rejected" && second.reason.code).toBe("NO_SPACE");
+    expect(store.showVolume("VOL001").allocatedTracks).toBe(2);
+  });
+
   it("reports a chunk that fails its checksum with CHUNK_CORRUPT, and the checker finds it", async () => {
     const device = new MemoryDevice({ committedSizes: new Map() });
     const store = await openStore(tempDir(), { device: () => device });

@@ -314,6 +314,10 @@ export class Store {
    */
   private change<T>(fn: () => T, ready: Promise<void> = Promise.resolve()): Promise<T> {
     this.checkOpen();
+    // The chain below takes `ready`'s failure only when the changes before this one are queued;
+    // marking it handled now keeps an early failure from counting as an unhandled rejection,
+    // which would end the process.
+    ready.catch(() => {});
     let result: Promise<T> | undefined;
     const queued = this.queue
       .then(() => ready)
