@@ -6,6 +6,7 @@ import assert from "node:assert";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { checkSerial, checkSsid } from "../geometry/names.js";
 import type { Store } from "../store/store.js";
+import { allocationRoutes } from "./allocation-routes.js";
 import {
   type ApiContext,
   BODY_LIMIT_BYTES,
@@ -22,6 +23,7 @@ import { snapRoutes } from "./snap-routes.js";
 import { storeRoutes } from "./store-routes.js";
 import { systemRoutes } from "./system-routes.js";
 import { volumeRoutes } from "./volume-routes.js";
+import { webRoutes } from "./web-routes.js";
 
 export interface BuildApiOptions {
   readonly store: Store;
@@ -67,8 +69,10 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   await openApi(app, system.version);
   systemRoutes(app, context);
   volumeRoutes(app, context);
+  allocationRoutes(app, context);
   snapRoutes(app, context);
   storeRoutes(app, context);
   metricsRoutes(app, metrics);
+  webRoutes(app);
   return app;
 }

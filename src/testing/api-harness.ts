@@ -55,6 +55,7 @@ export const PRIVATE_ROUTES: readonly RouteCase[] = [
   { method: "GET", path: "/v1/volumes" },
   { method: "POST", path: "/v1/volumes", json: { volser: "NEW001", cylinders: 10 } },
   { method: "GET", path: "/v1/volumes/VOL001" },
+  { method: "GET", path: "/v1/volumes/VOL001/allocation" },
   { method: "DELETE", path: "/v1/volumes/VOL001" },
   { method: "POST", path: "/v1/snap", json: { source: "VOL001:0.0-0.14", target: "VOL002" } },
   { method: "GET", path: "/v1/stats" },

@@ -1,0 +1,121 @@
+// The dashboard's entry point: login, the header's navigation and the view the URL's #fragment
+// names (#/system, #/volumes, #/volumes/VOLSER, #/paths, #/pairs, #/jobs). Any 401 forgets the
+// token and returns to login with the reason shown.
+
+import {
+  ApiError,
+  apiGet,
+  forgetToken,
+  savedToken,
+  saveToken,
+  Unauthorized,
+} from "./api-client.js";
+import { el } from "./dom.js";
+import { systemView } from "./system-view.js";
+import { volumesView } from "./volumes-view.js";
+
+/** The views that arrive with later work, and what brings them. */
+const PLACEHOLDERS = {
+  paths: ["Paths", "No paths yet: paths between storage systems arrive with replication."],
+  pairs: ["Pairs", "No pairs yet: replication pairs arrive with replication."],
+  jobs: ["Jobs", "No jobs yet: jobs and their progress arrive with Global Snap Copy (GSC)."],
+};
+
+const $ = (id) => document.getElementById(id);
+
+/** Stops the shown view's refreshing (the system view samples I/O rates). */
+let stopView = () => {};
+/** Counts view changes, so that a slow view that finishes after the next one started is dropped. */
+let generation = 0;
+
+function showMessage(text) {
+  $("message").textContent = text;
+  $("message").hidden = text === "";
+}
+
+function showLogin(reason) {
+  stopView();
+  forgetToken();
+  $("view").replaceChildren();
+  $("nav").hidden = true;
+  $("logout").hidden = true;
+  $("system-name").textContent = "";
+  $("login").hidden = false;
+  showMessage(reason);
+  $("token").focus();
+}
+
+function route() {
+  const [name = "system", volser] = location.hash.replace(/^#\/?/, "").split("/");
+  return { name, volser: volser === undefined ? undefined : decodeURIComponent(volser) };
+}
+
+async function render() {
+  if (savedToken() === null) return showLogin("");
+  const { name, volser } = route();
+  const mine = ++generation;
+  stopView();
+  stopView = () => {};
+  $("login").hidden = true;
+  $("nav").hidden = false;
+  $("logout").hidden = false;
+  for (const link of $("nav").querySelectorAll("a")) {
+    if (link.dataset.view === name) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  const view = el("div");
+  try {
+    if (name === "volumes") await volumesView(view, volser);
+    else if (name in PLACEHOLDERS) {
+      const [title, text] = PLACEHOLDERS[name];
+      view.append(el("h1", { text: title }), el("p", { class: "empty", text }));
+    } else {
+      const stop = await systemView(view);
+      if (mine !== generation) return stop();
+      stopView = stop;
+    }
+  } catch (error) {
+    if (error instanceof Unauthorized) return showLogin(`Logged out: ${error.message}.`);
+    const text = error instanceof ApiError ? `${error.code}: ${error.message}` : String(error);
+    view.replaceChildren(el("p", { class: "error", text: `Could not load this view. ${text}` }));
+  }
+  if (mine !== generation) return;
+  showMessage("");
+  $("view").replaceChildren(...view.childNodes);
+  // On a phone the picture is below the table: bring the volume just chosen into sight.
+  if (volser !== undefined) document.getElementById("detail-title")?.scrollIntoView();
+}
+
+async function logIn(event) {
+  event.preventDefault();
+  const token = $("token").value.trim();
+  try {
+    const system = await apiGet("/v1/system", token);
+    saveToken(token);
+    $("token").value = "";
+    $("system-name").textContent = system.serial;
+  } catch (error) {
+    const why = error instanceof Unauthorized ? "the API refused this token" : String(error);
+    showMessage(`Cannot log in: ${why}. Check the token and try again.`);
+    $("token").select();
+    return;
+  }
+  if (location.hash === "" || location.hash === "#/") location.hash = "#/system";
+  else await render();
+}
+
+async function start() {
+  $("login-form").addEventListener("submit", logIn);
+  $("logout").addEventListener("click", () => showLogin("Logged out."));
+  window.addEventListener("hashchange", render);
+  if (savedToken() !== null) {
+    try {
+      $("system-name").textContent = (await apiGet("/v1/system")).serial;
+    } catch {
+      // render() below meets the same failure and reports it.
+    }
+  }
+  await render();
+}
+
+start();

@@ -1,0 +1,234 @@
+// Drives the dashboard in Debian's Chromium (through playwright-core) against a real API on
+// 127.0.0.1: login, the system and volumes views, a refused token. Saves a phone-width and a
+// laptop-width screenshot of each view under a temp folder and prints their paths.
+
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type ApiUnderTest,
+  startApi,
+  stopApis,
+  TOKEN,
+  TRACK_SIZE_BYTES,
+} from "../testing/api-harness.js";
+
+const CHROMIUM_PATH = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-quic",
+  "--no-first-run",
+];
+const WIDTHS = { phone: { width: 390, height: 844 }, laptop: { width: 1280, height: 800 } };
+const HEADS = 15;
+/** A view that has not drawn within 5 s is broken, not slow: it is a few small API calls. */
+const VIEW_TIMEOUT_MS = 5_000;
+
+const hasChromium = fs.existsSync(CHROMIUM_PATH);
+if (!hasChromium) {
+  console.warn(
+    `\n!!! SKIPPING the dashboard tests: no Chromium at ${CHROMIUM_PATH} ` +
+      "(apt-get install chromium) !!!\n",
+  );
+}
+
+describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
+  let api: ApiUnderTest;
+  let context: BrowserContext;
+  let userDataDir: string;
+  const shotsDir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-dashboard-shots-"));
+  const shots: string[] = [];
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    api = await startApi();
+    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-chromium-"));
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM_PATH,
+      args: CHROMIUM_ARGS,
+      headless: true,
+    });
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    if (userDataDir !== undefined) fs.rmSync(userDataDir, { recursive: true, force: true });
+    await stopApis();
+    if (shots.length > 0) console.log(`dashboard screenshots:\n  ${shots.join("\n  ")}`);
+  });
+
+  /** A fresh tab (so a fresh sessionStorage) that records script errors and CSP violations. */
+  async function openPage(): Promise<Page> {
+    const page = await context.newPage();
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    page.on("console", (message) => {
+      // The refusals the tests provoke show as 401s in the console; anything else is a fault.
+      const text = message.text();
+      if (message.type() === "error" && !text.includes("status of 401")) pageErrors.push(text);
+    });
+    await page.setViewportSize(WIDTHS.laptop);
+    await page.goto(`${api.baseUrl}/`);
+    return page;
+  }
+
+  async function logIn(page: Page, token: string): Promise<void> {
+    await page.locator("#token").fill(token);
+    await page.getByRole("button", { name: "Log in" }).click();
+  }
+
+  async function screenshots(page: Page, view: string): Promise<void> {
+    for (const [name, size] of Object.entries(WIDTHS)) {
+      await page.setViewportSize(size);
+      const file = path.join(shotsDir, `${view}-${name}.png`);
+      await page.screenshot({ path: file, fullPage: true });
+      shots.push(file);
+    }
+    await page.setViewportSize(WIDTHS.laptop);
+  }
+
+  async function see(page: Page, text: string): Promise<void> {
+    await page.getByText(text, { exact: false }).first().waitFor({ timeout: VIEW_TIMEOUT_MS });
+  }
+
+  it("refuses a wrong token with a visible message and stays at login", async () => {
+    const page = await openPage();
+    await logIn(page, "not-the-token");
+    const message = page.locator("#message");
+    await message.waitFor({ state: "visible", timeout: VIEW_TIMEOUT_MS });
+    expect(await message.textContent()).toBe(
+      "Cannot log in: the API refused this token. Check the token and try again.",
+    );
+    expect(await page.locator("#login").isVisible()).toBe(true);
+    expect(await page.locator("#nav").isVisible()).toBe(false);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await screenshots(page, "login-refused");
+    await page.close();
+  });
+
+  it("logs in with the right token and shows the system view with the serial", async () => {
+    const page = await openPage();
+    await logIn(page, TOKEN);
+    await see(page, "Storage system GS0001");
+    expect(page.url()).toMatch(/#\/system$/);
+    const view = await page.locator("#view").textContent();
+    expect(view).toContain("01A0");
+    expect(view).toContain("01A1");
+    expect(view).toContain("Allocated (used)");
+    expect(view).toContain("Host I/O over NBD");
+    expect(await page.locator("#system-name").textContent()).toBe("GS0001");
+    expect(await page.locator("#message").isVisible()).toBe(false);
+    await screenshots(page, "system");
+    await page.close();
+  });
+
+  it("shows host I/O rates sampled from the NBD counters", async () => {
+    const page = await openPage();
+    await logIn(page, TOKEN);
+    await see(page, "Storage system GS0001");
+    // As the NBD server would count them: 10 reads of 1 MiB, then a wait for the next sample.
+    for (let i = 0; i < 10; i += 1) api.metrics.request("read", 1024 * 1024, 0.001, true);
+    const read = page.locator(".rates tr", { hasText: "read" });
+    await read.locator("td", { hasText: "/s" }).first().waitFor({ timeout: 8_000 });
+    const [, requests, bytes] = await read.locator("td").allTextContents();
+    // 10 requests over one sampling interval of about 5 s.
+    expect(Number.parseFloat(requests)).toBeGreaterThan(1);
+    expect(Number.parseFloat(requests)).toBeLessThan(3);
+    expect(bytes).toMatch(/^[0-9.]+ MiB\/s$/);
+    await screenshots(page, "system-rates");
+    await page.close();
+  });
+
+  it("shows a volume created and written through the API with its share and cylinder picture", async () => {
+    const created = await api.call("POST", "/v1/volumes", {
+      json: { volser: "WEB001", ssid: "01A1", cylinders: 100 },
+    });
+    expect(created.status, created.text).toBe(201);
+    // Cylinders 0 and 1 whole, and 2 tracks of cylinder 50: 32 of 1,500 tracks.
+    await api.store.write("WEB001", {
+      offsetBytes: 0,
+      data: Buffer.alloc(2 * HEADS * TRACK_SIZE_BYTES, 0x11),
+    });
+    await api.store.write("WEB001", {
+      offsetBytes: 50 * HEADS * TRACK_SIZE_BYTES,
+      data: Buffer.alloc(2 * TRACK_SIZE_BYTES, 0x22),
+    });
+    const page = await openPage();
+    await logIn(page, TOKEN);
+    await see(page, "Storage system GS0001");
+    await page.getByRole("link", { name: "Volumes" }).click();
+    const row = page.locator("tr", { hasText: "WEB001" });
+    await row.waitFor({ timeout: VIEW_TIMEOUT_MS });
+    const cells = await row.locator("td").allInnerTexts();
+    expect(cells).toEqual([
+      "WEB001",
+      "01A1",
+      "3390-A",
+      "100",
+      "82.0 MiB",
+      "2% (32 tracks)",
+      "none",
+    ]);
+    await screenshots(page, "volumes");
+
+    await row.getByRole("link", { name: "WEB001" }).click();
+    await see(page, "Cylinders of WEB001 holding data");
+    expect(page.url()).toMatch(/#\/volumes\/WEB001$/);
+    const ranges = await page.locator(".ranges li").allInnerTexts();
+    expect(ranges).toEqual([
+      "cylinders 0-1: 100% mapped (30 of 30 tracks)",
+      "cylinders 2-49: 0% mapped (0 of 720 tracks)",
+      "cylinder 50: 13% mapped (2 of 15 tracks)",
+      "cylinders 51-99: 0% mapped (0 of 735 tracks)",
+    ]);
+    expect(await page.locator("svg.cylinders rect").count()).toBe(100);
+    expect(await page.locator("svg.cylinders rect.level-3").count()).toBe(2);
+    expect(await page.locator("svg.cylinders rect.level-1").count()).toBe(1);
+    await screenshots(page, "volume-detail");
+    await page.close();
+  });
+
+  it("says paths, pairs and jobs arrive with replication and GSC", async () => {
+    const page = await openPage();
+    await logIn(page, TOKEN);
+    await see(page, "Storage system GS0001");
+    const placeholders: [string, string][] = [
+      ["Paths", "paths between storage systems arrive with replication"],
+      ["Pairs", "replication pairs arrive with replication"],
+      ["Jobs", "arrive with Global Snap Copy (GSC)"],
+    ];
+    for (const [link, text] of placeholders) {
+      await page.getByRole("link", { name: link }).click();
+      await see(page, text);
+      await screenshots(page, link.toLowerCase());
+    }
+    await page.close();
+  });
+
+  it("returns to login with the reason when the API refuses the saved token", async () => {
+    const page = await openPage();
+    await logIn(page, TOKEN);
+    await see(page, "Storage system GS0001");
+    await page.evaluate(() => sessionStorage.setItem("gsnap.token", "revoked"));
+    await page.getByRole("link", { name: "Volumes" }).click();
+    const message = page.locator("#message");
+    await message.waitFor({ state: "visible", timeout: VIEW_TIMEOUT_MS });
+    expect(await message.textContent()).toBe(
+      "Logged out: Cannot list volumes: the bearer token is wrong.",
+    );
+    expect(await page.locator("#login").isVisible()).toBe(true);
+    expect(await page.locator("#view").textContent()).toBe("");
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await page.close();
+  });
+
+  it("ran without script errors or blocked resources", () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
