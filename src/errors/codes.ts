@@ -72,6 +72,32 @@ export const ERROR_CODES = {
     summary: "the gsnap server cannot be reached",
   },
   INTERNAL: { httpStatus: 500, exitCode: 54, summary: "an unexpected server error" },
+  // The peer link.
+  LINK_PROTOCOL: {
+    httpStatus: 502,
+    exitCode: 55,
+    summary: "a peer broke the link protocol (garbage, oversized or unexpected frames)",
+  },
+  LINK_AUTH_FAILED: {
+    httpStatus: 502,
+    exitCode: 56,
+    summary: "a peer did not prove the shared link secret",
+  },
+  LINK_VERSION: {
+    httpStatus: 502,
+    exitCode: 57,
+    summary: "a peer speaks no link protocol version in common",
+  },
+  LINK_WRONG_SERIAL: {
+    httpStatus: 502,
+    exitCode: 58,
+    summary: "the peer is not the storage system serial expected",
+  },
+  LINK_DOWN: {
+    httpStatus: 503,
+    exitCode: 59,
+    summary: "a peer link cannot be reached or closed with requests in flight",
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

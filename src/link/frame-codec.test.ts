@@ -1,0 +1,161 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { MAX_TRACK_SIZE_BYTES } from "../geometry/geometry.js";
+import { decodeFrame, encodeFrame } from "./frame-codec.js";
+import {
+  FRAME_HEADER_BYTES,
+  FRAME_MAGIC,
+  type Frame,
+  FrameType,
+  MAX_FRAME_BYTES,
+  MAX_PAYLOAD_BYTES,
+  NackReason,
+  RefuseReason,
+} from "./frame-types.js";
+
+const EVERY_FRAME: Frame[] = [
+  {
+    type: "HELLO",
+    requestId: 0,
+    versions: [1, 2, 7],
+    serial: "GS00001",
+    expectSerial: "GS00002",
+    ssids: ["0001", "00A1", "FFFF"],
+  },
+  { type: "HELLO", requestId: 0, versions: [1], serial: "A", expectSerial: "", ssids: [] },
+  { type: "CHALLENGE", requestId: 0, nonce: Buffer.alloc(32, 7) },
+  { type: "PROOF", requestId: 0, proof: Buffer.alloc(32, 9) },
+  { type: "WELCOME", requestId: 0, version: 1 },
+  { type: "REFUSE", requestId: 0, reason: RefuseReason.AUTH_FAILED, text: "Cannot: é" },
+  {
+    type: "TRACK_DATA",
+    requestId: 42,
+    volser: "VOL#@$",
+    trackNumber: 0xffff_fffe,
+    checksum: 0xfedc_ba98_7654_3210n,
+    data: Buffer.alloc(MAX_TRACK_SIZE_BYTES, 0x5a),
+  },
+  {
+    type: "TRACK_DATA",
+    requestId: 1,
+    volser: "V",
+    trackNumber: 0,
+    checksum: 0n,
+    data: Buffer.alloc(0),
+  },
+  { type: "TRACK_ZERO", requestId: 43, volser: "VOL001", trackNumber: 15 },
+  { type: "ACK", requestId: 42 },
+  { type: "NACK", requestId: 42, reason: NackReason.CHECKSUM_MISMATCH },
+  { type: "PING", requestId: 0xffff_ffff },
+  { type: "PONG", requestId: 0xffff_ffff },
+];
+
+function header(type: number, payloadBytes: number): Buffer {
+  const bytes = Buffer.alloc(FRAME_HEADER_BYTES);
+  bytes.writeUInt32BE(FRAME_MAGIC, 0);
+  bytes.writeUInt8(1, 4);
+  bytes.writeUInt8(type, 5);
+  bytes.writeUInt32BE(payloadBytes, 12);
+  return bytes;
+}
+
+describe("frame codec", () => {
+  it.each(EVERY_FRAME.map((frame) => [frame.type, frame] as const))(
+    "decodes an encoded %s frame to the same frame",
+    (_type, frame) => {
+      const bytes = encodeFrame(frame);
+      const decoded = decodeFrame(bytes);
+      if (decoded.status !== "frame") expect.fail(`decoded ${decoded.status}`);
+      expect(decoded.frameBytes).toBe(bytes.length);
+      if (frame.type === "TRACK_DATA" && decoded.frame.type === "TRACK_DATA") {
+        // Deep equality of a 1 MiB buffer is slow: compare the bytes, then the other fields.
+        expect(decoded.frame.data.equals(frame.data)).toBe(true);
+        expect({ ...decoded.frame, data: null }).toEqual({ ...frame, data: null });
+      } else {
+        expect(decoded.frame).toEqual(frame);
+      }
+    },
+  );
+
+  it("says a frame is incomplete until its last byte is there", () => {
+    const bytes = encodeFrame({
+      type: "TRACK_ZERO",
+      requestId: 5,
+      volser: "VOL001",
+      trackNumber: 3,
+    });
+    for (let length = 0; length < bytes.length; length += 1) {
+      expect(decodeFrame(bytes.subarray(0, length)).status).toBe("incomplete");
+    }
+  });
+
+  it("fits the largest track frame within MAX_FRAME_BYTES", () => {
+    const largest = encodeFrame(EVERY_FRAME[6]);
+    expect(largest.length).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+  });
+
+  it("refuses a payload length past the limit from the header alone", () => {
+    const result = decodeFrame(header(FrameType.TRACK_DATA, MAX_PAYLOAD_BYTES + 1));
+    expect(result).toMatchObject({ status: "failure", failure: { kind: "oversized" } });
+  });
+
+  it("refuses bad magic, an unknown format, an unknown type and unknown flags", () => {
+    const badMagic = header(FrameType.PING, 0);
+    badMagic.writeUInt32BE(0x12345678, 0);
+    const badFormat = header(FrameType.PING, 0);
+    badFormat.writeUInt8(9, 4);
+    const badFlags = header(FrameType.PING, 0);
+    badFlags.writeUInt16BE(1, 6);
+    expect(decodeFrame(badMagic)).toMatchObject({ failure: { kind: "bad-magic" } });
+    expect(decodeFrame(badFormat)).toMatchObject({ failure: { kind: "bad-format" } });
+    expect(decodeFrame(header(99, 0))).toMatchObject({ failure: { kind: "unknown-type" } });
+    expect(decodeFrame(badFlags)).toMatchObject({ failure: { kind: "bad-flags" } });
+  });
+
+  it("refuses payloads too short, too long or with fields out of range", () => {
+    const shortNonce = Buffer.concat([header(FrameType.CHALLENGE, 31), Buffer.alloc(31)]);
+    const longAck = Buffer.concat([header(FrameType.ACK, 1), Buffer.alloc(1)]);
+    const lowerVolser = Buffer.concat([
+      header(FrameType.TRACK_ZERO, 8),
+      Buffer.from([3, 0x76, 0x6f, 0x6c, 0, 0, 0, 1]),
+    ]);
+    const noVersions = Buffer.concat([
+      header(FrameType.HELLO, 4),
+      Buffer.from([0, 1, 0x41, 0, 0]).subarray(0, 4),
+    ]);
+    expect(decodeFrame(shortNonce)).toMatchObject({ failure: { kind: "bad-length" } });
+    expect(decodeFrame(longAck)).toMatchObject({ failure: { kind: "bad-length" } });
+    expect(decodeFrame(lowerVolser)).toMatchObject({ failure: { kind: "bad-field" } });
+    expect(decodeFrame(noVersions).status).toBe("failure");
+  });
+
+  it("never throws on random bytes", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        const result = decodeFrame(Buffer.from(bytes));
+        expect(["frame", "incomplete", "failure"]).toContain(result.status);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("never throws on a valid header of any type followed by random payload bytes", () => {
+    const types = Object.values(FrameType);
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...types),
+        fc.uint8Array({ maxLength: 120 }),
+        fc.integer({ min: 0, max: 130 }),
+        (type, payload, claimed) => {
+          const bytes = Buffer.concat([header(type, claimed), Buffer.from(payload)]);
+          const result = decodeFrame(bytes);
+          if (result.status === "frame") {
+            expect(result.frameBytes).toBe(FRAME_HEADER_BYTES + claimed);
+            expect(encodeFrame(result.frame)).toEqual(bytes.subarray(0, result.frameBytes));
+          }
+        },
+      ),
+      { numRuns: 5000 },
+    );
+  });
+});

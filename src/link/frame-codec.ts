@@ -1,0 +1,302 @@
+// Encodes and decodes peer link frames. Pure: no I/O. Decoding never throws on bad bytes and never
+// reads past the buffer: it returns a typed frame or a typed failure. Encoding asserts its input,
+// which is ours. All integers are big-endian.
+//
+//   header (16 bytes)
+//   0       4       5      6       8            12             16
+//   +-------+-------+------+-------+------------+--------------+---------------------+
+//   | magic | format| type | flags | request id | payload len  | payload ...         |
+//   | GSLK  | u8 =1 | u8   | u16=0 | u32        | u32 <= max   |                     |
+//   +-------+-------+------+-------+------------+--------------+---------------------+
+//
+//   HELLO      u8 n, u8 version[n], u8 len, serial, u8 len, expect serial, u8 m, u16 ssid[m]
+//   CHALLENGE  nonce[32]
+//   PROOF      hmac[32]
+//   WELCOME    u8 version
+//   REFUSE     u16 reason, u16 len, text (UTF-8)
+//   TRACK_DATA u8 len, volser, u32 track number, u64 checksum, data (the rest, <= 1 MiB)
+//   TRACK_ZERO u8 len, volser, u32 track number
+//   ACK, PING, PONG  (empty)
+//   NACK       u16 reason
+
+import assert from "node:assert/strict";
+import { MAX_TRACK_SIZE_BYTES } from "../geometry/geometry.js";
+import {
+  FRAME_FORMAT,
+  FRAME_HEADER_BYTES,
+  FRAME_MAGIC,
+  type Frame,
+  type FrameFailure,
+  type FrameFailureKind,
+  FrameType,
+  type FrameTypeName,
+  KNOWN_FLAGS,
+  MAX_PAYLOAD_BYTES,
+  MAX_REASON_TEXT_BYTES,
+  MAX_SERIAL_BYTES,
+  MAX_SSIDS,
+  MAX_VERSIONS_OFFERED,
+  MAX_VOLSER_BYTES,
+  NONCE_BYTES,
+  PROOF_BYTES,
+} from "./frame-types.js";
+import { PayloadReader } from "./payload-reader.js";
+import { PayloadWriter } from "./payload-writer.js";
+
+const SERIAL_PATTERN = /^[0-9A-Z]{1,10}$/;
+const VOLSER_PATTERN = /^[A-Z0-9@#$]{1,6}$/;
+const SSID_PATTERN = /^[0-9A-F]{4}$/;
+const MAX_U32 = 0xffff_ffff;
+
+const TYPE_NAMES = new Map<number, FrameTypeName>(
+  Object.entries(FrameType).map(([name, value]) => [value, name as FrameTypeName]),
+);
+
+export interface FrameHeader {
+  readonly type: FrameTypeName;
+  readonly flags: number;
+  readonly requestId: number;
+  readonly payloadBytes: number;
+}
+
+export type HeaderResult =
+  | { readonly ok: true; readonly header: FrameHeader }
+  | { readonly ok: false; readonly failure: FrameFailure };
+
+export type PayloadResult =
+  | { readonly ok: true; readonly frame: Frame }
+  | { readonly ok: false; readonly failure: FrameFailure };
+
+/** What decodeFrame found at the start of a buffer. */
+export type DecodeResult =
+  | { readonly status: "frame"; readonly frame: Frame; readonly frameBytes: number }
+  | { readonly status: "incomplete" }
+  | { readonly status: "failure"; readonly failure: FrameFailure };
+
+function failure(kind: FrameFailureKind, message: string): { ok: false; failure: FrameFailure } {
+  return { ok: false, failure: { kind, message } };
+}
+
+/** Decodes the 16-byte header at the start of `bytes`, which must hold at least that many. */
+export function decodeFrameHeader(bytes: Buffer): HeaderResult {
+  assert.ok(bytes.length >= FRAME_HEADER_BYTES, "a header's bytes are all there");
+  const magic = bytes.readUInt32BE(0);
+  if (magic !== FRAME_MAGIC) {
+    return failure("bad-magic", `Cannot read frame: magic 0x${magic.toString(16)} is not GSLK`);
+  }
+  const format = bytes.readUInt8(4);
+  if (format !== FRAME_FORMAT) {
+    return failure(
+      "bad-format",
+      `Cannot read frame: header format ${format} is not ${FRAME_FORMAT}`,
+    );
+  }
+  const typeCode = bytes.readUInt8(5);
+  const type = TYPE_NAMES.get(typeCode);
+  if (type === undefined) {
+    return failure("unknown-type", `Cannot read frame: type ${typeCode} is unknown`);
+  }
+  const flags = bytes.readUInt16BE(6);
+  if ((flags & ~KNOWN_FLAGS) !== 0) {
+    return failure("bad-flags", `Cannot read ${type} frame: flags 0x${flags.toString(16)} unknown`);
+  }
+  const payloadBytes = bytes.readUInt32BE(12);
+  if (payloadBytes > MAX_PAYLOAD_BYTES) {
+    return failure(
+      "oversized",
+      `Cannot read ${type} frame: payload of ${payloadBytes} bytes exceeds ${MAX_PAYLOAD_BYTES}`,
+    );
+  }
+  return { ok: true, header: { type, flags, requestId: bytes.readUInt32BE(8), payloadBytes } };
+}
+
+/** Decodes one frame at the start of `bytes`, or says that more bytes are needed. */
+export function decodeFrame(bytes: Buffer): DecodeResult {
+  if (bytes.length < FRAME_HEADER_BYTES) return { status: "incomplete" };
+  const header = decodeFrameHeader(bytes);
+  if (!header.ok) return { status: "failure", failure: header.failure };
+  const frameBytes = FRAME_HEADER_BYTES + header.header.payloadBytes;
+  if (bytes.length < frameBytes) return { status: "incomplete" };
+  const payload = decodePayload(header.header, bytes.subarray(FRAME_HEADER_BYTES, frameBytes));
+  if (!payload.ok) return { status: "failure", failure: payload.failure };
+  return { status: "frame", frame: payload.frame, frameBytes };
+}
+
+/** Decodes the payload of a frame whose header was decoded. TRACK_DATA's data is a view. */
+export function decodePayload(header: FrameHeader, payload: Buffer): PayloadResult {
+  assert.equal(payload.length, header.payloadBytes);
+  const reader = new PayloadReader(payload);
+  const frame = readPayload(header, reader);
+  if (reader.failed || frame === undefined) {
+    return failure("bad-length", `Cannot read ${header.type} frame: payload ends early`);
+  }
+  if (reader.remaining !== 0) {
+    return failure(
+      "bad-length",
+      `Cannot read ${header.type} frame: ${reader.remaining} bytes after the payload`,
+    );
+  }
+  const problem = checkFields(frame);
+  if (problem !== undefined) {
+    return failure("bad-field", `Cannot read ${header.type} frame: ${problem}`);
+  }
+  return { ok: true, frame };
+}
+
+function readPayload(header: FrameHeader, reader: PayloadReader): Frame | undefined {
+  const requestId = header.requestId;
+  switch (header.type) {
+    case "HELLO": {
+      const versions = Array.from(reader.u8Array(reader.u8()));
+      const serial = reader.ascii(reader.u8());
+      const expectSerial = reader.ascii(reader.u8());
+      const ssidCount = reader.u8();
+      const ssids: string[] = [];
+      for (let index = 0; index < ssidCount && !reader.failed; index += 1) {
+        ssids.push(reader.u16().toString(16).toUpperCase().padStart(4, "0"));
+      }
+      return { type: "HELLO", requestId, versions, serial, expectSerial, ssids };
+    }
+    case "CHALLENGE":
+      return { type: "CHALLENGE", requestId, nonce: Buffer.from(reader.bytes(NONCE_BYTES)) };
+    case "PROOF":
+      return { type: "PROOF", requestId, proof: Buffer.from(reader.bytes(PROOF_BYTES)) };
+    case "WELCOME":
+      return { type: "WELCOME", requestId, version: reader.u8() };
+    case "REFUSE": {
+      const reason = reader.u16();
+      const text = reader.bytes(reader.u16()).toString("utf8");
+      return { type: "REFUSE", requestId, reason, text };
+    }
+    case "TRACK_DATA": {
+      const volser = reader.ascii(reader.u8());
+      const trackNumber = reader.u32();
+      const checksum = reader.u64();
+      const data = reader.bytes(reader.remaining);
+      return { type: "TRACK_DATA", requestId, volser, trackNumber, checksum, data };
+    }
+    case "TRACK_ZERO": {
+      const volser = reader.ascii(reader.u8());
+      return { type: "TRACK_ZERO", requestId, volser, trackNumber: reader.u32() };
+    }
+    case "NACK":
+      return { type: "NACK", requestId, reason: reader.u16() };
+    case "ACK":
+    case "PING":
+    case "PONG":
+      return { type: header.type, requestId };
+  }
+}
+
+/** Why a frame's fields are out of range, or undefined when they are fine. */
+export function checkFields(frame: Frame): string | undefined {
+  switch (frame.type) {
+    case "HELLO":
+      if (frame.versions.length === 0) return "no protocol version offered";
+      if (frame.versions.length > MAX_VERSIONS_OFFERED) {
+        return `${frame.versions.length} versions offered, more than ${MAX_VERSIONS_OFFERED}`;
+      }
+      if (frame.versions.some((version) => version < 1 || version > 255)) {
+        return "a protocol version is not 1-255";
+      }
+      if (!SERIAL_PATTERN.test(frame.serial)) return `serial "${frame.serial}" is not valid`;
+      if (frame.expectSerial !== "" && !SERIAL_PATTERN.test(frame.expectSerial)) {
+        return `expected serial "${frame.expectSerial}" is not valid`;
+      }
+      if (frame.ssids.length > MAX_SSIDS) return `more than ${MAX_SSIDS} SSIDs`;
+      if (frame.ssids.some((ssid) => !SSID_PATTERN.test(ssid))) return "an SSID is not 4 hex";
+      return undefined;
+    case "CHALLENGE":
+      return frame.nonce.length === NONCE_BYTES ? undefined : `nonce is not ${NONCE_BYTES} bytes`;
+    case "PROOF":
+      return frame.proof.length === PROOF_BYTES ? undefined : `proof is not ${PROOF_BYTES} bytes`;
+    case "WELCOME":
+      return frame.version >= 1 && frame.version <= 255 ? undefined : "version is not 1-255";
+    case "REFUSE":
+      return Buffer.byteLength(frame.text) <= MAX_REASON_TEXT_BYTES
+        ? undefined
+        : `reason text is longer than ${MAX_REASON_TEXT_BYTES} bytes`;
+    case "TRACK_DATA":
+      if (frame.data.length > MAX_TRACK_SIZE_BYTES) {
+        return `track data of ${frame.data.length} bytes exceeds ${MAX_TRACK_SIZE_BYTES}`;
+      }
+      return checkTrack(frame.volser, frame.trackNumber);
+    case "TRACK_ZERO":
+      return checkTrack(frame.volser, frame.trackNumber);
+    default:
+      return undefined;
+  }
+}
+
+function checkTrack(volser: string, trackNumber: number): string | undefined {
+  if (!VOLSER_PATTERN.test(volser)) return `VOLSER "${volser}" is not valid`;
+  assert.ok(trackNumber >= 0 && trackNumber <= MAX_U32, "a decoded track number is a u32");
+  return undefined;
+}
+
+/** Encodes a frame, header and payload, into one buffer. The frame must be valid. */
+export function encodeFrame(frame: Frame): Buffer {
+  const problem = checkFields(frame);
+  assert.equal(problem, undefined, `a ${frame.type} frame to send is valid`);
+  assert.ok(Number.isInteger(frame.requestId), "a request id is an integer");
+  assert.ok(frame.requestId >= 0 && frame.requestId <= MAX_U32, "a request id is a u32");
+  const writer = new PayloadWriter();
+  writePayload(frame, writer);
+  const payload = writer.finish();
+  assert.ok(payload.length <= MAX_PAYLOAD_BYTES, "a payload to send is within the limit");
+  const output = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
+  output.writeUInt32BE(FRAME_MAGIC, 0);
+  output.writeUInt8(FRAME_FORMAT, 4);
+  output.writeUInt8(FrameType[frame.type], 5);
+  output.writeUInt16BE(0, 6);
+  output.writeUInt32BE(frame.requestId, 8);
+  output.writeUInt32BE(payload.length, 12);
+  payload.copy(output, FRAME_HEADER_BYTES);
+  return output;
+}
+
+function writePayload(frame: Frame, writer: PayloadWriter): void {
+  switch (frame.type) {
+    case "HELLO":
+      writer.u8(frame.versions.length);
+      for (const version of frame.versions) writer.u8(version);
+      writer.shortAscii(frame.serial, MAX_SERIAL_BYTES);
+      writer.shortAscii(frame.expectSerial, MAX_SERIAL_BYTES);
+      writer.u8(frame.ssids.length);
+      for (const ssid of frame.ssids) writer.u16(Number.parseInt(ssid, 16));
+      return;
+    case "CHALLENGE":
+      writer.bytes(frame.nonce);
+      return;
+    case "PROOF":
+      writer.bytes(frame.proof);
+      return;
+    case "WELCOME":
+      writer.u8(frame.version);
+      return;
+    case "REFUSE": {
+      const text = Buffer.from(frame.text, "utf8");
+      writer.u16(frame.reason);
+      writer.u16(text.length);
+      writer.bytes(text);
+      return;
+    }
+    case "TRACK_DATA":
+      writer.shortAscii(frame.volser, MAX_VOLSER_BYTES);
+      writer.u32(frame.trackNumber);
+      writer.u64(frame.checksum);
+      writer.bytes(frame.data);
+      return;
+    case "TRACK_ZERO":
+      writer.shortAscii(frame.volser, MAX_VOLSER_BYTES);
+      writer.u32(frame.trackNumber);
+      return;
+    case "NACK":
+      writer.u16(frame.reason);
+      return;
+    case "ACK":
+    case "PING":
+    case "PONG":
+      return;
+  }
+}

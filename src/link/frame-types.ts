@@ -1,0 +1,202 @@
+// The words of the peer link protocol: frame types, reason codes, limits and the typed frames the
+// codec turns into bytes and back. docs/link-protocol.md draws the byte layouts.
+
+import { MAX_TRACK_SIZE_BYTES } from "../geometry/geometry.js";
+
+/** "GSLK" in ASCII: a frame that does not start with it is not ours. */
+export const FRAME_MAGIC = 0x47534c4b;
+
+/**
+ * The layout of the frame header itself. A peer that speaks another header layout cannot even
+ * send HELLO, so this is checked by the codec; protocol versions are negotiated in HELLO.
+ */
+export const FRAME_FORMAT = 1;
+
+/** magic u32, format u8, type u8, flags u16, request id u32, payload length u32. */
+export const FRAME_HEADER_BYTES = 16;
+
+/**
+ * The largest payload: TRACK_DATA carries one track (at most MAX_TRACK_SIZE_BYTES, 1 MiB, the
+ * largest track geometry allows) plus its fields (VOLSER length and up to 6 bytes, track number,
+ * checksum: 19 bytes), rounded up to leave a little room. Anything larger is a lie or an attack
+ * and closes the connection before a byte of it is buffered.
+ */
+export const MAX_PAYLOAD_BYTES = MAX_TRACK_SIZE_BYTES + 64;
+
+/** The largest frame on the wire, header included. */
+export const MAX_FRAME_BYTES = FRAME_HEADER_BYTES + MAX_PAYLOAD_BYTES;
+
+/** Nonces are 32 random bytes: as long as the HMAC-SHA256 key space, so guessing one is hopeless. */
+export const NONCE_BYTES = 32;
+
+/** HMAC-SHA256 output. */
+export const PROOF_BYTES = 32;
+
+/** A HELLO offers at most this many protocol versions: enough for years of overlap. */
+export const MAX_VERSIONS_OFFERED = 16;
+
+/** A HELLO names at most this many SSIDs: one storage system has at most 255 logical subsystems. */
+export const MAX_SSIDS = 255;
+
+/** A serial is 1 to 10 characters (DESIGN.md); the length byte allows no more. */
+export const MAX_SERIAL_BYTES = 10;
+
+/** A VOLSER is 1 to 6 characters. */
+export const MAX_VOLSER_BYTES = 6;
+
+/** A refusal's text is for a log line, not a document: longer text is refused by the codec. */
+export const MAX_REASON_TEXT_BYTES = 1024;
+
+/** No flags are defined yet: a frame with any bit set comes from a newer peer that we refused. */
+export const KNOWN_FLAGS = 0;
+
+export const FrameType = {
+  HELLO: 1,
+  CHALLENGE: 2,
+  PROOF: 3,
+  WELCOME: 4,
+  REFUSE: 5,
+  TRACK_DATA: 16,
+  TRACK_ZERO: 17,
+  ACK: 18,
+  NACK: 19,
+  PING: 32,
+  PONG: 33,
+} as const;
+export type FrameTypeName = keyof typeof FrameType;
+
+/** Why a responder refused a connection (REFUSE), or why an initiator gave up. */
+export const RefuseReason = {
+  NO_COMMON_VERSION: 1,
+  WRONG_SERIAL: 2,
+  AUTH_FAILED: 3,
+  PROTOCOL: 4,
+} as const;
+export type RefuseReasonCode = (typeof RefuseReason)[keyof typeof RefuseReason];
+
+/** Why a receiver did not take a request (NACK). */
+export const NackReason = {
+  CHECKSUM_MISMATCH: 1,
+  VOLUME_NOT_FOUND: 2,
+  TRACK_OUT_OF_RANGE: 3,
+  BUSY: 4,
+  IO_ERROR: 5,
+} as const;
+export type NackReasonCode = (typeof NackReason)[keyof typeof NackReason];
+
+export interface HelloFrame {
+  readonly type: "HELLO";
+  readonly requestId: number;
+  /** Protocol versions offered (initiator) or the one chosen (responder), each 1-255. */
+  readonly versions: readonly number[];
+  /** The sender's serial. */
+  readonly serial: string;
+  /** The serial the sender expects at the other end; empty when it has no expectation. */
+  readonly expectSerial: string;
+  /** The sender's SSIDs, 4 upper-case hex digits each. */
+  readonly ssids: readonly string[];
+}
+
+export interface ChallengeFrame {
+  readonly type: "CHALLENGE";
+  readonly requestId: number;
+  readonly nonce: Buffer;
+}
+
+export interface ProofFrame {
+  readonly type: "PROOF";
+  readonly requestId: number;
+  readonly proof: Buffer;
+}
+
+export interface WelcomeFrame {
+  readonly type: "WELCOME";
+  readonly requestId: number;
+  readonly version: number;
+}
+
+export interface RefuseFrame {
+  readonly type: "REFUSE";
+  readonly requestId: number;
+  readonly reason: number;
+  readonly text: string;
+}
+
+export interface TrackDataFrame {
+  readonly type: "TRACK_DATA";
+  readonly requestId: number;
+  readonly volser: string;
+  readonly trackNumber: number;
+  readonly checksum: bigint;
+  readonly data: Buffer;
+}
+
+export interface TrackZeroFrame {
+  readonly type: "TRACK_ZERO";
+  readonly requestId: number;
+  readonly volser: string;
+  readonly trackNumber: number;
+}
+
+export interface AckFrame {
+  readonly type: "ACK";
+  readonly requestId: number;
+}
+
+export interface NackFrame {
+  readonly type: "NACK";
+  readonly requestId: number;
+  readonly reason: number;
+}
+
+export interface PingFrame {
+  readonly type: "PING";
+  readonly requestId: number;
+}
+
+export interface PongFrame {
+  readonly type: "PONG";
+  readonly requestId: number;
+}
+
+export type Frame =
+  | HelloFrame
+  | ChallengeFrame
+  | ProofFrame
+  | WelcomeFrame
+  | RefuseFrame
+  | TrackDataFrame
+  | TrackZeroFrame
+  | AckFrame
+  | NackFrame
+  | PingFrame
+  | PongFrame;
+
+export type HandshakeFrame = HelloFrame | ChallengeFrame | ProofFrame | WelcomeFrame | RefuseFrame;
+/** Frames that ask for an answer after the handshake; each takes a slot of the request window. */
+export type RequestFrame = TrackDataFrame | TrackZeroFrame | PingFrame;
+/** Frames that answer a request, naming its request id. */
+export type ReplyFrame = AckFrame | NackFrame | PongFrame;
+
+export function isRequestFrame(frame: Frame): frame is RequestFrame {
+  return frame.type === "TRACK_DATA" || frame.type === "TRACK_ZERO" || frame.type === "PING";
+}
+
+export function isReplyFrame(frame: Frame): frame is ReplyFrame {
+  return frame.type === "ACK" || frame.type === "NACK" || frame.type === "PONG";
+}
+
+/** Why bytes could not be decoded into a frame; every one closes the connection. */
+export type FrameFailureKind =
+  | "bad-magic"
+  | "bad-format"
+  | "unknown-type"
+  | "bad-flags"
+  | "oversized"
+  | "bad-length"
+  | "bad-field";
+
+export interface FrameFailure {
+  readonly kind: FrameFailureKind;
+  readonly message: string;
+}

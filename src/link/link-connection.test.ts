@@ -1,0 +1,338 @@
+// Two real link endpoints on 127.0.0.1: authentication, pipelined track transfer, refusals, and
+// peers that send garbage. Every refusal or violation closes only that connection, logs one line,
+// and leaves the listener serving good peers.
+
+import { randomBytes } from "node:crypto";
+import net from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { connectLink } from "./connect-link.js";
+import { encodeFrame } from "./frame-codec.js";
+import { FrameReader } from "./frame-reader.js";
+import {
+  FRAME_HEADER_BYTES,
+  FRAME_MAGIC,
+  type Frame,
+  FrameType,
+  MAX_PAYLOAD_BYTES,
+  NackReason,
+} from "./frame-types.js";
+import { LinkHandshake } from "./handshake.js";
+import type { LinkConnection } from "./link-connection.js";
+import { MAX_FRAMES_IN_FLIGHT } from "./link-connection.js";
+import { type LinkListener, listenLink } from "./link-listener.js";
+import type { LinkLogger } from "./link-logger.js";
+import { trackChecksum } from "./track-checksum.js";
+
+const SECRET = "correct horse battery staple";
+const cleanups: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+interface LogLine {
+  readonly level: "info" | "warn";
+  readonly msg: string;
+  readonly obj: object;
+}
+
+function collectingLogger(lines: LogLine[]): LinkLogger {
+  return {
+    info: (obj, msg) => lines.push({ level: "info", obj, msg }),
+    warn: (obj, msg) => lines.push({ level: "warn", obj, msg }),
+  };
+}
+
+/** A responder that stores tracks, checking each checksum again before it does (a second path). */
+function serveTracks(connection: LinkConnection, tracks: Map<string, Buffer | "zero">): void {
+  void (async () => {
+    for await (const frame of connection) {
+      if (frame.type === "PING") {
+        connection.send({ type: "PONG", requestId: frame.requestId });
+      } else if (frame.type === "TRACK_ZERO") {
+        tracks.set(`${frame.volser}/${frame.trackNumber}`, "zero");
+        connection.send({ type: "ACK", requestId: frame.requestId });
+      } else {
+        expect(trackChecksum(frame.data)).toBe(frame.checksum);
+        tracks.set(`${frame.volser}/${frame.trackNumber}`, Buffer.from(frame.data));
+        connection.send({ type: "ACK", requestId: frame.requestId });
+      }
+    }
+  })();
+}
+
+interface Served {
+  readonly listener: LinkListener;
+  readonly lines: LogLine[];
+  readonly tracks: Map<string, Buffer | "zero">;
+}
+
+async function served(tls?: { certPath: string; keyPath: string }): Promise<Served> {
+  const lines: LogLine[] = [];
+  const tracks = new Map<string, Buffer | "zero">();
+  const listener = await listenLink({
+    host: "127.0.0.1",
+    port: 0,
+    secret: SECRET,
+    serial: "GS00002",
+    ssids: ["00A1"],
+    tls,
+    logger: collectingLogger(lines),
+    onConnection: (connection) => serveTracks(connection, tracks),
+  });
+  cleanups.push(() => listener.close());
+  return { listener, lines, tracks };
+}
+
+async function connectGood(server: Served, secret = SECRET): Promise<LinkConnection> {
+  const connection = await connectLink({
+    host: "127.0.0.1",
+    port: server.listener.address.port,
+    secret,
+    serial: "GS00001",
+    expectSerial: "GS00002",
+  });
+  cleanups.push(() => connection.close());
+  return connection;
+}
+
+/** A raw socket to the listener; resolves when the listener closes it. */
+async function rawPeer(port: number): Promise<{ socket: net.Socket; closed: Promise<void> }> {
+  const socket = net.connect({ host: "127.0.0.1", port });
+  cleanups.push(() => {
+    socket.destroy();
+  });
+  socket.on("error", () => {});
+  const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+  await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+  return { socket, closed };
+}
+
+/** A raw socket that has passed the handshake by hand, free to misbehave afterwards. */
+async function rawAuthenticated(
+  port: number,
+): Promise<{ socket: net.Socket; closed: Promise<void> }> {
+  const peer = await rawPeer(port);
+  const handshake = new LinkHandshake({
+    role: "initiator",
+    secret: SECRET,
+    serial: "GS00001",
+    expectSerial: "GS00002",
+    nonce: randomBytes(32),
+  });
+  const reader = new FrameReader();
+  const send = (frames: readonly Frame[]) => {
+    for (const frame of frames) peer.socket.write(encodeFrame(frame));
+  };
+  await new Promise<void>((resolve, reject) => {
+    peer.socket.on("data", (chunk: Buffer) => {
+      reader.push(chunk);
+      for (let result = reader.next(); result.status === "frame"; result = reader.next()) {
+        if (handshake.state === "established") continue;
+        const step = handshake.receive(result.frame);
+        send(step.send);
+        if (step.outcome?.kind === "established") resolve();
+        else if (step.outcome) reject(new Error(step.outcome.message));
+      }
+    });
+    send(handshake.start().send);
+  });
+  return peer;
+}
+
+function header(type: number, payloadBytes: number): Buffer {
+  const bytes = Buffer.alloc(FRAME_HEADER_BYTES);
+  bytes.writeUInt32BE(FRAME_MAGIC, 0);
+  bytes.writeUInt8(1, 4);
+  bytes.writeUInt8(type, 5);
+  bytes.writeUInt32BE(payloadBytes, 12);
+  return bytes;
+}
+
+async function expectStillServing(server: Served): Promise<void> {
+  const connection = await connectGood(server);
+  expect(await connection.request({ type: "PING" })).toMatchObject({ type: "PONG" });
+}
+
+describe("link connection", () => {
+  it("authenticates two sockets and carries pipelined TRACK_DATA, TRACK_ZERO and their ACKs", async () => {
+    const server = await served();
+    const connection = await connectGood(server);
+    expect(connection.linkSession).toEqual({
+      version: 1,
+      peerSerial: "GS00002",
+      peerSsids: ["00A1"],
+    });
+    // Four windows' worth of requests at once: the window holds the rest back, nothing is lost.
+    const count = MAX_FRAMES_IN_FLIGHT * 4;
+    const replies = await Promise.all(
+      Array.from({ length: count }, (_, trackNumber) => {
+        if (trackNumber % 5 === 0) {
+          return connection.request({ type: "TRACK_ZERO", volser: "VOL001", trackNumber });
+        }
+        const data = Buffer.alloc(57_344, trackNumber & 0xff);
+        const checksum = trackChecksum(data);
+        return connection.request({
+          type: "TRACK_DATA",
+          volser: "VOL001",
+          trackNumber,
+          checksum,
+          data,
+        });
+      }),
+    );
+    expect(replies.every((reply) => reply.type === "ACK")).toBe(true);
+    expect(server.tracks.size).toBe(count);
+    expect(server.tracks.get("VOL001/0")).toBe("zero");
+    expect(server.tracks.get("VOL001/7")).toEqual(Buffer.alloc(57_344, 7));
+  });
+
+  it("gets a NACK for a track whose checksum does not match, and an ACK when sent again", async () => {
+    const server = await served();
+    const connection = await connectGood(server);
+    const data = Buffer.alloc(4096, 1);
+    const corrupt = Buffer.from(data);
+    corrupt[100] ^= 0xff;
+    const checksum = trackChecksum(data);
+    const first = await connection.request({
+      type: "TRACK_DATA",
+      volser: "VOL001",
+      trackNumber: 3,
+      checksum,
+      data: corrupt,
+    });
+    expect(first).toMatchObject({ type: "NACK", reason: NackReason.CHECKSUM_MISMATCH });
+    expect(server.tracks.has("VOL001/3")).toBe(false);
+    const again = await connection.request({
+      type: "TRACK_DATA",
+      volser: "VOL001",
+      trackNumber: 3,
+      checksum,
+      data,
+    });
+    expect(again).toMatchObject({ type: "ACK" });
+    expect(server.tracks.get("VOL001/3")).toEqual(data);
+  });
+
+  it("refuses a peer with the wrong secret and logs the refusal", async () => {
+    const server = await served();
+    await expect(connectGood(server, "not the secret")).rejects.toMatchObject({
+      code: "LINK_AUTH_FAILED",
+    });
+    await expect.poll(() => server.lines.some((line) => line.level === "warn")).toBe(true);
+    const refusal = server.lines.find((line) => line.level === "warn");
+    expect(refusal?.msg).toMatch(
+      /^link closed: Cannot establish link: peer "GS00001" did not prove/,
+    );
+    expect(refusal?.obj).toMatchObject({ code: "LINK_AUTH_FAILED" });
+    expect(JSON.stringify(server.lines)).not.toContain(SECRET);
+    await expectStillServing(server);
+  });
+
+  it("refuses an initiator that expects another serial", async () => {
+    const server = await served();
+    const attempt = connectLink({
+      host: "127.0.0.1",
+      port: server.listener.address.port,
+      secret: SECRET,
+      serial: "GS00001",
+      expectSerial: "GS00009",
+    });
+    await expect(attempt).rejects.toMatchObject({ code: "LINK_WRONG_SERIAL" });
+  });
+
+  it("fails to connect to a port where nothing listens with LINK_DOWN", async () => {
+    const server = await served();
+    const port = server.listener.address.port;
+    await server.listener.close();
+    const attempt = connectLink({
+      host: "127.0.0.1",
+      port,
+      secret: SECRET,
+      serial: "A",
+      expectSerial: "B",
+    });
+    await expect(attempt).rejects.toMatchObject({ code: "LINK_DOWN" });
+  });
+
+  it("fails requests in flight with LINK_DOWN when the connection closes", async () => {
+    const server = await served();
+    const connection = await connectGood(server);
+    const pending = connection.request({ type: "PING" });
+    connection.close();
+    await expect(pending).rejects.toMatchObject({ code: "LINK_DOWN" });
+    await expect(connection.request({ type: "PING" })).rejects.toMatchObject({ code: "LINK_DOWN" });
+  });
+
+  it.each([
+    ["random garbage", () => randomBytes(4000)],
+    ["an oversized length", () => header(FrameType.TRACK_DATA, MAX_PAYLOAD_BYTES + 1)],
+    ["an unknown type", () => Buffer.concat([header(77, 4), Buffer.alloc(4)])],
+    ["a frame cut short and left hanging", () => header(FrameType.HELLO, 3)],
+  ])("closes a peer that sends %s before the handshake and keeps serving", async (_what, bytes) => {
+    const server = await served();
+    const peer = await rawPeer(server.listener.address.port);
+    peer.socket.write(bytes());
+    if (_what.startsWith("a frame cut short")) peer.socket.end();
+    await peer.closed;
+    await expect
+      .poll(() => server.lines.some((line) => line.msg.startsWith("link closed")))
+      .toBe(true);
+    await expectStillServing(server);
+  });
+
+  it("drops a peer that stays silent past the handshake timeout", async () => {
+    const lines: LogLine[] = [];
+    const listener = await listenLink({
+      host: "127.0.0.1",
+      port: 0,
+      secret: SECRET,
+      serial: "GS00002",
+      logger: collectingLogger(lines),
+      handshakeTimeoutMs: 100,
+      onConnection: () => {},
+    });
+    cleanups.push(() => listener.close());
+    const peer = await rawPeer(listener.address.port);
+    await peer.closed;
+    expect(lines.find((line) => line.level === "warn")?.msg).toMatch(/handshake timed out/);
+  });
+
+  it("closes an authenticated peer that sends an unknown type, logging LINK_PROTOCOL", async () => {
+    const server = await served();
+    const peer = await rawAuthenticated(server.listener.address.port);
+    peer.socket.write(Buffer.concat([header(77, 0)]));
+    await peer.closed;
+    const line = server.lines.find((entry) => entry.level === "warn");
+    expect(line?.obj).toMatchObject({ code: "LINK_PROTOCOL" });
+    expect(line?.msg).toMatch(/type 77 is unknown/);
+    await expectStillServing(server);
+  });
+
+  it("closes an authenticated peer that goes past its window or replies to nothing", async () => {
+    const server = await served();
+    // The served side answers, so it never has more than a window in flight; a silent listener
+    // shows the limit instead.
+    const quiet: LogLine[] = [];
+    const listener = await listenLink({
+      host: "127.0.0.1",
+      port: 0,
+      secret: SECRET,
+      serial: "GS00002",
+      logger: collectingLogger(quiet),
+      onConnection: () => {},
+    });
+    cleanups.push(() => listener.close());
+    const greedy = await rawAuthenticated(listener.address.port);
+    for (let requestId = 1; requestId <= MAX_FRAMES_IN_FLIGHT + 1; requestId += 1) {
+      greedy.socket.write(encodeFrame({ type: "PING", requestId }));
+    }
+    await greedy.closed;
+    expect(quiet.find((line) => line.level === "warn")?.msg).toMatch(/more than 64 in flight/);
+    const liar = await rawAuthenticated(server.listener.address.port);
+    liar.socket.write(encodeFrame({ type: "ACK", requestId: 999 }));
+    await liar.closed;
+    expect(server.lines.find((line) => line.level === "warn")?.msg).toMatch(/not in flight/);
+    await expectStillServing(server);
+  });
+});

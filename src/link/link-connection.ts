@@ -1,0 +1,271 @@
+// One peer link connection: the I/O shell around the pure handshake and frame reader. It runs the
+// handshake on a connected socket (TCP or TLS), then carries requests (TRACK_DATA, TRACK_ZERO,
+// PING) and their replies (ACK, NACK, PONG) both ways, pipelined within a bounded window. Any
+// protocol violation (garbage, an oversized or unknown frame, a reply to nothing, a peer past its
+// window) closes the connection with one log line; it never throws into the process.
+
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import type { Socket } from "node:net";
+import type { ErrorCode } from "../errors/codes.js";
+import { GsnapError } from "../errors/gsnap-error.js";
+import { encodeFrame } from "./frame-codec.js";
+import { FrameReader } from "./frame-reader.js";
+import {
+  type Frame,
+  isReplyFrame,
+  isRequestFrame,
+  NackReason,
+  NONCE_BYTES,
+  type ReplyFrame,
+  type RequestFrame,
+} from "./frame-types.js";
+import { type HandshakeStep, LinkHandshake, type LinkSession } from "./handshake.js";
+import type { LinkLogger } from "./link-logger.js";
+import { trackChecksum } from "./track-checksum.js";
+
+/**
+ * Requests one side may have unanswered at once. 64 tracks of at most 1 MiB bound what a peer
+ * can make us buffer to 64 MiB per connection, and 64 MiB in flight still fills a 10 Gb/s path
+ * with 50 ms of round trip.
+ */
+export const MAX_FRAMES_IN_FLIGHT = 64;
+
+/** A peer that has not finished the handshake in this time is dropped: it holds a socket. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** Request ids count up from 1 and wrap before they leave the u32 of the header. */
+const MAX_REQUEST_ID = 0xffff_ffff;
+
+type Unsent<T> = T extends unknown ? Omit<T, "requestId"> : never;
+export type RequestBody = Unsent<RequestFrame>;
+
+export interface LinkConnectionOptions {
+  readonly role: "initiator" | "responder";
+  readonly secret: string;
+  readonly serial: string;
+  readonly ssids?: readonly string[];
+  readonly expectSerial?: string;
+  readonly versions?: readonly number[];
+  readonly logger: LinkLogger;
+  readonly handshakeTimeoutMs?: number;
+}
+
+interface Pending {
+  resolve(reply: ReplyFrame): void;
+  reject(error: Error): void;
+}
+
+export class LinkConnection {
+  private session: LinkSession | undefined;
+  private readonly reader = new FrameReader();
+  private readonly pending = new Map<number, Pending>();
+  private readonly windowWaiters: (() => void)[] = [];
+  /** Requests the peer sent that we have not answered yet. */
+  private readonly unanswered = new Set<number>();
+  private readonly received: RequestFrame[] = [];
+  private receivedWaiter: (() => void) | undefined;
+  private nextRequestId = 1;
+  private closeError: GsnapError | undefined;
+  private settleHandshake: ((error?: GsnapError) => void) | undefined;
+  readonly peerAddress: string;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly options: LinkConnectionOptions,
+  ) {
+    this.peerAddress = `${socket.remoteAddress}:${socket.remotePort}`;
+  }
+
+  /** Runs the handshake on a connected socket; resolves with an authenticated connection. */
+  static establish(socket: Socket, options: LinkConnectionOptions): Promise<LinkConnection> {
+    const connection = new LinkConnection(socket, options);
+    return connection.runHandshake();
+  }
+
+  /** What the handshake agreed on. */
+  get linkSession(): LinkSession {
+    assert.ok(this.session !== undefined, "the session is read after the handshake");
+    return this.session;
+  }
+
+  get isClosed(): boolean {
+    return this.closeError !== undefined;
+  }
+
+  private runHandshake(): Promise<LinkConnection> {
+    const handshake = new LinkHandshake({
+      role: this.options.role,
+      secret: this.options.secret,
+      serial: this.options.serial,
+      ssids: this.options.ssids,
+      expectSerial: this.options.expectSerial,
+      versions: this.options.versions,
+      nonce: randomBytes(NONCE_BYTES),
+    });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => this.close("LINK_PROTOCOL", "Cannot establish link: the handshake timed out"),
+        this.options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+      );
+      this.settleHandshake = (error) => {
+        clearTimeout(timer);
+        this.settleHandshake = undefined;
+        if (error === undefined) resolve(this);
+        else reject(error);
+      };
+      this.socket.on("data", (chunk: Buffer) => this.onData(chunk, handshake));
+      this.socket.on("error", (error) => this.close("LINK_DOWN", `Link socket failed: ${error}`));
+      this.socket.on("close", () => this.close("LINK_DOWN", "Link closed by the peer"));
+      this.apply(handshake.start());
+    });
+  }
+
+  private onData(chunk: Buffer, handshake: LinkHandshake): void {
+    this.reader.push(chunk);
+    while (!this.isClosed) {
+      const result = this.reader.next();
+      if (result.status === "incomplete") return;
+      if (result.status === "failure") {
+        this.close("LINK_PROTOCOL", result.failure.message);
+        return;
+      }
+      if (this.session === undefined) this.apply(handshake.receive(result.frame));
+      else this.dispatch(result.frame);
+    }
+  }
+
+  private apply(step: HandshakeStep): void {
+    for (const frame of step.send) this.socket.write(encodeFrame(frame));
+    const outcome = step.outcome;
+    if (outcome === undefined) return;
+    if (outcome.kind === "failed") {
+      this.close(outcome.code, outcome.message);
+      return;
+    }
+    this.session = outcome.session;
+    this.options.logger.info(
+      {
+        peer: this.peerAddress,
+        peerSerial: outcome.session.peerSerial,
+        version: outcome.session.version,
+      },
+      "link established",
+    );
+    this.settleHandshake?.();
+  }
+
+  private dispatch(frame: Frame): void {
+    if (isReplyFrame(frame)) {
+      const pending = this.pending.get(frame.requestId);
+      if (pending === undefined) {
+        this.close(
+          "LINK_PROTOCOL",
+          `Cannot take ${frame.type}: request ${frame.requestId} is not in flight`,
+        );
+        return;
+      }
+      this.pending.delete(frame.requestId);
+      this.windowWaiters.shift()?.();
+      pending.resolve(frame);
+      return;
+    }
+    if (!isRequestFrame(frame)) {
+      this.close("LINK_PROTOCOL", `Cannot take ${frame.type}: the handshake is over`);
+      return;
+    }
+    if (this.unanswered.has(frame.requestId)) {
+      this.close(
+        "LINK_PROTOCOL",
+        `Cannot take ${frame.type}: request ${frame.requestId} is in flight`,
+      );
+      return;
+    }
+    if (this.unanswered.size >= MAX_FRAMES_IN_FLIGHT) {
+      this.close(
+        "LINK_PROTOCOL",
+        `Cannot take ${frame.type}: more than ${MAX_FRAMES_IN_FLIGHT} in flight`,
+      );
+      return;
+    }
+    this.unanswered.add(frame.requestId);
+    if (frame.type === "TRACK_DATA" && trackChecksum(frame.data) !== frame.checksum) {
+      // Damaged on the way: ask for the track again before anyone can store it.
+      this.send({ type: "NACK", requestId: frame.requestId, reason: NackReason.CHECKSUM_MISMATCH });
+      return;
+    }
+    this.received.push(frame);
+    this.receivedWaiter?.();
+  }
+
+  /** Sends a request when the window has room; resolves with the peer's ACK, NACK or PONG. */
+  async request(body: RequestBody): Promise<ReplyFrame> {
+    while (this.pending.size >= MAX_FRAMES_IN_FLIGHT && !this.isClosed) {
+      await new Promise<void>((resolve) => this.windowWaiters.push(resolve));
+    }
+    if (this.closeError !== undefined) throw this.closeError;
+    const requestId = this.nextRequestId;
+    this.nextRequestId = requestId === MAX_REQUEST_ID ? 1 : requestId + 1;
+    const reply = new Promise<ReplyFrame>((resolve, reject) => {
+      this.pending.set(requestId, { resolve, reject });
+    });
+    this.socket.write(encodeFrame({ ...body, requestId } as RequestFrame));
+    return reply;
+  }
+
+  /**
+   * Sends the reply (ACK, NACK, PONG) to a request the peer sent. Returns false when the
+   * connection has closed meanwhile: the reply is dropped and the peer's request fails there.
+   */
+  send(frame: Frame): boolean {
+    if (this.closeError !== undefined) return false;
+    assert.ok(isReplyFrame(frame), "send() carries replies; requests go through request()");
+    assert.ok(this.unanswered.has(frame.requestId), "a reply answers a request in flight");
+    this.unanswered.delete(frame.requestId);
+    this.socket.write(encodeFrame(frame));
+    return true;
+  }
+
+  /**
+   * The peer's requests, in order, until the connection closes; one consumer at a time. Answer
+   * each with send(). TRACK_DATA whose checksum does not match never appears here: the
+   * connection answers it with NACK (checksum mismatch) itself.
+   */
+  async *[Symbol.asyncIterator](): AsyncIterator<RequestFrame> {
+    while (true) {
+      const frame = this.received.shift();
+      if (frame !== undefined) {
+        yield frame;
+        continue;
+      }
+      if (this.isClosed) return;
+      await new Promise<void>((resolve) => {
+        this.receivedWaiter = resolve;
+      });
+      this.receivedWaiter = undefined;
+    }
+  }
+
+  /** Closes the connection once, logging why; requests in flight fail with the reason. */
+  close(code: ErrorCode = "LINK_DOWN", message = "Link closed locally"): void {
+    if (this.closeError !== undefined) return;
+    const error = new GsnapError(code, message);
+    this.closeError = error;
+    const level = code === "LINK_DOWN" ? "info" : "warn";
+    this.options.logger[level]({ peer: this.peerAddress, code }, `link closed: ${message}`);
+    if (this.settleHandshake !== undefined) {
+      this.settleHandshake(error);
+      // Let a REFUSE reach the peer before the socket goes.
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 1000).unref();
+    } else {
+      this.socket.destroy();
+    }
+    const inFlight =
+      code === "LINK_DOWN" ? error : new GsnapError("LINK_DOWN", message, { cause: error });
+    for (const pending of this.pending.values()) pending.reject(inFlight);
+    this.pending.clear();
+    for (const waiter of this.windowWaiters.splice(0)) waiter();
+    this.receivedWaiter?.();
+  }
+}
