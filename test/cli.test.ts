@@ -80,6 +80,16 @@ describe.skipIf(!fs.existsSync(CLI_PATH))("gsnap CLI against a real server", () 
       [["snap", "SNAPA:0.0-9.14", "SNAPA:5.0-14.14"], "EXTENTS_OVERLAP"],
       [["snap", "SNAPA:0.0-99.14", "SNAPB"], "CYLINDER_OUT_OF_RANGE"],
       [["snap", "SNAPA:0.0-0.15", "SNAPB"], "HEAD_OUT_OF_RANGE"],
+      // This server runs without --link-secret: it makes no paths.
+      [
+        ["path", "establish", "--ssid", "01A0", "--to", "0000000002.01B0", "--link", "h:1"],
+        "LINK_SECRET_MISSING",
+      ],
+      [
+        ["path", "establish", "--ssid", "01A0", "--to", "2.01B0", "--link", "h"],
+        "LINK_ADDRESS_INVALID",
+      ],
+      [["path", "remove", "--ssid", "01A0", "--to", "0000000002.01B0"], "PATH_NOT_FOUND"],
     ];
     for (const [args, code] of cases) {
       const result = await server.cli(...args);
@@ -106,6 +116,15 @@ describe.skipIf(!fs.existsSync(CLI_PATH))("gsnap CLI against a real server", () 
     expect(result.stderr).toContain("Cannot reach the gsnap server");
   });
 
+  it("lists no paths on a server without a link secret, and says its link is off", async () => {
+    const listed = await server.cli("path", "list", "--json");
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([]);
+    expect((await server.cli("path", "list")).stdout).toContain("(none)");
+    expect(server.output()).toContain("LINK  off");
+    expect(server.linkAddress).toBeUndefined();
+  });
+
   it("asks the server to check its store", async () => {
     const result = await server.cli("fsck", "--json");
     expect(result.code).toBe(0);
@@ -122,6 +141,9 @@ describe.skipIf(!fs.existsSync(CLI_PATH))("gsnap CLI against a real server", () 
       ["volume", "delete"],
       ["snap"],
       ["fsck"],
+      ["path", "establish"],
+      ["path", "list"],
+      ["path", "remove"],
     ]) {
       const help = await runGsnap([...command, "--help"]);
       expect(help.code, command.join(" ")).toBe(0);

@@ -5,6 +5,7 @@
 import assert from "node:assert";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { checkSerial, checkSsid } from "../geometry/names.js";
+import type { PathService } from "../pprc/path-service.js";
 import type { Store } from "../store/store.js";
 import { allocationRoutes } from "./allocation-routes.js";
 import {
@@ -19,6 +20,7 @@ import { authHook } from "./auth-hook.js";
 import { handleError, notFound } from "./error-handler.js";
 import { metricsRoutes } from "./metrics-routes.js";
 import { openApi } from "./openapi.js";
+import { pathRoutes } from "./path-routes.js";
 import { snapRoutes } from "./snap-routes.js";
 import { storeRoutes } from "./store-routes.js";
 import { systemRoutes } from "./system-routes.js";
@@ -34,6 +36,8 @@ export interface BuildApiOptions {
   readonly logger?: FastifyBaseLogger | false;
   /** Shared with the NBD server, which counts host requests in it; a fresh one when absent. */
   readonly metrics?: ApiMetrics;
+  /** Replication paths; without them the path routes answer PATHS_UNAVAILABLE. */
+  readonly paths?: PathService;
 }
 
 /**
@@ -72,6 +76,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   allocationRoutes(app, context);
   snapRoutes(app, context);
   storeRoutes(app, context);
+  pathRoutes(app, options.paths);
   metricsRoutes(app, metrics);
   webRoutes(app);
   return app;

@@ -26,6 +26,7 @@ export async function openApi(app: FastifyInstance, version: string): Promise<vo
         { name: "volumes", description: "Thin CKD volumes" },
         { name: "snap", description: "Snapshot copies of extents" },
         { name: "store", description: "Allocation and the store checker" },
+        { name: "paths", description: "Replication paths to remote subsystems" },
         { name: "metrics", description: "Prometheus metrics" },
       ],
     },

@@ -5,6 +5,7 @@ import { Command, CommanderError } from "commander";
 import { callApi, resolveTarget } from "./api-client.js";
 import { checkDataDir, printCheckReport } from "./fsck-command.js";
 import { reportError } from "./output.js";
+import { addPathCommands } from "./path-commands.js";
 import { addServeCommand } from "./serve-command.js";
 import { addSystemCommands } from "./system-command.js";
 import { addVolumeCommands } from "./volume-commands.js";
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   addServeCommand(program);
   addSystemCommands(program);
   addVolumeCommands(program);
+  addPathCommands(program);
 
   program
     .command("fsck")

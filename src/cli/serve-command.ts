@@ -21,6 +21,13 @@ export function addServeCommand(program: Command): void {
     .option("--api <host:port>", "API listen address (default 127.0.0.1:8480)")
     .option("--nbd <host:port>", "NBD listen address (default 127.0.0.1:10809)")
     .option("--link <host:port>", "peer link listen address (default 127.0.0.1:8481)")
+    .option(
+      "--link-secret <secret>",
+      "shared secret of peer links; without it no link listener and no paths",
+    )
+    .option("--link-cert <file>", "PEM certificate for peer links over TLS (with --link-key)")
+    .option("--link-key <file>", "PEM key of --link-cert")
+    .option("--link-ca <file>", "PEM CA that outgoing TLS links trust (default: the system's)")
     .option("--token <token>", "API bearer token (default: generated once, kept in the data dir)")
     .option(
       "--log-level <level>",
@@ -28,7 +35,7 @@ export function addServeCommand(program: Command): void {
     )
     .addHelpText(
       "after",
-      "\nExamples:\n  gsnap serve\n  gsnap serve --data /srv/gsnap --ssid 01A0,01A1 --nbd 0.0.0.0:10809\n  gsnap serve --config /etc/gsnap.json\n",
+      "\nExamples:\n  gsnap serve\n  gsnap serve --data /srv/gsnap --ssid 01A0,01A1 --nbd 0.0.0.0:10809\n  gsnap serve --config /etc/gsnap.json\n  gsnap serve --serial 0000000001 --ssid 01A0 --link 0.0.0.0:8481 --link-secret s3cret\n",
     )
     .action(async (flags: ServeFlags, command: Command) => {
       // --api and --token are also global options of the CLI; here they configure the server.
@@ -49,7 +56,7 @@ export function addServeCommand(program: Command): void {
       const system = await startSystem(config, logger);
       process.stdout.write(describeSystem(system));
       logger.info(
-        { serial: system.serial, api: system.api, nbd: system.nbd },
+        { serial: system.serial, api: system.api, nbd: system.nbd, link: system.link },
         "storage system started",
       );
       await new Promise<void>((resolve) => {

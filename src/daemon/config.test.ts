@@ -48,6 +48,30 @@ describe("serve configuration", () => {
     );
   });
 
+  it("takes the link secret and link TLS files from flags or the config file", () => {
+    const config = resolveConfig(
+      { linkSecret: "from-file", linkCert: "/c.pem", linkKey: "/k.pem" },
+      { linkSecret: "s3cret", linkCa: "/ca.pem" },
+    );
+    expect(config.linkSecret).toBe("s3cret");
+    expect(config.linkTls).toEqual({ certPath: "/c.pem", keyPath: "/k.pem", caPath: "/ca.pem" });
+    expect(resolveConfig({}, {}).linkSecret).toBeUndefined();
+    expect(resolveConfig({}, {}).linkTls).toBeUndefined();
+  });
+
+  it("refuses an empty link secret and link TLS without both certificate and key", () => {
+    for (const settings of [
+      { linkSecret: "" },
+      { linkCert: "/c.pem" },
+      { linkKey: "/k.pem" },
+      { linkCa: "/ca.pem" },
+    ]) {
+      expect(() => resolveConfig({}, settings)).toThrow(
+        expect.objectContaining({ code: "REQUEST_INVALID" }),
+      );
+    }
+  });
+
   it("parses IPv6 addresses in brackets", () => {
     expect(parseHostPort("[::1]:10809", "nbd")).toEqual({ host: "::1", port: 10809 });
     expect(() => parseHostPort("[::1]:99999", "nbd")).toThrow(

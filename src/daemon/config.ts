@@ -18,9 +18,20 @@ export interface ServeConfig {
   readonly api: HostPort;
   readonly nbd: HostPort;
   readonly link: HostPort;
+  /** The shared secret of peer links; undefined: no link listener, no paths made. */
+  readonly linkSecret?: string;
+  /** TLS for peer links (both ways) when a certificate and key are given. */
+  readonly linkTls?: LinkTlsConfig;
   /** Undefined: generated once, kept in the data dir, printed at first start. */
   readonly token?: string;
   readonly logLevel: string;
+}
+
+export interface LinkTlsConfig {
+  readonly certPath: string;
+  readonly keyPath: string;
+  /** The CA (or the peers' self-signed certificate) that outgoing links trust; default the system's. */
+  readonly caPath?: string;
 }
 
 /** The keys a config file and the flags share, as the user writes them. */
@@ -31,6 +42,10 @@ export interface ServeSettings {
   api?: string;
   nbd?: string;
   link?: string;
+  linkSecret?: string;
+  linkCert?: string;
+  linkKey?: string;
+  linkCa?: string;
   token?: string;
   logLevel?: string;
 }
@@ -45,7 +60,20 @@ export const DEFAULT_SETTINGS = {
 } as const;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
-const SETTING_KEYS = ["data", "serial", "ssid", "api", "nbd", "link", "token", "logLevel"];
+const SETTING_KEYS = [
+  "data",
+  "serial",
+  "ssid",
+  "api",
+  "nbd",
+  "link",
+  "linkSecret",
+  "linkCert",
+  "linkKey",
+  "linkCa",
+  "token",
+  "logLevel",
+];
 
 /** Reads a JSON config file of ServeSettings; unknown keys are refused, not ignored. */
 export function readConfigFile(file: string): ServeSettings {
@@ -95,9 +123,38 @@ export function resolveConfig(fromFile: ServeSettings, fromFlags: ServeSettings)
     api: parseHostPort(merged.api, "api"),
     nbd: parseHostPort(merged.nbd, "nbd"),
     link: parseHostPort(merged.link, "link"),
+    linkSecret: checkLinkSecret(merged.linkSecret),
+    linkTls: linkTlsOf(merged),
     token: merged.token,
     logLevel: merged.logLevel,
   };
+}
+
+function checkLinkSecret(secret: string | undefined): string | undefined {
+  if (secret === undefined) return undefined;
+  if (typeof secret !== "string" || secret === "") {
+    throw new GsnapError("REQUEST_INVALID", "Cannot use the link secret: it is empty");
+  }
+  return secret;
+}
+
+/** TLS is on when a certificate and its key are given; one without the other is a mistake. */
+function linkTlsOf(settings: ServeSettings): LinkTlsConfig | undefined {
+  const { linkCert, linkKey, linkCa } = settings;
+  if (linkCert === undefined && linkKey === undefined) {
+    if (linkCa === undefined) return undefined;
+    throw new GsnapError(
+      "REQUEST_INVALID",
+      "Cannot use --link-ca: link TLS also needs --link-cert and --link-key",
+    );
+  }
+  if (linkCert === undefined || linkKey === undefined) {
+    throw new GsnapError(
+      "REQUEST_INVALID",
+      "Cannot use link TLS: give both --link-cert and --link-key",
+    );
+  }
+  return { certPath: linkCert, keyPath: linkKey, caPath: linkCa };
 }
 
 /** Parses `HOST:PORT` or `[IPV6]:PORT`; port 0 asks the system for a free one. */

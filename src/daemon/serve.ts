@@ -1,12 +1,16 @@
-// `gsnap serve`: the one place where the store, the NBD server, the API and (later) the peer link
-// are wired to real sockets, files and signals. One process is one storage system.
+// `gsnap serve`: the one place where the store, the NBD server, the API, the peer link listener
+// and the replication paths are wired to real sockets, files and signals. One process is one
+// storage system.
 
 import path from "node:path";
 import type { FastifyBaseLogger } from "fastify";
 import pino, { type Logger } from "pino";
 import { ApiMetrics } from "../api/api-metrics.js";
 import { buildApi } from "../api/build-api.js";
+import { type LinkListener, listenLink } from "../link/link-listener.js";
 import { NbdServer } from "../nbd/nbd-server.js";
+import { PathManager } from "../pprc/path-manager.js";
+import { serveLinkRequests } from "../pprc/serve-link-requests.js";
 import { Store } from "../store/store.js";
 import { VERSION } from "../version.js";
 import { formatHostPort, type HostPort, type ServeConfig } from "./config.js";
@@ -18,6 +22,9 @@ export interface RunningSystem {
   readonly tokenGenerated: boolean;
   readonly api: HostPort;
   readonly nbd: HostPort;
+  /** Where peer links are accepted; undefined without a link secret (no listener). */
+  readonly link: HostPort | undefined;
+  readonly linkTls: boolean;
   readonly dataDir: string;
   /** Stops accepting, finishes or fails in-flight requests, flushes and closes the store. */
   stop(): Promise<void>;
@@ -28,13 +35,24 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
   const identity = loadIdentity(dataDir, config);
   const store = await Store.open(dataDir);
   const metrics = new ApiMetrics();
+  const linkLogger = logger.child({ part: "link" });
+  const paths = await PathManager.open({
+    dataDir,
+    serial: identity.serial,
+    ssids: config.ssids,
+    secret: config.linkSecret,
+    tls: config.linkTls === undefined ? undefined : { caPath: config.linkTls.caPath },
+    logger: linkLogger,
+  });
   const api = await buildApi({
     store,
     system: { serial: identity.serial, ssids: config.ssids, version: VERSION },
     token: identity.token,
     logger: logger.child({ part: "api" }) as unknown as FastifyBaseLogger,
     metrics,
+    paths,
   });
+  let linkListener: LinkListener | undefined;
   const nbd = new NbdServer({ store, logger: logger.child({ part: "nbd" }), observer: metrics });
   try {
     await api.listen({ host: config.api.host, port: config.api.port });
@@ -42,6 +60,19 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     const apiPort =
       typeof apiAddress === "object" && apiAddress !== null ? apiAddress.port : config.api.port;
     const nbdAddress = await nbd.listen(config.nbd);
+    if (config.linkSecret !== undefined) {
+      linkListener = await listenLink({
+        host: config.link.host,
+        port: config.link.port,
+        secret: config.linkSecret,
+        serial: identity.serial,
+        ssids: config.ssids,
+        tls: config.linkTls,
+        logger: linkLogger,
+        onConnection: (connection) => void serveLinkRequests(connection),
+      });
+    }
+    const link = linkListener && { host: config.link.host, port: linkListener.address.port };
     let stopping: Promise<void> | undefined;
     return {
       serial: identity.serial,
@@ -49,9 +80,13 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
       tokenGenerated: identity.tokenGenerated,
       api: { host: config.api.host, port: apiPort },
       nbd: nbdAddress,
+      link,
+      linkTls: config.linkTls !== undefined,
       dataDir,
       stop() {
         stopping ??= (async () => {
+          await paths.close();
+          await linkListener?.close();
           await nbd.close();
           await api.close();
           await store.flush();
@@ -61,6 +96,8 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
       },
     };
   } catch (error) {
+    await paths.close();
+    await linkListener?.close();
     await nbd.close();
     await api.close();
     await store.close();
@@ -78,6 +115,9 @@ export function describeSystem(system: RunningSystem): string {
     `gsnap ${VERSION}: storage system ${system.serial} serving ${system.dataDir}`,
     `  API  http://${formatHostPort(system.api)}  (dashboard, /v1, /metrics, /openapi.json)`,
     `  NBD  nbd://${formatHostPort(system.nbd)}/VOLSER`,
+    system.link === undefined
+      ? "  LINK  off (no link secret: gsnap serve --link-secret)"
+      : `  LINK  ${formatHostPort(system.link)}  (peer links, ${system.linkTls ? "TLS" : "TCP"})`,
   ];
   if (system.tokenGenerated) {
     lines.push(

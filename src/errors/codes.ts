@@ -98,6 +98,32 @@ export const ERROR_CODES = {
     exitCode: 59,
     summary: "a peer link cannot be reached or closed with requests in flight",
   },
+  // Replication paths.
+  PATH_EXISTS: {
+    httpStatus: 409,
+    exitCode: 60,
+    summary: "a path from that SSID to that remote subsystem exists",
+  },
+  PATH_NOT_FOUND: {
+    httpStatus: 404,
+    exitCode: 61,
+    summary: "no path from that SSID to that remote subsystem",
+  },
+  LINK_SECRET_MISSING: {
+    httpStatus: 409,
+    exitCode: 62,
+    summary: "the server has no link secret (gsnap serve --link-secret), so it makes no paths",
+  },
+  LINK_ADDRESS_INVALID: {
+    httpStatus: 400,
+    exitCode: 63,
+    summary: "a path's links are not 1 to 8 distinct HOST:PORT addresses",
+  },
+  PATHS_UNAVAILABLE: {
+    httpStatus: 503,
+    exitCode: 64,
+    summary: "this API was built without replication paths",
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

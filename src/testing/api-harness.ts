@@ -8,6 +8,7 @@ import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import { ApiMetrics } from "../api/api-metrics.js";
 import { buildApi } from "../api/build-api.js";
 import { Store } from "../store/store.js";
+import { MemoryPaths } from "./memory-paths.js";
 
 export const TOKEN = "test-token-7f3a9c1e";
 export const SYSTEM = { serial: "GS0001", ssids: ["01A0", "01A1"], version: "0.1.0-test" };
@@ -37,6 +38,7 @@ export interface ApiUnderTest {
   readonly app: FastifyInstance;
   readonly store: Store;
   readonly metrics: ApiMetrics;
+  readonly paths: MemoryPaths;
   readonly baseUrl: string;
   call(method: string, urlPath: string, options?: CallOptions): Promise<Reply>;
 }
@@ -60,6 +62,13 @@ export const PRIVATE_ROUTES: readonly RouteCase[] = [
   { method: "POST", path: "/v1/snap", json: { source: "VOL001:0.0-0.14", target: "VOL002" } },
   { method: "GET", path: "/v1/stats" },
   { method: "POST", path: "/v1/fsck" },
+  { method: "GET", path: "/v1/paths" },
+  {
+    method: "POST",
+    path: "/v1/paths",
+    json: { ssid: "01A1", to: "GS0002.01B1", links: ["127.0.0.1:8481"] },
+  },
+  { method: "DELETE", path: "/v1/paths/01A0/GS0002.01B0" },
   { method: "GET", path: "/metrics" },
   { method: "GET", path: "/openapi.json" },
 ];
@@ -72,22 +81,31 @@ export const ALL_ROUTES: readonly RouteCase[] = [
 const running: { app: FastifyInstance; store: Store; dir: string }[] = [];
 
 export async function startApi(
-  options: { logger?: FastifyBaseLogger; seeded?: boolean } = {},
+  options: { logger?: FastifyBaseLogger; seeded?: boolean; withoutPaths?: boolean } = {},
 ): Promise<ApiUnderTest> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-api-"));
   const store = await Store.open(dir, { collectorIntervalMs: false });
   const metrics = new ApiMetrics();
+  const paths = new MemoryPaths(SYSTEM.ssids);
   const app = await buildApi({
     store,
     system: SYSTEM,
     token: TOKEN,
     metrics,
     logger: options.logger,
+    paths: options.withoutPaths ? undefined : paths,
   });
   running.push({ app, store, dir });
-  if (options.seeded !== false) await seed(store);
+  if (options.seeded !== false) await seed(store, paths);
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
-  return { app, store, metrics, baseUrl: address, call: (...args) => call(address, ...args) };
+  return {
+    app,
+    store,
+    metrics,
+    paths,
+    baseUrl: address,
+    call: (...args) => call(address, ...args),
+  };
 }
 
 /** Closes every API and store the test started and removes their dirs. */
@@ -99,8 +117,12 @@ export async function stopApis(): Promise<void> {
   }
 }
 
-/** VOL001 (10 cylinders, tracks 0 to 2 written) and VOL002 (10 cylinders, empty), in 01A0. */
-export async function seed(store: Store): Promise<void> {
+/**
+ * VOL001 (10 cylinders, tracks 0 to 2 written) and VOL002 (10 cylinders, empty), in 01A0; with
+ * `paths`, a path from 01A0 to GS0002.01B0.
+ */
+export async function seed(store: Store, paths?: MemoryPaths): Promise<void> {
+  await paths?.establish({ ssid: "01A0", to: "GS0002.01B0", links: ["127.0.0.1:8481"] });
   await store.createVolume({ volser: "VOL001", ssid: "01A0", cylinders: 10 });
   await store.createVolume({ volser: "VOL002", ssid: "01A0", cylinders: 10 });
   await store.write("VOL001", {

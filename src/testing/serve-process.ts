@@ -1,5 +1,6 @@
 // Runs a real `gsnap serve` process for tests: on a temp data dir, with the API and NBD on free
-// loopback ports (port 0), the addresses read from what it prints at start.
+// loopback ports (port 0), the addresses (and the peer link's, when it has one) read from what it
+// prints at start.
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -17,6 +18,8 @@ export interface ServeProcess {
   readonly apiUrl: string;
   readonly nbdHost: string;
   readonly nbdPort: number;
+  /** The peer link address HOST:PORT; undefined when it runs without a link secret. */
+  readonly linkAddress: string | undefined;
   readonly token: string;
   readonly child: ChildProcess;
   nbdUri(volser: string): string;
@@ -98,11 +101,13 @@ export async function startServe(
     nbd = /NBD {2}nbd:\/\/([^:\s]+):(\d+)\//.exec(output);
   }
   const apiUrl = api[1];
+  const link = /LINK {2}(\S+:\d+)/.exec(output);
   const server: ServeProcess = {
     dataDir,
     apiUrl,
     nbdHost: nbd[1],
     nbdPort: Number(nbd[2]),
+    linkAddress: link?.[1],
     token,
     child,
     nbdUri: (volser) => `nbd://${nbd[1]}:${nbd[2]}/${volser}`,

@@ -1,0 +1,155 @@
+// The paths of one storage system: the I/O shell that keeps them in paths.json, runs a PathLink
+// per link, and answers the API. Paths are established, listed and removed here; each link
+// connects and reconnects by itself.
+
+import assert from "node:assert/strict";
+import { GsnapError } from "../errors/gsnap-error.js";
+import { checkSsid } from "../geometry/names.js";
+import type { LinkTlsClientOptions } from "../link/connect-link.js";
+import type { LinkLogger } from "../link/link-logger.js";
+import { readPathFile, writePathFile } from "./path-file.js";
+import { DEFAULT_PATH_TIMING, PathLink, type PathTiming } from "./path-link.js";
+import type { PathService } from "./path-service.js";
+import {
+  checkEstablish,
+  type EstablishRequest,
+  type PathSpec,
+  parseRemote,
+  pathKey,
+} from "./path-spec.js";
+import { type PathInfo, pathState } from "./path-state.js";
+
+export interface PathManagerOptions {
+  readonly dataDir: string;
+  readonly serial: string;
+  readonly ssids: readonly string[];
+  /** The shared link secret; without it paths are listed but neither made nor connected. */
+  readonly secret?: string;
+  /** Connect over TLS, trusting this; plain TCP when absent. */
+  readonly tls?: LinkTlsClientOptions;
+  readonly logger?: LinkLogger;
+  readonly timing?: Partial<PathTiming>;
+}
+
+interface RunningPath {
+  readonly spec: PathSpec;
+  readonly links: readonly PathLink[];
+}
+
+export class PathManager implements PathService {
+  private readonly paths = new Map<string, RunningPath>();
+  private readonly timing: PathTiming;
+  /** paths.json writes, one after another, so the last one written is the last one asked for. */
+  private writing: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  private constructor(private readonly options: PathManagerOptions) {
+    assert.ok(options.ssids.length > 0, "a storage system has at least one subsystem");
+    this.timing = { ...DEFAULT_PATH_TIMING, ...options.timing };
+  }
+
+  /** Loads the paths kept in the data dir and starts connecting their links. */
+  static async open(options: PathManagerOptions): Promise<PathManager> {
+    const manager = new PathManager(options);
+    for (const spec of await readPathFile(options.dataDir)) manager.start(spec);
+    return manager;
+  }
+
+  list(): PathInfo[] {
+    return [...this.paths.values()].map(describePath);
+  }
+
+  async establish(request: EstablishRequest): Promise<PathInfo> {
+    const spec = checkEstablish(request, this.options.ssids);
+    const what = `Cannot establish a path from ${spec.ssid} to ${spec.remoteSerial}.${spec.remoteSsid}`;
+    if (this.options.secret === undefined) {
+      throw new GsnapError(
+        "LINK_SECRET_MISSING",
+        `${what}: this system has no link secret (start it with gsnap serve --link-secret)`,
+      );
+    }
+    if (this.paths.has(pathKey(spec))) {
+      throw new GsnapError(
+        "PATH_EXISTS",
+        `${what}: the path exists (remove it first to change it)`,
+      );
+    }
+    const running = this.start(spec);
+    try {
+      await this.save();
+    } catch (error) {
+      this.stop(pathKey(spec));
+      throw error;
+    }
+    await Promise.all(running.links.map((link) => link.firstAttempt));
+    return describePath(running);
+  }
+
+  async remove(request: { ssid: string; to: string }): Promise<void> {
+    const ssid = checkSsid(request.ssid);
+    const remote = parseRemote(request.to);
+    const key = pathKey({ ssid, ...remote });
+    if (!this.paths.has(key)) {
+      throw new GsnapError(
+        "PATH_NOT_FOUND",
+        `Cannot remove the path from ${ssid} to ${remote.remoteSerial}.${remote.remoteSsid}: there is no such path`,
+      );
+    }
+    this.stop(key);
+    await this.save();
+  }
+
+  /** Closes every link; paths.json keeps the paths for the next start. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const running of this.paths.values()) for (const link of running.links) link.close();
+    await this.writing;
+  }
+
+  private start(spec: PathSpec): RunningPath {
+    assert.ok(!this.closed, "paths are not started after close");
+    const links = spec.links.map(
+      (address) =>
+        new PathLink({
+          address,
+          remoteSerial: spec.remoteSerial,
+          remoteSsid: spec.remoteSsid,
+          serial: this.options.serial,
+          ssids: this.options.ssids,
+          secret: this.options.secret,
+          tls: this.options.tls,
+          logger: this.options.logger,
+          timing: this.timing,
+        }),
+    );
+    const running = { spec, links };
+    this.paths.set(pathKey(spec), running);
+    return running;
+  }
+
+  private stop(key: string): void {
+    const running = this.paths.get(key);
+    assert.ok(running !== undefined, "only a running path is stopped");
+    for (const link of running.links) link.close();
+    this.paths.delete(key);
+  }
+
+  private save(): Promise<void> {
+    const specs = [...this.paths.values()].map((running) => running.spec);
+    const write = this.writing.then(() => writePathFile(this.options.dataDir, specs));
+    // A failed write fails its caller; the next write starts anyway.
+    this.writing = write.catch(() => {});
+    return write;
+  }
+}
+
+function describePath(running: RunningPath): PathInfo {
+  const links = running.links.map((link) => link.status);
+  return {
+    ssid: running.spec.ssid,
+    remoteSerial: running.spec.remoteSerial,
+    remoteSsid: running.spec.remoteSsid,
+    state: pathState(links),
+    links,
+  };
+}
