@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  missingNbdClients,
+  missingNbdClientsNoticed,
   nbdcopy,
   nbdinfo,
   nbdshScript,
@@ -22,13 +22,7 @@ import { CLI_PATH, type ServeProcess, startServe } from "../src/testing/serve-pr
 const TRACK = 57_344;
 const CYLINDERS = 20;
 const VOLUME_BYTES = CYLINDERS * 15 * TRACK;
-const missing = missingNbdClients();
-if (missing.length > 0) {
-  console.warn(
-    `\n*** NOTICE: real-server NBD interop tests SKIPPED: missing ${missing.join(", ")}.\n` +
-      "*** Install qemu-utils, libnbd-bin and python3-libnbd (.ci/run does) to run them.\n",
-  );
-}
+const missing = missingNbdClientsNoticed("REAL-SERVER NBD INTEROP TESTS");
 
 /** Distinct bytes per call, with whole zero MiB runs so the map has holes. */
 function image(length: number, seed: number): Buffer {

@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
-  missingNbdClients,
+  missingNbdClientsNoticed,
   nbdcopy,
   nbdinfo,
   nbdinfoMap,
@@ -22,13 +22,7 @@ const TRACK = 57_344;
 const CYLINDERS = 20;
 const VOLUME_BYTES = CYLINDERS * 15 * TRACK;
 
-const missing = missingNbdClients();
-if (missing.length > 0) {
-  console.warn(
-    `\n!!!!!!!! NBD INTEROP TESTS SKIPPED: ${missing.join(", ")} not installed ` +
-      "(Debian: qemu-utils libnbd-bin python3-libnbd) !!!!!!!!\n",
-  );
-}
+const missing = missingNbdClientsNoticed("NBD INTEROP TESTS");
 
 const cleanups: (() => Promise<void> | void)[] = [];
 

@@ -76,6 +76,21 @@ export function missingNbdClients(): string[] {
   return missing;
 }
 
+/**
+ * The clients this machine lacks, after a loud notice on the console when any is missing, so a
+ * run that skips the interop tests says so (CI installs them all and must run them).
+ */
+export function missingNbdClientsNoticed(suite: string): string[] {
+  const missing = missingNbdClients();
+  if (missing.length > 0) {
+    console.warn(
+      `\n!!!!!!!! ${suite} SKIPPED: ${missing.join(", ")} not installed ` +
+        "(Debian: qemu-utils libnbd-bin python3-libnbd; .ci/run installs them) !!!!!!!!\n",
+    );
+  }
+  return missing;
+}
+
 export function haveNbdClients(): boolean {
   return missingNbdClients().length === 0;
 }
