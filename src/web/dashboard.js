@@ -11,19 +11,19 @@ import {
   Unauthorized,
 } from "./api-client.js";
 import { el } from "./dom.js";
+import { pathsView } from "./paths-view.js";
 import { systemView } from "./system-view.js";
 import { volumesView } from "./volumes-view.js";
 
 /** The views that arrive with later work, and what brings them. */
 const PLACEHOLDERS = {
-  paths: ["Paths", "No paths yet: paths between storage systems arrive with replication."],
   pairs: ["Pairs", "No pairs yet: replication pairs arrive with replication."],
   jobs: ["Jobs", "No jobs yet: jobs and their progress arrive with Global Snap Copy (GSC)."],
 };
 
 const $ = (id) => document.getElementById(id);
 
-/** Stops the shown view's refreshing (the system view samples I/O rates). */
+/** Stops the shown view's refreshing (the system view samples I/O rates, paths are re-read). */
 let stopView = () => {};
 /** Counts view changes, so that a slow view that finishes after the next one started is dropped. */
 let generation = 0;
@@ -70,7 +70,7 @@ async function render() {
       const [title, text] = PLACEHOLDERS[name];
       view.append(el("h1", { text: title }), el("p", { class: "empty", text }));
     } else {
-      const stop = await systemView(view);
+      const stop = await (name === "paths" ? pathsView(view) : systemView(view));
       if (mine !== generation) return stop();
       stopView = stop;
     }

@@ -1,5 +1,5 @@
 // Drives the dashboard in Debian's Chromium (through playwright-core) against a real API on
-// 127.0.0.1: login, the system and volumes views, a refused token. Saves a phone-width and a
+// 127.0.0.1: login, the system, volumes and paths views, a refused token. Saves a phone-width and a
 // laptop-width screenshot of each view under a temp folder and prints their paths.
 
 import fs from "node:fs";
@@ -65,7 +65,7 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
   });
 
   /** A fresh tab (so a fresh sessionStorage) that records script errors and CSP violations. */
-  async function openPage(): Promise<Page> {
+  async function openPage(baseUrl: string = api.baseUrl): Promise<Page> {
     const page = await context.newPage();
     page.on("pageerror", (error) => pageErrors.push(error.message));
     page.on("console", (message) => {
@@ -74,7 +74,7 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
       if (message.type() === "error" && !text.includes("status of 401")) pageErrors.push(text);
     });
     await page.setViewportSize(WIDTHS.laptop);
-    await page.goto(`${api.baseUrl}/`);
+    await page.goto(`${baseUrl}/`);
     return page;
   }
 
@@ -194,12 +194,73 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     await page.close();
   });
 
-  it("says paths, pairs and jobs arrive with replication and GSC", async () => {
+  it("shows the seeded path with its state, and a link's failure and reason once it refreshes", async () => {
+    const page = await openPage();
+    await logIn(page, TOKEN);
+    await see(page, "Storage system GS0001");
+    await page.getByRole("link", { name: "Paths" }).click();
+    const path = page.locator("section.path", { hasText: "GS0002.01B0" });
+    await path.waitFor({ timeout: VIEW_TIMEOUT_MS });
+    expect(page.url()).toMatch(/#\/paths$/);
+    expect(await path.locator("h2").textContent()).toBe("01A0 \u2192 GS0002.01B0");
+    expect(await path.locator(".path-state").textContent()).toBe(
+      "State: established (1 of 1 link established)",
+    );
+    const link = path.locator("tbody tr");
+    expect(await link.locator("td").allInnerTexts()).toEqual([
+      "127.0.0.1:8481",
+      "established",
+      "none",
+      "2026-01-01 00:00:00 UTC",
+    ]);
+    await screenshots(page, "paths");
+
+    // As the PathManager would report a remote that stopped listening.
+    api.paths.setLink(
+      { ssid: "01A0", to: "GS0002.01B0" },
+      {
+        address: "127.0.0.1:8481",
+        state: "failed",
+        reason: "refused",
+        since: "2026-01-01T00:05:00.000Z",
+      },
+    );
+    await link.locator("td", { hasText: "refused" }).waitFor({ timeout: 8_000 });
+    expect(await link.locator("td").allInnerTexts()).toEqual([
+      "127.0.0.1:8481",
+      "failed",
+      "refused",
+      "2026-01-01 00:05:00 UTC",
+    ]);
+    expect(await path.locator(".path-state").textContent()).toBe(
+      "State: failed (0 of 1 link established)",
+    );
+    await screenshots(page, "paths-link-refused");
+    await page.close();
+  });
+
+  it("says how to establish a path when there is none", async () => {
+    const empty = await startApi({ seeded: false });
+    const page = await openPage(empty.baseUrl);
+    await logIn(page, TOKEN);
+    await see(page, "Storage system GS0001");
+    await page.getByRole("link", { name: "Paths" }).click();
+    await see(page, "No paths.");
+    expect(await page.locator("#view .empty").textContent()).toBe(
+      "No paths. Establish one with " +
+        "gsnap path establish --ssid ... --to SERIAL.SSID --link HOST:PORT",
+    );
+    expect(await page.locator("#view .empty code").count()).toBe(1);
+    expect(await page.locator("section.path").count()).toBe(0);
+    await screenshots(page, "paths-empty");
+    await page.close();
+  });
+
+  it("says pairs and jobs arrive with replication and GSC", async () => {
     const page = await openPage();
     await logIn(page, TOKEN);
     await see(page, "Storage system GS0001");
     const placeholders: [string, string][] = [
-      ["Paths", "paths between storage systems arrive with replication"],
       ["Pairs", "replication pairs arrive with replication"],
       ["Jobs", "arrive with Global Snap Copy (GSC)"],
     ];
