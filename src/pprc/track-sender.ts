@@ -1,0 +1,226 @@
+// Sends tracks of a source volume to a target volume on a peer over a path's connections: the
+// copy engine of pairs and GSC (DESIGN.md §2). Tracks go in order, many in flight, spread over
+// every connection (each connection's window bounds its share). A track the target received
+// damaged (NACK, checksum mismatch) is sent again, a bounded number of times. When a connection
+// fails, the tracks it had not had acknowledged go back to the queue and the other connections
+// take them, so no track is lost; when every connection has failed, the copy fails with LINK_DOWN.
+//
+// A track moved to another connection may have been stored on the target already (its ACK was
+// lost with the connection): storing it twice is harmless, because it carries the same bytes.
+
+import { GsnapError, isGsnapError } from "../errors/gsnap-error.js";
+import { checkVolser } from "../geometry/names.js";
+import { NackReason, type ReplyFrame } from "../link/frame-types.js";
+import {
+  type LinkConnection,
+  MAX_FRAMES_IN_FLIGHT,
+  type RequestBody,
+} from "../link/link-connection.js";
+import type { Store } from "../store/store.js";
+import { type OutgoingTrack, TrackFeed, type TrackRange } from "./track-feed.js";
+
+/**
+ * How often one track is sent again on one connection after the target found it damaged. Links
+ * damage frames rarely (TCP has its own checksum); a track damaged 4 times in a row points at a
+ * broken link or peer, and trying forever would hide it.
+ */
+export const MAX_CHECKSUM_RESENDS = 3;
+
+/** What the sender needs of a connection; LinkConnection is one, tests wrap one. */
+export type TrackLink = Pick<LinkConnection, "request" | "isClosed">;
+
+export interface SendTracksOptions {
+  readonly store: Store;
+  readonly sourceVolser: string;
+  readonly targetVolser: string;
+  readonly tracks: readonly TrackRange[];
+  readonly connections: readonly TrackLink[];
+  readonly onProgress?: (progress: SendProgress) => void;
+}
+
+export interface SendResult {
+  /** Tracks the target acknowledged, data and zero records alike; each counts once. */
+  readonly tracksSent: number;
+  /** Bytes of the acknowledged data tracks, each counted once. */
+  readonly bytesSent: number;
+  /** Tracks that went as zero records. */
+  readonly zeroTracks: number;
+  /** Sends repeated: after a checksum NACK, or on another connection after one failed. */
+  readonly resent: number;
+}
+
+export interface SendProgress extends SendResult {
+  readonly tracksTotal: number;
+}
+
+export async function sendTracks(options: SendTracksOptions): Promise<SendResult> {
+  checkVolser(options.targetVolser);
+  const feed = new TrackFeed(options.store, {
+    volser: options.sourceVolser,
+    ranges: options.tracks,
+  });
+  return new TrackSend(feed, options).run();
+}
+
+type Delivery = "acknowledged" | "link-failed" | "refused";
+
+class TrackSend {
+  private readonly totals = { tracksSent: 0, bytesSent: 0, zeroTracks: 0, resent: 0 };
+  /** Tracks whose connection failed before they were acknowledged. */
+  private readonly returned: OutgoingTrack[] = [];
+  /** Tracks taken from the feed or `returned` and not yet acknowledged or returned. */
+  private taken = 0;
+  private waiters: (() => void)[] = [];
+  private failure: unknown;
+  private lastLinkError: unknown;
+
+  constructor(
+    private readonly feed: TrackFeed,
+    private readonly options: SendTracksOptions,
+  ) {}
+
+  async run(): Promise<SendResult> {
+    const lanes: Promise<void>[] = [];
+    for (const connection of this.options.connections) {
+      // One lane per window slot: the connection's own window makes the extra lanes wait.
+      for (let i = 0; i < MAX_FRAMES_IN_FLIGHT; i += 1) lanes.push(this.lane(connection));
+    }
+    await Promise.all(lanes);
+    if (this.failure !== undefined) throw this.failure;
+    const total = this.feed.tracksTotal;
+    if (this.totals.tracksSent < total) {
+      throw new GsnapError(
+        "LINK_DOWN",
+        `Cannot send tracks of volume "${this.options.sourceVolser}" to ` +
+          `"${this.options.targetVolser}": every connection failed after ` +
+          `${this.totals.tracksSent} of ${total} tracks`,
+        { cause: this.lastLinkError },
+      );
+    }
+    return { ...this.totals };
+  }
+
+  private async lane(connection: TrackLink): Promise<void> {
+    while (true) {
+      const track = await this.take(connection);
+      if (track === undefined) return;
+      const delivery = await this.deliver(connection, track);
+      this.taken -= 1;
+      if (delivery === "link-failed") this.returned.push(track);
+      this.wake();
+      if (delivery !== "acknowledged") return;
+    }
+  }
+
+  /** The next track for a lane, or undefined when the lane is done. */
+  private async take(connection: TrackLink): Promise<OutgoingTrack | undefined> {
+    while (this.failure === undefined && !connection.isClosed) {
+      const returned = this.returned.shift();
+      if (returned !== undefined) {
+        this.totals.resent += 1;
+        this.taken += 1;
+        return returned;
+      }
+      if (!this.feed.done) {
+        // Counted before the read, so that idle lanes know more work may still come.
+        this.taken += 1;
+        const track = await this.nextFromFeed();
+        if (track !== undefined) return track;
+        this.taken -= 1;
+        this.wake();
+        continue;
+      }
+      // Tracks in flight elsewhere may yet come back from a failed connection.
+      if (this.taken === 0) return undefined;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    return undefined;
+  }
+
+  private async nextFromFeed(): Promise<OutgoingTrack | undefined> {
+    try {
+      return await this.feed.next();
+    } catch (error) {
+      this.failure ??= error;
+      return undefined;
+    }
+  }
+
+  private async deliver(connection: TrackLink, track: OutgoingTrack): Promise<Delivery> {
+    for (let resends = 0; ; resends += 1) {
+      let reply: ReplyFrame;
+      try {
+        reply = await connection.request(this.requestFor(track));
+      } catch (error) {
+        if (!isGsnapError(error)) throw error;
+        this.lastLinkError = error;
+        return "link-failed";
+      }
+      if (reply.type === "ACK") {
+        this.acknowledge(track);
+        return "acknowledged";
+      }
+      const damaged = reply.type === "NACK" && reply.reason === NackReason.CHECKSUM_MISMATCH;
+      if (damaged && resends < MAX_CHECKSUM_RESENDS) {
+        this.totals.resent += 1;
+        continue;
+      }
+      this.failure ??= this.refusal(track, reply, resends);
+      return "refused";
+    }
+  }
+
+  private requestFor(track: OutgoingTrack): RequestBody {
+    const volser = this.options.targetVolser;
+    if (track.kind === "zero") {
+      return { type: "TRACK_ZERO", volser, trackNumber: track.trackNumber };
+    }
+    return {
+      type: "TRACK_DATA",
+      volser,
+      trackNumber: track.trackNumber,
+      checksum: track.checksum,
+      data: track.data,
+    };
+  }
+
+  private acknowledge(track: OutgoingTrack): void {
+    this.totals.tracksSent += 1;
+    if (track.kind === "zero") this.totals.zeroTracks += 1;
+    else this.totals.bytesSent += track.data.length;
+    this.options.onProgress?.({ ...this.totals, tracksTotal: this.feed.tracksTotal });
+  }
+
+  private wake(): void {
+    for (const waiter of this.waiters.splice(0)) waiter();
+  }
+
+  /** The typed error for a reply that ends the copy. */
+  private refusal(track: OutgoingTrack, reply: ReplyFrame, resends: number): GsnapError {
+    const what =
+      `Cannot send track ${track.trackNumber} of volume "${this.options.sourceVolser}" to ` +
+      `"${this.options.targetVolser}"`;
+    if (reply.type !== "NACK") {
+      return new GsnapError("LINK_PROTOCOL", `${what}: the target answered ${reply.type}`);
+    }
+    switch (reply.reason) {
+      case NackReason.CHECKSUM_MISMATCH:
+        return new GsnapError(
+          "LINK_PROTOCOL",
+          `${what}: it arrived damaged ${resends + 1} times in a row`,
+        );
+      case NackReason.VOLUME_NOT_FOUND:
+        return new GsnapError("VOLUME_NOT_FOUND", `${what}: the target has no such volume`);
+      case NackReason.TRACK_OUT_OF_RANGE:
+        return new GsnapError("IO_OUT_OF_RANGE", `${what}: the track does not fit the target`);
+      case NackReason.BUSY:
+        // The target takes no tracks for this volume now: the closest code is a volume that
+        // refuses writes.
+        return new GsnapError("VOLUME_READ_ONLY", `${what}: the target is busy`);
+      case NackReason.IO_ERROR:
+        return new GsnapError("IO_ERROR", `${what}: the target could not store it`);
+      default:
+        return new GsnapError("LINK_PROTOCOL", `${what}: NACK with unknown reason ${reply.reason}`);
+    }
+  }
+}
