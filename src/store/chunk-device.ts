@@ -57,6 +57,8 @@ export interface ChunkDevice {
   isActive(segment: number): boolean;
   /** Sizes of the segments that exist, by id. */
   segmentSizes(): Map<number, number>;
+  /** The size of one segment (0 if it does not exist): what a write records, without a copy of all. */
+  segmentSize(segment: number): number;
   /** A durability barrier: every append before it survives a crash once it returns. */
   sync(): void;
   /** Deletes a segment whose chunks are all dead or moved (once its reads under way are done). */

@@ -128,7 +128,7 @@ export class Collector {
         }
         const [location] = device.append([{ id, hash: chunk.hash, data }]);
         catalog.moveChunk(id, location);
-        catalog.setSegmentSize(location.segment, device.segmentSizes().get(location.segment) ?? 0);
+        catalog.setSegmentSize(location.segment, device.segmentSize(location.segment));
         count += 1;
       }
       return count;

@@ -239,6 +239,10 @@ export class SegmentDevice implements ChunkDevice {
     return this.lanes.includes(segment);
   }
 
+  segmentSize(segment: number): number {
+    return this.sizes.get(segment) ?? 0;
+  }
+
   segmentSizes(): Map<number, number> {
     return new Map(this.sizes);
   }

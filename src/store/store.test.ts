@@ -312,6 +312,17 @@ describe.each(devices)("store on %s", (_name, options) => {
     expect(store.showVolume("VOL001").allocatedTracks).toBe(2);
   });
 
+  it("fails a write whose volume is deleted and created anew with other tracks before it commits", async () => {
+    const store = await fresh();
+    // Both changes are queued before the write, which read the old volume when it was asked for.
+    const deleted = store.deleteVolume("VOL001");
+    const created = store.createVolume({ volser: "VOL001", cylinders: 2, trackSizeBytes: 8_192 });
+    const write = store.write("VOL001", { offsetBytes: 0, data: pattern(2 * TRACK, 19) });
+    const [, , outcome] = await Promise.allSettled([deleted, created, write]);
+    expect(outcome.status === "rejected" && outcome.reason.code).toBe("VOLUME_NOT_FOUND");
+    expect(store.showVolume("VOL001")).toMatchObject({ trackSizeBytes: 8_192, allocatedTracks: 0 });
+  });
+
   it("reports a chunk that fails its checksum with CHUNK_CORRUPT, and the checker finds it", async () => {
     const device = new MemoryDevice({ committedSizes: new Map() });
     const store = await openStore(tempDir(), { device: () => device });

@@ -162,40 +162,46 @@ export function writeRange(
 /** Zeroes a byte range: whole tracks are unmapped, partial ones rewritten. */
 export function zeroRange(parts: StoreParts, volume: VolumeRecord, range: ByteRange): VolumeRecord {
   checkByteRange(volume, range, "zero");
-  const trackSizeBytes = volume.geometry.trackSizeBytes;
-  const end = range.offsetBytes + range.lengthBytes;
-  const firstWhole = Math.ceil(range.offsetBytes / trackSizeBytes);
-  const endWhole = Math.floor(end / trackSizeBytes);
-  if (endWhole <= firstWhole) {
-    return writeRange(parts, volume, {
-      offsetBytes: range.offsetBytes,
-      data: Buffer.alloc(range.lengthBytes),
-    });
-  }
+  const split = splitByTracks(range, volume.geometry.trackSizeBytes);
   let updated = volume;
-  const headBytes = firstWhole * trackSizeBytes - range.offsetBytes;
-  if (headBytes > 0) {
+  for (const partial of split.partials) {
     updated = writeRange(parts, updated, {
-      offsetBytes: range.offsetBytes,
-      data: Buffer.alloc(headBytes),
+      offsetBytes: partial.offsetBytes,
+      data: Buffer.alloc(partial.lengthBytes),
     });
   }
-  const tailBytes = end - endWhole * trackSizeBytes;
-  if (tailBytes > 0) {
-    updated = writeRange(parts, updated, {
-      offsetBytes: endWhole * trackSizeBytes,
-      data: Buffer.alloc(tailBytes),
-    });
+  const chunkIds = new Float64Array(split.wholeTracks);
+  return pointTracks(parts, updated, { firstTrack: split.firstWholeTrack, chunkIds });
+}
+
+/**
+ * Splits a byte range into the tracks it covers whole and the (at most two) pieces of tracks it
+ * covers in part, which need a read-modify-write. Pure.
+ */
+export function splitByTracks(
+  range: ByteRange,
+  trackSizeBytes: number,
+): { firstWholeTrack: number; wholeTracks: number; partials: ByteRange[] } {
+  const end = range.offsetBytes + range.lengthBytes;
+  const firstWholeTrack = Math.ceil(range.offsetBytes / trackSizeBytes);
+  const endWholeTrack = Math.floor(end / trackSizeBytes);
+  if (endWholeTrack <= firstWholeTrack) {
+    const partials = range.lengthBytes > 0 ? [range] : [];
+    return { firstWholeTrack, wholeTracks: 0, partials };
   }
-  const images = new Array<Buffer | undefined>(endWhole - firstWhole);
-  return mapTracks(parts, updated, { firstTrack: firstWhole, images });
+  const partials: ByteRange[] = [];
+  const headBytes = firstWholeTrack * trackSizeBytes - range.offsetBytes;
+  if (headBytes > 0) partials.push({ offsetBytes: range.offsetBytes, lengthBytes: headBytes });
+  const tailStart = endWholeTrack * trackSizeBytes;
+  if (tailStart < end) partials.push({ offsetBytes: tailStart, lengthBytes: end - tailStart });
+  return { firstWholeTrack, wholeTracks: endWholeTrack - firstWholeTrack, partials };
 }
 
 /**
  * Stores the given track images as new chunks (undefined unmaps the track) and points the tracks
  * at them. Returns the volume record with its new root, written to the catalog if it changed.
  */
-export function mapTracks(
+function mapTracks(
   parts: StoreParts,
   volume: VolumeRecord,
   tracks: { firstTrack: number; images: readonly (Buffer | undefined)[] },
@@ -233,9 +239,8 @@ function recordChunks(
   images.forEach((image, i) => {
     parts.catalog.addChunk(image.id, { location: locations[i], hash: image.hash });
   });
-  const sizes = parts.device.segmentSizes();
   for (const segment of new Set(locations.map((location) => location.segment))) {
-    parts.catalog.setSegmentSize(segment, sizes.get(segment) ?? 0);
+    parts.catalog.setSegmentSize(segment, parts.device.segmentSize(segment));
   }
 }
 
@@ -275,22 +280,17 @@ export function prepareWrite(
   const { offsetBytes, data } = write;
   checkByteRange(volume, { offsetBytes, lengthBytes: data.length }, "write");
   const trackSizeBytes = volume.geometry.trackSizeBytes;
-  const end = offsetBytes + data.length;
-  const firstWholeTrack = Math.ceil(offsetBytes / trackSizeBytes);
-  const endWholeTrack = Math.max(firstWholeTrack, Math.floor(end / trackSizeBytes));
-  const partials: { offsetBytes: number; data: Buffer }[] = [];
-  if (endWholeTrack === firstWholeTrack) {
-    if (data.length > 0) partials.push(write);
-  } else {
-    const head = firstWholeTrack * trackSizeBytes - offsetBytes;
-    if (head > 0) partials.push({ offsetBytes, data: data.subarray(0, head) });
-    const tailStart = endWholeTrack * trackSizeBytes;
-    if (tailStart < end)
-      partials.push({ offsetBytes: tailStart, data: data.subarray(tailStart - offsetBytes) });
-  }
+  const split = splitByTracks({ offsetBytes, lengthBytes: data.length }, trackSizeBytes);
+  const partials = split.partials.map((piece) => {
+    const start = piece.offsetBytes - offsetBytes;
+    return {
+      offsetBytes: piece.offsetBytes,
+      data: data.subarray(start, start + piece.lengthBytes),
+    };
+  });
   const wholeImages: Buffer[] = [];
-  for (let track = firstWholeTrack; track < endWholeTrack; track += 1) {
-    const start = track * trackSizeBytes - offsetBytes;
+  for (let i = 0; i < split.wholeTracks; i += 1) {
+    const start = (split.firstWholeTrack + i) * trackSizeBytes - offsetBytes;
     wholeImages.push(data.subarray(start, start + trackSizeBytes));
   }
   const { chunkIds, images } = newChunks(parts, volume, wholeImages);
@@ -298,7 +298,15 @@ export function prepareWrite(
     images.length === 0
       ? { locations: [], written: Promise.resolve() }
       : parts.device.appendAsync(images);
-  return { trackSizeBytes, firstWholeTrack, chunkIds, images, locations, partials, written };
+  return {
+    trackSizeBytes,
+    firstWholeTrack: split.firstWholeTrack,
+    chunkIds,
+    images,
+    locations,
+    partials,
+    written,
+  };
 }
 
 /** The transaction half of a prepared write, run once its chunks are written. */

@@ -140,6 +140,10 @@ export class MemoryDevice implements ChunkDevice {
     return segment === this.active;
   }
 
+  segmentSize(segment: number): number {
+    return this.sizes.get(segment) ?? 0;
+  }
+
   segmentSizes(): Map<number, number> {
     return new Map(this.sizes);
   }
