@@ -2,6 +2,7 @@
 // request limits, and the per-route config (the action a route performs, whether it is public).
 
 import type { FastifyRequest } from "fastify";
+import type { PairService } from "../pprc/pair-service.js";
 import type { Store } from "../store/store.js";
 
 /** The storage system the API serves, as the daemon configured it. */
@@ -14,6 +15,8 @@ export interface SystemInfo {
 export interface ApiContext {
   readonly store: Store;
   readonly system: SystemInfo;
+  /** Replication pairs, when the API has them: a paired volume is not deleted or snapped into. */
+  readonly pairs?: PairService;
 }
 
 /**

@@ -1,11 +1,13 @@
 // The Prometheus metrics of one storage system, in a registry of their own (not prom-client's
 // global one, so that two systems in one process, as in tests, do not mix). The NBD server's
 // observer counts host requests through `request`; the store's gauges are read on each scrape, so
-// they are never stale and cost nothing between scrapes.
+// they are never stale and cost nothing between scrapes; so are the replication metrics
+// (replication-metrics.ts).
 
 import assert from "node:assert";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Store } from "../store/store.js";
+import { type ReplicationSources, registerReplicationMetrics } from "./replication-metrics.js";
 
 /** What the gauges read from the store. */
 export type MetricsStore = Pick<Store, "usage" | "listVolumes" | "showVolume">;
@@ -24,6 +26,7 @@ export class ApiMetrics {
   private readonly bytes: Counter<"op">;
   private readonly seconds: Histogram<"op">;
   private store: MetricsStore | undefined;
+  private replication: ReplicationSources = {};
 
   constructor() {
     const registers = [this.registry];
@@ -47,6 +50,7 @@ export class ApiMetrics {
       registers,
     });
     this.storeGauges();
+    registerReplicationMetrics(this.registry, () => this.replication);
     collectDefaultMetrics({ register: this.registry });
   }
 
@@ -63,6 +67,11 @@ export class ApiMetrics {
   /** Makes the store gauges read `store` on each scrape. */
   watch(store: MetricsStore): void {
     this.store = store;
+  }
+
+  /** Makes the link and pair metrics read these services on each scrape. */
+  watchReplication(sources: ReplicationSources): void {
+    this.replication = sources;
   }
 
   /** The Prometheus text exposition of every metric. */

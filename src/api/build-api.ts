@@ -5,6 +5,7 @@
 import assert from "node:assert";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { checkSerial, checkSsid } from "../geometry/names.js";
+import type { PairService } from "../pprc/pair-service.js";
 import type { PathService } from "../pprc/path-service.js";
 import type { Store } from "../store/store.js";
 import { allocationRoutes } from "./allocation-routes.js";
@@ -20,6 +21,7 @@ import { authHook } from "./auth-hook.js";
 import { handleError, notFound } from "./error-handler.js";
 import { metricsRoutes } from "./metrics-routes.js";
 import { openApi } from "./openapi.js";
+import { pairRoutes } from "./pair-routes.js";
 import { pathRoutes } from "./path-routes.js";
 import { snapRoutes } from "./snap-routes.js";
 import { storeRoutes } from "./store-routes.js";
@@ -38,6 +40,8 @@ export interface BuildApiOptions {
   readonly metrics?: ApiMetrics;
   /** Replication paths; without them the path routes answer PATHS_UNAVAILABLE. */
   readonly paths?: PathService;
+  /** Replication pairs; without them the pair routes answer PATHS_UNAVAILABLE. */
+  readonly pairs?: PairService;
 }
 
 /**
@@ -51,9 +55,10 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
     ssids: options.system.ssids.map(checkSsid),
     version: options.system.version,
   };
-  const context: ApiContext = { store: options.store, system };
+  const context: ApiContext = { store: options.store, system, pairs: options.pairs };
   const metrics = options.metrics ?? new ApiMetrics();
   metrics.watch(options.store);
+  metrics.watchReplication({ paths: options.paths, pairs: options.pairs });
 
   const app: FastifyInstance = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
@@ -77,6 +82,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   snapRoutes(app, context);
   storeRoutes(app, context);
   pathRoutes(app, options.paths);
+  pairRoutes(app, options.pairs);
   metricsRoutes(app, metrics);
   webRoutes(app);
   return app;

@@ -27,6 +27,7 @@ export async function openApi(app: FastifyInstance, version: string): Promise<vo
         { name: "snap", description: "Snapshot copies of extents" },
         { name: "store", description: "Allocation and the store checker" },
         { name: "paths", description: "Replication paths to remote subsystems" },
+        { name: "pairs", description: "Replication pairs of a local and a remote volume" },
         { name: "metrics", description: "Prometheus metrics" },
       ],
     },

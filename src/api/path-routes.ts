@@ -3,11 +3,11 @@
 // answers PATHS_UNAVAILABLE.
 
 import type { FastifyInstance } from "fastify";
-import { GsnapError } from "../errors/gsnap-error.js";
 import type { PathService } from "../pprc/path-service.js";
 import { MAX_LINKS_PER_PATH } from "../pprc/path-spec.js";
 import { ERROR_RESPONSES, NO_QUERY } from "./api-schemas.js";
 import { refuseBody } from "./refuse-body.js";
+import { requireService } from "./require-service.js";
 
 interface EstablishBody {
   ssid: string;
@@ -67,13 +67,7 @@ const PATH_PARAMS = {
 } as const;
 
 export function pathRoutes(app: FastifyInstance, paths: PathService | undefined): void {
-  const service = (action: string): PathService => {
-    if (paths !== undefined) return paths;
-    throw new GsnapError(
-      "PATHS_UNAVAILABLE",
-      `Cannot ${action}: this API was started without replication paths`,
-    );
-  };
+  const service = requireService(paths, "replication paths");
 
   app.get(
     "/v1/paths",

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { startApi, stopApis, storeState, TRACK_SIZE_BYTES } from "../testing/api-harness.js";
+import { examplePair } from "../testing/memory-pairs.js";
 
 afterEach(stopApis);
 
@@ -148,5 +149,32 @@ describe("POST /v1/snap refuses bad requests and changes nothing", () => {
     });
     expect(reply.body.message).toMatch(/15 tracks/);
     expect(reply.body.message).toMatch(/ 6$/);
+  });
+});
+
+describe("POST /v1/snap with paired volumes", () => {
+  it("refuses to snap into a paired volume with 409 PAIR_EXISTS and changes nothing", async () => {
+    const api = await startApi();
+    api.pairs.setPair(examplePair("VOL002", { role: "secondary" }));
+    const before = storeState(api.store);
+    const reply = await api.call("POST", "/v1/snap", {
+      json: { source: "VOL001:0.0-0.14", target: "VOL002" },
+    });
+    expect(reply.status).toBe(409);
+    expect(reply.body.code).toBe("PAIR_EXISTS");
+    expect(reply.body.message).toBe(
+      'Cannot snap VOL001:0.0-0.14 to VOL002: volume "VOL002" is the secondary of a pair with ' +
+        "GS0001.01A0.VOL002; terminate the pair first (gsnap pair terminate VOL002)",
+    );
+    expect(storeState(api.store)).toEqual(before);
+  });
+
+  it("snaps from a paired volume", async () => {
+    const api = await startApi();
+    api.pairs.setPair(examplePair("VOL001"));
+    const reply = await api.call("POST", "/v1/snap", {
+      json: { source: "VOL001:0.0-0.14", target: "VOL002" },
+    });
+    expect(reply.status, reply.text).toBe(200);
   });
 });

@@ -8,6 +8,7 @@ import { formatExtentList } from "../geometry/address.js";
 import { parseVolumeExtents, type VolumeExtents } from "../geometry/volume-extents.js";
 import type { ApiContext } from "./api-context.js";
 import { ERROR_RESPONSES, NO_QUERY } from "./api-schemas.js";
+import { refusePaired } from "./pair-guard.js";
 
 interface SnapBody {
   source: string;
@@ -43,7 +44,7 @@ function format(side: VolumeExtents): string {
     : `${side.volser}:${formatExtentList(side.extents)}`;
 }
 
-export function snapRoutes(app: FastifyInstance, { store }: ApiContext): void {
+export function snapRoutes(app: FastifyInstance, { store, pairs }: ApiContext): void {
   app.post<{ Body: SnapBody }>(
     "/v1/snap",
     {
@@ -66,6 +67,10 @@ export function snapRoutes(app: FastifyInstance, { store }: ApiContext): void {
             `write it as VOLSER:C.H-C.H, e.g. ${source.volser}:0.0-9.14`,
         );
       }
+      refusePaired(pairs, {
+        volser: target.volser,
+        action: `snap ${format(source)} to ${format(target)}`,
+      });
       const { tracks } = await store.snap({
         source: { volser: source.volser, extents: source.extents },
         target,

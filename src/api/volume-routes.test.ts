@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { startApi, stopApis, storeState, TRACK_SIZE_BYTES } from "../testing/api-harness.js";
+import { examplePair } from "../testing/memory-pairs.js";
 
 afterEach(stopApis);
 
@@ -167,5 +168,23 @@ describe("volume routes refuse bad requests and change nothing", () => {
     expect(reply.body.message).toBe(
       `Cannot create volume "NEW001" in subsystem "0002": this system's subsystems are 01A0, 01A1`,
     );
+  });
+});
+
+describe("DELETE /v1/volumes/:volser of a paired volume", () => {
+  it("is refused with 409 PAIR_EXISTS until the pair is terminated", async () => {
+    const api = await startApi();
+    api.pairs.setPair(examplePair("VOL001"));
+    const before = storeState(api.store);
+    const reply = await api.call("DELETE", "/v1/volumes/VOL001");
+    expect(reply.status).toBe(409);
+    expect(reply.body.code).toBe("PAIR_EXISTS");
+    expect(reply.body.message).toBe(
+      'Cannot delete volume "VOL001": volume "VOL001" is the primary of a pair with ' +
+        "GS0002.01B0.VOL001; terminate the pair first (gsnap pair terminate VOL001)",
+    );
+    expect(storeState(api.store)).toEqual(before);
+    await api.pairs.terminate("VOL001");
+    expect((await api.call("DELETE", "/v1/volumes/VOL001")).status).toBe(204);
   });
 });

@@ -12,6 +12,7 @@ import {
   VOLUME_INFO_SCHEMA,
   VOLUME_USAGE_SCHEMA,
 } from "./api-schemas.js";
+import { refusePaired } from "./pair-guard.js";
 import { refuseBody } from "./refuse-body.js";
 
 interface CreateVolumeBody {
@@ -49,7 +50,7 @@ export function subsystemFor(ssid: string | undefined, system: SystemInfo, volse
   return checked;
 }
 
-export function volumeRoutes(app: FastifyInstance, { store, system }: ApiContext): void {
+export function volumeRoutes(app: FastifyInstance, { store, system, pairs }: ApiContext): void {
   app.get(
     "/v1/volumes",
     {
@@ -113,7 +114,9 @@ export function volumeRoutes(app: FastifyInstance, { store, system }: ApiContext
       },
     },
     async (request, reply) => {
-      await store.deleteVolume(checkVolser(request.params.volser));
+      const volser = checkVolser(request.params.volser);
+      refusePaired(pairs, { volser, action: `delete volume "${volser}"` });
+      await store.deleteVolume(volser);
       return reply.code(204).send();
     },
   );

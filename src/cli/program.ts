@@ -5,6 +5,7 @@ import { Command, CommanderError } from "commander";
 import { callApi, resolveTarget } from "./api-client.js";
 import { checkDataDir, printCheckReport } from "./fsck-command.js";
 import { reportError } from "./output.js";
+import { addPairCommands } from "./pair-commands.js";
 import { addPathCommands } from "./path-commands.js";
 import { addServeCommand } from "./serve-command.js";
 import { addSystemCommands } from "./system-command.js";
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   addSystemCommands(program);
   addVolumeCommands(program);
   addPathCommands(program);
+  addPairCommands(program);
 
   program
     .command("fsck")

@@ -30,6 +30,10 @@ export function addServeCommand(program: Command): void {
     .option("--link-ca <file>", "PEM CA that outgoing TLS links trust (default: the system's)")
     .option("--token <token>", "API bearer token (default: generated once, kept in the data dir)")
     .option(
+      "--sync-timeout <ms>",
+      "how long a sync pair's host write waits for the secondary before the pair suspends (default 5000)",
+    )
+    .option(
       "--log-level <level>",
       "fatal, error, warn, info, debug, trace or silent (default info)",
     )

@@ -25,6 +25,8 @@ export interface ServeConfig {
   /** Undefined: generated once, kept in the data dir, printed at first start. */
   readonly token?: string;
   readonly logLevel: string;
+  /** How long a sync pair's write waits for the secondary before the pair suspends. */
+  readonly syncTimeoutMs: number;
 }
 
 export interface LinkTlsConfig {
@@ -48,6 +50,8 @@ export interface ServeSettings {
   linkCa?: string;
   token?: string;
   logLevel?: string;
+  /** Milliseconds, 1 to 600000. */
+  syncTimeout?: string | number;
 }
 
 export const DEFAULT_SETTINGS = {
@@ -57,6 +61,7 @@ export const DEFAULT_SETTINGS = {
   nbd: "127.0.0.1:10809",
   link: "127.0.0.1:8481",
   logLevel: "info",
+  syncTimeout: 5_000,
 } as const;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -73,6 +78,7 @@ const SETTING_KEYS = [
   "linkCa",
   "token",
   "logLevel",
+  "syncTimeout",
 ];
 
 /** Reads a JSON config file of ServeSettings; unknown keys are refused, not ignored. */
@@ -127,7 +133,22 @@ export function resolveConfig(fromFile: ServeSettings, fromFlags: ServeSettings)
     linkTls: linkTlsOf(merged),
     token: merged.token,
     logLevel: merged.logLevel,
+    syncTimeoutMs: checkSyncTimeout(merged.syncTimeout),
   };
+}
+
+/** A sync timeout past 10 minutes would outlast any host's own I/O timeout by far. */
+const MAX_SYNC_TIMEOUT_MS = 600_000;
+
+function checkSyncTimeout(value: string | number): number {
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 1 || ms > MAX_SYNC_TIMEOUT_MS) {
+    throw new GsnapError(
+      "REQUEST_INVALID",
+      `Cannot use sync timeout "${value}": give milliseconds from 1 to ${MAX_SYNC_TIMEOUT_MS}`,
+    );
+  }
+  return ms;
 }
 
 function checkLinkSecret(secret: string | undefined): string | undefined {

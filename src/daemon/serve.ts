@@ -7,10 +7,13 @@ import type { FastifyBaseLogger } from "fastify";
 import pino, { type Logger } from "pino";
 import { ApiMetrics } from "../api/api-metrics.js";
 import { buildApi } from "../api/build-api.js";
+import type { LinkConnection } from "../link/link-connection.js";
 import { type LinkListener, listenLink } from "../link/link-listener.js";
 import { NbdServer } from "../nbd/nbd-server.js";
+import { PairManager } from "../pprc/pair-manager.js";
+import { pairedVolumes } from "../pprc/paired-volumes.js";
 import { PathManager } from "../pprc/path-manager.js";
-import { serveLinkRequests } from "../pprc/serve-link-requests.js";
+import { refuseAll, serveLinkRequests } from "../pprc/serve-link-requests.js";
 import { Store } from "../store/store.js";
 import { VERSION } from "../version.js";
 import { formatHostPort, type HostPort, type ServeConfig } from "./config.js";
@@ -36,6 +39,12 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
   const store = await Store.open(dataDir);
   const metrics = new ApiMetrics();
   const linkLogger = logger.child({ part: "link" });
+  // Paths serve what peers ask of the pairs, and pairs send over paths: the pairs are bound late.
+  let pairs: PairManager | undefined;
+  const serve = (connection: LinkConnection) =>
+    serveLinkRequests(connection, (request, peerSerial) =>
+      pairs === undefined ? refuseAll(request, peerSerial) : pairs.handlePeer(request, peerSerial),
+    );
   const paths = await PathManager.open({
     dataDir,
     serial: identity.serial,
@@ -43,6 +52,15 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     secret: config.linkSecret,
     tls: config.linkTls === undefined ? undefined : { caPath: config.linkTls.caPath },
     logger: linkLogger,
+    serve,
+  });
+  pairs = await PairManager.open({
+    dataDir,
+    serial: identity.serial,
+    store,
+    paths,
+    logger: logger.child({ part: "pairs" }),
+    syncTimeoutMs: config.syncTimeoutMs,
   });
   const api = await buildApi({
     store,
@@ -51,9 +69,14 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     logger: logger.child({ part: "api" }) as unknown as FastifyBaseLogger,
     metrics,
     paths,
+    pairs,
   });
   let linkListener: LinkListener | undefined;
-  const nbd = new NbdServer({ store, logger: logger.child({ part: "nbd" }), observer: metrics });
+  const nbd = new NbdServer({
+    store: pairedVolumes(store, pairs),
+    logger: logger.child({ part: "nbd" }),
+    observer: metrics,
+  });
   try {
     await api.listen({ host: config.api.host, port: config.api.port });
     const apiAddress = api.server.address();
@@ -69,7 +92,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
         ssids: config.ssids,
         tls: config.linkTls,
         logger: linkLogger,
-        onConnection: (connection) => void serveLinkRequests(connection),
+        onConnection: (connection) => void serve(connection),
       });
     }
     const link = linkListener && { host: config.link.host, port: linkListener.address.port };
@@ -85,9 +108,10 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
       dataDir,
       stop() {
         stopping ??= (async () => {
+          await nbd.close();
+          await pairs?.close();
           await paths.close();
           await linkListener?.close();
-          await nbd.close();
           await api.close();
           await store.flush();
           await store.close();
@@ -96,6 +120,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
       },
     };
   } catch (error) {
+    await pairs.close();
     await paths.close();
     await linkListener?.close();
     await nbd.close();

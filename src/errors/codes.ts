@@ -124,6 +124,28 @@ export const ERROR_CODES = {
     exitCode: 64,
     summary: "this API was built without replication paths",
   },
+  // Pairs.
+  PAIR_EXISTS: {
+    httpStatus: 409,
+    exitCode: 65,
+    summary: "the volume is already in a pair (terminate it first)",
+  },
+  PAIR_NOT_FOUND: { httpStatus: 404, exitCode: 66, summary: "the volume is in no pair" },
+  PAIR_STATE_INVALID: {
+    httpStatus: 409,
+    exitCode: 67,
+    summary: "the pair's state or role does not allow this (resume of a duplex pair, ...)",
+  },
+  PAIR_GEOMETRY_MISMATCH: {
+    httpStatus: 409,
+    exitCode: 68,
+    summary: "the secondary volume's tracks differ in number or size from the primary's",
+  },
+  PAIR_SUSPENDED: {
+    httpStatus: 503,
+    exitCode: 69,
+    summary: "a critical pair is suspended, so its primary refuses host writes",
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

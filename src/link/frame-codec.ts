@@ -18,6 +18,9 @@
 //   TRACK_ZERO u8 len, volser, u32 track number
 //   ACK, PING, PONG  (empty)
 //   NACK       u16 reason
+//   PAIR_OPEN  u16 primary ssid, u8 len, primary volser, u16 secondary ssid, u8 len, secondary
+//              volser, u8 mode, u32 track count, u32 track size, u8 options (bit 0: resume)
+//   PAIR_STATE u8 len, secondary volser, u8 state, u8 reason
 
 import assert from "node:assert/strict";
 import { MAX_TRACK_SIZE_BYTES } from "../geometry/geometry.js";
@@ -38,7 +41,11 @@ import {
   MAX_VERSIONS_OFFERED,
   MAX_VOLSER_BYTES,
   NONCE_BYTES,
+  PairOpenOption,
   PROOF_BYTES,
+  WirePairMode,
+  WirePairState,
+  WireSuspendReason,
 } from "./frame-types.js";
 import { PayloadReader } from "./payload-reader.js";
 import { PayloadWriter } from "./payload-writer.js";
@@ -153,7 +160,7 @@ function readPayload(header: FrameHeader, reader: PayloadReader): Frame | undefi
       const ssidCount = reader.u8();
       const ssids: string[] = [];
       for (let index = 0; index < ssidCount && !reader.failed; index += 1) {
-        ssids.push(reader.u16().toString(16).toUpperCase().padStart(4, "0"));
+        ssids.push(readSsid(reader));
       }
       return { type: "HELLO", requestId, versions, serial, expectSerial, ssids };
     }
@@ -181,12 +188,41 @@ function readPayload(header: FrameHeader, reader: PayloadReader): Frame | undefi
     }
     case "NACK":
       return { type: "NACK", requestId, reason: reader.u16() };
+    case "PAIR_OPEN":
+      return {
+        type: "PAIR_OPEN",
+        requestId,
+        primarySsid: readSsid(reader),
+        primaryVolser: reader.ascii(reader.u8()),
+        secondarySsid: readSsid(reader),
+        secondaryVolser: reader.ascii(reader.u8()),
+        mode: reader.u8(),
+        trackCount: reader.u32(),
+        trackSizeBytes: reader.u32(),
+        options: reader.u8(),
+      };
+    case "PAIR_STATE":
+      return {
+        type: "PAIR_STATE",
+        requestId,
+        secondaryVolser: reader.ascii(reader.u8()),
+        state: reader.u8(),
+        reason: reader.u8(),
+      };
     case "ACK":
     case "PING":
     case "PONG":
       return { type: header.type, requestId };
   }
 }
+
+function readSsid(reader: PayloadReader): string {
+  return reader.u16().toString(16).toUpperCase().padStart(4, "0");
+}
+
+const PAIR_MODES: ReadonlySet<number> = new Set(Object.values(WirePairMode));
+const PAIR_STATES: ReadonlySet<number> = new Set(Object.values(WirePairState));
+const SUSPEND_REASONS: ReadonlySet<number> = new Set(Object.values(WireSuspendReason));
 
 /** Why a frame's fields are out of range, or undefined when they are fine. */
 export function checkFields(frame: Frame): string | undefined {
@@ -223,6 +259,32 @@ export function checkFields(frame: Frame): string | undefined {
       return checkTrack(frame.volser, frame.trackNumber);
     case "TRACK_ZERO":
       return checkTrack(frame.volser, frame.trackNumber);
+    case "PAIR_OPEN":
+      if (!VOLSER_PATTERN.test(frame.primaryVolser)) {
+        return `VOLSER "${frame.primaryVolser}" is not valid`;
+      }
+      if (!VOLSER_PATTERN.test(frame.secondaryVolser)) {
+        return `VOLSER "${frame.secondaryVolser}" is not valid`;
+      }
+      if (!SSID_PATTERN.test(frame.primarySsid) || !SSID_PATTERN.test(frame.secondarySsid)) {
+        return "an SSID is not 4 hex";
+      }
+      if (!PAIR_MODES.has(frame.mode)) return `pair mode ${frame.mode} is unknown`;
+      if ((frame.options & ~PairOpenOption.RESUME) !== 0) {
+        return `options 0x${frame.options.toString(16)} has unknown bits`;
+      }
+      if (frame.trackCount === 0) return "a volume has at least one track";
+      if (frame.trackSizeBytes === 0 || frame.trackSizeBytes > MAX_TRACK_SIZE_BYTES) {
+        return `track size ${frame.trackSizeBytes} is not 1-${MAX_TRACK_SIZE_BYTES}`;
+      }
+      return undefined;
+    case "PAIR_STATE":
+      if (!VOLSER_PATTERN.test(frame.secondaryVolser)) {
+        return `VOLSER "${frame.secondaryVolser}" is not valid`;
+      }
+      if (!PAIR_STATES.has(frame.state)) return `pair state ${frame.state} is unknown`;
+      if (!SUSPEND_REASONS.has(frame.reason)) return `suspend reason ${frame.reason} is unknown`;
+      return undefined;
     default:
       return undefined;
   }
@@ -293,6 +355,21 @@ function writePayload(frame: Frame, writer: PayloadWriter): void {
       return;
     case "NACK":
       writer.u16(frame.reason);
+      return;
+    case "PAIR_OPEN":
+      writer.u16(Number.parseInt(frame.primarySsid, 16));
+      writer.shortAscii(frame.primaryVolser, MAX_VOLSER_BYTES);
+      writer.u16(Number.parseInt(frame.secondarySsid, 16));
+      writer.shortAscii(frame.secondaryVolser, MAX_VOLSER_BYTES);
+      writer.u8(frame.mode);
+      writer.u32(frame.trackCount);
+      writer.u32(frame.trackSizeBytes);
+      writer.u8(frame.options);
+      return;
+    case "PAIR_STATE":
+      writer.shortAscii(frame.secondaryVolser, MAX_VOLSER_BYTES);
+      writer.u8(frame.state);
+      writer.u8(frame.reason);
       return;
     case "ACK":
     case "PING":

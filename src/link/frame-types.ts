@@ -62,6 +62,8 @@ export const FrameType = {
   NACK: 19,
   PING: 32,
   PONG: 33,
+  PAIR_OPEN: 48,
+  PAIR_STATE: 49,
 } as const;
 export type FrameTypeName = keyof typeof FrameType;
 
@@ -81,6 +83,12 @@ export const NackReason = {
   TRACK_OUT_OF_RANGE: 3,
   BUSY: 4,
   IO_ERROR: 5,
+  /** PAIR_OPEN: the secondary volume is in a pair with another primary. */
+  PAIR_EXISTS: 6,
+  /** PAIR_OPEN: the secondary volume's track count or track size differs. */
+  GEOMETRY_MISMATCH: 7,
+  /** Tracks or PAIR_STATE for a volume that is in no pair with the sender. */
+  NOT_PAIRED: 8,
 } as const;
 export type NackReasonCode = (typeof NackReason)[keyof typeof NackReason];
 
@@ -159,6 +167,51 @@ export interface PongFrame {
   readonly requestId: number;
 }
 
+/** Pair modes on the wire. */
+export const WirePairMode = { sync: 1, copy: 2 } as const;
+
+/** Pair states on the wire; PAIR_STATE with simplex ends the pair. */
+export const WirePairState = { simplex: 0, pending: 1, duplex: 2, suspended: 3 } as const;
+
+/** Suspend reasons on the wire; 0 when the state is not suspended. */
+export const WireSuspendReason = {
+  none: 0,
+  operator: 1,
+  "link failure": 2,
+  "secondary error": 3,
+  "primary restart": 4,
+} as const;
+
+/** The primary asks the secondary to join a pair (or to rejoin it on resume). */
+export interface PairOpenFrame {
+  readonly type: "PAIR_OPEN";
+  readonly requestId: number;
+  readonly primarySsid: string;
+  readonly primaryVolser: string;
+  readonly secondarySsid: string;
+  readonly secondaryVolser: string;
+  readonly mode: number;
+  readonly trackCount: number;
+  readonly trackSizeBytes: number;
+  /** PairOpenOption bits. */
+  readonly options: number;
+}
+
+/** PAIR_OPEN options. */
+export const PairOpenOption = {
+  /** Rejoin a pair the secondary still has (resume); never create one. */
+  RESUME: 1,
+} as const;
+
+/** The primary tells the secondary the pair's new state; simplex ends the pair. */
+export interface PairStateFrame {
+  readonly type: "PAIR_STATE";
+  readonly requestId: number;
+  readonly secondaryVolser: string;
+  readonly state: number;
+  readonly reason: number;
+}
+
 export type Frame =
   | HelloFrame
   | ChallengeFrame
@@ -170,16 +223,29 @@ export type Frame =
   | AckFrame
   | NackFrame
   | PingFrame
-  | PongFrame;
+  | PongFrame
+  | PairOpenFrame
+  | PairStateFrame;
 
 export type HandshakeFrame = HelloFrame | ChallengeFrame | ProofFrame | WelcomeFrame | RefuseFrame;
 /** Frames that ask for an answer after the handshake; each takes a slot of the request window. */
-export type RequestFrame = TrackDataFrame | TrackZeroFrame | PingFrame;
+export type RequestFrame =
+  | TrackDataFrame
+  | TrackZeroFrame
+  | PingFrame
+  | PairOpenFrame
+  | PairStateFrame;
 /** Frames that answer a request, naming its request id. */
 export type ReplyFrame = AckFrame | NackFrame | PongFrame;
 
 export function isRequestFrame(frame: Frame): frame is RequestFrame {
-  return frame.type === "TRACK_DATA" || frame.type === "TRACK_ZERO" || frame.type === "PING";
+  return (
+    frame.type === "TRACK_DATA" ||
+    frame.type === "TRACK_ZERO" ||
+    frame.type === "PING" ||
+    frame.type === "PAIR_OPEN" ||
+    frame.type === "PAIR_STATE"
+  );
 }
 
 export function isReplyFrame(frame: Frame): frame is ReplyFrame {

@@ -52,7 +52,7 @@ function serveTracks(connection: LinkConnection, tracks: Map<string, Buffer | "z
       } else if (frame.type === "TRACK_ZERO") {
         tracks.set(`${frame.volser}/${frame.trackNumber}`, "zero");
         connection.send({ type: "ACK", requestId: frame.requestId });
-      } else {
+      } else if (frame.type === "TRACK_DATA") {
         expect(trackChecksum(frame.data)).toBe(frame.checksum);
         tracks.set(`${frame.volser}/${frame.trackNumber}`, Buffer.from(frame.data));
         connection.send({ type: "ACK", requestId: frame.requestId });

@@ -89,6 +89,15 @@ export class LinkConnection {
     return this.session;
   }
 
+  /** Bytes written to and read from the socket, handshake included. */
+  get bytesSent(): number {
+    return this.socket.bytesWritten;
+  }
+
+  get bytesReceived(): number {
+    return this.socket.bytesRead;
+  }
+
   get isClosed(): boolean {
     return this.closeError !== undefined;
   }

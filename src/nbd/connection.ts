@@ -9,9 +9,9 @@
 // requests in flight finish and send their replies, then ends the socket.
 
 import type net from "node:net";
-import type { Store } from "../store/store.js";
 import type { ExportDirectory } from "./export-directory.js";
 import { Handshake } from "./handshake.js";
+import type { HostVolumes } from "./host-volumes.js";
 import type { NbdLogger, NbdObserver } from "./observer.js";
 import { Command, MAX_PAYLOAD_BYTES } from "./protocol.js";
 import { ReceiveBuffer } from "./receive-buffer.js";
@@ -44,7 +44,7 @@ export class NbdConnection {
   /** Resolves once the socket has closed. */
   readonly closed: Promise<void>;
   private readonly socket: net.Socket;
-  private readonly store: Store;
+  private readonly store: HostVolumes;
   private readonly logger: NbdLogger;
   private readonly observer: NbdObserver | undefined;
   private readonly peer: string;
@@ -60,7 +60,7 @@ export class NbdConnection {
   constructor(
     socket: net.Socket,
     options: {
-      store: Store;
+      store: HostVolumes;
       exports: ExportDirectory;
       logger: NbdLogger;
       observer?: NbdObserver;

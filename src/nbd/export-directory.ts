@@ -2,8 +2,8 @@
 // store reads the catalog on each call, so a volume created after the server started is served at
 // once, and a deleted one disappears.
 
-import type { Store } from "../store/store.js";
 import type { VolumeInfo } from "../store/volume-record.js";
+import type { HostVolumes } from "./host-volumes.js";
 
 export interface NbdExport {
   readonly name: string;
@@ -23,7 +23,7 @@ export interface ExportDirectory {
 /** Export names that could be a VOLSER; anything else is not looked up at all. */
 const VOLSER_PATTERN = /^[A-Z0-9@#$]{1,6}$/;
 
-export function storeExports(store: Store): ExportDirectory {
+export function storeExports(store: HostVolumes): ExportDirectory {
   return {
     names: () => store.listVolumes().map((volume) => volume.volser),
     find: (name) => {

@@ -3,9 +3,9 @@
 // its own NbdConnection; a failure on one connection never reaches the others or the server.
 
 import net from "node:net";
-import type { Store } from "../store/store.js";
 import { NbdConnection } from "./connection.js";
 import { storeExports } from "./export-directory.js";
+import type { HostVolumes } from "./host-volumes.js";
 import { type NbdLogger, type NbdObserver, silentLogger } from "./observer.js";
 
 export type { NbdLogger, NbdObserver } from "./observer.js";
@@ -18,7 +18,7 @@ export type { NbdLogger, NbdObserver } from "./observer.js";
 export const MAX_CONNECTIONS = 64;
 
 export interface NbdServerOptions {
-  readonly store: Store;
+  readonly store: HostVolumes;
   readonly logger?: NbdLogger;
   readonly observer?: NbdObserver;
 }
@@ -29,7 +29,7 @@ export interface NbdAddress {
 }
 
 export class NbdServer {
-  private readonly store: Store;
+  private readonly store: HostVolumes;
   private readonly logger: NbdLogger;
   private readonly observer: NbdObserver | undefined;
   private readonly server: net.Server;

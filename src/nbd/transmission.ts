@@ -13,11 +13,11 @@
 
 import assert from "node:assert/strict";
 import { isGsnapError } from "../errors/gsnap-error.js";
-import type { Store } from "../store/store.js";
 import { allocationExtents, tracksOf } from "./block-status.js";
 import { BufferPool } from "./buffer-pool.js";
 import { Errno, errnoOf } from "./errno.js";
 import type { Session } from "./handshake.js";
+import type { HostVolumes } from "./host-volumes.js";
 import type { NbdLogger, NbdObserver } from "./observer.js";
 import { BASE_ALLOCATION_ID, Command, CommandFlag } from "./protocol.js";
 import type { ReceiveBuffer } from "./receive-buffer.js";
@@ -56,7 +56,7 @@ export interface Running {
 }
 
 export class Transmission {
-  private readonly store: Store;
+  private readonly store: HostVolumes;
   private readonly session: Session;
   private readonly sink: ReplySink;
   private readonly observer: NbdObserver | undefined;
@@ -71,7 +71,7 @@ export class Transmission {
   onSettled: () => void = () => {};
 
   constructor(options: {
-    store: Store;
+    store: HostVolumes;
     session: Session;
     sink: ReplySink;
     observer?: NbdObserver;

@@ -1,12 +1,11 @@
-// Keeps the paths of a storage system in DATA_DIR/paths.json, so they outlive a restart. A write
-// goes to a temp file that is synced and renamed over the old one, and the directory is synced:
-// a crash leaves the old list or the new one, never a torn file.
+// Keeps the paths of a storage system in DATA_DIR/paths.json, so they outlive a restart; written
+// whole or not at all (json-file.ts).
 //
 // Format: { "format": 1, "paths": [{ "ssid", "remoteSerial", "remoteSsid", "links": [...] }] }
 
-import fs from "node:fs/promises";
 import path from "node:path";
 import { GsnapError } from "../errors/gsnap-error.js";
+import { readJsonFile, writeJsonFile } from "./json-file.js";
 import type { PathSpec } from "./path-spec.js";
 
 export const PATH_FILE_NAME = "paths.json";
@@ -14,21 +13,8 @@ const PATH_FILE_FORMAT = 1;
 
 export async function readPathFile(dataDir: string): Promise<PathSpec[]> {
   const file = path.join(dataDir, PATH_FILE_NAME);
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw new GsnapError("IO_ERROR", `Cannot read "${file}": ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  let parsed: { format?: unknown; paths?: unknown };
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new GsnapError("STORE_FORMAT", `Cannot read "${file}": it is not JSON`, { cause: error });
-  }
+  const parsed = (await readJsonFile(file)) as { format?: unknown; paths?: unknown } | undefined;
+  if (parsed === undefined) return [];
   if (
     parsed?.format !== PATH_FILE_FORMAT ||
     !Array.isArray(parsed.paths) ||
@@ -42,30 +28,8 @@ export async function readPathFile(dataDir: string): Promise<PathSpec[]> {
   return parsed.paths as PathSpec[];
 }
 
-export async function writePathFile(dataDir: string, paths: readonly PathSpec[]): Promise<void> {
-  const file = path.join(dataDir, PATH_FILE_NAME);
-  const temp = `${file}.tmp`;
-  const text = `${JSON.stringify({ format: PATH_FILE_FORMAT, paths }, null, 2)}\n`;
-  try {
-    const handle = await fs.open(temp, "w");
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(temp, file);
-    const dir = await fs.open(dataDir, "r");
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  } catch (error) {
-    throw new GsnapError("IO_ERROR", `Cannot write "${file}": ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
+export function writePathFile(dataDir: string, paths: readonly PathSpec[]): Promise<void> {
+  return writeJsonFile(path.join(dataDir, PATH_FILE_NAME), { format: PATH_FILE_FORMAT, paths });
 }
 
 function isPathSpec(value: unknown): value is PathSpec {

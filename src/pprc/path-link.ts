@@ -14,7 +14,6 @@ import {
   type LinkStatus,
   linkReason,
 } from "./path-state.js";
-import { serveLinkRequests } from "./serve-link-requests.js";
 
 /** How often and how patiently links are tried and kept alive. */
 export interface PathTiming {
@@ -54,11 +53,15 @@ export interface PathLinkOptions {
   readonly tls?: LinkTlsClientOptions;
   readonly logger?: LinkLogger;
   readonly timing: PathTiming;
+  /** Answers what the peer asks on the connection until it closes. */
+  readonly serve: (connection: LinkConnection) => Promise<void>;
 }
 
 export class PathLink {
-  private current: LinkStatus;
+  private current: Omit<LinkStatus, "bytesSent" | "bytesReceived">;
   private connection: LinkConnection | undefined;
+  /** Bytes of connections that have closed; the open one's are added when asked. */
+  private closedBytes = { sent: 0, received: 0 };
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -72,7 +75,17 @@ export class PathLink {
   }
 
   get status(): LinkStatus {
-    return this.current;
+    const open = this.connection;
+    return {
+      ...this.current,
+      bytesSent: this.closedBytes.sent + (open?.bytesSent ?? 0),
+      bytesReceived: this.closedBytes.received + (open?.bytesReceived ?? 0),
+    };
+  }
+
+  /** The link's authenticated connection while it is established; pairs send tracks on it. */
+  get liveConnection(): LinkConnection | undefined {
+    return this.connection?.isClosed === false ? this.connection : undefined;
   }
 
   /** Stops trying and closes the connection. */
@@ -148,18 +161,26 @@ export class PathLink {
   /** Answers the peer and PINGs it until the connection closes, then fails the link. */
   private watch(connection: LinkConnection): void {
     let closeReason: LinkReason = "down";
-    const pinger = setInterval(() => {
+    const ping = () => {
       const timeout = setTimeout(() => {
         closeReason = "timed out";
         connection.close("LINK_DOWN", "No PONG in time");
       }, this.options.timing.pingTimeoutMs);
+      const sentMs = performance.now();
       connection.request({ type: "PING" }).then(
-        () => clearTimeout(timeout),
+        () => {
+          clearTimeout(timeout);
+          this.current = { ...this.current, rttMs: performance.now() - sentMs };
+        },
         () => clearTimeout(timeout),
       );
-    }, this.options.timing.pingIntervalMs);
-    void serveLinkRequests(connection).finally(() => {
+    };
+    const pinger = setInterval(ping, this.options.timing.pingIntervalMs);
+    ping();
+    void this.options.serve(connection).finally(() => {
       clearInterval(pinger);
+      this.closedBytes.sent += connection.bytesSent;
+      this.closedBytes.received += connection.bytesReceived;
       if (this.connection !== connection) return;
       this.connection = undefined;
       this.fail(closeReason);
@@ -184,6 +205,7 @@ export class PathLink {
     // `since` is when the link entered its state: a failed link that fails for a new reason
     // (down, then refused while the peer restarts) has been failed since the first.
     const since = this.current.state === state ? this.current.since : now();
+    // A round trip measured on a connection that failed says nothing of the next one.
     this.current = { address: this.options.address, state, reason, since };
     this.options.logger?.info(
       {

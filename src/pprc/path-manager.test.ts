@@ -67,6 +67,7 @@ async function manager(options: Partial<PathManagerOptions> = {}): Promise<PathM
     ssids: ["01A0", "01A1"],
     secret: SECRET,
     timing: FAST,
+    serve: (connection) => serveLinkRequests(connection),
     ...options,
   });
   cleanups.push(() => opened.close());
@@ -186,7 +187,9 @@ describe("PathManager", () => {
     for (const text of ["{", '{"format":1,"paths":[{"ssid":"01A0"}]}', '{"format":2,"paths":[]}']) {
       fs.writeFileSync(path.join(dataDir, PATH_FILE_NAME), text);
       expect(
-        await codeOfAsync(() => PathManager.open({ dataDir, serial: "1", ssids: ["01A0"] })),
+        await codeOfAsync(() =>
+          PathManager.open({ dataDir, serial: "1", ssids: ["01A0"], serve: serveLinkRequests }),
+        ),
       ).toBe("STORE_FORMAT");
     }
   });

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { GsnapError } from "../errors/gsnap-error.js";
 import { checkSsid } from "../geometry/names.js";
 import type { LinkTlsClientOptions } from "../link/connect-link.js";
+import type { LinkConnection } from "../link/link-connection.js";
 import type { LinkLogger } from "../link/link-logger.js";
 import { readPathFile, writePathFile } from "./path-file.js";
 import { DEFAULT_PATH_TIMING, PathLink, type PathTiming } from "./path-link.js";
@@ -29,6 +30,8 @@ export interface PathManagerOptions {
   readonly tls?: LinkTlsClientOptions;
   readonly logger?: LinkLogger;
   readonly timing?: Partial<PathTiming>;
+  /** Answers what a peer asks on a link's connection (PING, tracks, pair requests). */
+  readonly serve: (connection: LinkConnection) => Promise<void>;
 }
 
 interface RunningPath {
@@ -99,6 +102,34 @@ export class PathManager implements PathService {
     await this.save();
   }
 
+  /**
+   * The established connections of the path from a local SSID to a remote subsystem, one per
+   * established link. PATH_NOT_FOUND when there is no such path, LINK_DOWN when none is up.
+   */
+  connectionsTo(route: {
+    ssid: string;
+    remoteSerial: string;
+    remoteSsid: string;
+  }): LinkConnection[] {
+    const running = this.paths.get(pathKey(route));
+    const name = `${route.ssid} to ${route.remoteSerial}.${route.remoteSsid}`;
+    if (running === undefined) {
+      throw new GsnapError(
+        "PATH_NOT_FOUND",
+        `There is no path from ${name} (establish one with gsnap path establish)`,
+      );
+    }
+    const connections = running.links.flatMap((link) => link.liveConnection ?? []);
+    if (connections.length === 0) {
+      const reasons = running.links.map((link) => `${link.status.address}: ${link.status.reason}`);
+      throw new GsnapError(
+        "LINK_DOWN",
+        `The path from ${name} has no established link (${reasons.join(", ")})`,
+      );
+    }
+    return connections;
+  }
+
   /** Closes every link; paths.json keeps the paths for the next start. */
   async close(): Promise<void> {
     this.closed = true;
@@ -120,6 +151,7 @@ export class PathManager implements PathService {
           tls: this.options.tls,
           logger: this.options.logger,
           timing: this.timing,
+          serve: this.options.serve,
         }),
     );
     const running = { spec, links };

@@ -34,6 +34,11 @@ export interface LinkStatus {
   readonly reason?: LinkReason;
   /** When the link entered this state (ISO 8601); a new reason keeps it. */
   readonly since: string;
+  /** The last PING's round trip in milliseconds; absent until a PONG came back. */
+  readonly rttMs?: number;
+  /** Bytes this link has sent and received on all its connections since the system started. */
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
 }
 
 export interface PathInfo {

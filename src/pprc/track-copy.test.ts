@@ -15,6 +15,7 @@ import { silentLinkLogger } from "../link/link-logger.js";
 import { trackChecksum } from "../link/track-checksum.js";
 import { Store } from "../store/store.js";
 import { codeOfAsync } from "../testing/error-code.js";
+import { rangeSource } from "./track-feed.js";
 import { receiveTracks } from "./track-receiver.js";
 import { sendTracks, type TrackLink } from "./track-sender.js";
 
@@ -106,7 +107,7 @@ function copy(site: Sites, connections: readonly TrackLink[] = site.connections)
     store: site.source,
     sourceVolser: "PRI001",
     targetVolser: "SEC001",
-    tracks: [{ firstTrack: 0, count: TRACKS }],
+    source: rangeSource([{ firstTrack: 0, count: TRACKS }]),
     connections,
   });
 }
@@ -173,11 +174,11 @@ describe("sendTracks and receiveTracks", () => {
       store: site.source,
       sourceVolser: "PRI001",
       targetVolser: "SEC001",
-      tracks: [
+      source: rangeSource([
         { firstTrack: 10, count: 20 },
         { firstTrack: 100, count: 0 },
         { firstTrack: 200, count: 5 },
-      ],
+      ]),
       connections: site.connections,
       onProgress: (progress) => {
         expect(progress.tracksTotal).toBe(25);
@@ -254,16 +255,16 @@ describe("sendTracks and receiveTracks", () => {
       store: site.source,
       sourceVolser: "NOPE01",
       targetVolser: "SEC001",
-      tracks: [{ firstTrack: 0, count: 1 }],
+      source: rangeSource([{ firstTrack: 0, count: 1 }]),
       connections: site.connections,
     });
     expect(await codeOfAsync(() => copying)).toBe("VOLUME_NOT_FOUND");
   });
 
-  it("fails with VOLUME_NOT_FOUND when the target refuses the volume, storing nothing", async () => {
+  it("fails with PAIR_NOT_FOUND when the target volume is in no pair with the sender, storing nothing", async () => {
     const site = await sites(1, () => false);
     const before = site.target.allocation("SEC001", { firstTrack: 0, count: TRACKS });
-    expect(await codeOfAsync(() => copy(site))).toBe("VOLUME_NOT_FOUND");
+    expect(await codeOfAsync(() => copy(site))).toBe("PAIR_NOT_FOUND");
     expect(site.target.allocation("SEC001", { firstTrack: 0, count: TRACKS })).toEqual(before);
   });
 
@@ -302,9 +303,9 @@ describe("receiveTracks refusals", () => {
     expect(await send({ type: "TRACK_ZERO", volser: "NOPE01", trackNumber: 0 })).toMatchObject(
       nack(NackReason.VOLUME_NOT_FOUND),
     );
-    // Not in a pair: refused as if absent.
+    // Not in a pair with the sender.
     expect(await send(track("SEC002", 0, randomBytes(57_344)))).toMatchObject(
-      nack(NackReason.VOLUME_NOT_FOUND),
+      nack(NackReason.NOT_PAIRED),
     );
     expect(await send(track("SEC001", 0, data.subarray(0, 4096)))).toMatchObject(
       nack(NackReason.TRACK_OUT_OF_RANGE),

@@ -1,6 +1,8 @@
 // The tracks a copy sends, in order, read from the store a batch at a time: mapped tracks come with
 // their bytes and checksum, unmapped (and all-zero) tracks as zero records that carry no bytes.
-// Many senders may ask for the next track at once; each track is handed out exactly once.
+// Which tracks go is the TrackSource's to say: a fixed list of ranges (an initial copy, GSC) or
+// an out-of-sync bitmap that host writes keep filling (a pair). Many senders may ask for the next
+// track at once; each track the source gives is handed out exactly once.
 
 import { trackChecksum } from "../link/track-checksum.js";
 import type { Store } from "../store/store.js";
@@ -16,6 +18,32 @@ export interface TrackRange {
   readonly count: number;
 }
 
+/** Says which tracks to send next. */
+export interface TrackSource {
+  /** Tracks to send in all, for progress; a bitmap source counts what is out of sync. */
+  readonly tracksTotal: number;
+  /** The next run of at most `maxTracks` neighbouring tracks, or undefined when none is left. */
+  take(maxTracks: number): TrackRange | undefined;
+}
+
+/** A source of fixed ranges, in order. Empty ranges carry nothing. */
+export function rangeSource(ranges: readonly TrackRange[]): TrackSource {
+  const left = ranges.filter((range) => range.count !== 0).map((range) => ({ ...range }));
+  return {
+    tracksTotal: left.reduce((sum, range) => sum + range.count, 0),
+    take(maxTracks) {
+      const range = left[0];
+      if (range === undefined) return undefined;
+      const count = Math.min(maxTracks, range.count);
+      const run = { firstTrack: range.firstTrack, count };
+      range.firstTrack += count;
+      range.count -= count;
+      if (range.count === 0) left.shift();
+      return run;
+    },
+  };
+}
+
 export type OutgoingTrack =
   | {
       readonly kind: "data";
@@ -27,37 +55,35 @@ export type OutgoingTrack =
 
 export class TrackFeed {
   private readonly ready: OutgoingTrack[] = [];
-  private readonly ranges: readonly TrackRange[];
-  private rangeIndex = 0;
-  private offsetInRange = 0;
   private reading: Promise<void> | undefined;
+  private exhausted = false;
   private readonly zeroTrack: Buffer;
   private readonly volser: string;
+  private readonly source: TrackSource;
   readonly trackSizeBytes: number;
-  readonly tracksTotal: number;
 
   constructor(
     private readonly store: Store,
-    options: { readonly volser: string; readonly ranges: readonly TrackRange[] },
+    options: { readonly volser: string; readonly source: TrackSource },
   ) {
     this.volser = options.volser;
-    // Empty ranges carry nothing; a negative count is left in for the store to refuse.
-    this.ranges = options.ranges.filter((range) => range.count !== 0);
-    this.tracksTotal = this.ranges.reduce((sum, range) => sum + range.count, 0);
+    this.source = options.source;
     this.trackSizeBytes = store.showVolume(this.volser).trackSizeBytes;
     this.zeroTrack = Buffer.alloc(this.trackSizeBytes);
   }
 
+  get tracksTotal(): number {
+    return this.source.tracksTotal;
+  }
+
   /** True once every track has been handed out. */
   get done(): boolean {
-    return (
-      this.ready.length === 0 && this.reading === undefined && this.rangeIndex >= this.ranges.length
-    );
+    return this.ready.length === 0 && this.reading === undefined && this.exhausted;
   }
 
   /** The next track in order, or undefined when every track has been handed out. */
   async next(): Promise<OutgoingTrack | undefined> {
-    while (this.ready.length === 0 && this.rangeIndex < this.ranges.length) {
+    while (this.ready.length === 0 && !this.exhausted) {
       this.reading ??= this.readBatch().finally(() => {
         this.reading = undefined;
       });
@@ -69,14 +95,12 @@ export class TrackFeed {
   }
 
   private async readBatch(): Promise<void> {
-    const range = this.ranges[this.rangeIndex];
-    const firstTrack = range.firstTrack + this.offsetInRange;
-    const count = Math.min(READ_BATCH_TRACKS, range.count - this.offsetInRange);
-    this.offsetInRange += count;
-    if (this.offsetInRange >= range.count) {
-      this.rangeIndex += 1;
-      this.offsetInRange = 0;
+    const batch = this.source.take(READ_BATCH_TRACKS);
+    if (batch === undefined) {
+      this.exhausted = true;
+      return;
     }
+    const { firstTrack, count } = batch;
     const size = this.trackSizeBytes;
     const tracks: OutgoingTrack[] = [];
     for (const run of this.store.allocation(this.volser, { firstTrack, count })) {

@@ -1,14 +1,11 @@
-// Takes the tracks a peer sends on one connection and stores them: the receiving half of the copy
-// engine (DESIGN.md §2). TRACK_DATA becomes a write of the whole track, TRACK_ZERO a zero (which
-// unmaps the track); each is answered ACK once stored, or NACK with a reason when refused or when
-// the store fails. The connection has already checked each TRACK_DATA checksum and answered NACK
-// (checksum mismatch) itself, so a damaged track never reaches the store. PING gets PONG, so this
-// can serve a path's connection on its own.
+// Stores the tracks a peer sends: the receiving half of the copy engine (DESIGN.md §2).
+// TRACK_DATA becomes a write of the whole track, TRACK_ZERO a zero (which unmaps the track); each
+// is answered ACK once stored, or NACK with a reason when refused or when the store fails. The
+// connection has already checked each TRACK_DATA checksum and answered NACK (checksum mismatch)
+// itself, so a damaged track never reaches the store.
 //
-// Requests are handled as they arrive, without waiting for the previous one to be stored: the
-// store commits writes in the order they were asked for, and the connection's window bounds how
-// many are pending. The same track may arrive twice on different connections (the sender moved it
-// after a connection failed); both carry the same bytes, so their order does not matter.
+// The same track may arrive twice on different connections (the sender moved it after a
+// connection failed); both carry the same bytes, so their order does not matter.
 
 import type { ErrorCode } from "../errors/codes.js";
 import { isGsnapError } from "../errors/gsnap-error.js";
@@ -20,6 +17,52 @@ import {
 } from "../link/frame-types.js";
 import type { LinkConnection } from "../link/link-connection.js";
 import type { Store } from "../store/store.js";
+import type { PeerReply } from "./serve-link-requests.js";
+import { serveLinkRequests } from "./serve-link-requests.js";
+
+interface VolumeShape {
+  readonly trackCount: number;
+  readonly trackSizeBytes: number;
+}
+
+export class TrackStorer {
+  // A volume's geometry never changes while it exists, and asking the store for it on every
+  // track would walk its mapping tree each time; a deleted volume still fails in the store.
+  private readonly shapes = new Map<string, VolumeShape>();
+
+  constructor(private readonly store: Store) {}
+
+  /** Stores one track; the reply says whether it was stored. */
+  async put(frame: TrackDataFrame | TrackZeroFrame): Promise<PeerReply> {
+    const reason = await this.tryStore(frame);
+    return reason === undefined ? { type: "ACK" } : { type: "NACK", reason };
+  }
+
+  private async tryStore(
+    frame: TrackDataFrame | TrackZeroFrame,
+  ): Promise<NackReasonCode | undefined> {
+    const { store } = this;
+    try {
+      const shape = this.shapes.get(frame.volser) ?? store.showVolume(frame.volser);
+      this.shapes.set(frame.volser, shape);
+      if (frame.trackNumber >= shape.trackCount) return NackReason.TRACK_OUT_OF_RANGE;
+      const offsetBytes = frame.trackNumber * shape.trackSizeBytes;
+      if (frame.type === "TRACK_ZERO") {
+        await store.zero(frame.volser, { offsetBytes, lengthBytes: shape.trackSizeBytes });
+        return undefined;
+      }
+      // No reason names a wrong length; the closest is out of range: the bytes do not fit the
+      // volume's track, just as a track past its end does not fit the volume.
+      if (frame.data.length !== shape.trackSizeBytes) return NackReason.TRACK_OUT_OF_RANGE;
+      await store.write(frame.volser, { offsetBytes, data: frame.data });
+      return undefined;
+    } catch (error) {
+      if (!isGsnapError(error)) throw error;
+      this.shapes.delete(frame.volser);
+      return nackReasonFor(error.code);
+    }
+  }
+}
 
 export interface ReceiveTracksOptions {
   readonly store: Store;
@@ -28,77 +71,19 @@ export interface ReceiveTracksOptions {
   readonly accept: (volser: string) => boolean;
 }
 
-export interface ReceiveResult {
-  /** Tracks written with data. */
-  readonly tracksStored: number;
-  /** Tracks zeroed. */
-  readonly zeroTracks: number;
-  /** Requests answered NACK. */
-  readonly refused: number;
-}
-
-interface VolumeShape {
-  readonly trackCount: number;
-  readonly trackSizeBytes: number;
-}
-
-/** Serves the connection until it closes; resolves with what was stored. */
-export async function receiveTracks(options: ReceiveTracksOptions): Promise<ReceiveResult> {
-  const { connection } = options;
-  const totals = { tracksStored: 0, zeroTracks: 0, refused: 0 };
-  // A volume's geometry never changes while it exists, and asking the store for it on every
-  // track would walk its mapping tree each time; a deleted volume still fails in the store.
-  const shapes = new Map<string, VolumeShape>();
-  const pending = new Set<Promise<void>>();
-  for await (const frame of connection) {
-    if (frame.type === "PING") {
-      connection.send({ type: "PONG", requestId: frame.requestId });
-      continue;
+/**
+ * Serves one connection that carries only tracks until it closes (the copy engine's tests; the
+ * daemon routes tracks through its pairs instead).
+ */
+export async function receiveTracks(options: ReceiveTracksOptions): Promise<void> {
+  const storer = new TrackStorer(options.store);
+  await serveLinkRequests(options.connection, async (request) => {
+    if (request.type !== "TRACK_DATA" && request.type !== "TRACK_ZERO") {
+      return { type: "NACK", reason: NackReason.BUSY };
     }
-    const handled = storeTrack(options, frame, shapes).then((outcome) => {
-      if (outcome === "stored") {
-        if (frame.type === "TRACK_DATA") totals.tracksStored += 1;
-        else totals.zeroTracks += 1;
-        connection.send({ type: "ACK", requestId: frame.requestId });
-      } else {
-        totals.refused += 1;
-        connection.send({ type: "NACK", requestId: frame.requestId, reason: outcome });
-      }
-    });
-    pending.add(handled);
-    void handled.finally(() => pending.delete(handled));
-  }
-  await Promise.all(pending);
-  return totals;
-}
-
-async function storeTrack(
-  options: ReceiveTracksOptions,
-  frame: TrackDataFrame | TrackZeroFrame,
-  shapes: Map<string, VolumeShape>,
-): Promise<"stored" | NackReasonCode> {
-  const { store } = options;
-  try {
-    // A volume that is not a pair's target here is, for the sender, a volume that is not there.
-    if (!options.accept(frame.volser)) return NackReason.VOLUME_NOT_FOUND;
-    const shape = shapes.get(frame.volser) ?? store.showVolume(frame.volser);
-    shapes.set(frame.volser, shape);
-    if (frame.trackNumber >= shape.trackCount) return NackReason.TRACK_OUT_OF_RANGE;
-    const offsetBytes = frame.trackNumber * shape.trackSizeBytes;
-    if (frame.type === "TRACK_ZERO") {
-      await store.zero(frame.volser, { offsetBytes, lengthBytes: shape.trackSizeBytes });
-      return "stored";
-    }
-    // No reason names a wrong length; the closest is out of range: the bytes do not fit the
-    // volume's track, just as a track past its end does not fit the volume.
-    if (frame.data.length !== shape.trackSizeBytes) return NackReason.TRACK_OUT_OF_RANGE;
-    await store.write(frame.volser, { offsetBytes, data: frame.data });
-    return "stored";
-  } catch (error) {
-    if (!isGsnapError(error)) throw error;
-    shapes.delete(frame.volser);
-    return nackReasonFor(error.code);
-  }
+    if (!options.accept(request.volser)) return { type: "NACK", reason: NackReason.NOT_PAIRED };
+    return storer.put(request);
+  });
 }
 
 /** The link's word for a store error; the link has fewer words than the store has errors. */

@@ -17,7 +17,7 @@ import {
   type RequestBody,
 } from "../link/link-connection.js";
 import type { Store } from "../store/store.js";
-import { type OutgoingTrack, TrackFeed, type TrackRange } from "./track-feed.js";
+import { type OutgoingTrack, TrackFeed, type TrackSource } from "./track-feed.js";
 
 /**
  * How often one track is sent again on one connection after the target found it damaged. Links
@@ -33,9 +33,14 @@ export interface SendTracksOptions {
   readonly store: Store;
   readonly sourceVolser: string;
   readonly targetVolser: string;
-  readonly tracks: readonly TrackRange[];
+  /** Which tracks to send: rangeSource(ranges) for fixed ranges. */
+  readonly source: TrackSource;
   readonly connections: readonly TrackLink[];
   readonly onProgress?: (progress: SendProgress) => void;
+  /** Called once for each track the target acknowledged, with its data bytes (0: zero record). */
+  readonly onAcknowledged?: (trackNumber: number, bytes: number) => void;
+  /** Aborting stops taking tracks; the send then fails with the signal's reason. */
+  readonly signal?: AbortSignal;
 }
 
 export interface SendResult {
@@ -57,7 +62,7 @@ export async function sendTracks(options: SendTracksOptions): Promise<SendResult
   checkVolser(options.targetVolser);
   const feed = new TrackFeed(options.store, {
     volser: options.sourceVolser,
-    ranges: options.tracks,
+    source: options.source,
   });
   return new TrackSend(feed, options).run();
 }
@@ -80,6 +85,7 @@ class TrackSend {
   ) {}
 
   async run(): Promise<SendResult> {
+    this.options.signal?.addEventListener("abort", () => this.wake(), { once: true });
     const lanes: Promise<void>[] = [];
     for (const connection of this.options.connections) {
       // One lane per window slot: the connection's own window makes the extra lanes wait.
@@ -114,7 +120,13 @@ class TrackSend {
 
   /** The next track for a lane, or undefined when the lane is done. */
   private async take(connection: TrackLink): Promise<OutgoingTrack | undefined> {
+    const signal = this.options.signal;
     while (this.failure === undefined && !connection.isClosed) {
+      if (signal?.aborted) {
+        this.failure = signal.reason;
+        this.wake();
+        return undefined;
+      }
       const returned = this.returned.shift();
       if (returned !== undefined) {
         this.totals.resent += 1;
@@ -185,6 +197,7 @@ class TrackSend {
   }
 
   private acknowledge(track: OutgoingTrack): void {
+    this.options.onAcknowledged?.(track.trackNumber, track.kind === "zero" ? 0 : track.data.length);
     this.totals.tracksSent += 1;
     if (track.kind === "zero") this.totals.zeroTracks += 1;
     else this.totals.bytesSent += track.data.length;
@@ -219,6 +232,11 @@ class TrackSend {
         return new GsnapError("VOLUME_READ_ONLY", `${what}: the target is busy`);
       case NackReason.IO_ERROR:
         return new GsnapError("IO_ERROR", `${what}: the target could not store it`);
+      case NackReason.NOT_PAIRED:
+        return new GsnapError(
+          "PAIR_NOT_FOUND",
+          `${what}: the target volume is in no pair with this system`,
+        );
       default:
         return new GsnapError("LINK_PROTOCOL", `${what}: NACK with unknown reason ${reply.reason}`);
     }

@@ -7,7 +7,9 @@ import path from "node:path";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import { ApiMetrics } from "../api/api-metrics.js";
 import { buildApi } from "../api/build-api.js";
+import type { PairInfo } from "../pprc/pair-service.js";
 import { Store } from "../store/store.js";
+import { examplePair, MemoryPairs } from "./memory-pairs.js";
 import { MemoryPaths } from "./memory-paths.js";
 
 export const TOKEN = "test-token-7f3a9c1e";
@@ -39,6 +41,7 @@ export interface ApiUnderTest {
   readonly store: Store;
   readonly metrics: ApiMetrics;
   readonly paths: MemoryPaths;
+  readonly pairs: MemoryPairs;
   readonly baseUrl: string;
   call(method: string, urlPath: string, options?: CallOptions): Promise<Reply>;
 }
@@ -48,9 +51,14 @@ export interface RouteCase {
   readonly method: string;
   readonly path: string;
   readonly json?: unknown;
+  /** Pairs the request needs (set with `api.pairs.setPair` first); none when absent. */
+  readonly pairs?: readonly PairInfo[];
 }
 
-/** Every route that needs the token, each with a request that works on a seeded store. */
+/**
+ * Every route that needs the token, each with a request that works on a seeded store once its
+ * `pairs` are set.
+ */
 export const PRIVATE_ROUTES: readonly RouteCase[] = [
   { method: "GET", path: "/v1/system" },
   { method: "GET", path: "/v1/subsystems" },
@@ -69,6 +77,20 @@ export const PRIVATE_ROUTES: readonly RouteCase[] = [
     json: { ssid: "01A1", to: "GS0002.01B1", links: ["127.0.0.1:8481"] },
   },
   { method: "DELETE", path: "/v1/paths/01A0/GS0002.01B0" },
+  { method: "GET", path: "/v1/pairs" },
+  {
+    method: "POST",
+    path: "/v1/pairs",
+    json: { volser: "VOL001", secondary: "GS0002.01B0.VOL900", mode: "sync" },
+  },
+  { method: "GET", path: "/v1/pairs/VOL001", pairs: [examplePair("VOL001")] },
+  { method: "POST", path: "/v1/pairs/VOL001/suspend", pairs: [examplePair("VOL001")] },
+  {
+    method: "POST",
+    path: "/v1/pairs/VOL001/resume",
+    pairs: [examplePair("VOL001", { state: "suspended", reason: "operator" })],
+  },
+  { method: "DELETE", path: "/v1/pairs/VOL001", pairs: [examplePair("VOL001")] },
   { method: "GET", path: "/metrics" },
   { method: "GET", path: "/openapi.json" },
 ];
@@ -80,6 +102,7 @@ export const ALL_ROUTES: readonly RouteCase[] = [
 
 const running: { app: FastifyInstance; store: Store; dir: string }[] = [];
 
+/** `withoutPaths` builds the API without replication: no paths and no pairs. */
 export async function startApi(
   options: { logger?: FastifyBaseLogger; seeded?: boolean; withoutPaths?: boolean } = {},
 ): Promise<ApiUnderTest> {
@@ -87,6 +110,7 @@ export async function startApi(
   const store = await Store.open(dir, { collectorIntervalMs: false });
   const metrics = new ApiMetrics();
   const paths = new MemoryPaths(SYSTEM.ssids);
+  const pairs = new MemoryPairs({ serial: SYSTEM.serial, store });
   const app = await buildApi({
     store,
     system: SYSTEM,
@@ -94,6 +118,7 @@ export async function startApi(
     metrics,
     logger: options.logger,
     paths: options.withoutPaths ? undefined : paths,
+    pairs: options.withoutPaths ? undefined : pairs,
   });
   running.push({ app, store, dir });
   if (options.seeded !== false) await seed(store, paths);
@@ -103,6 +128,7 @@ export async function startApi(
     store,
     metrics,
     paths,
+    pairs,
     baseUrl: address,
     call: (...args) => call(address, ...args),
   };

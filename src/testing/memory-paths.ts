@@ -32,6 +32,8 @@ export class MemoryPaths implements PathService {
             address,
             state: "established",
             since: SINCE,
+            bytesSent: 0,
+            bytesReceived: 0,
           },
       );
       return {

@@ -223,6 +223,8 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
         state: "failed",
         reason: "refused",
         since: "2026-01-01T00:05:00.000Z",
+        bytesSent: 0,
+        bytesReceived: 0,
       },
     );
     await link.locator("td", { hasText: "refused" }).waitFor({ timeout: 8_000 });

@@ -1,0 +1,434 @@
+// The pairs of one storage system, on both sides: the I/O shell that keeps them in pairs.json,
+// runs a PrimaryPair for each local primary, answers a primary's requests for each local
+// secondary, and gives host I/O its pair checks (DESIGN.md §2).
+//
+// The primary drives a pair: establish, suspend, resume and terminate are asked of it, and it tells
+// the secondary over the path (PAIR_OPEN, PAIR_STATE). The secondary keeps its own record, so that
+// it can report its view when the primary is unreachable, and takes tracks for its volume only
+// from its primary's system.
+
+import { GsnapError } from "../errors/gsnap-error.js";
+import {
+  NackReason,
+  type PairOpenFrame,
+  PairOpenOption,
+  type PairStateFrame,
+  type ReplyFrame,
+  WirePairMode,
+  WirePairState,
+  WireSuspendReason,
+} from "../link/frame-types.js";
+import type { LinkConnection } from "../link/link-connection.js";
+import { type LinkLogger, silentLinkLogger } from "../link/link-logger.js";
+import type { Store } from "../store/store.js";
+import { type PairRecord, readPairFile, writePairFile } from "./pair-file.js";
+import type {
+  EstablishPairRequest,
+  PairInfo,
+  PairMode,
+  PairService,
+  SuspendReason,
+} from "./pair-service.js";
+import { checkEstablishPair, formatRemoteVolume, parseRemoteVolume } from "./pair-spec.js";
+import { PrimaryPair } from "./primary-pair.js";
+import { RateMeter } from "./rate-meter.js";
+import type { PeerReply, PeerRequest } from "./serve-link-requests.js";
+import { TrackStorer } from "./track-receiver.js";
+
+/**
+ * A sync write waits this long for the secondary before the pair suspends. Long enough for a
+ * loaded secondary's slow commit; short enough that a host does not time out its own I/O (30 s
+ * for Linux's SCSI layer) before the pair has given up and gone on alone.
+ */
+export const DEFAULT_SYNC_TIMEOUT_MS = 5_000;
+
+/** What pairs need of paths. */
+export interface PairPaths {
+  connectionsTo(route: {
+    ssid: string;
+    remoteSerial: string;
+    remoteSsid: string;
+  }): LinkConnection[];
+}
+
+export interface PairManagerOptions {
+  readonly dataDir: string;
+  readonly serial: string;
+  readonly store: Store;
+  readonly paths: PairPaths;
+  readonly logger?: LinkLogger;
+  readonly syncTimeoutMs?: number;
+}
+
+interface SecondaryPair {
+  record: PairRecord;
+  readonly meter: RateMeter;
+}
+
+export class PairManager implements PairService {
+  private readonly primaries = new Map<string, PrimaryPair>();
+  private readonly secondaries = new Map<string, SecondaryPair>();
+  private readonly storer: TrackStorer;
+  private readonly logger: LinkLogger;
+  private writing: Promise<void> = Promise.resolve();
+
+  private constructor(private readonly options: PairManagerOptions) {
+    this.storer = new TrackStorer(options.store);
+    this.logger = options.logger ?? silentLinkLogger;
+  }
+
+  /** Loads the pairs kept in the data dir; primaries come back suspended (primary restart). */
+  static async open(options: PairManagerOptions): Promise<PairManager> {
+    const manager = new PairManager(options);
+    for (const record of await readPairFile(options.dataDir)) {
+      if (record.role === "primary") {
+        manager.primaries.set(record.volser, new PrimaryPair(record, manager.deps(record), false));
+      } else {
+        manager.secondaries.set(record.volser, { record, meter: new RateMeter() });
+      }
+    }
+    await manager.save();
+    return manager;
+  }
+
+  list(): PairInfo[] {
+    const volsers = [...this.primaries.keys(), ...this.secondaries.keys()].sort();
+    return volsers.map((volser) => this.show(volser));
+  }
+
+  show(volser: string): PairInfo {
+    const primary = this.primaries.get(volser);
+    if (primary !== undefined) return primary.info();
+    const secondary = this.secondaries.get(volser);
+    if (secondary === undefined) throw notPaired(volser, "show the pair of");
+    const { record, meter } = secondary;
+    return {
+      volser,
+      role: "secondary",
+      primary: record.primary,
+      secondary: record.secondary,
+      mode: record.mode,
+      critical: record.critical,
+      state: record.state,
+      reason: record.reason,
+      since: record.since,
+      tracksTotal: record.tracksTotal,
+      tracksOutOfSync: null,
+      bytesSent: meter.bytes,
+      rateBytesPerSecond: Math.round(meter.rate(performance.now())),
+      etaSeconds: null,
+    };
+  }
+
+  async establish(request: EstablishPairRequest): Promise<PairInfo> {
+    const spec = checkEstablishPair(request);
+    const what = `Cannot pair ${spec.volser} with ${formatRemoteVolume(spec.remote)}`;
+    const volume = this.options.store.showVolume(spec.volser);
+    if (this.isPaired(spec.volser)) {
+      throw new GsnapError(
+        "PAIR_EXISTS",
+        `${what}: ${spec.volser} is in a pair (terminate it first)`,
+      );
+    }
+    const route = {
+      ssid: volume.ssid,
+      remoteSerial: spec.remote.serial,
+      remoteSsid: spec.remote.ssid,
+    };
+    const [connection] = this.options.paths.connectionsTo(route);
+    const reply = await connection.request({
+      type: "PAIR_OPEN",
+      primarySsid: volume.ssid,
+      primaryVolser: spec.volser,
+      secondarySsid: spec.remote.ssid,
+      secondaryVolser: spec.remote.volser,
+      mode: WirePairMode[spec.mode],
+      trackCount: volume.trackCount,
+      trackSizeBytes: volume.trackSizeBytes,
+      options: 0,
+    });
+    checkOpened(reply, what, spec.remote.serial);
+    // Another establish of the same volume may have finished while this one waited.
+    if (this.isPaired(spec.volser)) {
+      throw new GsnapError(
+        "PAIR_EXISTS",
+        `${what}: ${spec.volser} is in a pair (terminate it first)`,
+      );
+    }
+    const record: PairRecord = {
+      volser: spec.volser,
+      role: "primary",
+      primary: `${this.options.serial}.${volume.ssid}.${spec.volser}`,
+      secondary: formatRemoteVolume(spec.remote),
+      mode: spec.mode,
+      critical: spec.critical,
+      state: "pending",
+      since: new Date().toISOString(),
+      tracksTotal: volume.trackCount,
+    };
+    const pair = new PrimaryPair(record, this.deps(record), true);
+    this.primaries.set(spec.volser, pair);
+    await this.save();
+    this.logger.info(
+      { volser: spec.volser, secondary: record.secondary, mode: spec.mode },
+      "pair established",
+    );
+    pair.start();
+    return pair.info();
+  }
+
+  async suspend(volser: string): Promise<PairInfo> {
+    const pair = this.primary(volser, "suspend");
+    if (pair.record.state === "suspended") {
+      throw new GsnapError(
+        "PAIR_STATE_INVALID",
+        `Cannot suspend the pair of ${volser}: it is suspended (${pair.record.reason})`,
+      );
+    }
+    await pair.suspend("operator");
+    await pair.notify("suspended", "operator");
+    return pair.info();
+  }
+
+  async resume(volser: string): Promise<PairInfo> {
+    const pair = this.primary(volser, "resume");
+    const what = `Cannot resume the pair of ${volser}`;
+    if (pair.record.state !== "suspended") {
+      throw new GsnapError(
+        "PAIR_STATE_INVALID",
+        `${what}: it is ${pair.record.state}, not suspended`,
+      );
+    }
+    const volume = this.options.store.showVolume(volser);
+    const remote = parseRemoteVolume(pair.record.secondary);
+    const route = { ssid: volume.ssid, remoteSerial: remote.serial, remoteSsid: remote.ssid };
+    const [connection] = this.options.paths.connectionsTo(route);
+    const reply = await connection.request({
+      type: "PAIR_OPEN",
+      primarySsid: volume.ssid,
+      primaryVolser: volser,
+      secondarySsid: remote.ssid,
+      secondaryVolser: remote.volser,
+      mode: WirePairMode[pair.record.mode],
+      trackCount: volume.trackCount,
+      trackSizeBytes: volume.trackSizeBytes,
+      options: PairOpenOption.RESUME,
+    });
+    checkOpened(reply, what, remote.serial);
+    await pair.resume();
+    this.logger.info({ volser, outOfSync: pair.bitmap.count }, "pair resumed");
+    return pair.info();
+  }
+
+  async terminate(volser: string): Promise<void> {
+    const primary = this.primaries.get(volser);
+    if (primary !== undefined) {
+      await primary.stop();
+      await primary.notify("simplex");
+      this.primaries.delete(volser);
+      primary.remove();
+      await this.save();
+      this.logger.info({ volser }, "pair terminated");
+      return;
+    }
+    if (!this.secondaries.delete(volser)) throw notPaired(volser, "terminate the pair of");
+    await this.save();
+    this.logger.info({ volser }, "pair terminated on its secondary");
+  }
+
+  /** Whether the volume is in a pair here, on either side. */
+  isPaired(volser: string): boolean {
+    return this.primaries.has(volser) || this.secondaries.has(volser);
+  }
+
+  isSecondary(volser: string): boolean {
+    return this.secondaries.has(volser);
+  }
+
+  /** The primary runtime of a volume, for host I/O; undefined when it is no primary. */
+  primaryOf(volser: string): PrimaryPair | undefined {
+    return this.primaries.get(volser);
+  }
+
+  /** Makes every bitmap durable: part of a host FLUSH. */
+  syncBitmaps(): void {
+    for (const pair of this.primaries.values()) pair.sync();
+  }
+
+  /** Stops every copy and closes the bitmaps; pairs.json keeps the pairs for the next start. */
+  async close(): Promise<void> {
+    await Promise.all([...this.primaries.values()].map((pair) => pair.stop()));
+    for (const pair of this.primaries.values()) pair.close();
+    await this.writing;
+  }
+
+  /** Answers one request of a peer: the secondary side of pairs. Never throws. */
+  async handlePeer(request: PeerRequest, peerSerial: string): Promise<PeerReply> {
+    switch (request.type) {
+      case "PAIR_OPEN":
+        return this.open(request, peerSerial);
+      case "PAIR_STATE":
+        return this.changeState(request, peerSerial);
+      default: {
+        const secondary = this.secondaryFrom(request.volser, peerSerial);
+        if (secondary === undefined) return { type: "NACK", reason: NackReason.NOT_PAIRED };
+        const reply = await this.storer.put(request);
+        if (reply.type === "ACK" && request.type === "TRACK_DATA") {
+          secondary.meter.add(request.data.length, performance.now());
+        }
+        return reply;
+      }
+    }
+  }
+
+  private async open(request: PairOpenFrame, peerSerial: string): Promise<PeerReply> {
+    const volser = request.secondaryVolser;
+    const volume = this.options.store
+      .listVolumes()
+      .find((candidate) => candidate.volser === volser);
+    if (volume === undefined || volume.ssid !== request.secondarySsid) {
+      return { type: "NACK", reason: NackReason.VOLUME_NOT_FOUND };
+    }
+    if (
+      volume.trackCount !== request.trackCount ||
+      volume.trackSizeBytes !== request.trackSizeBytes
+    ) {
+      return { type: "NACK", reason: NackReason.GEOMETRY_MISMATCH };
+    }
+    const primary = `${peerSerial}.${request.primarySsid}.${request.primaryVolser}`;
+    const existing = this.secondaries.get(volser);
+    if (
+      this.primaries.has(volser) ||
+      (existing !== undefined && existing.record.primary !== primary)
+    ) {
+      return { type: "NACK", reason: NackReason.PAIR_EXISTS };
+    }
+    const resume = (request.options & PairOpenOption.RESUME) !== 0;
+    if (resume && existing === undefined) return { type: "NACK", reason: NackReason.NOT_PAIRED };
+    const mode = modeOf(request.mode);
+    const record: PairRecord = {
+      volser,
+      role: "secondary",
+      primary,
+      secondary: `${this.options.serial}.${volume.ssid}.${volser}`,
+      mode,
+      critical: false,
+      state: "pending",
+      since: new Date().toISOString(),
+      tracksTotal: volume.trackCount,
+    };
+    this.secondaries.set(volser, { record, meter: existing?.meter ?? new RateMeter() });
+    await this.save();
+    this.logger.info({ volser, primary, resume }, "pair secondary joined");
+    return { type: "ACK" };
+  }
+
+  private async changeState(request: PairStateFrame, peerSerial: string): Promise<PeerReply> {
+    const secondary = this.secondaryFrom(request.secondaryVolser, peerSerial);
+    if (secondary === undefined) return { type: "NACK", reason: NackReason.NOT_PAIRED };
+    const volser = request.secondaryVolser;
+    if (request.state === WirePairState.simplex) {
+      this.secondaries.delete(volser);
+      this.logger.info({ volser }, "pair terminated by its primary");
+    } else {
+      const state = stateOf(request.state);
+      const reason = state === "suspended" ? reasonOf(request.reason) : undefined;
+      secondary.record = { ...secondary.record, state, reason, since: new Date().toISOString() };
+    }
+    await this.save();
+    return { type: "ACK" };
+  }
+
+  private secondaryFrom(volser: string, peerSerial: string): SecondaryPair | undefined {
+    const secondary = this.secondaries.get(volser);
+    if (secondary === undefined) return undefined;
+    return secondary.record.primary.startsWith(`${peerSerial}.`) ? secondary : undefined;
+  }
+
+  private primary(volser: string, action: string): PrimaryPair {
+    const pair = this.primaries.get(volser);
+    if (pair !== undefined) return pair;
+    if (this.secondaries.has(volser)) {
+      throw new GsnapError(
+        "PAIR_STATE_INVALID",
+        `Cannot ${action} the pair of ${volser}: this is its secondary; ask the primary's system`,
+      );
+    }
+    throw notPaired(volser, `${action} the pair of`);
+  }
+
+  private deps(record: PairRecord) {
+    const volume = this.options.store.showVolume(record.volser);
+    const remote = parseRemoteVolume(record.secondary);
+    const route = { ssid: volume.ssid, remoteSerial: remote.serial, remoteSsid: remote.ssid };
+    return {
+      store: this.options.store,
+      dataDir: this.options.dataDir,
+      connections: () => this.options.paths.connectionsTo(route),
+      save: () => this.save(),
+      logger: this.logger,
+      syncTimeoutMs: this.options.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS,
+    };
+  }
+
+  /** Writes pairs.json, one write after another, so the last one written is the newest. */
+  private save(): Promise<void> {
+    const write = this.writing.then(() => {
+      const records = [
+        ...[...this.primaries.values()].map((pair) => pair.record),
+        ...[...this.secondaries.values()].map((pair) => pair.record),
+      ];
+      return writePairFile(this.options.dataDir, records);
+    });
+    this.writing = write.catch(() => {});
+    return write;
+  }
+}
+
+function notPaired(volser: string, action: string): GsnapError {
+  return new GsnapError("PAIR_NOT_FOUND", `Cannot ${action} ${volser}: it is in no pair`);
+}
+
+/** The error for a PAIR_OPEN the secondary refused. */
+function checkOpened(reply: ReplyFrame, what: string, remoteSerial: string): void {
+  if (reply.type === "ACK") return;
+  const reason = reply.type === "NACK" ? reply.reason : undefined;
+  switch (reason) {
+    case NackReason.VOLUME_NOT_FOUND:
+      throw new GsnapError(
+        "VOLUME_NOT_FOUND",
+        `${what}: system ${remoteSerial} has no such volume in that subsystem`,
+      );
+    case NackReason.PAIR_EXISTS:
+      throw new GsnapError("PAIR_EXISTS", `${what}: the remote volume is in another pair`);
+    case NackReason.GEOMETRY_MISMATCH:
+      throw new GsnapError(
+        "PAIR_GEOMETRY_MISMATCH",
+        `${what}: the remote volume's tracks differ in number or size (create it with the same model and cylinders)`,
+      );
+    case NackReason.NOT_PAIRED:
+      throw new GsnapError(
+        "PAIR_NOT_FOUND",
+        `${what}: the secondary no longer has the pair (terminate it here and establish it again)`,
+      );
+    default:
+      throw new GsnapError(
+        "LINK_PROTOCOL",
+        `${what}: the remote system answered ${reply.type} ${reason ?? ""}`,
+      );
+  }
+}
+
+function modeOf(wire: number): PairMode {
+  return wire === WirePairMode.sync ? "sync" : "copy";
+}
+
+function stateOf(wire: number): "pending" | "duplex" | "suspended" {
+  if (wire === WirePairState.duplex) return "duplex";
+  return wire === WirePairState.suspended ? "suspended" : "pending";
+}
+
+function reasonOf(wire: number): SuspendReason {
+  const found = Object.entries(WireSuspendReason).find(([, value]) => value === wire);
+  return (found === undefined || found[0] === "none" ? "operator" : found[0]) as SuspendReason;
+}

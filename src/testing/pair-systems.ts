@@ -1,0 +1,122 @@
+// Two storage systems in this process for pair tests: each with a store in a temp dir, a link
+// listener on 127.0.0.1, paths, pairs and the host view of its volumes (what NBD serves), joined
+// by a path from the primary system's 01A0 to the secondary system's 01B0. Real sockets, real
+// stores; only the processes are shared. A system can be stopped and started again on its data.
+
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { LinkConnection } from "../link/link-connection.js";
+import { type LinkListener, listenLink } from "../link/link-listener.js";
+import { silentLinkLogger } from "../link/link-logger.js";
+import type { HostVolumes } from "../nbd/host-volumes.js";
+import { PairManager } from "../pprc/pair-manager.js";
+import { pairedVolumes } from "../pprc/paired-volumes.js";
+import { PathManager } from "../pprc/path-manager.js";
+import { serveLinkRequests } from "../pprc/serve-link-requests.js";
+import { Store } from "../store/store.js";
+
+export const SECRET = "pair-test-secret";
+export const PRIMARY_SERIAL = "0000000001";
+export const SECONDARY_SERIAL = "0000000002";
+/** Failures and reconnections within a fraction of a second. */
+const FAST = { pingIntervalMs: 200, pingTimeoutMs: 1_000, backoffMinMs: 20, backoffMaxMs: 200 };
+
+export interface TestSystem {
+  readonly serial: string;
+  readonly dataDir: string;
+  readonly store: Store;
+  readonly paths: PathManager;
+  readonly pairs: PairManager;
+  readonly host: HostVolumes;
+  readonly listener: LinkListener;
+  stop(): Promise<void>;
+}
+
+export interface SystemOptions {
+  readonly serial: string;
+  readonly ssid: string;
+  readonly dataDir?: string;
+  readonly linkPort?: number;
+  readonly syncTimeoutMs?: number;
+}
+
+export async function startTestSystem(options: SystemOptions): Promise<TestSystem> {
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-pairs-"));
+  const store = await Store.open(dataDir);
+  let pairs: PairManager | undefined;
+  const serve = (connection: LinkConnection) =>
+    serveLinkRequests(connection, async (request, peerSerial) => {
+      if (pairs === undefined) return { type: "NACK", reason: 4 };
+      return pairs.handlePeer(request, peerSerial);
+    });
+  const paths = await PathManager.open({
+    dataDir,
+    serial: options.serial,
+    ssids: [options.ssid],
+    secret: SECRET,
+    logger: silentLinkLogger,
+    timing: FAST,
+    serve,
+  });
+  pairs = await PairManager.open({
+    dataDir,
+    serial: options.serial,
+    store,
+    paths,
+    syncTimeoutMs: options.syncTimeoutMs,
+  });
+  const listener = await listenLink({
+    host: "127.0.0.1",
+    port: options.linkPort ?? 0,
+    secret: SECRET,
+    serial: options.serial,
+    ssids: [options.ssid],
+    logger: silentLinkLogger,
+    onConnection: (connection) => void serve(connection),
+  });
+  const opened = pairs;
+  let stopped: Promise<void> | undefined;
+  return {
+    serial: options.serial,
+    dataDir,
+    store,
+    paths,
+    pairs: opened,
+    host: pairedVolumes(store, opened),
+    listener,
+    stop() {
+      stopped ??= (async () => {
+        await opened.close();
+        await paths.close();
+        await listener.close();
+        await store.flush();
+        await store.close();
+      })();
+      return stopped;
+    },
+  };
+}
+
+export interface PairSystems {
+  readonly primary: TestSystem;
+  readonly secondary: TestSystem;
+}
+
+/** A primary system (01A0) with a path to a secondary system (01B0); the path is up. */
+export async function startPairSystems(
+  options: { syncTimeoutMs?: number } = {},
+): Promise<PairSystems> {
+  const secondary = await startTestSystem({ serial: SECONDARY_SERIAL, ssid: "01B0" });
+  const primary = await startTestSystem({
+    serial: PRIMARY_SERIAL,
+    ssid: "01A0",
+    syncTimeoutMs: options.syncTimeoutMs,
+  });
+  await primary.paths.establish({
+    ssid: "01A0",
+    to: `${SECONDARY_SERIAL}.01B0`,
+    links: [`127.0.0.1:${secondary.listener.address.port}`],
+  });
+  return { primary, secondary };
+}
