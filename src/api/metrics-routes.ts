@@ -11,7 +11,8 @@ export function metricsRoutes(app: FastifyInstance, metrics: ApiMetrics): void {
     {
       config: { action: "scrape metrics" },
       schema: {
-        summary: "Prometheus text exposition: NBD requests, store and volume gauges, process",
+        summary:
+          "Prometheus text exposition: NBD requests, store and volume gauges, links, pairs, process",
         tags: ["metrics"],
         response: {
           // Prometheus text, not JSON: Fastify sends a string of a non-JSON type as it is.

@@ -10,7 +10,11 @@ import {
   MAX_FRAME_BYTES,
   MAX_PAYLOAD_BYTES,
   NackReason,
+  PairOpenOption,
   RefuseReason,
+  WirePairMode,
+  WirePairState,
+  WireSuspendReason,
 } from "./frame-types.js";
 
 const EVERY_FRAME: Frame[] = [
@@ -48,6 +52,25 @@ const EVERY_FRAME: Frame[] = [
   { type: "NACK", requestId: 42, reason: NackReason.CHECKSUM_MISMATCH },
   { type: "PING", requestId: 0xffff_ffff },
   { type: "PONG", requestId: 0xffff_ffff },
+  {
+    type: "PAIR_OPEN",
+    requestId: 7,
+    primarySsid: "01A0",
+    primaryVolser: "PRI001",
+    secondarySsid: "FFFF",
+    secondaryVolser: "S",
+    mode: WirePairMode.sync,
+    trackCount: 982_800,
+    trackSizeBytes: MAX_TRACK_SIZE_BYTES,
+    options: PairOpenOption.RESUME,
+  },
+  {
+    type: "PAIR_STATE",
+    requestId: 8,
+    secondaryVolser: "SEC001",
+    state: WirePairState.suspended,
+    reason: WireSuspendReason["link failure"],
+  },
 ];
 
 function header(type: number, payloadBytes: number): Buffer {
@@ -127,6 +150,30 @@ describe("frame codec", () => {
     expect(decodeFrame(longAck)).toMatchObject({ failure: { kind: "bad-length" } });
     expect(decodeFrame(lowerVolser)).toMatchObject({ failure: { kind: "bad-field" } });
     expect(decodeFrame(noVersions).status).toBe("failure");
+  });
+
+  it("refuses pair frames with an unknown mode, state, reason or option, or an empty volume", () => {
+    const open = EVERY_FRAME.find((frame) => frame.type === "PAIR_OPEN");
+    const state = EVERY_FRAME.find((frame) => frame.type === "PAIR_STATE");
+    if (open?.type !== "PAIR_OPEN" || state?.type !== "PAIR_STATE") expect.fail("no pair frames");
+    const openBytes = encodeFrame(open);
+    const stateBytes = encodeFrame(state);
+    // PAIR_OPEN payload: u16, 1+6, u16, 1+1, mode u8 at 11, u32 tracks at 12, u32 size, u8 options.
+    const at = (bytes: Buffer, offset: number, write: (copy: Buffer) => void) => {
+      const copy = Buffer.from(bytes);
+      write(copy.subarray(FRAME_HEADER_BYTES + offset));
+      return decodeFrame(copy);
+    };
+    const refused = { failure: { kind: "bad-field" } };
+    expect(at(openBytes, 13, (p) => p.writeUInt8(3, 0))).toMatchObject(refused);
+    expect(at(openBytes, 14, (p) => p.writeUInt32BE(0, 0))).toMatchObject(refused);
+    expect(at(openBytes, 18, (p) => p.writeUInt32BE(MAX_TRACK_SIZE_BYTES + 1, 0))).toMatchObject(
+      refused,
+    );
+    expect(at(openBytes, 22, (p) => p.writeUInt8(2, 0))).toMatchObject(refused);
+    // PAIR_STATE payload: 1+6 VOLSER, state u8 at 7, reason u8 at 8.
+    expect(at(stateBytes, 7, (p) => p.writeUInt8(9, 0))).toMatchObject(refused);
+    expect(at(stateBytes, 8, (p) => p.writeUInt8(9, 0))).toMatchObject(refused);
   });
 
   it("never throws on random bytes", () => {
