@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { codeOf } from "../testing/error-code.js";
 import { parseHostPort, readConfigFile, resolveConfig } from "./config.js";
 import { loadIdentity } from "./identity.js";
 
@@ -16,7 +17,16 @@ describe("serve configuration", () => {
       link: { host: "127.0.0.1", port: 8481 },
       token: undefined,
       logLevel: "info",
+      syncTimeoutMs: 5000,
     });
+  });
+
+  it("takes a sync timeout of 1 to 600000 ms and refuses others with REQUEST_INVALID", () => {
+    expect(resolveConfig({ syncTimeout: 250 }, {}).syncTimeoutMs).toBe(250);
+    expect(resolveConfig({}, { syncTimeout: "1000" }).syncTimeoutMs).toBe(1000);
+    for (const bad of ["0", "600001", "1.5", "soon"]) {
+      expect(codeOf(() => resolveConfig({}, { syncTimeout: bad }))).toBe("REQUEST_INVALID");
+    }
   });
 
   it("lets flags win over the config file", () => {

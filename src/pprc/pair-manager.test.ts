@@ -78,6 +78,8 @@ describe("pairs between two systems", () => {
     expect(done).toMatchObject({ tracksOutOfSync: 0, bytesSent: 11 * TRACK });
     await expectIdentical(both);
     expect(secondary.store.showVolume("SEC001").allocatedTracks).toBe(11);
+    // The secondary hears of duplex just after the primary enters it.
+    await waitFor(() => secondary.pairs.show("SEC001"), (info) => info.state === "duplex");
     expect(secondary.pairs.show("SEC001")).toMatchObject({
       role: "secondary",
       primary: `${PRIMARY_SERIAL}.01A0.PRI001`,

@@ -1,0 +1,485 @@
+// Link benchmark (`npm run bench:link`): replication between two real `gsnap serve` processes on
+// loopback, in one run: the initial copy of a volume of 2 GiB of random data (establish until
+// duplex) against a plain Node socket pump (raw loopback TCP, two processes) and against nbdcopy
+// between two nbdkit `file` servers (with and without --flush); the resume after 1% of the tracks
+// changed against the full copy; 4 KiB writes at queue depth 1 on a sync pair against a volume in
+// no pair; and the peak RSS of each process. Prints a table of medians and ratios.
+
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { randomFillSync } from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { NbdClient } from "../src/nbd/nbd-client.js";
+import type { PairInfo } from "../src/pprc/pair-service.js";
+import { type ServeProcess, startServe } from "../src/testing/serve-process.js";
+
+const run = promisify(execFile);
+const GIB = 1024 ** 3;
+const TOTAL_BYTES = Number(process.env.BENCH_BYTES ?? 2 * GIB);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/** Enough writes for a steady p99 (20 samples above it) in about a second or two per series. */
+const SYNC_WRITES = Number(process.env.BENCH_SYNC_WRITES ?? 2_000);
+const TRACK = 57_344;
+const TRACKS_PER_CYLINDER = 15;
+const CYLINDERS = Math.ceil(TOTAL_BYTES / TRACK / TRACKS_PER_CYLINDER);
+const TRACKS = CYLINDERS * TRACKS_PER_CYLINDER;
+/** Every 100th track changes before a resume: 1% of the tracks, spread over the volume. */
+const RESUME_TRACK_STRIDE = 100;
+const WRITE_BYTES = 4096;
+/** A GET every 20 ms: the timing error of a copy, and the load the polling puts on the server. */
+const POLL_INTERVAL_MS = 20;
+/** A pair that has not reached duplex in this long is stuck (2 GiB at 10 MiB/s takes 205 s). */
+const DUPLEX_TIMEOUT_MS = 30 * 60_000;
+const SECRET = "bench-link-secret";
+const PRIMARY = { serial: "0000000001", ssid: "01A0" };
+const SECONDARY = { serial: "0000000002", ssid: "01B0" };
+const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), "gsnap-link-bench-"));
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function percentile(sorted: number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))];
+}
+
+function seconds(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+async function timed(command: string, args: string[]): Promise<number> {
+  const start = process.hrtime.bigint();
+  await run(command, args, { maxBuffer: 16 * 1024 * 1024 });
+  return seconds(start);
+}
+
+/** A source file of distinct, incompressible-looking data (no all-zero tracks). */
+function makeSource(file: string): void {
+  const block = Buffer.allocUnsafe(8 * 1024 * 1024);
+  for (let i = 0; i < block.length; i += 8) block.writeDoubleLE(Math.random() + 1, i);
+  const fd = fs.openSync(file, "w");
+  for (let offset = 0; offset < TOTAL_BYTES; offset += block.length) {
+    block.writeDoubleLE(offset + 1, 0);
+    fs.writeSync(fd, block, 0, Math.min(block.length, TOTAL_BYTES - offset));
+  }
+  fs.closeSync(fd);
+}
+
+/** Calls the API; any answer but 2xx throws with the method, path, status and body as sent. */
+async function api<T>(
+  server: ServeProcess,
+  request: { method: string; path: string; body?: unknown },
+): Promise<T> {
+  const response = await fetch(`${server.apiUrl}${request.path}`, {
+    method: request.method,
+    headers: {
+      authorization: `Bearer ${server.token}`,
+      ...(request.body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: request.body === undefined ? undefined : JSON.stringify(request.body),
+  });
+  const text = await response.text();
+  if (!response.ok) {
+    throw new Error(`${request.method} ${request.path} answered ${response.status}: ${text}`);
+  }
+  return (text === "" ? undefined : JSON.parse(text)) as T;
+}
+
+async function startSystem(
+  name: string,
+  identity: { serial: string; ssid: string },
+): Promise<ServeProcess> {
+  const server = await startServe({
+    dataDir: path.join(dir, name),
+    args: [
+      "--serial",
+      identity.serial,
+      "--ssid",
+      identity.ssid,
+      "--link",
+      "127.0.0.1:0",
+      "--link-secret",
+      SECRET,
+    ],
+  });
+  if (server.linkAddress === undefined) {
+    await server.stop();
+    throw new Error(`gsnap serve printed no LINK address:\n${server.output()}`);
+  }
+  return server;
+}
+
+async function createVolume(server: ServeProcess, volume: { volser: string; ssid: string }) {
+  await api(server, {
+    method: "POST",
+    path: "/v1/volumes",
+    body: { ...volume, cylinders: CYLINDERS },
+  });
+}
+
+async function pairInfo(server: ServeProcess, volser: string): Promise<PairInfo> {
+  return api<PairInfo>(server, { method: "GET", path: `/v1/pairs/${volser}` });
+}
+
+/** Polls until the pair is duplex; a suspended pair (or a timeout) throws with its record. */
+async function waitForDuplex(server: ServeProcess, volser: string): Promise<PairInfo> {
+  const started = Date.now();
+  for (;;) {
+    const pair = await pairInfo(server, volser);
+    if (pair.state === "duplex") return pair;
+    if (pair.state === "suspended" || Date.now() - started > DUPLEX_TIMEOUT_MS) {
+      throw new Error(`Pair ${volser} did not reach duplex: ${JSON.stringify(pair)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+  }
+}
+
+/** Establishes a pair of `volser` onto a new secondary volume; seconds from POST to duplex. */
+async function establish(
+  systems: { primary: ServeProcess; secondary: ServeProcess },
+  pair: { volser: string; target: string; mode: "copy" | "sync" },
+): Promise<{ seconds: number; pair: PairInfo }> {
+  await createVolume(systems.secondary, { volser: pair.target, ssid: SECONDARY.ssid });
+  await run("sync", []);
+  const start = process.hrtime.bigint();
+  await api(systems.primary, {
+    method: "POST",
+    path: "/v1/pairs",
+    body: {
+      volser: pair.volser,
+      secondary: `${SECONDARY.serial}.${SECONDARY.ssid}.${pair.target}`,
+      mode: pair.mode,
+    },
+  });
+  const duplex = await waitForDuplex(systems.primary, pair.volser);
+  return { seconds: seconds(start), pair: duplex };
+}
+
+/** Terminates the pair of `volser` and deletes its secondary volume, so its space comes back. */
+async function terminate(
+  systems: { primary: ServeProcess; secondary: ServeProcess },
+  pair: { volser: string; target: string },
+): Promise<void> {
+  await api(systems.primary, { method: "DELETE", path: `/v1/pairs/${pair.volser}` });
+  await api(systems.secondary, { method: "DELETE", path: `/v1/volumes/${pair.target}` });
+}
+
+function nbdAddress(server: ServeProcess): { host: string; port: number } {
+  return { host: server.nbdHost, port: server.nbdPort };
+}
+
+/** Writes new random data over every 100th track of `volser`; answers the tracks written. */
+async function changeTracks(server: ServeProcess, volser: string): Promise<number> {
+  const client = await NbdClient.connect(nbdAddress(server), volser);
+  const data = Buffer.allocUnsafe(TRACK);
+  let written = 0;
+  for (let track = 0; track < TRACKS; track += RESUME_TRACK_STRIDE) {
+    randomFillSync(data);
+    await client.write(track * TRACK, data);
+    written += 1;
+  }
+  await client.flush();
+  await client.close();
+  return written;
+}
+
+/** Suspends a duplex pair, changes 1% of its tracks, then times resume until duplex again. */
+async function resumeSeconds(
+  server: ServeProcess,
+  volser: string,
+): Promise<{ seconds: number; tracksChanged: number; tracksOutOfSync: number | null }> {
+  await api(server, { method: "POST", path: `/v1/pairs/${volser}/suspend` });
+  const tracksChanged = await changeTracks(server, volser);
+  const suspended = await pairInfo(server, volser);
+  await run("sync", []);
+  const start = process.hrtime.bigint();
+  await api(server, { method: "POST", path: `/v1/pairs/${volser}/resume` });
+  await waitForDuplex(server, volser);
+  return { seconds: seconds(start), tracksChanged, tracksOutOfSync: suspended.tracksOutOfSync };
+}
+
+/** 4 KiB writes at random aligned offsets, one at a time; answers each one's latency in µs. */
+async function writeLatenciesUs(server: ServeProcess, volser: string): Promise<number[]> {
+  const client = await NbdClient.connect(nbdAddress(server), volser);
+  const data = Buffer.allocUnsafe(WRITE_BYTES);
+  const blocks = Math.floor((TRACKS * TRACK) / WRITE_BYTES);
+  const latencies: number[] = [];
+  for (let i = 0; i < SYNC_WRITES; i += 1) {
+    randomFillSync(data);
+    const offset = Math.floor(Math.random() * blocks) * WRITE_BYTES;
+    const start = process.hrtime.bigint();
+    await client.write(offset, data);
+    latencies.push(Number(process.hrtime.bigint() - start) / 1e3);
+  }
+  await client.close();
+  return latencies.sort((a, b) => a - b);
+}
+
+const PUMP_PATH = fileURLToPath(new URL("./socket-pump.js", import.meta.url));
+
+/** Raw loopback TCP: one process writes TOTAL_BYTES into a socket that another reads. */
+async function pumpSeconds(): Promise<number> {
+  const receiver = spawn(process.execPath, [PUMP_PATH, "receive"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let output = "";
+  receiver.stdout.on("data", (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise((resolve) => receiver.once("exit", resolve));
+  while (!/PORT (\d+)\n/.test(output)) {
+    if (receiver.exitCode !== null) throw new Error(`The socket pump did not start: ${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const port = /PORT (\d+)\n/.exec(output)?.[1] ?? "";
+  await run(process.execPath, [PUMP_PATH, "send", port, String(TOTAL_BYTES)]);
+  await exited;
+  const result = JSON.parse(output.split("\n")[1]) as { bytes: number; seconds: number };
+  if (result.bytes !== TOTAL_BYTES) {
+    throw new Error(`The socket pump moved ${result.bytes} bytes, not ${TOTAL_BYTES}`);
+  }
+  return result.seconds;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function startNbdkit(file: string): Promise<{ uri: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(
+    "nbdkit",
+    ["-f", "--exit-with-parent", "-i", "127.0.0.1", "-p", String(port), "file", file],
+    { stdio: "ignore" },
+  );
+  const uri = `nbd://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i += 1) {
+    try {
+      await run("nbdinfo", ["--size", uri]);
+      return { uri, child };
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw new Error("nbdkit did not start");
+}
+
+function peakRssMiB(pid: number | undefined): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  const match = /VmHWM:\s+(\d+) kB/.exec(status);
+  return match === null ? Number.NaN : Number(match[1]) / 1024;
+}
+
+/** Starts a new peak RSS (Linux clear_refs 5), so that the next reading covers what follows. */
+function resetPeakRss(pid: number | undefined): void {
+  fs.writeFileSync(`/proc/${pid}/clear_refs`, "5\n");
+}
+
+type Results = Record<string, number[]>;
+type Systems = { primary: ServeProcess; secondary: ServeProcess };
+
+interface Peers {
+  source: { uri: string; child: ChildProcess };
+  target: { uri: string; child: ChildProcess };
+  targetFile: string;
+}
+
+/** Empties nbdkit's target file and extends it again: fresh space, like a new gsnap volume. */
+async function freshPeerTarget(file: string): Promise<void> {
+  fs.truncateSync(file, 0);
+  fs.truncateSync(file, TOTAL_BYTES);
+  await run("sync", []);
+}
+
+/** One run of the copy measures: the socket pump, nbdcopy twice, gsnap's copy and resume. */
+async function copyRun(
+  options: { systems: Systems; peers: Peers; index: number },
+  add: (key: string, value: number) => void,
+): Promise<void> {
+  const { systems, peers } = options;
+  await run("sync", []);
+  add("pump", await pumpSeconds());
+  await freshPeerTarget(peers.targetFile);
+  add("nbdcopy", await timed("nbdcopy", [peers.source.uri, peers.target.uri]));
+  await freshPeerTarget(peers.targetFile);
+  add("nbdcopyFlush", await timed("nbdcopy", ["--flush", peers.source.uri, peers.target.uri]));
+  const pair = { volser: "PRIM", target: `SEC${String(options.index).padStart(3, "0")}` };
+  const copy = await establish(systems, { ...pair, mode: "copy" });
+  add("copy", copy.seconds);
+  add("copyBytesSent", copy.pair.bytesSent);
+  const resume = await resumeSeconds(systems.primary, pair.volser);
+  add("resume", resume.seconds);
+  add("resumeTracks", resume.tracksChanged);
+  add("resumeOutOfSync", resume.tracksOutOfSync ?? Number.NaN);
+  await terminate(systems, pair);
+  console.error(
+    `run ${options.index + 1}/${RUNS}: copy ${copy.seconds.toFixed(2)} s, ` +
+      `resume ${resume.seconds.toFixed(3)} s`,
+  );
+}
+
+/** Sync-mode latency: a sync pair and a volume in no pair on the same primary, RUNS series each. */
+async function syncRuns(
+  systems: Systems,
+  add: (key: string, value: number) => void,
+): Promise<void> {
+  await createVolume(systems.primary, { volser: "SYNCP", ssid: PRIMARY.ssid });
+  await createVolume(systems.primary, { volser: "SIMPLX", ssid: PRIMARY.ssid });
+  const copy = await establish(systems, { volser: "SYNCP", target: "SYNCS", mode: "sync" });
+  add("syncEstablish", copy.seconds);
+  for (let i = 0; i < RUNS; i += 1) {
+    const simplex = await writeLatenciesUs(systems.primary, "SIMPLX");
+    add("simplexP50", percentile(simplex, 0.5));
+    add("simplexP99", percentile(simplex, 0.99));
+    const duplex = await writeLatenciesUs(systems.primary, "SYNCP");
+    add("duplexP50", percentile(duplex, 0.5));
+    add("duplexP99", percentile(duplex, 0.99));
+  }
+  const after = await pairInfo(systems.primary, "SYNCP");
+  if (after.state !== "duplex") {
+    throw new Error(`The sync pair left duplex during the writes: ${JSON.stringify(after)}`);
+  }
+}
+
+async function establishPath(systems: Systems): Promise<void> {
+  const established = await api<{ state: string }>(systems.primary, {
+    method: "POST",
+    path: "/v1/paths",
+    body: {
+      ssid: PRIMARY.ssid,
+      to: `${SECONDARY.serial}.${SECONDARY.ssid}`,
+      links: [systems.secondary.linkAddress],
+    },
+  });
+  if (established.state !== "established") {
+    throw new Error(`The path is not established: ${JSON.stringify(established)}`);
+  }
+}
+
+function printTable(results: Results, rss: { name: string; fill: number; rest: number }[]): void {
+  const gib = TOTAL_BYTES / GIB;
+  const m = (key: string) => median(results[key]);
+  const goal = (met: boolean, text: string) => `${text}: ${met ? "met" : "MISSED"}`;
+  console.log(
+    `\nLink benchmark: ${gib} GiB of random data, median of ${RUNS} runs, two gsnap serve ` +
+      `processes on loopback, ${os.cpus().length} cores (a shared machine: noisy)\n`,
+  );
+  console.log("| initial copy | time | rate | gsnap copy speed against it | goal |");
+  console.log("| --- | --- | --- | --- | --- |");
+  const copy = m("copy");
+  const row = (name: string, key: string, goalText = "") => {
+    const ratio = m(key) / copy;
+    console.log(
+      `| ${name} | ${m(key).toFixed(2)} s | ${(gib / m(key)).toFixed(2)} GiB/s | ` +
+        `${ratio.toFixed(2)}x | ${goalText === "" ? "" : goal(ratio >= 1, goalText)} |`,
+    );
+  };
+  row("raw loopback TCP: Node socket pump, 2 processes, 1 MiB writes", "pump");
+  row("nbdcopy nbdkit file -> nbdkit file", "nbdcopy", ">= 1.0x");
+  row("nbdcopy --flush nbdkit file -> nbdkit file", "nbdcopyFlush");
+  row("gsnap pair establish (copy) -> duplex", "copy");
+  const resumeShare = m("resume") / copy;
+  const tracks = m("resumeTracks");
+  console.log(
+    `| gsnap resume after ${tracks} of ${TRACKS} tracks (1%) changed -> duplex | ` +
+      `${m("resume").toFixed(3)} s | ${((tracks * TRACK) / GIB / m("resume")).toFixed(2)} GiB/s | ` +
+      `${(resumeShare * 100).toFixed(2)}% of the full copy | ${goal(resumeShare <= 0.03, "<= 3%")} |`,
+  );
+  console.log(
+    `\n| 4 KiB writes, queue depth 1, ${SYNC_WRITES} per series | simplex | sync duplex | ratio | goal |`,
+  );
+  console.log("| --- | --- | --- | --- | --- |");
+  for (const [name, suffix] of [
+    ["p50", "P50"],
+    ["p99", "P99"],
+  ]) {
+    const ratio = m(`duplex${suffix}`) / m(`simplex${suffix}`);
+    console.log(
+      `| ${name} | ${m(`simplex${suffix}`).toFixed(0)} µs | ${m(`duplex${suffix}`).toFixed(0)} µs | ` +
+        `${ratio.toFixed(2)}x | ${suffix === "P50" ? goal(ratio <= 2, "<= 2x") : ""} |`,
+    );
+  }
+  console.log(
+    "\n| process | peak RSS while the primary was filled | peak RSS during the measures |",
+  );
+  console.log("| --- | --- | --- |");
+  for (const { name, fill, rest } of rss) {
+    console.log(`| ${name} | ${fill.toFixed(0)} MiB | ${rest.toFixed(0)} MiB |`);
+  }
+  console.log(
+    `\nOut-of-sync tracks before resume (median): ${m("resumeOutOfSync")}; bytes sent by the ` +
+      `initial copy (median): ${(m("copyBytesSent") / GIB).toFixed(3)} GiB; the sync pair's ` +
+      `initial copy of its empty volume: ${m("syncEstablish").toFixed(2)} s. Pair times are from ` +
+      `the POST to the first GET answering duplex, polled every ${POLL_INTERVAL_MS} ms.`,
+  );
+}
+
+/** Starts both systems and both nbdkit servers; each one started is stopped by `cleanups`. */
+async function startAll(
+  files: { source: string; targetFile: string },
+  cleanups: (() => Promise<unknown>)[],
+): Promise<{ systems: Systems; peers: Peers }> {
+  const primary = await startSystem("primary", PRIMARY);
+  cleanups.push(() => primary.stop());
+  const secondary = await startSystem("secondary", SECONDARY);
+  cleanups.push(() => secondary.stop());
+  const source = await startNbdkit(files.source);
+  cleanups.push(async () => source.child.kill());
+  const target = await startNbdkit(files.targetFile);
+  cleanups.push(async () => target.child.kill());
+  return {
+    systems: { primary, secondary },
+    peers: { source, target, targetFile: files.targetFile },
+  };
+}
+
+async function main(): Promise<void> {
+  const files = { source: path.join(dir, "source.img"), targetFile: path.join(dir, "target.img") };
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const results: Results = {};
+  const add = (key: string, value: number) => {
+    results[key] ??= [];
+    results[key].push(value);
+  };
+  try {
+    makeSource(files.source);
+    fs.writeFileSync(files.targetFile, "");
+    fs.truncateSync(files.targetFile, TOTAL_BYTES);
+    const { systems, peers } = await startAll(files, cleanups);
+    const processes = [
+      { name: "gsnap serve, primary", pid: systems.primary.child.pid },
+      { name: "gsnap serve, secondary", pid: systems.secondary.child.pid },
+      { name: "nbdkit file, source", pid: peers.source.child.pid },
+      { name: "nbdkit file, target", pid: peers.target.child.pid },
+    ];
+    await establishPath(systems);
+    await createVolume(systems.primary, { volser: "PRIM", ssid: PRIMARY.ssid });
+    const fillUri = systems.primary.nbdUri("PRIM");
+    const fillSeconds = await timed("nbdcopy", ["--flush", files.source, fillUri]);
+    console.error(`filled the primary in ${fillSeconds.toFixed(2)} s`);
+    const fillRss = processes.map(({ pid }) => peakRssMiB(pid));
+    for (const { pid } of processes) resetPeakRss(pid);
+    for (let i = 0; i < RUNS; i += 1) await copyRun({ systems, peers, index: i }, add);
+    await syncRuns(systems, add);
+    const rss = processes.map(({ name, pid }, i) => ({
+      name,
+      fill: fillRss[i],
+      rest: peakRssMiB(pid),
+    }));
+    printTable(results, rss);
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
