@@ -5,17 +5,18 @@
 // changed against the full copy; 4 KiB writes at queue depth 1 on a sync pair against a volume in
 // no pair; and the peak RSS of each process. Prints a table of medians and ratios.
 
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { randomFillSync } from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
+import type net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { NbdClient } from "../src/nbd/nbd-client.js";
 import type { PairInfo } from "../src/pprc/pair-service.js";
 import { type ServeProcess, startServe } from "../src/testing/serve-process.js";
+import { peakRssMiB, pumpSeconds, resetPeakRss, startNbdkit } from "./link-peers.js";
+import { api, POLL_INTERVAL_MS, pairInfo, waitForDuplex } from "./pair-api.js";
 
 const run = promisify(execFile);
 const GIB = 1024 ** 3;
@@ -30,10 +31,6 @@ const TRACKS = CYLINDERS * TRACKS_PER_CYLINDER;
 /** Every 100th track changes before a resume: 1% of the tracks, spread over the volume. */
 const RESUME_TRACK_STRIDE = 100;
 const WRITE_BYTES = 4096;
-/** A GET every 20 ms: the timing error of a copy, and the load the polling puts on the server. */
-const POLL_INTERVAL_MS = 20;
-/** A pair that has not reached duplex in this long is stuck (2 GiB at 10 MiB/s takes 205 s). */
-const DUPLEX_TIMEOUT_MS = 30 * 60_000;
 const SECRET = "bench-link-secret";
 const PRIMARY = { serial: "0000000001", ssid: "01A0" };
 const SECONDARY = { serial: "0000000002", ssid: "01B0" };
@@ -70,26 +67,6 @@ function makeSource(file: string): void {
   fs.closeSync(fd);
 }
 
-/** Calls the API; any answer but 2xx throws with the method, path, status and body as sent. */
-async function api<T>(
-  server: ServeProcess,
-  request: { method: string; path: string; body?: unknown },
-): Promise<T> {
-  const response = await fetch(`${server.apiUrl}${request.path}`, {
-    method: request.method,
-    headers: {
-      authorization: `Bearer ${server.token}`,
-      ...(request.body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    body: request.body === undefined ? undefined : JSON.stringify(request.body),
-  });
-  const text = await response.text();
-  if (!response.ok) {
-    throw new Error(`${request.method} ${request.path} answered ${response.status}: ${text}`);
-  }
-  return (text === "" ? undefined : JSON.parse(text)) as T;
-}
-
 async function startSystem(
   name: string,
   identity: { serial: string; ssid: string },
@@ -120,23 +97,6 @@ async function createVolume(server: ServeProcess, volume: { volser: string; ssid
     path: "/v1/volumes",
     body: { ...volume, cylinders: CYLINDERS },
   });
-}
-
-async function pairInfo(server: ServeProcess, volser: string): Promise<PairInfo> {
-  return api<PairInfo>(server, { method: "GET", path: `/v1/pairs/${volser}` });
-}
-
-/** Polls until the pair is duplex; a suspended pair (or a timeout) throws with its record. */
-async function waitForDuplex(server: ServeProcess, volser: string): Promise<PairInfo> {
-  const started = Date.now();
-  for (;;) {
-    const pair = await pairInfo(server, volser);
-    if (pair.state === "duplex") return pair;
-    if (pair.state === "suspended" || Date.now() - started > DUPLEX_TIMEOUT_MS) {
-      throw new Error(`Pair ${volser} did not reach duplex: ${JSON.stringify(pair)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-  }
 }
 
 /** Establishes a pair of `volser` onto a new secondary volume; seconds from POST to duplex. */
@@ -206,6 +166,10 @@ async function resumeSeconds(
 /** 4 KiB writes at random aligned offsets, one at a time; answers each one's latency in µs. */
 async function writeLatenciesUs(server: ServeProcess, volser: string): Promise<number[]> {
   const client = await NbdClient.connect(nbdAddress(server), volser);
+  // NbdClient writes a request's header and its payload as two socket writes and leaves Nagle on,
+  // so each write waits out the server's delayed ACK (about 40 ms on Linux). Turned off here, as
+  // every real NBD client does, so that the latencies are the server's.
+  (client as unknown as { socket: net.Socket }).socket.setNoDelay(true);
   const data = Buffer.allocUnsafe(WRITE_BYTES);
   const blocks = Math.floor((TRACKS * TRACK) / WRITE_BYTES);
   const latencies: number[] = [];
@@ -218,70 +182,6 @@ async function writeLatenciesUs(server: ServeProcess, volser: string): Promise<n
   }
   await client.close();
   return latencies.sort((a, b) => a - b);
-}
-
-const PUMP_PATH = fileURLToPath(new URL("./socket-pump.js", import.meta.url));
-
-/** Raw loopback TCP: one process writes TOTAL_BYTES into a socket that another reads. */
-async function pumpSeconds(): Promise<number> {
-  const receiver = spawn(process.execPath, [PUMP_PATH, "receive"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let output = "";
-  receiver.stdout.on("data", (chunk) => {
-    output += chunk;
-  });
-  const exited = new Promise((resolve) => receiver.once("exit", resolve));
-  while (!/PORT (\d+)\n/.test(output)) {
-    if (receiver.exitCode !== null) throw new Error(`The socket pump did not start: ${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  const port = /PORT (\d+)\n/.exec(output)?.[1] ?? "";
-  await run(process.execPath, [PUMP_PATH, "send", port, String(TOTAL_BYTES)]);
-  await exited;
-  const result = JSON.parse(output.split("\n")[1]) as { bytes: number; seconds: number };
-  if (result.bytes !== TOTAL_BYTES) {
-    throw new Error(`The socket pump moved ${result.bytes} bytes, not ${TOTAL_BYTES}`);
-  }
-  return result.seconds;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function startNbdkit(file: string): Promise<{ uri: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(
-    "nbdkit",
-    ["-f", "--exit-with-parent", "-i", "127.0.0.1", "-p", String(port), "file", file],
-    { stdio: "ignore" },
-  );
-  const uri = `nbd://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i += 1) {
-    try {
-      await run("nbdinfo", ["--size", uri]);
-      return { uri, child };
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  throw new Error("nbdkit did not start");
-}
-
-function peakRssMiB(pid: number | undefined): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-  const match = /VmHWM:\s+(\d+) kB/.exec(status);
-  return match === null ? Number.NaN : Number(match[1]) / 1024;
-}
-
-/** Starts a new peak RSS (Linux clear_refs 5), so that the next reading covers what follows. */
-function resetPeakRss(pid: number | undefined): void {
-  fs.writeFileSync(`/proc/${pid}/clear_refs`, "5\n");
 }
 
 type Results = Record<string, number[]>;
@@ -307,7 +207,7 @@ async function copyRun(
 ): Promise<void> {
   const { systems, peers } = options;
   await run("sync", []);
-  add("pump", await pumpSeconds());
+  add("pump", await pumpSeconds(TOTAL_BYTES));
   await freshPeerTarget(peers.targetFile);
   add("nbdcopy", await timed("nbdcopy", [peers.source.uri, peers.target.uri]));
   await freshPeerTarget(peers.targetFile);

@@ -25,6 +25,8 @@ export interface ServeProcess {
   nbdUri(volser: string): string;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** Sends SIGKILL (a crash) and resolves once the process is gone. */
+  kill(): Promise<void>;
   /** Runs the gsnap CLI against this server. */
   cli(...args: string[]): Promise<CliResult>;
   output(): string;
@@ -114,6 +116,10 @@ export async function startServe(
     async stop() {
       if (child.exitCode === null) child.kill("SIGTERM");
       return exited;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
     },
     cli: (...args) => runGsnap(args, { GSNAP_API: apiUrl, GSNAP_TOKEN: token }),
     output: () => output,
