@@ -1,0 +1,183 @@
+// Pairs between two real `gsnap serve` processes through a fault-injecting TCP proxy that
+// corrupts, cuts and delays the link: every copy ends byte-identical, or the pair suspends with a
+// reason and a resume makes it identical. Never silently different.
+
+import fs from "node:fs";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { type FaultProxy, startFaultProxy } from "../src/testing/fault-proxy.js";
+import { missingNbdClientsNoticed } from "../src/testing/nbd-clients.js";
+import {
+  exportsIdentical as identical,
+  cliOk as ok,
+  pairInfo,
+  servedSystems,
+  TRACK,
+  waitForPair,
+  writePattern as write,
+} from "../src/testing/replication-process.js";
+import { CLI_PATH, type ServeProcess } from "../src/testing/serve-process.js";
+
+const CYLINDERS = 60;
+const systems = servedSystems();
+const proxies: FaultProxy[] = [];
+afterEach(async () => {
+  for (const proxy of proxies.splice(0)) await proxy.close();
+});
+afterAll(() => systems.cleanup());
+
+interface Setup {
+  readonly a: ServeProcess;
+  readonly b: ServeProcess;
+  readonly proxies: FaultProxy[];
+}
+
+/** B, then A with a path to B through `links` proxies, and VOL001 on both, A's full of data. */
+async function setup(links: number, aArgs: string[] = []): Promise<Setup> {
+  const b = await systems.serve("0000000002", "01B0");
+  const a = await systems.serve("0000000001", "01A0", { args: aArgs });
+  const [host, port] = (b.linkAddress as string).split(":");
+  const mine: FaultProxy[] = [];
+  for (let i = 0; i < links; i += 1) {
+    const proxy = await startFaultProxy({ target: { host, port: Number(port) } });
+    proxies.push(proxy);
+    mine.push(proxy);
+  }
+  await ok(a, "volume", "create", "VOL001", "--cylinders", String(CYLINDERS));
+  await ok(b, "volume", "create", "VOL001", "--cylinders", String(CYLINDERS));
+  await write(a.nbdUri("VOL001"), 0, CYLINDERS * 15 * TRACK, 0x3c);
+  const addresses = mine.map((proxy) => `127.0.0.1:${proxy.port}`).join(",");
+  await ok(
+    a,
+    "path",
+    "establish",
+    "--ssid",
+    "01A0",
+    "--to",
+    "0000000002.01B0",
+    "--link",
+    addresses,
+  );
+  return { a, b, proxies: mine };
+}
+
+async function pathUp(a: ServeProcess): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const [path] = JSON.parse(await ok(a, "path", "list", "--json"));
+    if (path.state === "established") return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error("the path did not come back");
+}
+
+const skip = !fs.existsSync(CLI_PATH) || missingNbdClientsNoticed("pair faults").length > 0;
+
+describe.skipIf(skip)("pairs through a faulty link", () => {
+  it("sends damaged tracks again and ends identical", async () => {
+    const {
+      a,
+      b,
+      proxies: [proxy],
+    } = await setup(1);
+    proxy.corruptTrackData(5);
+    const done = JSON.parse(
+      await ok(
+        a,
+        "pair",
+        "establish",
+        "VOL001",
+        "0000000002.01B0.VOL001",
+        "--mode",
+        "copy",
+        "--wait",
+        "--json",
+      ),
+    );
+    expect(done.state).toBe("duplex");
+    expect(proxy.stats.framesCorrupted).toBe(5);
+    expect(await identical(a.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(true);
+  });
+
+  it("moves the work of a link cut mid-copy to the other link and ends identical", async () => {
+    const {
+      a,
+      b,
+      proxies: [first, second],
+    } = await setup(2);
+    first.cutAfterBytes(4 * 1024 * 1024);
+    first.setRefusing(true);
+    const done = JSON.parse(
+      await ok(
+        a,
+        "pair",
+        "establish",
+        "VOL001",
+        "0000000002.01B0.VOL001",
+        "--mode",
+        "copy",
+        "--wait",
+        "--json",
+      ),
+    );
+    expect(done.state).toBe("duplex");
+    expect(first.stats.connections).toBe(1);
+    expect(second.stats.bytesUp).toBeGreaterThan(first.stats.bytesUp);
+    expect(await identical(a.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(true);
+  });
+
+  it("suspends with link failure when every link is cut, and a resume ends identical", async () => {
+    const {
+      a,
+      b,
+      proxies: [proxy],
+    } = await setup(1);
+    proxy.cutAfterBytes(4 * 1024 * 1024);
+    const failed = await a.cli(
+      "pair",
+      "establish",
+      "VOL001",
+      "0000000002.01B0.VOL001",
+      "--mode",
+      "copy",
+      "--wait",
+    );
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).toMatch(/suspended \(link failure\)/);
+    const suspended = await pairInfo(a, "VOL001");
+    expect(suspended).toMatchObject({ state: "suspended", reason: "link failure" });
+    expect(suspended.tracksOutOfSync).toBeGreaterThan(0);
+    expect(await identical(a.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(false);
+    await pathUp(a);
+    await ok(a, "pair", "resume", "VOL001", "--wait");
+    expect(await identical(a.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(true);
+  });
+
+  it("suspends a sync pair whose secondary answers too late; host writes go on and resume catches up", async () => {
+    const {
+      a,
+      b,
+      proxies: [proxy],
+    } = await setup(1, ["--sync-timeout", "300"]);
+    await ok(
+      a,
+      "pair",
+      "establish",
+      "VOL001",
+      "0000000002.01B0.VOL001",
+      "--mode",
+      "sync",
+      "--wait",
+    );
+    proxy.setDelay(1_000);
+    await write(a.nbdUri("VOL001"), 5 * TRACK, 4096, 0x71);
+    expect(await pairInfo(a, "VOL001")).toMatchObject({
+      state: "suspended",
+      reason: "link failure",
+    });
+    proxy.setDelay(0);
+    await pathUp(a);
+    await ok(a, "pair", "resume", "VOL001", "--wait");
+    await waitForPair(a, "VOL001", (info) => info.state === "duplex");
+    expect(await identical(a.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(true);
+  });
+});
