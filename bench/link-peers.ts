@@ -26,7 +26,12 @@ export async function pumpSeconds(totalBytes: number): Promise<number> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   const port = /PORT (\d+)\n/.exec(output)?.[1] ?? "";
-  await run(process.execPath, [PUMP_PATH, "send", port, String(totalBytes)]);
+  try {
+    await run(process.execPath, [PUMP_PATH, "send", port, String(totalBytes)]);
+  } catch (error) {
+    receiver.kill();
+    throw error;
+  }
   await exited;
   const result = JSON.parse(output.split("\n")[1]) as { bytes: number; seconds: number };
   if (result.bytes !== totalBytes) {

@@ -22,7 +22,7 @@ const run = promisify(execFile);
 const GIB = 1024 ** 3;
 const TOTAL_BYTES = Number(process.env.BENCH_BYTES ?? 2 * GIB);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-/** Enough writes for a steady p99 (20 samples above it) in about a second or two per series. */
+/** Enough writes for a steady p99 (20 samples above it), in a few seconds per series. */
 const SYNC_WRITES = Number(process.env.BENCH_SYNC_WRITES ?? 2_000);
 const TRACK = 57_344;
 const TRACKS_PER_CYLINDER = 15;

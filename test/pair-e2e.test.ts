@@ -16,6 +16,7 @@ import {
   writePattern as write,
 } from "../src/testing/replication-process.js";
 import { CLI_PATH } from "../src/testing/serve-process.js";
+import { makeTestCertificate } from "../src/testing/tls-cert.js";
 
 const CYLINDERS = 20;
 const systems = servedSystems();
@@ -114,5 +115,60 @@ describe.skipIf(skip)("pairs between two real servers", () => {
     expect(JSON.parse(await ok(b, "pair", "list", "--json"))).toEqual([]);
     await write(b.nbdUri("VOL001"), 0, 4096, 0x77);
     expect(await identical(a.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(false);
+  });
+});
+
+describe.skipIf(skip)("pairs over TLS links", () => {
+  it("copy over a TLS path; a system speaking plain TCP gets no link to the TLS listener", async () => {
+    const cert = makeTestCertificate();
+    const tls = [
+      "--link-cert",
+      cert.certPath,
+      "--link-key",
+      cert.keyPath,
+      "--link-ca",
+      cert.certPath,
+    ];
+    try {
+      const b = await systems.serve("0000000002", "01B0", { args: tls });
+      const a = await systems.serve("0000000001", "01A0", { args: tls });
+      expect(b.output()).toMatch(/LINK {2}127\.0\.0\.1:\d+ {2}\(peer links, TLS\)/);
+      await ok(a, "volume", "create", "VOL001", "--cylinders", "5");
+      await ok(b, "volume", "create", "VOL001", "--cylinders", "5");
+      await write(a.nbdUri("VOL001"), 0, 20 * TRACK, 0x29);
+      const link = b.linkAddress as string;
+      await ok(a, "path", "establish", "--ssid", "01A0", "--to", "0000000002.01B0", "--link", link);
+      await ok(
+        a,
+        "pair",
+        "establish",
+        "VOL001",
+        "0000000002.01B0.VOL001",
+        "--mode",
+        "copy",
+        "--wait",
+      );
+      expect(await identical(a.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(true);
+
+      // Plain TCP against the TLS listener, with the secret: the link never comes up.
+      const c = await systems.serve("0000000003", "01C0");
+      const made = JSON.parse(
+        await ok(
+          c,
+          "path",
+          "establish",
+          "--ssid",
+          "01C0",
+          "--to",
+          "0000000002.01B0",
+          "--link",
+          link,
+          "--json",
+        ),
+      );
+      expect(made).toMatchObject({ state: "failed" });
+    } finally {
+      fs.rmSync(cert.dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,10 +1,8 @@
 // The peer link over TLS, with a self-signed certificate made for the test by openssl.
 
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeTestCertificate } from "../testing/tls-cert.js";
 import { connectLink } from "./connect-link.js";
 import { type LinkListener, listenLink } from "./link-listener.js";
 import type { LinkLogger } from "./link-logger.js";
@@ -19,18 +17,7 @@ const warnings: string[] = [];
 const logger: LinkLogger = { info: () => {}, warn: (_obj, msg) => warnings.push(msg) };
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), "gsnap-link-tls-"));
-  certPath = path.join(dir, "cert.pem");
-  keyPath = path.join(dir, "key.pem");
-  execFileSync(
-    "openssl",
-    [
-      ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"],
-      ...["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-      ...["-keyout", keyPath, "-out", certPath],
-    ],
-    { stdio: "ignore" },
-  );
+  ({ dir, certPath, keyPath } = makeTestCertificate());
   listener = await listenLink({
     host: "127.0.0.1",
     port: 0,
