@@ -166,10 +166,6 @@ async function resumeSeconds(
 /** 4 KiB writes at random aligned offsets, one at a time; answers each one's latency in µs. */
 async function writeLatenciesUs(server: ServeProcess, volser: string): Promise<number[]> {
   const client = await NbdClient.connect(nbdAddress(server), volser);
-  // NbdClient writes a request's header and its payload as two socket writes and leaves Nagle on,
-  // so each write waits out the server's delayed ACK (about 40 ms on Linux). Turned off here, as
-  // every real NBD client does, so that the latencies are the server's.
-  (client as unknown as { socket: net.Socket }).socket.setNoDelay(true);
   const data = Buffer.allocUnsafe(WRITE_BYTES);
   const blocks = Math.floor((TRACKS * TRACK) / WRITE_BYTES);
   const latencies: number[] = [];

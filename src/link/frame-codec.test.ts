@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MAX_TRACK_SIZE_BYTES } from "../geometry/geometry.js";
-import { decodeFrame, encodeFrame } from "./frame-codec.js";
+import { decodeFrame, encodeFrame, encodeFrameParts } from "./frame-codec.js";
 import {
   FRAME_HEADER_BYTES,
   FRAME_MAGIC,
@@ -97,6 +97,16 @@ describe("frame codec", () => {
       } else {
         expect(decoded.frame).toEqual(frame);
       }
+    },
+  );
+
+  it.each(EVERY_FRAME.map((frame) => [frame.type, frame] as const))(
+    "encodes a %s frame in parts that join to the one-buffer encoding",
+    (_type, frame) => {
+      const parts = encodeFrameParts(frame);
+      expect(Buffer.concat(parts).equals(encodeFrame(frame))).toBe(true);
+      // A track's bytes go as they are, not copied.
+      if (frame.type === "TRACK_DATA") expect(parts.at(-1)).toBe(frame.data);
     },
   );
 

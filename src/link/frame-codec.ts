@@ -296,6 +296,21 @@ function checkTrack(volser: string, trackNumber: number): string | undefined {
   return undefined;
 }
 
+/**
+ * Encodes a frame as buffers to send in order: for TRACK_DATA the header and fields, then the
+ * track's bytes as they are (a track is not copied on its way to the socket); for the rest one
+ * buffer.
+ */
+export function encodeFrameParts(frame: Frame): Buffer[] {
+  if (frame.type !== "TRACK_DATA") return [encodeFrame(frame)];
+  assert.ok(frame.data.length <= MAX_TRACK_SIZE_BYTES, "a track to send fits a frame");
+  const empty = encodeFrame({ ...frame, data: EMPTY });
+  empty.writeUInt32BE(empty.length - FRAME_HEADER_BYTES + frame.data.length, 12);
+  return [empty, frame.data];
+}
+
+const EMPTY = Buffer.alloc(0);
+
 /** Encodes a frame, header and payload, into one buffer. The frame must be valid. */
 export function encodeFrame(frame: Frame): Buffer {
   const problem = checkFields(frame);

@@ -18,7 +18,7 @@ import {
 } from "./frame-types.js";
 import { LinkHandshake } from "./handshake.js";
 import type { LinkConnection } from "./link-connection.js";
-import { MAX_FRAMES_IN_FLIGHT } from "./link-connection.js";
+import { MAX_BYTES_IN_FLIGHT, MAX_FRAMES_IN_FLIGHT } from "./link-connection.js";
 import { type LinkListener, listenLink } from "./link-listener.js";
 import type { LinkLogger } from "./link-logger.js";
 import { trackChecksum } from "./track-checksum.js";
@@ -328,7 +328,28 @@ describe("link connection", () => {
       greedy.socket.write(encodeFrame({ type: "PING", requestId }));
     }
     await greedy.closed;
-    expect(quiet.find((line) => line.level === "warn")?.msg).toMatch(/more than 64 in flight/);
+    expect(quiet.find((line) => line.level === "warn")?.msg).toMatch(
+      /past the window of 512 requests/,
+    );
+    // Few requests, but more track bytes than the window holds.
+    quiet.length = 0;
+    const heavy = await rawAuthenticated(listener.address.port);
+    const data = Buffer.alloc(1024 * 1024, 7);
+    const tracks = MAX_BYTES_IN_FLIGHT / data.length + 1;
+    for (let requestId = 1; requestId <= tracks; requestId += 1) {
+      heavy.socket.write(
+        encodeFrame({
+          type: "TRACK_DATA",
+          requestId,
+          volser: "VOL001",
+          trackNumber: requestId,
+          checksum: trackChecksum(data),
+          data,
+        }),
+      );
+    }
+    await heavy.closed;
+    expect(quiet.find((line) => line.level === "warn")?.msg).toMatch(/33554432 bytes in flight/);
     const liar = await rawAuthenticated(server.listener.address.port);
     liar.socket.write(encodeFrame({ type: "ACK", requestId: 999 }));
     await liar.closed;

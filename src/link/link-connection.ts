@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import type { ErrorCode } from "../errors/codes.js";
 import { GsnapError } from "../errors/gsnap-error.js";
-import { encodeFrame } from "./frame-codec.js";
+import { encodeFrame, encodeFrameParts } from "./frame-codec.js";
 import { FrameReader } from "./frame-reader.js";
 import {
   type Frame,
@@ -25,11 +25,24 @@ import type { LinkLogger } from "./link-logger.js";
 import { trackChecksum } from "./track-checksum.js";
 
 /**
- * Requests one side may have unanswered at once. 64 tracks of at most 1 MiB bound what a peer
- * can make us buffer to 64 MiB per connection, and 64 MiB in flight still fills a 10 Gb/s path
- * with 50 ms of round trip.
+ * Requests one side may have unanswered at once: the window. A receiver stores tracks in batches
+ * that gather while the store is busy, and a 3390 track (56 KiB) takes the store about as long
+ * to write as the loopback takes to carry 20; so a few hundred in flight keep both ends busy.
  */
-export const MAX_FRAMES_IN_FLIGHT = 64;
+export const MAX_FRAMES_IN_FLIGHT = 512;
+
+/**
+ * Track bytes (TRACK_DATA data) one side may have unanswered at once, which bounds what a peer
+ * can make us buffer per connection: 32 MiB is 585 tracks of 3390 geometry or 32 of 1 MiB, and
+ * still fills a 10 Gb/s path with 25 ms of round trip. A single track larger than what is left
+ * goes when nothing else is in flight.
+ */
+export const MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
+
+/** What a request counts against MAX_BYTES_IN_FLIGHT. */
+function windowBytes(request: { type: string; data?: Buffer }): number {
+  return request.type === "TRACK_DATA" && request.data !== undefined ? request.data.length : 0;
+}
 
 /** A peer that has not finished the handshake in this time is dropped: it holds a socket. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -52,6 +65,7 @@ export interface LinkConnectionOptions {
 }
 
 interface Pending {
+  readonly bytes: number;
   resolve(reply: ReplyFrame): void;
   reject(error: Error): void;
 }
@@ -61,8 +75,11 @@ export class LinkConnection {
   private readonly reader = new FrameReader();
   private readonly pending = new Map<number, Pending>();
   private readonly windowWaiters: (() => void)[] = [];
-  /** Requests the peer sent that we have not answered yet. */
-  private readonly unanswered = new Set<number>();
+  private pendingBytes = 0;
+  private corked = false;
+  /** Requests the peer sent that we have not answered yet, with their window bytes. */
+  private readonly unanswered = new Map<number, number>();
+  private unansweredBytes = 0;
   private readonly received: RequestFrame[] = [];
   private receivedWaiter: (() => void) | undefined;
   private nextRequestId = 1;
@@ -79,6 +96,9 @@ export class LinkConnection {
 
   /** Runs the handshake on a connected socket; resolves with an authenticated connection. */
   static establish(socket: Socket, options: LinkConnectionOptions): Promise<LinkConnection> {
+    // Replies are 16-byte frames: with Nagle on, each waits for the TCP acknowledgement of the one
+    // before, and the peer delays those by up to 40 ms; pipelining needs them sent at once.
+    socket.setNoDelay(true);
     const connection = new LinkConnection(socket, options);
     return connection.runHandshake();
   }
@@ -175,6 +195,7 @@ export class LinkConnection {
         return;
       }
       this.pending.delete(frame.requestId);
+      this.pendingBytes -= pending.bytes;
       this.windowWaiters.shift()?.();
       pending.resolve(frame);
       return;
@@ -190,14 +211,20 @@ export class LinkConnection {
       );
       return;
     }
-    if (this.unanswered.size >= MAX_FRAMES_IN_FLIGHT) {
+    const bytes = windowBytes(frame);
+    if (
+      this.unanswered.size >= MAX_FRAMES_IN_FLIGHT ||
+      (this.unanswered.size > 0 && this.unansweredBytes + bytes > MAX_BYTES_IN_FLIGHT)
+    ) {
       this.close(
         "LINK_PROTOCOL",
-        `Cannot take ${frame.type}: more than ${MAX_FRAMES_IN_FLIGHT} in flight`,
+        `Cannot take ${frame.type}: past the window of ${MAX_FRAMES_IN_FLIGHT} requests and ` +
+          `${MAX_BYTES_IN_FLIGHT} bytes in flight`,
       );
       return;
     }
-    this.unanswered.add(frame.requestId);
+    this.unanswered.set(frame.requestId, bytes);
+    this.unansweredBytes += bytes;
     if (frame.type === "TRACK_DATA" && trackChecksum(frame.data) !== frame.checksum) {
       // Damaged on the way: ask for the track again before anyone can store it.
       this.send({ type: "NACK", requestId: frame.requestId, reason: NackReason.CHECKSUM_MISMATCH });
@@ -209,17 +236,34 @@ export class LinkConnection {
 
   /** Sends a request when the window has room; resolves with the peer's ACK, NACK or PONG. */
   async request(body: RequestBody): Promise<ReplyFrame> {
-    while (this.pending.size >= MAX_FRAMES_IN_FLIGHT && !this.isClosed) {
-      await new Promise<void>((resolve) => this.windowWaiters.push(resolve));
+    const bytes = windowBytes(body);
+    // Waiters go in order: each one let in wakes the next while there is room.
+    if (this.windowWaiters.length > 0 || !this.roomFor(bytes)) {
+      do {
+        await new Promise<void>((resolve) => this.windowWaiters.push(resolve));
+      } while (!this.roomFor(bytes) && !this.isClosed);
     }
     if (this.closeError !== undefined) throw this.closeError;
     const requestId = this.nextRequestId;
     this.nextRequestId = requestId === MAX_REQUEST_ID ? 1 : requestId + 1;
     const reply = new Promise<ReplyFrame>((resolve, reject) => {
-      this.pending.set(requestId, { resolve, reject });
+      this.pending.set(requestId, { bytes, resolve, reject });
     });
-    this.socket.write(encodeFrame({ ...body, requestId } as RequestFrame));
+    this.pendingBytes += bytes;
+    const parts = encodeFrameParts({ ...body, requestId } as RequestFrame);
+    if (parts.length === 1) this.socket.write(parts[0]);
+    else {
+      this.socket.cork();
+      for (const part of parts) this.socket.write(part);
+      this.socket.uncork();
+    }
+    if (this.roomFor(0)) this.windowWaiters.shift()?.();
     return reply;
+  }
+
+  private roomFor(bytes: number): boolean {
+    if (this.pending.size >= MAX_FRAMES_IN_FLIGHT) return false;
+    return this.pending.size === 0 || this.pendingBytes + bytes <= MAX_BYTES_IN_FLIGHT;
   }
 
   /**
@@ -229,10 +273,28 @@ export class LinkConnection {
   send(frame: Frame): boolean {
     if (this.closeError !== undefined) return false;
     assert.ok(isReplyFrame(frame), "send() carries replies; requests go through request()");
-    assert.ok(this.unanswered.has(frame.requestId), "a reply answers a request in flight");
+    const bytes = this.unanswered.get(frame.requestId);
+    assert.ok(bytes !== undefined, "a reply answers a request in flight");
     this.unanswered.delete(frame.requestId);
+    this.unansweredBytes -= bytes;
+    this.corkUntilNextTick();
     this.socket.write(encodeFrame(frame));
     return true;
+  }
+
+  /**
+   * Gathers the replies of one turn of the event loop into one socket write: a receiver that
+   * stores a batch of tracks answers them all at once, and 16-byte writes one by one cost a
+   * system call each.
+   */
+  private corkUntilNextTick(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      this.socket.uncork();
+    });
   }
 
   /**
@@ -274,6 +336,7 @@ export class LinkConnection {
       code === "LINK_DOWN" ? error : new GsnapError("LINK_DOWN", message, { cause: error });
     for (const pending of this.pending.values()) pending.reject(inFlight);
     this.pending.clear();
+    this.pendingBytes = 0;
     for (const waiter of this.windowWaiters.splice(0)) waiter();
     this.receivedWaiter?.();
   }

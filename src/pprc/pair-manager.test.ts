@@ -79,7 +79,10 @@ describe("pairs between two systems", () => {
     await expectIdentical(both);
     expect(secondary.store.showVolume("SEC001").allocatedTracks).toBe(11);
     // The secondary hears of duplex just after the primary enters it.
-    await waitFor(() => secondary.pairs.show("SEC001"), (info) => info.state === "duplex");
+    await waitFor(
+      () => secondary.pairs.show("SEC001"),
+      (info) => info.state === "duplex",
+    );
     expect(secondary.pairs.show("SEC001")).toMatchObject({
       role: "secondary",
       primary: `${PRIMARY_SERIAL}.01A0.PRI001`,

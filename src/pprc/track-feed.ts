@@ -53,9 +53,16 @@ export type OutgoingTrack =
     }
   | { readonly kind: "zero"; readonly trackNumber: number };
 
+/**
+ * Batches read ahead of the senders: while the lanes send one batch, the next ones are read on
+ * the thread pool, so the disk and the link work at the same time.
+ */
+export const READ_AHEAD_BATCHES = 4;
+
 export class TrackFeed {
-  private readonly ready: OutgoingTrack[] = [];
-  private reading: Promise<void> | undefined;
+  private ready: OutgoingTrack[] = [];
+  /** Batch reads in flight, in track order. */
+  private readonly reads: Promise<OutgoingTrack[]>[] = [];
   private exhausted = false;
   private readonly zeroTrack: Buffer;
   private readonly volser: string;
@@ -78,28 +85,41 @@ export class TrackFeed {
 
   /** True once every track has been handed out. */
   get done(): boolean {
-    return this.ready.length === 0 && this.reading === undefined && this.exhausted;
+    return this.ready.length === 0 && this.reads.length === 0 && this.exhausted;
   }
 
   /** The next track in order, or undefined when every track has been handed out. */
   async next(): Promise<OutgoingTrack | undefined> {
-    while (this.ready.length === 0 && !this.exhausted) {
-      this.reading ??= this.readBatch().finally(() => {
-        this.reading = undefined;
-      });
-      await this.reading;
+    for (;;) {
+      this.readAhead();
+      const track = this.ready.shift();
+      if (track !== undefined) return track;
+      const first = this.reads[0];
+      if (first === undefined) return undefined;
+      const tracks = await first;
+      // Of the callers waiting for the same batch, the first to wake hands it on.
+      if (this.reads[0] === first) {
+        this.reads.shift();
+        this.ready = this.ready.concat(tracks);
+      }
     }
-    // A concurrent caller may still be waiting for a batch that is being read.
-    while (this.ready.length === 0 && this.reading !== undefined) await this.reading;
-    return this.ready.shift();
   }
 
-  private async readBatch(): Promise<void> {
-    const batch = this.source.take(READ_BATCH_TRACKS);
-    if (batch === undefined) {
-      this.exhausted = true;
-      return;
+  private readAhead(): void {
+    while (!this.exhausted && this.reads.length < READ_AHEAD_BATCHES) {
+      const batch = this.source.take(READ_BATCH_TRACKS);
+      if (batch === undefined) {
+        this.exhausted = true;
+        return;
+      }
+      const read = this.readBatch(batch);
+      // A failed read fails the caller that awaits it; until then it is not unhandled.
+      read.catch(() => {});
+      this.reads.push(read);
     }
+  }
+
+  private async readBatch(batch: TrackRange): Promise<OutgoingTrack[]> {
     const { firstTrack, count } = batch;
     const size = this.trackSizeBytes;
     const tracks: OutgoingTrack[] = [];
@@ -122,6 +142,6 @@ export class TrackFeed {
         else tracks.push({ kind: "data", trackNumber, data, checksum: trackChecksum(data) });
       }
     }
-    this.ready.push(...tracks);
+    return tracks;
   }
 }

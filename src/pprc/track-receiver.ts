@@ -25,43 +25,165 @@ interface VolumeShape {
   readonly trackSizeBytes: number;
 }
 
+/** A track waiting in a batch, with the settling of its reply. */
+interface Waiting {
+  readonly frame: TrackDataFrame | TrackZeroFrame;
+  readonly reply: (reply: PeerReply) => void;
+}
+
+/**
+ * Store calls in flight at once. While they run, arriving tracks wait and then go together: a
+ * group commit. Two keep the disk and the catalog busy while the next batch gathers.
+ */
+export const MAX_STORE_CALLS = 4;
+
+/**
+ * Stores tracks as they arrive, in batches: the tracks that arrived while the store was busy are
+ * sorted, and each run of neighbouring tracks of one volume becomes one store write (or one
+ * zero). The store writes a run of 16 tracks about 2.5 times as fast as 16 single-track writes
+ * (fewer transactions and chunk appends), and a sender keeps hundreds of tracks per connection in
+ * flight, so batches fill by themselves while the store is busy.
+ */
 export class TrackStorer {
   // A volume's geometry never changes while it exists, and asking the store for it on every
   // track would walk its mapping tree each time; a deleted volume still fails in the store.
   private readonly shapes = new Map<string, VolumeShape>();
+  private readonly waiting = new Map<string, Waiting[]>();
+  private scheduled = false;
+  private storeCalls = 0;
 
   constructor(private readonly store: Store) {}
 
   /** Stores one track; the reply says whether it was stored. */
-  async put(frame: TrackDataFrame | TrackZeroFrame): Promise<PeerReply> {
-    const reason = await this.tryStore(frame);
-    return reason === undefined ? { type: "ACK" } : { type: "NACK", reason };
+  put(frame: TrackDataFrame | TrackZeroFrame): Promise<PeerReply> {
+    let shape: VolumeShape;
+    try {
+      shape = this.shapeOf(frame.volser);
+    } catch (error) {
+      return Promise.resolve(this.refusal(frame.volser, error));
+    }
+    if (frame.trackNumber >= shape.trackCount) return nack(NackReason.TRACK_OUT_OF_RANGE);
+    // No reason names a wrong length; the closest is out of range: the bytes do not fit the
+    // volume's track, just as a track past its end does not fit the volume.
+    if (frame.type === "TRACK_DATA" && frame.data.length !== shape.trackSizeBytes) {
+      return nack(NackReason.TRACK_OUT_OF_RANGE);
+    }
+    return new Promise((reply) => {
+      const list = this.waiting.get(frame.volser) ?? [];
+      list.push({ frame, reply });
+      this.waiting.set(frame.volser, list);
+      this.kick();
+    });
   }
 
-  private async tryStore(
-    frame: TrackDataFrame | TrackZeroFrame,
-  ): Promise<NackReasonCode | undefined> {
-    const { store } = this;
-    try {
-      const shape = this.shapes.get(frame.volser) ?? store.showVolume(frame.volser);
-      this.shapes.set(frame.volser, shape);
-      if (frame.trackNumber >= shape.trackCount) return NackReason.TRACK_OUT_OF_RANGE;
-      const offsetBytes = frame.trackNumber * shape.trackSizeBytes;
-      if (frame.type === "TRACK_ZERO") {
-        await store.zero(frame.volser, { offsetBytes, lengthBytes: shape.trackSizeBytes });
-        return undefined;
+  /** Stores what waits on the next turn of the event loop, unless the store is busy. */
+  private kick(): void {
+    if (this.scheduled || this.storeCalls >= MAX_STORE_CALLS || this.waiting.size === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.storeWaiting();
+    });
+  }
+
+  private storeWaiting(): void {
+    for (const [volser, list] of this.waiting) {
+      this.waiting.delete(volser);
+      const size = this.shapes.get(volser)?.trackSizeBytes;
+      if (size === undefined) {
+        // The volume failed since its tracks were taken: they fail the same way.
+        for (const item of list) void this.put(item.frame).then(item.reply);
+        continue;
       }
-      // No reason names a wrong length; the closest is out of range: the bytes do not fit the
-      // volume's track, just as a track past its end does not fit the volume.
-      if (frame.data.length !== shape.trackSizeBytes) return NackReason.TRACK_OUT_OF_RANGE;
-      await store.write(frame.volser, { offsetBytes, data: frame.data });
-      return undefined;
-    } catch (error) {
-      if (!isGsnapError(error)) throw error;
-      this.shapes.delete(frame.volser);
-      return nackReasonFor(error.code);
+      for (const run of runsOf(list)) {
+        this.storeCalls += 1;
+        void this.storeRun(volser, size, run).finally(() => {
+          this.storeCalls -= 1;
+          this.kick();
+        });
+      }
     }
   }
+
+  private async storeRun(volser: string, size: number, run: readonly Waiting[]): Promise<void> {
+    const first = run[0].frame;
+    const offsetBytes = first.trackNumber * size;
+    let reply: PeerReply = { type: "ACK" };
+    try {
+      if (first.type === "TRACK_ZERO") {
+        await this.store.zero(volser, { offsetBytes, lengthBytes: run.length * size });
+      } else {
+        // The link verified each checksum: the store keeps it rather than hashing again.
+        const tracks = run.map((item) => {
+          const frame = item.frame as TrackDataFrame;
+          return { data: frame.data, checksum: frame.checksum };
+        });
+        await this.store.writeTracks(volser, { firstTrack: first.trackNumber, tracks });
+      }
+    } catch (error) {
+      reply = this.refusal(volser, error);
+    }
+    for (const item of run) item.reply(reply);
+  }
+
+  private shapeOf(volser: string): VolumeShape {
+    const shape = this.shapes.get(volser) ?? this.store.showVolume(volser);
+    this.shapes.set(volser, shape);
+    return shape;
+  }
+
+  private refusal(volser: string, error: unknown): PeerReply {
+    if (!isGsnapError(error)) throw error;
+    this.shapes.delete(volser);
+    return { type: "NACK", reason: nackReasonFor(error.code) };
+  }
+}
+
+function nack(reason: NackReasonCode): Promise<PeerReply> {
+  return Promise.resolve({ type: "NACK", reason });
+}
+
+/**
+ * Splits waiting tracks into runs of neighbouring tracks of one kind, in track order. A track that
+ * came twice (resent after a connection failed: the same bytes) is stored once and both replies
+ * get the outcome.
+ */
+function runsOf(list: readonly Waiting[]): Waiting[][] {
+  const sorted = [...list].sort((a, b) => a.frame.trackNumber - b.frame.trackNumber);
+  const runs: Waiting[][] = [];
+  let run: Waiting[] = [];
+  const twins = new Map<Waiting, Waiting[]>();
+  for (const item of sorted) {
+    const last = run.at(-1);
+    if (last !== undefined && last.frame.trackNumber === item.frame.trackNumber) {
+      twins.set(last, [...(twins.get(last) ?? []), item]);
+      continue;
+    }
+    const joins =
+      last !== undefined &&
+      last.frame.type === item.frame.type &&
+      last.frame.trackNumber + 1 === item.frame.trackNumber;
+    if (!joins && run.length > 0) {
+      runs.push(run);
+      run = [];
+    }
+    run.push(item);
+  }
+  if (run.length > 0) runs.push(run);
+  if (twins.size === 0) return runs;
+  return runs.map((items) =>
+    items.map((item) => {
+      const copies = twins.get(item);
+      if (copies === undefined) return item;
+      return {
+        frame: item.frame,
+        reply: (reply: PeerReply) => {
+          item.reply(reply);
+          for (const copy of copies) copy.reply(reply);
+        },
+      };
+    }),
+  );
 }
 
 export interface ReceiveTracksOptions {

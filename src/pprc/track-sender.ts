@@ -13,6 +13,7 @@ import { checkVolser } from "../geometry/names.js";
 import { NackReason, type ReplyFrame } from "../link/frame-types.js";
 import {
   type LinkConnection,
+  MAX_BYTES_IN_FLIGHT,
   MAX_FRAMES_IN_FLIGHT,
   type RequestBody,
 } from "../link/link-connection.js";
@@ -87,9 +88,17 @@ class TrackSend {
   async run(): Promise<SendResult> {
     this.options.signal?.addEventListener("abort", () => this.wake(), { once: true });
     const lanes: Promise<void>[] = [];
-    for (const connection of this.options.connections) {
-      // One lane per window slot: the connection's own window makes the extra lanes wait.
-      for (let i = 0; i < MAX_FRAMES_IN_FLIGHT; i += 1) lanes.push(this.lane(connection));
+    // One lane per track the window lets fly; each lane holds its track while it waits, so the
+    // byte window bounds them too (a few 1 MiB tracks, hundreds of 56 KiB ones).
+    const perConnection = Math.min(
+      MAX_BYTES_IN_FLIGHT,
+      MAX_FRAMES_IN_FLIGHT,
+      Math.ceil(MAX_BYTES_IN_FLIGHT / this.feed.trackSizeBytes) + 1,
+    );
+    // Lanes start taking tracks as they are made: made in turn over the connections, so that
+    // each connection gets its share from the first track on.
+    for (let i = 0; i < perConnection; i += 1) {
+      for (const connection of this.options.connections) lanes.push(this.lane(connection));
     }
     await Promise.all(lanes);
     if (this.failure !== undefined) throw this.failure;

@@ -24,8 +24,10 @@ import { takeStoreLock } from "./store-lock.js";
 import {
   allocationRuns,
   type ByteRange,
+  type ChecksummedTrack,
   checkByteRange,
   commitWrite,
+  prepareTrackWrite,
   prepareWrite,
   readRangeAsync,
   type StoreParts,
@@ -192,6 +194,22 @@ export class Store {
   async write(volser: string, write: { offsetBytes: number; data: Buffer }): Promise<void> {
     this.checkOpen();
     const prepared = prepareWrite(this.parts, this.writableVolume(volser, "write"), write);
+    await this.change(
+      () => commitWrite(this.parts, this.writableVolume(volser, "write"), prepared),
+      prepared.written,
+    );
+  }
+
+  /**
+   * Writes whole tracks whose checksums the caller has verified (a pair's secondary: the link
+   * checked each track). The images are kept as they are until the promise settles.
+   */
+  async writeTracks(
+    volser: string,
+    write: { firstTrack: number; tracks: readonly ChecksummedTrack[] },
+  ): Promise<void> {
+    this.checkOpen();
+    const prepared = prepareTrackWrite(this.parts, this.writableVolume(volser, "write"), write);
     await this.change(
       () => commitWrite(this.parts, this.writableVolume(volser, "write"), prepared),
       prepared.written,

@@ -212,11 +212,15 @@ function mapTracks(
   return pointTracks(parts, volume, { firstTrack: tracks.firstTrack, chunkIds });
 }
 
-/** Gives each non-zero image a chunk id and a checksum; NONE stands for the zero ones. */
+/**
+ * Gives each non-zero image a chunk id and a checksum (computed, or the one given, which the
+ * caller has verified against the bytes); NONE stands for the zero ones.
+ */
 function newChunks(
   parts: StoreParts,
   volume: VolumeRecord,
   trackImages: readonly (Buffer | undefined)[],
+  checksums?: readonly bigint[],
 ): { chunkIds: Float64Array; images: ChunkImage[] } {
   const chunkIds = new Float64Array(trackImages.length);
   const images: ChunkImage[] = [];
@@ -225,9 +229,59 @@ function newChunks(
     assert.equal(data.length, volume.geometry.trackSizeBytes);
     const id = parts.catalog.allocateChunkId();
     chunkIds[i] = id;
-    images.push({ id, hash: chunkChecksum(data), data });
+    images.push({ id, hash: checksums?.[i] ?? chunkChecksum(data), data });
   });
   return { chunkIds, images };
+}
+
+/** A whole track image with its checksum (chunkChecksum of the bytes), already verified. */
+export interface ChecksummedTrack {
+  readonly data: Buffer;
+  readonly checksum: bigint;
+}
+
+/**
+ * A write of whole tracks whose checksums are known, as a pair's secondary receives them: the
+ * images are appended as they are (no copy into one buffer) and not hashed again.
+ */
+export function prepareTrackWrite(
+  parts: StoreParts,
+  volume: VolumeRecord,
+  write: { firstTrack: number; tracks: readonly ChecksummedTrack[] },
+): PreparedWrite {
+  const trackSizeBytes = volume.geometry.trackSizeBytes;
+  const range = {
+    offsetBytes: write.firstTrack * trackSizeBytes,
+    lengthBytes: write.tracks.length * trackSizeBytes,
+  };
+  checkByteRange(volume, range, "write");
+  for (const track of write.tracks) {
+    if (track.data.length !== trackSizeBytes) {
+      throw new GsnapError(
+        "IO_OUT_OF_RANGE",
+        `Cannot write a track of ${track.data.length} bytes to volume "${volume.volser}": its tracks hold ${trackSizeBytes}`,
+      );
+    }
+  }
+  const { chunkIds, images } = newChunks(
+    parts,
+    volume,
+    write.tracks.map((track) => track.data),
+    write.tracks.map((track) => track.checksum),
+  );
+  const { locations, written } =
+    images.length === 0
+      ? { locations: [], written: Promise.resolve() }
+      : parts.device.appendAsync(images);
+  return {
+    trackSizeBytes,
+    firstWholeTrack: write.firstTrack,
+    chunkIds,
+    images,
+    locations,
+    partials: [],
+    written,
+  };
 }
 
 /** Records appended chunks in the catalog (no references yet) and their segments' new sizes. */

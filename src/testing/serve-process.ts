@@ -59,9 +59,12 @@ export async function startServe(
 ): Promise<ServeProcess> {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-serve-"));
   const token = "test-token-0123456789";
+  // GSNAP_SERVE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the servers of a bench.
+  const nodeArgs = process.env.GSNAP_SERVE_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
   const child = spawn(
     process.execPath,
     [
+      ...nodeArgs,
       CLI_PATH,
       "serve",
       "--data",
