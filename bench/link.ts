@@ -8,7 +8,6 @@
 import { type ChildProcess, execFile } from "node:child_process";
 import { randomFillSync } from "node:crypto";
 import fs from "node:fs";
-import type net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";

@@ -7,6 +7,7 @@ describe.each(PRIVATE_ROUTES)("$method $path", (route) => {
   it("answers with the right token", async () => {
     const api = await startApi();
     for (const pair of route.pairs ?? []) api.pairs.setPair(pair);
+    for (const job of route.jobs ?? []) api.jobs.setJob(job);
     const reply = await api.call(route.method, route.path, { json: route.json });
     expect(reply.status, reply.text).toBeGreaterThanOrEqual(200);
     expect(reply.status, reply.text).toBeLessThan(300);

@@ -6,7 +6,10 @@ afterEach(stopApis);
 
 /** The OpenAPI path of a Fastify route: `/v1/volumes/:volser` is `/v1/volumes/{volser}`. */
 function openApiPath(path: string): string {
-  return path.replace("/VOL001", "/{volser}").replace("/01A0/GS0002.01B0", "/{ssid}/{to}");
+  return path
+    .replace("/VOL001", "/{volser}")
+    .replace("/J000001", "/{id}")
+    .replace("/01A0/GS0002.01B0", "/{ssid}/{to}");
 }
 
 describe("GET /openapi.json", () => {

@@ -5,6 +5,7 @@
 import assert from "node:assert";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { checkSerial, checkSsid } from "../geometry/names.js";
+import type { JobService } from "../gsc/job-service.js";
 import type { PairService } from "../pprc/pair-service.js";
 import type { PathService } from "../pprc/path-service.js";
 import type { Store } from "../store/store.js";
@@ -19,6 +20,7 @@ import { ApiMetrics } from "./api-metrics.js";
 import { ERROR_SCHEMA } from "./api-schemas.js";
 import { authHook } from "./auth-hook.js";
 import { handleError, notFound } from "./error-handler.js";
+import { jobRoutes } from "./job-routes.js";
 import { metricsRoutes } from "./metrics-routes.js";
 import { openApi } from "./openapi.js";
 import { pairRoutes } from "./pair-routes.js";
@@ -42,6 +44,8 @@ export interface BuildApiOptions {
   readonly paths?: PathService;
   /** Replication pairs; without them the pair routes answer PATHS_UNAVAILABLE. */
   readonly pairs?: PairService;
+  /** Global snap copy jobs; without them the GSC and job routes answer PATHS_UNAVAILABLE. */
+  readonly jobs?: JobService;
 }
 
 /**
@@ -55,7 +59,12 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
     ssids: options.system.ssids.map(checkSsid),
     version: options.system.version,
   };
-  const context: ApiContext = { store: options.store, system, pairs: options.pairs };
+  const context: ApiContext = {
+    store: options.store,
+    system,
+    pairs: options.pairs,
+    jobs: options.jobs,
+  };
   const metrics = options.metrics ?? new ApiMetrics();
   metrics.watch(options.store);
   metrics.watchReplication({ paths: options.paths, pairs: options.pairs });
@@ -83,6 +92,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   storeRoutes(app, context);
   pathRoutes(app, options.paths);
   pairRoutes(app, options.pairs);
+  jobRoutes(app, options.jobs);
   metricsRoutes(app, metrics);
   webRoutes(app);
   return app;

@@ -28,6 +28,7 @@ export async function openApi(app: FastifyInstance, version: string): Promise<vo
         { name: "store", description: "Allocation and the store checker" },
         { name: "paths", description: "Replication paths to remote subsystems" },
         { name: "pairs", description: "Replication pairs of a local and a remote volume" },
+        { name: "jobs", description: "Global snap copies and their jobs" },
         { name: "metrics", description: "Prometheus metrics" },
       ],
     },

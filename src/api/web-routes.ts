@@ -21,6 +21,7 @@ export const WEB_ASSETS: Readonly<Record<string, string>> = {
   "api-client.js": "text/javascript; charset=utf-8",
   "dom.js": "text/javascript; charset=utf-8",
   "paths-view.js": "text/javascript; charset=utf-8",
+  "pairs-view.js": "text/javascript; charset=utf-8",
   "system-view.js": "text/javascript; charset=utf-8",
   "volumes-view.js": "text/javascript; charset=utf-8",
 };

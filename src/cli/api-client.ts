@@ -36,8 +36,7 @@ export async function callApi<T>(
   target: ApiTarget,
   request: { method: "GET" | "POST" | "DELETE"; path: string; body?: unknown },
 ): Promise<T> {
-  const headers: Record<string, string> = {};
-  if (target.token !== undefined) headers.authorization = `Bearer ${target.token}`;
+  const headers = authHeaders(target);
   if (request.body !== undefined) headers["content-type"] = "application/json";
   let response: Response;
   try {
@@ -48,24 +47,37 @@ export async function callApi<T>(
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
   } catch (error) {
-    const reason = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-    throw new GsnapError(
-      "SERVER_UNREACHABLE",
-      `Cannot reach the gsnap server at ${target.url}: ${reason}`,
-      {
-        cause: error,
-      },
-    );
+    throw unreachable(target, error);
   }
   const text = await response.text();
+  if (response.ok) return (text === "" ? undefined : parseJson(text)) as T;
+  throw replyError(response, text);
+}
+
+/** The GsnapError of an API error reply, with the server's code and message. */
+export function replyError(response: Response, text: string): GsnapError {
   const body = text === "" ? undefined : parseJson(text);
-  if (response.ok) return body as T;
   const reply = (body ?? {}) as { code?: string; message?: string };
   const code: ErrorCode =
     reply.code !== undefined && reply.code in ERROR_CODES ? (reply.code as ErrorCode) : "INTERNAL";
-  throw new GsnapError(
+  return new GsnapError(
     code,
     reply.message ?? `The server answered ${response.status} ${response.statusText}`,
+  );
+}
+
+/** Headers of a request to the API: the bearer token, when there is one. */
+export function authHeaders(target: ApiTarget): Record<string, string> {
+  return target.token === undefined ? {} : { authorization: `Bearer ${target.token}` };
+}
+
+/** SERVER_UNREACHABLE for a request that got no answer, with what went wrong. */
+export function unreachable(target: ApiTarget, error: unknown): GsnapError {
+  const reason = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+  return new GsnapError(
+    "SERVER_UNREACHABLE",
+    `Cannot reach the gsnap server at ${target.url}: ${reason}`,
+    { cause: error },
   );
 }
 

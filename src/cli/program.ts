@@ -4,6 +4,8 @@
 import { Command, CommanderError } from "commander";
 import { callApi, resolveTarget } from "./api-client.js";
 import { checkDataDir, printCheckReport } from "./fsck-command.js";
+import { addGscCommand } from "./gsc-command.js";
+import { addJobCommands } from "./job-commands.js";
 import { reportError } from "./output.js";
 import { addPairCommands } from "./pair-commands.js";
 import { addPathCommands } from "./path-commands.js";
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   addVolumeCommands(program);
   addPathCommands(program);
   addPairCommands(program);
+  addGscCommand(program);
+  addJobCommands(program);
 
   program
     .command("fsck")

@@ -7,6 +7,9 @@ import type { FastifyBaseLogger } from "fastify";
 import pino, { type Logger } from "pino";
 import { ApiMetrics } from "../api/api-metrics.js";
 import { buildApi } from "../api/build-api.js";
+import { JobManager } from "../gsc/job-manager.js";
+import { GSC_STEPS } from "../gsc/job-service.js";
+import { GscTarget } from "../gsc/target-requests.js";
 import type { LinkConnection } from "../link/link-connection.js";
 import { type LinkListener, listenLink } from "../link/link-listener.js";
 import { NbdServer } from "../nbd/nbd-server.js";
@@ -39,12 +42,19 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
   const store = await Store.open(dataDir);
   const metrics = new ApiMetrics();
   const linkLogger = logger.child({ part: "link" });
-  // Paths serve what peers ask of the pairs, and pairs send over paths: the pairs are bound late.
+  // Paths serve what peers ask of the pairs and of GSC, and pairs send over paths: the pairs
+  // and the GSC target are bound late.
   let pairs: PairManager | undefined;
+  let gscTarget: GscTarget | undefined;
   const serve = (connection: LinkConnection) =>
-    serveLinkRequests(connection, (request, peerSerial) =>
-      pairs === undefined ? refuseAll(request, peerSerial) : pairs.handlePeer(request, peerSerial),
-    );
+    serveLinkRequests(connection, (request, peerSerial) => {
+      if (request.type === "CONTROL" && gscTarget !== undefined) {
+        return gscTarget.handle(request, peerSerial);
+      }
+      return pairs === undefined
+        ? refuseAll(request, peerSerial)
+        : pairs.handlePeer(request, peerSerial);
+    });
   const paths = await PathManager.open({
     dataDir,
     serial: identity.serial,
@@ -62,6 +72,16 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     logger: logger.child({ part: "pairs" }),
     syncTimeoutMs: config.syncTimeoutMs,
   });
+  gscTarget = await GscTarget.open({ dataDir, store, pairs });
+  const jobs = await JobManager.open({
+    dataDir,
+    serial: identity.serial,
+    store,
+    pairs,
+    paths,
+    logger: logger.child({ part: "gsc" }),
+    pauseAt: testPauseStep(),
+  });
   const api = await buildApi({
     store,
     system: { serial: identity.serial, ssids: config.ssids, version: VERSION },
@@ -70,6 +90,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     metrics,
     paths,
     pairs,
+    jobs,
   });
   let linkListener: LinkListener | undefined;
   const nbd = new NbdServer({
@@ -109,6 +130,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
       stop() {
         stopping ??= (async () => {
           await nbd.close();
+          await jobs.close();
           await pairs?.close();
           await paths.close();
           await linkListener?.close();
@@ -120,6 +142,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
       },
     };
   } catch (error) {
+    await jobs.close();
     await pairs.close();
     await paths.close();
     await linkListener?.close();
@@ -128,6 +151,15 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     await store.close();
     throw error;
   }
+}
+
+/**
+ * GSNAP_TEST_PAUSE_AT=510 makes every GSC job stop at that step until it is cancelled: tests kill
+ * a system there. Off unless set; a value that is not a step is ignored.
+ */
+function testPauseStep(): number | undefined {
+  const step = Number(process.env.GSNAP_TEST_PAUSE_AT);
+  return step in GSC_STEPS ? step : undefined;
 }
 
 export function createLogger(level: string): Logger {

@@ -146,6 +146,49 @@ export const ERROR_CODES = {
     exitCode: 69,
     summary: "a critical pair is suspended, so its primary refuses host writes",
   },
+  // Global snap copy and its jobs.
+  GSC_REQUEST_MALFORMED: {
+    httpStatus: 400,
+    exitCode: 70,
+    summary: 'a GSC request is not "P, P\', S[, S\']" (or the flags that say the same)',
+  },
+  GSC_TARGET_EXTENT_WITHOUT_INTERMEDIATE: {
+    httpStatus: 400,
+    exitCode: 71,
+    summary: "a GSC names a target extent but no target intermediate S'",
+  },
+  GSC_INTERMEDIATE_TOO_SMALL: {
+    httpStatus: 409,
+    exitCode: 72,
+    summary: "an intermediate volume (P' or S') cannot hold the copied tracks at their addresses",
+  },
+  GSC_VOLUME_BUSY: {
+    httpStatus: 409,
+    exitCode: 73,
+    summary: "a volume of the GSC is in a pair or in another job",
+  },
+  GSC_TRANSFER_FAILED: {
+    httpStatus: 502,
+    exitCode: 74,
+    summary: "a GSC's copy to the target failed (the link or the path went down)",
+  },
+  GSC_TARGET_ERROR: {
+    httpStatus: 502,
+    exitCode: 75,
+    summary: "the target system refused or failed a step of the GSC",
+  },
+  GSC_VERIFY_MISMATCH: {
+    httpStatus: 500,
+    exitCode: 76,
+    summary: "the target's tracks after a GSC differ from the source's",
+  },
+  GSC_CANCELLED: { httpStatus: 409, exitCode: 77, summary: "the GSC job was cancelled" },
+  JOB_NOT_FOUND: { httpStatus: 404, exitCode: 78, summary: "no job with that id" },
+  JOB_STATE_INVALID: {
+    httpStatus: 409,
+    exitCode: 79,
+    summary: "the job's state does not allow this (cancel of a finished job)",
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

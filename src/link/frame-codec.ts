@@ -21,10 +21,13 @@
 //   PAIR_OPEN  u16 primary ssid, u8 len, primary volser, u16 secondary ssid, u8 len, secondary
 //              volser, u8 mode, u32 track count, u32 track size, u8 options (bit 0: resume)
 //   PAIR_STATE u8 len, secondary volser, u8 state, u8 reason
+//   CONTROL    u8 op, JSON object (UTF-8, the rest, <= 512 KiB)
+//   RESULT     JSON object (UTF-8, the rest, <= 512 KiB)
 
 import assert from "node:assert/strict";
 import { MAX_TRACK_SIZE_BYTES } from "../geometry/geometry.js";
 import {
+  ControlOp,
   FRAME_FORMAT,
   FRAME_HEADER_BYTES,
   FRAME_MAGIC,
@@ -34,6 +37,7 @@ import {
   FrameType,
   type FrameTypeName,
   KNOWN_FLAGS,
+  MAX_CONTROL_BYTES,
   MAX_PAYLOAD_BYTES,
   MAX_REASON_TEXT_BYTES,
   MAX_SERIAL_BYTES,
@@ -209,11 +213,39 @@ function readPayload(header: FrameHeader, reader: PayloadReader): Frame | undefi
         state: reader.u8(),
         reason: reader.u8(),
       };
+    case "CONTROL": {
+      const op = reader.u8();
+      return {
+        type: "CONTROL",
+        requestId,
+        op,
+        body: reader.bytes(reader.remaining).toString("utf8"),
+      };
+    }
+    case "RESULT":
+      return { type: "RESULT", requestId, body: reader.bytes(reader.remaining).toString("utf8") };
     case "ACK":
     case "PING":
     case "PONG":
       return { type: header.type, requestId };
   }
+}
+
+const CONTROL_OPS: ReadonlySet<number> = new Set(Object.values(ControlOp));
+
+/** Why a CONTROL or RESULT body is not a JSON object of at most MAX_CONTROL_BYTES. */
+function checkJsonBody(body: string): string | undefined {
+  if (Buffer.byteLength(body) > MAX_CONTROL_BYTES)
+    return `body is longer than ${MAX_CONTROL_BYTES} bytes`;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return "body is not JSON";
+  }
+  return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+    ? undefined
+    : "body is not a JSON object";
 }
 
 function readSsid(reader: PayloadReader): string {
@@ -278,6 +310,11 @@ export function checkFields(frame: Frame): string | undefined {
         return `track size ${frame.trackSizeBytes} is not 1-${MAX_TRACK_SIZE_BYTES}`;
       }
       return undefined;
+    case "CONTROL":
+      if (!CONTROL_OPS.has(frame.op)) return `control op ${frame.op} is unknown`;
+      return checkJsonBody(frame.body);
+    case "RESULT":
+      return checkJsonBody(frame.body);
     case "PAIR_STATE":
       if (!VOLSER_PATTERN.test(frame.secondaryVolser)) {
         return `VOLSER "${frame.secondaryVolser}" is not valid`;
@@ -380,6 +417,13 @@ function writePayload(frame: Frame, writer: PayloadWriter): void {
       writer.u32(frame.trackCount);
       writer.u32(frame.trackSizeBytes);
       writer.u8(frame.options);
+      return;
+    case "CONTROL":
+      writer.u8(frame.op);
+      writer.bytes(Buffer.from(frame.body, "utf8"));
+      return;
+    case "RESULT":
+      writer.bytes(Buffer.from(frame.body, "utf8"));
       return;
     case "PAIR_STATE":
       writer.shortAscii(frame.secondaryVolser, MAX_VOLSER_BYTES);

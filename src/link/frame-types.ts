@@ -64,6 +64,8 @@ export const FrameType = {
   PONG: 33,
   PAIR_OPEN: 48,
   PAIR_STATE: 49,
+  CONTROL: 64,
+  RESULT: 65,
 } as const;
 export type FrameTypeName = keyof typeof FrameType;
 
@@ -167,6 +169,42 @@ export interface PongFrame {
   readonly requestId: number;
 }
 
+/** What a CONTROL request asks of the other system (GSC, DESIGN.md §3). */
+export const ControlOp = {
+  /** A volume's geometry, subsystem and whether it is free. */
+  VOLUME_INFO: 1,
+  /** Reserve a volume (or part of it) for a job, creating it when asked. */
+  RESERVE: 2,
+  /** Give back all a job reserved, deleting the volumes it created. */
+  RELEASE: 3,
+  /** Snap extents of one volume into another. */
+  SNAP: 4,
+  /** The stored checksums of a range of tracks. */
+  CHECKSUMS: 5,
+  /** Make every stored track durable. */
+  FLUSH: 6,
+} as const;
+export type ControlOpName = keyof typeof ControlOp;
+
+/** A CONTROL body or a RESULT is at most this long: a checksum list of 32,768 tracks in base64. */
+export const MAX_CONTROL_BYTES = 512 * 1024;
+
+/** A request for the other system to do something other than store a track; answered by RESULT. */
+export interface ControlFrame {
+  readonly type: "CONTROL";
+  readonly requestId: number;
+  readonly op: number;
+  /** A JSON object, the op's arguments. */
+  readonly body: string;
+}
+
+/** The answer to a CONTROL: a JSON object, `{"ok": true, ...}` or `{"ok": false, code, message}`. */
+export interface ResultFrame {
+  readonly type: "RESULT";
+  readonly requestId: number;
+  readonly body: string;
+}
+
 /** Pair modes on the wire. */
 export const WirePairMode = { sync: 1, copy: 2 } as const;
 
@@ -225,7 +263,9 @@ export type Frame =
   | PingFrame
   | PongFrame
   | PairOpenFrame
-  | PairStateFrame;
+  | PairStateFrame
+  | ControlFrame
+  | ResultFrame;
 
 export type HandshakeFrame = HelloFrame | ChallengeFrame | ProofFrame | WelcomeFrame | RefuseFrame;
 /** Frames that ask for an answer after the handshake; each takes a slot of the request window. */
@@ -234,9 +274,10 @@ export type RequestFrame =
   | TrackZeroFrame
   | PingFrame
   | PairOpenFrame
-  | PairStateFrame;
+  | PairStateFrame
+  | ControlFrame;
 /** Frames that answer a request, naming its request id. */
-export type ReplyFrame = AckFrame | NackFrame | PongFrame;
+export type ReplyFrame = AckFrame | NackFrame | PongFrame | ResultFrame;
 
 export function isRequestFrame(frame: Frame): frame is RequestFrame {
   return (
@@ -244,12 +285,18 @@ export function isRequestFrame(frame: Frame): frame is RequestFrame {
     frame.type === "TRACK_ZERO" ||
     frame.type === "PING" ||
     frame.type === "PAIR_OPEN" ||
-    frame.type === "PAIR_STATE"
+    frame.type === "PAIR_STATE" ||
+    frame.type === "CONTROL"
   );
 }
 
 export function isReplyFrame(frame: Frame): frame is ReplyFrame {
-  return frame.type === "ACK" || frame.type === "NACK" || frame.type === "PONG";
+  return (
+    frame.type === "ACK" ||
+    frame.type === "NACK" ||
+    frame.type === "PONG" ||
+    frame.type === "RESULT"
+  );
 }
 
 /** Why bytes could not be decoded into a frame; every one closes the connection. */

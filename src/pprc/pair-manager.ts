@@ -30,7 +30,7 @@ import type {
   SuspendReason,
 } from "./pair-service.js";
 import { checkEstablishPair, formatRemoteVolume, parseRemoteVolume } from "./pair-spec.js";
-import { PrimaryPair } from "./primary-pair.js";
+import { type InitialCopy, PrimaryPair } from "./primary-pair.js";
 import { RateMeter } from "./rate-meter.js";
 import type { PeerReply, PeerRequest } from "./serve-link-requests.js";
 import { TrackStorer } from "./track-receiver.js";
@@ -82,7 +82,10 @@ export class PairManager implements PairService {
     const manager = new PairManager(options);
     for (const record of await readPairFile(options.dataDir)) {
       if (record.role === "primary") {
-        manager.primaries.set(record.volser, new PrimaryPair(record, manager.deps(record), false));
+        manager.primaries.set(
+          record.volser,
+          new PrimaryPair(record, manager.deps(record), { kind: "restart" }),
+        );
       } else {
         manager.secondaries.set(record.volser, { record, meter: new RateMeter() });
       }
@@ -120,7 +123,13 @@ export class PairManager implements PairService {
     };
   }
 
-  async establish(request: EstablishPairRequest): Promise<PairInfo> {
+  /**
+   * `options` are GSC's: copy only the given track runs first (not every track), at most so fast.
+   */
+  async establish(
+    request: EstablishPairRequest,
+    options: { copy?: InitialCopy; bytesPerSecond?: number } = {},
+  ): Promise<PairInfo> {
     const spec = checkEstablishPair(request);
     const what = `Cannot pair ${spec.volser} with ${formatRemoteVolume(spec.remote)}`;
     const volume = this.options.store.showVolume(spec.volser);
@@ -166,7 +175,11 @@ export class PairManager implements PairService {
       since: new Date().toISOString(),
       tracksTotal: volume.trackCount,
     };
-    const pair = new PrimaryPair(record, this.deps(record), true);
+    const pair = new PrimaryPair(record, this.deps(record), {
+      kind: "new",
+      copy: options.copy ?? "all",
+      bytesPerSecond: options.bytesPerSecond,
+    });
     this.primaries.set(spec.volser, pair);
     await this.save();
     this.logger.info(
@@ -265,6 +278,9 @@ export class PairManager implements PairService {
   /** Answers one request of a peer: the secondary side of pairs. Never throws. */
   async handlePeer(request: PeerRequest, peerSerial: string): Promise<PeerReply> {
     switch (request.type) {
+      case "CONTROL":
+        // Control requests are GSC's (gsc/target-requests.ts); pairs take none.
+        return { type: "NACK", reason: NackReason.BUSY };
       case "PAIR_OPEN":
         return this.open(request, peerSerial);
       case "PAIR_STATE":

@@ -38,6 +38,14 @@ export interface PrimaryPairDeps {
   readonly syncTimeoutMs: number;
 }
 
+/** What a new pair copies first: every track (establish), or the runs given (GSC). */
+export type InitialCopy = "all" | readonly TrackRange[];
+
+/** How a pair's runtime starts: new (and what to copy), or from what the data dir kept. */
+export type PairStart =
+  | { readonly kind: "new"; readonly copy: InitialCopy; readonly bytesPerSecond?: number }
+  | { readonly kind: "restart" };
+
 /** A state message to the secondary is worth this long a wait; it is only news. */
 const NOTIFY_TIMEOUT_MS = 2_000;
 
@@ -56,6 +64,10 @@ export class PrimaryPair {
   private recordingWrites = 0;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
+  /** Called after each change of state. */
+  private readonly watchers = new Set<() => void>();
+  /** The copy's cap (GSC --bandwidth); undefined: as fast as it goes. */
+  private readonly bytesPerSecond: number | undefined;
 
   /**
    * Opens a pair's runtime. `fresh`: a new pair, every track to copy. Otherwise the record and the
@@ -66,8 +78,10 @@ export class PrimaryPair {
   constructor(
     record: PairRecord,
     private readonly deps: PrimaryPairDeps,
-    fresh: boolean,
+    start: PairStart,
   ) {
+    const fresh = start.kind === "new";
+    this.bytesPerSecond = start.kind === "new" ? start.bytesPerSecond : undefined;
     const volume = deps.store.showVolume(record.volser);
     this.trackSizeBytes = volume.trackSizeBytes;
     const fileName = OosFile.fileFor(deps.dataDir, record.volser);
@@ -75,7 +89,10 @@ export class PrimaryPair {
     // Changes before the file is open are all in the bits it is opened with.
     let file: OosFile | undefined;
     this.bitmap = new OosBitmap(volume.trackCount, persisted, (index) => file?.change(index));
-    if (fresh) this.bitmap.markAll();
+    if (start.kind === "new") {
+      if (start.copy === "all") this.bitmap.markAll();
+      else for (const range of start.copy) this.bitmap.mark(range);
+    }
     file = OosFile.open(fileName, volume.trackCount, () => this.bitmap.bits);
     this.file = file;
     this.current =
@@ -115,6 +132,20 @@ export class PrimaryPair {
     };
   }
 
+  /** Resolves once the pair is duplex (the copy is done) or suspended (it failed or stopped). */
+  settled(): Promise<PairState> {
+    return new Promise((resolve) => {
+      const check = () => {
+        const state = this.current.state;
+        if (state !== "duplex" && state !== "suspended" && !this.closed) return;
+        this.watchers.delete(check);
+        resolve(this.closed ? "suspended" : state);
+      };
+      this.watchers.add(check);
+      check();
+    });
+  }
+
   /** Starts (or restarts) the copy of what is out of sync. */
   start(): void {
     if (this.closed || this.current.state !== "pending" || this.copying !== undefined) return;
@@ -142,6 +173,7 @@ export class PrimaryPair {
   /** Stops the copy and waits for it; the pair is being terminated or the system stops. */
   async stop(): Promise<void> {
     this.closed = true;
+    for (const watcher of [...this.watchers]) watcher();
     this.abort?.abort(new GsnapError("PAIR_STATE_INVALID", `Pair ${this.volser} stopped`));
     await this.copying;
   }
@@ -368,6 +400,7 @@ export class PrimaryPair {
           source: this.bitmap,
           connections: this.deps.connections(),
           signal: abort.signal,
+          bytesPerSecond: this.bytesPerSecond,
           onAcknowledged: (track, bytes) => {
             this.bitmap.acknowledge(track);
             this.meter.add(bytes, performance.now());
@@ -386,6 +419,7 @@ export class PrimaryPair {
 
   private async enter(state: ActiveState, reason?: SuspendReason): Promise<void> {
     this.current = { ...this.current, state, reason, since: now() };
+    for (const watcher of [...this.watchers]) watcher();
     await this.deps.save();
   }
 }

@@ -12,12 +12,13 @@ import {
 } from "../link/frame-types.js";
 import type { LinkConnection } from "../link/link-connection.js";
 
-/** A request other than PING: tracks and pair requests. */
+/** A request other than PING: tracks, pair requests and control requests. */
 export type PeerRequest = Exclude<RequestFrame, PingFrame>;
 
 export type PeerReply =
   | { readonly type: "ACK" }
-  | { readonly type: "NACK"; reason: NackReasonCode };
+  | { readonly type: "NACK"; reason: NackReasonCode }
+  | { readonly type: "RESULT"; readonly body: string };
 
 /** Handles one request from the storage system with serial `peerSerial`; never throws. */
 export type PeerRequestHandler = (request: PeerRequest, peerSerial: string) => Promise<PeerReply>;

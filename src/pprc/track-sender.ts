@@ -18,6 +18,7 @@ import {
   type RequestBody,
 } from "../link/link-connection.js";
 import type { Store } from "../store/store.js";
+import { RateLimiter } from "./rate-limiter.js";
 import { type OutgoingTrack, TrackFeed, type TrackSource } from "./track-feed.js";
 
 /**
@@ -42,6 +43,8 @@ export interface SendTracksOptions {
   readonly onAcknowledged?: (trackNumber: number, bytes: number) => void;
   /** Aborting stops taking tracks; the send then fails with the signal's reason. */
   readonly signal?: AbortSignal;
+  /** Caps the track bytes sent per second (GSC --bandwidth); undefined: no cap. */
+  readonly bytesPerSecond?: number;
 }
 
 export interface SendResult {
@@ -79,11 +82,15 @@ class TrackSend {
   private waiters: (() => void)[] = [];
   private failure: unknown;
   private lastLinkError: unknown;
+  private readonly limiter: RateLimiter | undefined;
 
   constructor(
     private readonly feed: TrackFeed,
     private readonly options: SendTracksOptions,
-  ) {}
+  ) {
+    const rate = options.bytesPerSecond;
+    this.limiter = rate === undefined ? undefined : new RateLimiter(rate);
+  }
 
   async run(): Promise<SendResult> {
     this.options.signal?.addEventListener("abort", () => this.wake(), { once: true });
@@ -168,6 +175,10 @@ class TrackSend {
   }
 
   private async deliver(connection: TrackLink, track: OutgoingTrack): Promise<Delivery> {
+    if (this.limiter !== undefined && track.kind === "data") {
+      const waitMs = this.limiter.take(track.data.length, performance.now());
+      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
     for (let resends = 0; ; resends += 1) {
       let reply: ReplyFrame;
       try {

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parseExtentList } from "../geometry/address.js";
 import { codeOfAsync as codeOf } from "../testing/error-code.js";
 import { MemoryDevice } from "../testing/memory-device.js";
+import { chunkChecksum } from "./checksum.js";
 import { SegmentDevice } from "./segment-device.js";
 import { Store, type StoreOptions } from "./store.js";
 
@@ -47,6 +48,45 @@ describe.each(devices)("store on %s", (_name, options) => {
     await store.createVolume({ volser: "VOL001", model: "3390-1" });
     return store;
   }
+
+  it("gives stored track checksums (0 for unmapped) and takes whole tracks with known checksums", async () => {
+    const store = await fresh();
+    const first = pattern(TRACK, 1);
+    const second = pattern(TRACK, 2);
+    await store.writeTracks("VOL001", {
+      firstTrack: 4,
+      tracks: [
+        { data: first, checksum: chunkChecksum(first) },
+        { data: second, checksum: chunkChecksum(second) },
+      ],
+    });
+    await store.write("VOL001", { offsetBytes: 7 * TRACK + 10, data: pattern(100, 3) });
+    const expected7 = chunkChecksum(
+      await store.read("VOL001", { offsetBytes: 7 * TRACK, lengthBytes: TRACK }),
+    );
+    expect(store.trackChecksums("VOL001", { firstTrack: 3, count: 5 })).toEqual([
+      0n,
+      chunkChecksum(first),
+      chunkChecksum(second),
+      0n,
+      expected7,
+    ]);
+    expect(
+      (await store.read("VOL001", { offsetBytes: 5 * TRACK, lengthBytes: TRACK })).equals(second),
+    ).toBe(true);
+    const last = store.showVolume("VOL001").trackCount;
+    expect(
+      await codeOf(async () => store.trackChecksums("VOL001", { firstTrack: last, count: 1 })),
+    ).toBe("IO_OUT_OF_RANGE");
+    expect(
+      await codeOf(() =>
+        store.writeTracks("VOL001", {
+          firstTrack: 0,
+          tracks: [{ data: pattern(4096, 1), checksum: 0n }],
+        }),
+      ),
+    ).toBe("IO_OUT_OF_RANGE");
+  });
 
   it("creates, lists and shows volumes with their geometry", async () => {
     const store = await fresh();

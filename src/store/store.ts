@@ -31,6 +31,7 @@ import {
   prepareWrite,
   readRangeAsync,
   type StoreParts,
+  trackChecksums,
   zeroRange,
 } from "./track-io.js";
 import {
@@ -232,6 +233,23 @@ export class Store {
     };
     checkByteRange(volume, bytes, "map");
     return allocationRuns(this.parts, volume, range);
+  }
+
+  /**
+   * The stored checksum of each track of the range (0n: unmapped), from the catalog: no track is
+   * read. Two tracks with the same non-zero checksum hold the same bytes, as far as xxHash64 can
+   * tell (a 1 in 2^64 chance per pair of otherwise).
+   */
+  trackChecksums(volser: string, range: { firstTrack: number; count: number }): bigint[] {
+    this.checkOpen();
+    const volume = this.volume(volser, "read checksums of");
+    const trackSizeBytes = volume.geometry.trackSizeBytes;
+    checkByteRange(
+      volume,
+      { offsetBytes: range.firstTrack * trackSizeBytes, lengthBytes: range.count * trackSizeBytes },
+      "read checksums of",
+    );
+    return trackChecksums(this.parts, volume, range);
   }
 
   /** A durability barrier: every write completed before it survives a crash once it resolves. */

@@ -401,6 +401,24 @@ export function allocationRuns(
   return runs;
 }
 
+/**
+ * The stored checksum of each track of the range, from the catalog alone (no data is read):
+ * 0n for an unmapped track, which reads as zeros. GSC compares these across systems.
+ */
+export function trackChecksums(
+  parts: StoreParts,
+  volume: VolumeRecord,
+  range: { firstTrack: number; count: number },
+): bigint[] {
+  const chunkIds = lookup(parts.catalog, treeOf(volume), range);
+  return Array.from(chunkIds, (id) => {
+    if (id === NONE) return 0n;
+    const chunk = parts.catalog.getChunk(id);
+    assert.ok(chunk !== undefined, "a mapped track's chunk is in the catalog");
+    return chunk.hash;
+  });
+}
+
 const zeroBuffers = new Map<number, Buffer>();
 
 function isZero(image: Buffer): boolean {

@@ -7,8 +7,10 @@ import path from "node:path";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import { ApiMetrics } from "../api/api-metrics.js";
 import { buildApi } from "../api/build-api.js";
+import type { JobInfo } from "../gsc/job-service.js";
 import type { PairInfo } from "../pprc/pair-service.js";
 import { Store } from "../store/store.js";
+import { exampleJob, MemoryJobs } from "./memory-jobs.js";
 import { examplePair, MemoryPairs } from "./memory-pairs.js";
 import { MemoryPaths } from "./memory-paths.js";
 
@@ -42,6 +44,7 @@ export interface ApiUnderTest {
   readonly metrics: ApiMetrics;
   readonly paths: MemoryPaths;
   readonly pairs: MemoryPairs;
+  readonly jobs: MemoryJobs;
   readonly baseUrl: string;
   call(method: string, urlPath: string, options?: CallOptions): Promise<Reply>;
 }
@@ -53,7 +56,17 @@ export interface RouteCase {
   readonly json?: unknown;
   /** Pairs the request needs (set with `api.pairs.setPair` first); none when absent. */
   readonly pairs?: readonly PairInfo[];
+  /** Jobs the request needs (set with `api.jobs.setJob` first); none when absent. */
+  readonly jobs?: readonly JobInfo[];
 }
+
+/** A job that has ended, so that waiting for it or following it answers at once. */
+const ENDED_JOB = exampleJob("J000001", {
+  state: "succeeded",
+  step: 524,
+  resultCode: "OK",
+  endedAt: "2026-01-01T00:01:00.000Z",
+});
 
 /**
  * Every route that needs the token, each with a request that works on a seeded store once its
@@ -91,6 +104,16 @@ export const PRIVATE_ROUTES: readonly RouteCase[] = [
     pairs: [examplePair("VOL001", { state: "suspended", reason: "operator" })],
   },
   { method: "DELETE", path: "/v1/pairs/VOL001", pairs: [examplePair("VOL001")] },
+  {
+    method: "POST",
+    path: "/v1/gsc",
+    json: { source: "VOL001:0.0-9.14", intermediate: "*", target: "GS0002.01B0.VOL900" },
+  },
+  { method: "GET", path: "/v1/jobs" },
+  { method: "GET", path: "/v1/jobs/J000001", jobs: [exampleJob("J000001")] },
+  { method: "POST", path: "/v1/jobs/J000001/cancel", jobs: [exampleJob("J000001")] },
+  { method: "GET", path: "/v1/jobs/J000001/wait", jobs: [ENDED_JOB] },
+  { method: "GET", path: "/v1/jobs/J000001/events", jobs: [ENDED_JOB] },
   { method: "GET", path: "/metrics" },
   { method: "GET", path: "/openapi.json" },
 ];
@@ -102,7 +125,7 @@ export const ALL_ROUTES: readonly RouteCase[] = [
 
 const running: { app: FastifyInstance; store: Store; dir: string }[] = [];
 
-/** `withoutPaths` builds the API without replication: no paths and no pairs. */
+/** `withoutPaths` builds the API without replication: no paths, no pairs and no jobs. */
 export async function startApi(
   options: { logger?: FastifyBaseLogger; seeded?: boolean; withoutPaths?: boolean } = {},
 ): Promise<ApiUnderTest> {
@@ -111,6 +134,7 @@ export async function startApi(
   const metrics = new ApiMetrics();
   const paths = new MemoryPaths(SYSTEM.ssids);
   const pairs = new MemoryPairs({ serial: SYSTEM.serial, store });
+  const jobs = new MemoryJobs();
   const app = await buildApi({
     store,
     system: SYSTEM,
@@ -119,6 +143,7 @@ export async function startApi(
     logger: options.logger,
     paths: options.withoutPaths ? undefined : paths,
     pairs: options.withoutPaths ? undefined : pairs,
+    jobs: options.withoutPaths ? undefined : jobs,
   });
   running.push({ app, store, dir });
   if (options.seeded !== false) await seed(store, paths);
@@ -129,6 +154,7 @@ export async function startApi(
     metrics,
     paths,
     pairs,
+    jobs,
     baseUrl: address,
     call: (...args) => call(address, ...args),
   };

@@ -6,6 +6,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { JobManager } from "../gsc/job-manager.js";
+import { GscTarget } from "../gsc/target-requests.js";
 import type { LinkConnection } from "../link/link-connection.js";
 import { type LinkListener, listenLink } from "../link/link-listener.js";
 import { silentLinkLogger } from "../link/link-logger.js";
@@ -28,6 +30,7 @@ export interface TestSystem {
   readonly store: Store;
   readonly paths: PathManager;
   readonly pairs: PairManager;
+  readonly jobs: JobManager;
   readonly host: HostVolumes;
   readonly listener: LinkListener;
   stop(): Promise<void>;
@@ -39,14 +42,20 @@ export interface SystemOptions {
   readonly dataDir?: string;
   readonly linkPort?: number;
   readonly syncTimeoutMs?: number;
+  /** GSC jobs stop at this step until cancelled. */
+  readonly pauseAt?: number;
 }
 
 export async function startTestSystem(options: SystemOptions): Promise<TestSystem> {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-pairs-"));
   const store = await Store.open(dataDir);
   let pairs: PairManager | undefined;
+  let gscTarget: GscTarget | undefined;
   const serve = (connection: LinkConnection) =>
     serveLinkRequests(connection, async (request, peerSerial) => {
+      if (request.type === "CONTROL" && gscTarget !== undefined) {
+        return gscTarget.handle(request, peerSerial);
+      }
       if (pairs === undefined) return { type: "NACK", reason: 4 };
       return pairs.handlePeer(request, peerSerial);
     });
@@ -66,6 +75,15 @@ export async function startTestSystem(options: SystemOptions): Promise<TestSyste
     paths,
     syncTimeoutMs: options.syncTimeoutMs,
   });
+  gscTarget = await GscTarget.open({ dataDir, store, pairs });
+  const jobs = await JobManager.open({
+    dataDir,
+    serial: options.serial,
+    store,
+    pairs,
+    paths,
+    pauseAt: options.pauseAt,
+  });
   const listener = await listenLink({
     host: "127.0.0.1",
     port: options.linkPort ?? 0,
@@ -83,10 +101,12 @@ export async function startTestSystem(options: SystemOptions): Promise<TestSyste
     store,
     paths,
     pairs: opened,
+    jobs,
     host: pairedVolumes(store, opened),
     listener,
     stop() {
       stopped ??= (async () => {
+        await jobs.close();
         await opened.close();
         await paths.close();
         await listener.close();
@@ -105,13 +125,14 @@ export interface PairSystems {
 
 /** A primary system (01A0) with a path to a secondary system (01B0); the path is up. */
 export async function startPairSystems(
-  options: { syncTimeoutMs?: number } = {},
+  options: { syncTimeoutMs?: number; pauseAt?: number } = {},
 ): Promise<PairSystems> {
   const secondary = await startTestSystem({ serial: SECONDARY_SERIAL, ssid: "01B0" });
   const primary = await startTestSystem({
     serial: PRIMARY_SERIAL,
     ssid: "01A0",
     syncTimeoutMs: options.syncTimeoutMs,
+    pauseAt: options.pauseAt,
   });
   await primary.paths.establish({
     ssid: "01A0",

@@ -11,19 +11,22 @@ import {
   Unauthorized,
 } from "./api-client.js";
 import { el } from "./dom.js";
+import { pairsView } from "./pairs-view.js";
 import { pathsView } from "./paths-view.js";
 import { systemView } from "./system-view.js";
 import { volumesView } from "./volumes-view.js";
 
 /** The views that arrive with later work, and what brings them. */
 const PLACEHOLDERS = {
-  pairs: ["Pairs", "No pairs yet: replication pairs arrive with replication."],
   jobs: ["Jobs", "No jobs yet: jobs and their progress arrive with Global Snap Copy (GSC)."],
 };
 
+/** The views that refresh while shown; each returns a function that stops it. */
+const REFRESHING_VIEWS = { system: systemView, paths: pathsView, pairs: pairsView };
+
 const $ = (id) => document.getElementById(id);
 
-/** Stops the shown view's refreshing (the system view samples I/O rates, paths are re-read). */
+/** Stops the shown view's refreshing (the system view samples I/O rates; paths, pairs re-read). */
 let stopView = () => {};
 /** Counts view changes, so that a slow view that finishes after the next one started is dropped. */
 let generation = 0;
@@ -70,7 +73,8 @@ async function render() {
       const [title, text] = PLACEHOLDERS[name];
       view.append(el("h1", { text: title }), el("p", { class: "empty", text }));
     } else {
-      const stop = await (name === "paths" ? pathsView(view) : systemView(view));
+      const draw = Object.hasOwn(REFRESHING_VIEWS, name) ? REFRESHING_VIEWS[name] : systemView;
+      const stop = await draw(view);
       if (mine !== generation) return stop();
       stopView = stop;
     }

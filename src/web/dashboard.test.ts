@@ -1,6 +1,6 @@
 // Drives the dashboard in Debian's Chromium (through playwright-core) against a real API on
-// 127.0.0.1: login, the system, volumes and paths views, a refused token. Saves a phone-width and a
-// laptop-width screenshot of each view under a temp folder and prints their paths.
+// 127.0.0.1: login, the system, volumes, paths and pairs views, a refused token. Saves a phone-width
+// and a laptop-width screenshot of each view under a temp folder and prints their paths.
 
 import fs from "node:fs";
 import os from "node:os";
@@ -14,6 +14,7 @@ import {
   TOKEN,
   TRACK_SIZE_BYTES,
 } from "../testing/api-harness.js";
+import { examplePair } from "../testing/memory-pairs.js";
 
 const CHROMIUM_PATH = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -28,6 +29,7 @@ const CHROMIUM_ARGS = [
 ];
 const WIDTHS = { phone: { width: 390, height: 844 }, laptop: { width: 1280, height: 800 } };
 const HEADS = 15;
+const MIB = 1024 * 1024;
 /** A view that has not drawn within 5 s is broken, not slow: it is a few small API calls. */
 const VIEW_TIMEOUT_MS = 5_000;
 
@@ -95,6 +97,11 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
 
   async function see(page: Page, text: string): Promise<void> {
     await page.getByText(text, { exact: false }).first().waitFor({ timeout: VIEW_TIMEOUT_MS });
+  }
+
+  /** Whether the page is wider than the window, so that it scrolls sideways. */
+  async function overflows(page: Page): Promise<boolean> {
+    return page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
   }
 
   it("refuses a wrong token with a visible message and stays at login", async () => {
@@ -241,7 +248,97 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     await page.close();
   });
 
-  it("says how to establish a path when there is none", async () => {
+  it("lists pairs with their state in words and follows a copy from pending to duplex", async () => {
+    // As the PairManager would report an initial copy 40% done, and a secondary cut off.
+    api.pairs.setPair(
+      examplePair("VOL001", {
+        state: "pending",
+        since: "2026-01-01T00:10:00.000Z",
+        tracksOutOfSync: 90,
+        rateBytesPerSecond: 2.5 * MIB,
+        etaSeconds: 200,
+      }),
+    );
+    api.pairs.setPair(
+      examplePair("VOL002", {
+        role: "secondary",
+        primary: "GS0002.01B0.VOL902",
+        secondary: "GS0001.01A0.VOL002",
+        mode: "copy",
+        state: "suspended",
+        reason: "link failure",
+        tracksOutOfSync: null,
+      }),
+    );
+    const page = await openPage();
+    await logIn(page, TOKEN);
+    await see(page, "Storage system GS0001");
+    await page.getByRole("link", { name: "Pairs" }).click();
+    const primary = page.locator("tbody tr", { hasText: "VOL001" });
+    await primary.waitFor({ timeout: VIEW_TIMEOUT_MS });
+    expect(page.url()).toMatch(/#\/pairs$/);
+    expect(await primary.locator("td").allInnerTexts()).toEqual([
+      "VOL001",
+      "primary",
+      "GS0001.01A0.VOL001",
+      "GS0002.01B0.VOL001",
+      "sync",
+      "pending",
+      "90 tracks; 40% copied",
+      "2.5 MiB/s",
+      "3 min 20 s",
+      "2026-01-01 00:10:00 UTC",
+    ]);
+    expect(await primary.locator(".share-fill").getAttribute("style")).toBe("width: 40%;");
+    const secondary = page.locator("tbody tr", { hasText: "VOL002" });
+    expect(await secondary.locator("td").allInnerTexts()).toEqual([
+      "VOL002",
+      "secondary",
+      "GS0002.01B0.VOL902",
+      "GS0001.01A0.VOL002",
+      "copy",
+      "suspended (link failure)",
+      "not known here (the primary counts them)",
+      "idle",
+      "none",
+      "2026-01-01 00:00:00 UTC",
+    ]);
+    expect(await overflows(page)).toBe(false);
+    await page.setViewportSize(WIDTHS.phone);
+    expect(await overflows(page)).toBe(false);
+    await page.setViewportSize(WIDTHS.laptop);
+    await screenshots(page, "pairs");
+
+    // The copy finishes: the next refresh shows the pair in sync, critical as it was made.
+    api.pairs.setPair(examplePair("VOL001", { critical: true, since: "2026-01-01T00:20:00.000Z" }));
+    await primary.locator("td", { hasText: "duplex" }).waitFor({ timeout: 8_000 });
+    expect(await primary.locator("td").allInnerTexts()).toEqual([
+      "VOL001",
+      "primary",
+      "GS0001.01A0.VOL001",
+      "GS0002.01B0.VOL001",
+      "sync, critical",
+      "duplex",
+      "0 tracks",
+      "idle",
+      "none",
+      "2026-01-01 00:20:00 UTC",
+    ]);
+    await screenshots(page, "pairs-duplex");
+
+    await page.getByRole("link", { name: "Volumes" }).click();
+    await page.locator("h1", { hasText: "Volumes" }).waitFor({ timeout: VIEW_TIMEOUT_MS });
+    const roles = await page.locator("td[data-label='Pair role']").allInnerTexts();
+    const volsers = await page.locator("td[data-label='VOLSER']").allInnerTexts();
+    const roleOf = Object.fromEntries(volsers.map((volser, i) => [volser, roles[i]]));
+    expect(roleOf.VOL001).toBe("primary");
+    expect(roleOf.VOL002).toBe("secondary");
+    await page.close();
+    await api.pairs.terminate("VOL001");
+    await api.pairs.terminate("VOL002");
+  });
+
+  it("says how to establish a path or a pair when there is none", async () => {
     const empty = await startApi({ seeded: false });
     const page = await openPage(empty.baseUrl);
     await logIn(page, TOKEN);
@@ -255,22 +352,24 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     expect(await page.locator("#view .empty code").count()).toBe(1);
     expect(await page.locator("section.path").count()).toBe(0);
     await screenshots(page, "paths-empty");
+
+    await page.getByRole("link", { name: "Pairs" }).click();
+    await see(page, "No pairs.");
+    expect(await page.locator("#view .empty").textContent()).toBe(
+      "No pairs. Establish one with gsnap pair establish VOLSER SERIAL.SSID.VOLSER --mode sync",
+    );
+    expect(await page.locator("#view table").count()).toBe(0);
+    await screenshots(page, "pairs-empty");
     await page.close();
   });
 
-  it("says pairs and jobs arrive with replication and GSC", async () => {
+  it("says jobs arrive with GSC", async () => {
     const page = await openPage();
     await logIn(page, TOKEN);
     await see(page, "Storage system GS0001");
-    const placeholders: [string, string][] = [
-      ["Pairs", "replication pairs arrive with replication"],
-      ["Jobs", "arrive with Global Snap Copy (GSC)"],
-    ];
-    for (const [link, text] of placeholders) {
-      await page.getByRole("link", { name: link }).click();
-      await see(page, text);
-      await screenshots(page, link.toLowerCase());
-    }
+    await page.getByRole("link", { name: "Jobs" }).click();
+    await see(page, "arrive with Global Snap Copy (GSC)");
+    await screenshots(page, "jobs");
     await page.close();
   });
 

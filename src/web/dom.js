@@ -91,6 +91,12 @@ export function formatCount(count) {
   return count.toLocaleString("en-US");
 }
 
+/** "2026-01-01T00:00:00.000Z" as "2026-01-01 00:00:00 UTC"; anything else as it came. */
+export function formatSince(since) {
+  const match = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?Z$/.exec(since);
+  return match === null ? since : `${match[1]} ${match[2]} UTC`;
+}
+
 /** A bar showing a share, with the share in text beside it so that it reads without the bar. */
 export function shareBar(part, whole, label) {
   const percent = whole > 0 ? Math.min(100, (100 * part) / whole) : 0;

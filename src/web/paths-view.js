@@ -4,7 +4,7 @@
 // REFRESH_INTERVAL_MS while the view is shown, as links fail and reconnect on their own.
 
 import { apiGet } from "./api-client.js";
-import { el, table } from "./dom.js";
+import { el, formatSince, table } from "./dom.js";
 
 /**
  * Links are PINGed every 5 s and retried after at most 10 s (docs/paths.md); 3 s shows a change
@@ -19,12 +19,6 @@ export function linksUp(path) {
   const up = path.links.filter((link) => link.state === "established").length;
   const count = path.links.length;
   return `${up} of ${count} ${count === 1 ? "link" : "links"} established`;
-}
-
-/** "2026-01-01T00:00:00.000Z" as "2026-01-01 00:00:00 UTC"; anything else as it came. */
-export function formatSince(since) {
-  const match = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?Z$/.exec(since);
-  return match === null ? since : `${match[1]} ${match[2]} UTC`;
 }
 
 function stateText(state) {

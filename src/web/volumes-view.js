@@ -1,8 +1,9 @@
-// The volumes view: a table of every volume with its geometry and allocated share, and for the
-// selected volume (#/volumes/VOLSER) a picture of which cylinders hold data. The picture's cells
-// are shades of grey (readable without colour) and the same facts are listed as text beside it.
+// The volumes view: a table of every volume with its geometry, allocated share and pair role
+// (primary, secondary or none, from /v1/pairs), and for the selected volume (#/volumes/VOLSER) a
+// picture of which cylinders hold data. The picture's cells are shades of grey (readable without
+// colour) and the same facts are listed as text beside it.
 
-import { apiGet } from "./api-client.js";
+import { ApiError, apiGet } from "./api-client.js";
 import { el, formatBytes, formatCount, formatPercent, shareBar, svg, table } from "./dom.js";
 
 /** 32 cells to a row keep a full picture of 512 buckets at 16 rows, legible on a phone. */
@@ -140,9 +141,24 @@ async function detail(volser) {
   );
 }
 
+/** The pairs by VOLSER; none when the API was built without replication (PATHS_UNAVAILABLE). */
+async function pairsByVolser() {
+  try {
+    const pairs = await apiGet("/v1/pairs");
+    return new Map(pairs.map((pair) => [pair.volser, pair]));
+  } catch (error) {
+    if (error instanceof ApiError && error.code === "PATHS_UNAVAILABLE") return new Map();
+    throw error;
+  }
+}
+
 /** Draws the view into `view`, with `selected` (a VOLSER, or undefined) shown in detail. */
 export async function volumesView(view, selected) {
-  const [volumes, stats] = await Promise.all([apiGet("/v1/volumes"), apiGet("/v1/stats")]);
+  const [volumes, stats, pairs] = await Promise.all([
+    apiGet("/v1/volumes"),
+    apiGet("/v1/stats"),
+    pairsByVolser(),
+  ]);
   const allocated = new Map(stats.volumes.map((volume) => [volume.volser, volume]));
   const rows = volumes.map((volume) => {
     const usage = allocated.get(volume.volser) ?? { allocatedTracks: 0 };
@@ -162,7 +178,7 @@ export async function volumesView(view, selected) {
         volume.trackCount,
         `${formatPercent(usage.allocatedTracks, volume.trackCount)} (${formatCount(usage.allocatedTracks)} tracks)`,
       ),
-      "none",
+      pairs.get(volume.volser)?.role ?? "none",
     ];
   });
   const parts = [el("h1", { text: "Volumes" })];

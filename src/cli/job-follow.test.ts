@@ -1,0 +1,70 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { type ApiUnderTest, startApi, stopApis, TOKEN } from "../testing/api-harness.js";
+import { runJobScript } from "../testing/job-script.js";
+import type { JobChange } from "../testing/memory-jobs.js";
+import { exampleJob } from "../testing/memory-jobs.js";
+import { followJob } from "./job-follow.js";
+
+afterEach(stopApis);
+
+/** A stderr that records what is written and moves the job on after each write. */
+function scripted(api: ApiUnderTest, isTTY: boolean, changes: JobChange[]) {
+  const written: string[] = [];
+  const output = {
+    isTTY,
+    write(text: string) {
+      written.push(text);
+      const next = changes.shift();
+      if (next !== undefined) setTimeout(() => api.jobs.advance("J000001", next), 1);
+    },
+  };
+  return { written, output };
+}
+
+describe("followJob", () => {
+  it("redraws one line on a terminal with the step, the progress, the rate and the ETA", async () => {
+    const api = await startApi();
+    api.jobs.setJob(exampleJob("J000001", { state: "running", step: 508 }));
+    const { written, output } = scripted(api, true, [
+      {
+        step: 510,
+        progress: {
+          tracksDone: 75,
+          bytesDone: 75 * 57_344,
+          rateBytesPerSecond: 4 * 1024 ** 2,
+          etaSeconds: 1,
+        },
+      },
+      { state: "succeeded", step: 524, resultCode: "OK", progress: { tracksDone: 150 } },
+    ]);
+    const job = await followJob({ url: api.baseUrl, token: TOKEN }, "J000001", { output });
+    expect(job.state).toBe("succeeded");
+    expect(written).toEqual([
+      "\rJ000001 508 establish pair [....................]  0%  0/150 tracks  0 B/8.2 MiB\x1b[K",
+      "\rJ000001 510 transfer [##########..........]  50%  75/150 tracks  4.1 MiB/8.2 MiB  4.0 MiB/s  ETA 1 s\x1b[K",
+      "\rJ000001 524 report result [####################]  100%  150/150 tracks  4.1 MiB/8.2 MiB  4.0 MiB/s  ETA 1 s\x1b[K\n",
+    ]);
+  });
+
+  it("prints a plain line per step elsewhere, and progress at most every interval", async () => {
+    const api = await startApi();
+    api.jobs.setJob(exampleJob("J000001", { state: "running", step: 510 }));
+    const written: string[] = [];
+    const output = { isTTY: false, write: (text: string) => written.push(text) };
+    const script = runJobScript(api.jobs, "J000001", [
+      { progress: { tracksDone: 10 } },
+      { progress: { tracksDone: 20 } },
+      { state: "failed", step: 522, resultCode: "GSC_TARGET_ERROR" },
+    ]);
+    const job = await followJob({ url: api.baseUrl, token: TOKEN }, "J000001", {
+      output,
+      plainIntervalMs: 60_000,
+    });
+    await script;
+    expect(job.state).toBe("failed");
+    expect(written).toEqual([
+      "J000001 510 transfer [....................]  0%  0/150 tracks  0 B/8.2 MiB\n",
+      "J000001 522 terminate pair [#...................]  13%  20/150 tracks  0 B/8.2 MiB\n",
+    ]);
+  });
+});

@@ -1,0 +1,460 @@
+// The GSC jobs of one storage system (DESIGN.md §3): the I/O shell that verifies requests, queues
+// and runs jobs (a few at once), keeps them in DATA_DIR/gsc-jobs.json, and cleans up after every
+// job and after a restart. A job is recorded before and after each step; a job found running at
+// start (the system stopped in its middle) is cleaned up and reported failed. Clean-up terminates
+// the job's pair, asks the target to release what it reserved (deleting an S' it allocated) and
+// deletes an allocated P'; when the target cannot be reached it is tried again until it can.
+
+import path from "node:path";
+import { ERROR_CODES, type ErrorCode } from "../errors/codes.js";
+import { GsnapError, isGsnapError } from "../errors/gsnap-error.js";
+import { type Extent, parseExtentList } from "../geometry/address.js";
+import { readJsonFile, writeJsonFile } from "../pprc/json-file.js";
+import type { PairManager } from "../pprc/pair-manager.js";
+import type { PathManager } from "../pprc/path-manager.js";
+import type { Store } from "../store/store.js";
+import { extentListsOverlap, type GscPlan, planGsc } from "./gsc-plan.js";
+import { failureCode, GscRunner } from "./gsc-runner.js";
+import { checkGscRequest } from "./gsc-spec.js";
+import {
+  GSC_STEPS,
+  type GscRequest,
+  type GscStep,
+  type JobInfo,
+  type JobProgress,
+  type JobService,
+  type StepRecord,
+} from "./job-service.js";
+import { isJobEnded } from "./job-states.js";
+import { RemoteSystem } from "./remote-system.js";
+
+export const JOB_FILE_NAME = "gsc-jobs.json";
+/** Jobs run at once; the rest wait in order. Each copy keeps both disks and the link busy. */
+export const MAX_RUNNING_JOBS = 2;
+/** Ended jobs kept for `job list`; older ones are dropped. */
+const KEPT_ENDED_JOBS = 200;
+/** A clean-up that could not reach the target is tried again this often. */
+const CLEANUP_RETRY_MS = 2_000;
+const NOTIFY_TIMEOUT_MS = 10_000;
+
+interface JobRecord {
+  info: JobInfo;
+  plan: GscPlan;
+  /** Clean-up left to do: the target could not be reached yet. */
+  cleanupPending: boolean;
+}
+
+export interface JobLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface JobManagerOptions {
+  readonly dataDir: string;
+  readonly serial: string;
+  readonly store: Store;
+  readonly pairs: PairManager;
+  readonly paths: Pick<PathManager, "connectionsTo">;
+  readonly logger?: JobLogger;
+  /** GSNAP_TEST_PAUSE_AT: jobs stop at this step until cancelled (tests of crashes). */
+  readonly pauseAt?: number;
+}
+
+export class JobManager implements JobService {
+  private readonly jobs = new Map<string, JobRecord>();
+  private readonly running = new Map<string, AbortController>();
+  private readonly queue: string[] = [];
+  private readonly watchers = new Map<string, Set<(job: JobInfo) => void>>();
+  private nextId = 1;
+  private writing: Promise<void> = Promise.resolve();
+  private cleanupTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(private readonly options: JobManagerOptions) {}
+
+  /** Loads the jobs; any that did not end are cleaned up and reported failed. */
+  static async open(options: JobManagerOptions): Promise<JobManager> {
+    const manager = new JobManager(options);
+    const kept = (await readJsonFile(path.join(options.dataDir, JOB_FILE_NAME))) as
+      | { jobs?: JobRecord[] }
+      | undefined;
+    for (const record of kept?.jobs ?? []) {
+      manager.jobs.set(record.info.id, record);
+      manager.nextId = Math.max(manager.nextId, Number(record.info.id.slice(1)) + 1);
+      if (!isJobEnded(record.info)) {
+        record.info = ended(record.info, "failed", {
+          code: "GSC_TRANSFER_FAILED",
+          message: `The system stopped during step ${record.info.step} (${GSC_STEPS[record.info.step]}); the job was cleaned up`,
+        });
+        record.cleanupPending = true;
+      }
+    }
+    await manager.save();
+    manager.retryCleanups();
+    return manager;
+  }
+
+  async start(request: GscRequest): Promise<JobInfo> {
+    const spec = checkGscRequest(request);
+    const plan = await planGsc({
+      spec,
+      local: (volser) => this.options.store.showVolume(volser),
+      localBusy: (volser) => this.localBusy(volser),
+      remote: (volser) =>
+        this.remote({
+          ssid: this.options.store.showVolume(spec.source.volser).ssid,
+          serial: spec.target.serial,
+          remoteSsid: spec.target.ssid,
+        }).info(volser),
+      targetBusy: (target) => this.targetHolder(target),
+    });
+    // The path must be there and up now: a job that cannot reach its target is refused.
+    this.remote(routeOf(plan));
+    const id = `J${String(this.nextId++).padStart(6, "0")}`;
+    const now = new Date().toISOString();
+    const info: JobInfo = {
+      id,
+      request,
+      state: "queued",
+      step: 500,
+      steps: [{ step: 500, name: GSC_STEPS[500], startedAt: now, endedAt: now, note: "received" }],
+      progress: emptyProgress(plan.tracks),
+      createdAt: now,
+    };
+    this.jobs.set(id, { info, plan, cleanupPending: false });
+    await this.save();
+    this.queue.push(id);
+    this.pump();
+    return this.show(id);
+  }
+
+  list(): JobInfo[] {
+    return [...this.jobs.values()].map((record) => record.info).reverse();
+  }
+
+  show(id: string): JobInfo {
+    const record = this.jobs.get(id);
+    if (record === undefined) throw new GsnapError("JOB_NOT_FOUND", `There is no job ${id}`);
+    return record.info;
+  }
+
+  wait(id: string): Promise<JobInfo> {
+    const job = this.show(id);
+    if (isJobEnded(job)) return Promise.resolve(job);
+    return new Promise((resolve) => {
+      const stop = this.watch(id, (update) => {
+        if (!isJobEnded(update)) return;
+        stop();
+        resolve(update);
+      });
+    });
+  }
+
+  async cancel(id: string): Promise<JobInfo> {
+    const job = this.show(id);
+    if (isJobEnded(job)) {
+      throw new GsnapError("JOB_STATE_INVALID", `Cannot cancel job ${id}: it has ${job.state}`);
+    }
+    const queued = this.queue.indexOf(id);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      await this.finish(id, "cancelled", {
+        code: "GSC_CANCELLED",
+        message: `Job ${id} was cancelled before it ran`,
+      });
+      return this.show(id);
+    }
+    this.running.get(id)?.abort();
+    return this.wait(id);
+  }
+
+  watch(id: string, listener: (job: JobInfo) => void): () => void {
+    this.show(id);
+    const set = this.watchers.get(id) ?? new Set();
+    set.add(listener);
+    this.watchers.set(id, set);
+    return () => set.delete(listener);
+  }
+
+  /** Whether a job holds the volume here (as P or P'); pairs and the API check it. */
+  holds(volser: string): boolean {
+    return [...this.jobs.values()].some(
+      (record) =>
+        !isJobEnded(record.info) &&
+        (record.plan.intermediate.volser === volser || record.plan.source.volser === volser),
+    );
+  }
+
+  /** Stops running jobs (they are cleaned up at the next start) and waits for the file. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.cleanupTimer);
+    await this.writing;
+  }
+
+  private pump(): void {
+    while (!this.closed && this.running.size < MAX_RUNNING_JOBS && this.queue.length > 0) {
+      const id = this.queue.shift() as string;
+      const abort = new AbortController();
+      this.running.set(id, abort);
+      void this.run(id, abort.signal).finally(() => {
+        this.running.delete(id);
+        this.pump();
+      });
+    }
+  }
+
+  private async run(id: string, signal: AbortSignal): Promise<void> {
+    const record = this.jobs.get(id) as JobRecord;
+    this.update(id, { state: "running" });
+    const runner = new GscRunner(record.plan, {
+      store: this.options.store,
+      pairs: this.options.pairs,
+      remote: this.remote(routeOf(record.plan)),
+      jobId: id,
+      step: (step, event, note) => this.recordStep(id, step, event, note),
+      savePlan: async (plan) => {
+        record.plan = plan;
+        await this.save();
+      },
+      progress: (progress) => this.update(id, { progress }),
+      signal,
+      pauseAt: this.options.pauseAt,
+      freeLocalName: () => this.freeLocalName(),
+      bytesPerSecond: checkGscRequest(record.info.request).bandwidthBytesPerSecond,
+    });
+    let outcome: { state: "succeeded" | "failed" | "cancelled"; code: string; message: string };
+    try {
+      const message = await runner.run();
+      outcome = { state: "succeeded", code: "OK", message };
+    } catch (error) {
+      if (this.closed) return;
+      const failure = failureCode(error);
+      outcome = { state: failure.code === "GSC_CANCELLED" ? "cancelled" : "failed", ...failure };
+    }
+    if (this.closed) return;
+    await this.recordStep(id, 522, "start");
+    const cleaned = await this.cleanUp(record);
+    await this.recordStep(id, 522, "end", cleaned);
+    await this.recordStep(id, 524, "start");
+    await this.finish(id, outcome.state, outcome);
+  }
+
+  /** Terminates the job's pair, releases the target's reservations, deletes an allocated P'. */
+  private async cleanUp(record: JobRecord): Promise<string> {
+    const { pairs, store } = this.options;
+    const notes: string[] = [];
+    const intermediate = record.plan.intermediate.volser;
+    if (intermediate !== undefined && pairs.primaryOf(intermediate) !== undefined) {
+      await pairs.terminate(intermediate);
+      notes.push(`pair of ${intermediate} terminated`);
+    }
+    try {
+      const deleted = await this.remote(routeOf(record.plan)).release(record.info.id);
+      notes.push(
+        deleted.length > 0 ? `target released (deleted ${deleted.join(", ")})` : "target released",
+      );
+      record.cleanupPending = false;
+    } catch (error) {
+      record.cleanupPending = true;
+      notes.push(`target not reached, release retried: ${(error as Error).message}`);
+      this.retryCleanups();
+    }
+    if (record.plan.intermediate.auto && intermediate !== undefined) {
+      try {
+        await store.deleteVolume(intermediate);
+        notes.push(`${intermediate} deleted`);
+      } catch (error) {
+        if (!isGsnapError(error) || error.code !== "VOLUME_NOT_FOUND") throw error;
+      }
+    }
+    await this.save();
+    return notes.join("; ");
+  }
+
+  /** Retries the clean-ups left pending (after a restart, or a target that was down). */
+  private retryCleanups(): void {
+    if (this.closed || this.cleanupTimer !== undefined) return;
+    const pending = [...this.jobs.values()].filter((record) => record.cleanupPending);
+    if (pending.length === 0) return;
+    this.cleanupTimer = setTimeout(async () => {
+      this.cleanupTimer = undefined;
+      for (const record of pending) {
+        if (this.closed) return;
+        try {
+          const note = await this.cleanUp(record);
+          this.options.logger?.info({ job: record.info.id, note }, "job cleaned up");
+        } catch (error) {
+          this.options.logger?.warn(
+            { job: record.info.id, err: String(error) },
+            "job clean-up failed",
+          );
+        }
+      }
+      this.retryCleanups();
+    }, CLEANUP_RETRY_MS);
+    this.cleanupTimer.unref();
+  }
+
+  private async finish(
+    id: string,
+    state: "succeeded" | "failed" | "cancelled",
+    result: { code: string; message: string },
+  ): Promise<void> {
+    const record = this.jobs.get(id) as JobRecord;
+    record.info = ended(record.info, state, result);
+    await this.recordStep(id, 524, "end", `${result.code}: ${result.message}`);
+    this.options.logger?.info({ job: id, state, code: result.code }, "job ended");
+    void this.notify(record.info);
+  }
+
+  private async recordStep(
+    id: string,
+    step: GscStep,
+    event: "start" | "end",
+    note?: string,
+  ): Promise<void> {
+    const record = this.jobs.get(id) as JobRecord;
+    const now = new Date().toISOString();
+    const steps = [...record.info.steps];
+    if (event === "start") steps.push({ step, name: GSC_STEPS[step], startedAt: now });
+    else {
+      let index = steps.length - 1;
+      while (index >= 0 && steps[index].step !== step) index -= 1;
+      const open: StepRecord =
+        index >= 0 ? steps[index] : { step, name: GSC_STEPS[step], startedAt: now };
+      const closed = { ...open, endedAt: now, ...(note === undefined ? {} : { note }) };
+      if (index >= 0) steps[index] = closed;
+      else steps.push(closed);
+    }
+    this.update(id, { step, steps });
+    await this.save();
+  }
+
+  private update(id: string, change: Partial<JobInfo>): void {
+    const record = this.jobs.get(id) as JobRecord;
+    record.info = { ...record.info, ...change };
+    for (const listener of [...(this.watchers.get(id) ?? [])]) listener(record.info);
+  }
+
+  private async notify(job: JobInfo): Promise<void> {
+    const url = job.request.notifyUrl;
+    if (url === undefined) return;
+    try {
+      await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(job),
+        signal: AbortSignal.timeout(NOTIFY_TIMEOUT_MS),
+      });
+    } catch (error) {
+      this.options.logger?.warn(
+        { job: job.id, url, err: String(error) },
+        "job notification failed",
+      );
+    }
+  }
+
+  /** The target system over the path from the source's SSID; PATH_NOT_FOUND, LINK_DOWN now. */
+  private remote(route: Route): RemoteSystem {
+    const connections = () =>
+      this.options.paths.connectionsTo({
+        ssid: route.ssid,
+        remoteSerial: route.serial,
+        remoteSsid: route.remoteSsid,
+      });
+    connections();
+    return new RemoteSystem(route.serial, connections);
+  }
+
+  private localBusy(volser: string): string | undefined {
+    if (this.options.pairs.isPaired(volser)) return "it is in a pair (terminate the pair first)";
+    const holder = [...this.jobs.values()].find(
+      (record) => !isJobEnded(record.info) && record.plan.intermediate.volser === volser,
+    );
+    return holder === undefined ? undefined : `job ${holder.info.id} uses it`;
+  }
+
+  private targetHolder(target: {
+    serial: string;
+    volser: string;
+    extents: Extent[];
+  }): string | undefined {
+    for (const record of this.jobs.values()) {
+      const { plan } = record;
+      if (
+        isJobEnded(record.info) ||
+        plan.target.serial !== target.serial ||
+        plan.target.volser !== target.volser
+      ) {
+        continue;
+      }
+      // Without S', a job holds the whole target volume (it is its pair's secondary).
+      if (plan.targetIntermediate === undefined) return record.info.id;
+      if (extentListsOverlap(parseExtentList(plan.target.extents), target.extents))
+        return record.info.id;
+    }
+    return undefined;
+  }
+
+  /** A VOLSER no local volume has: `#P` and four base-36 digits. */
+  private freeLocalName(): string {
+    const taken = new Set(this.options.store.listVolumes().map((volume) => volume.volser));
+    for (;;) {
+      const name = `#P${Math.floor(Math.random() * 36 ** 4)
+        .toString(36)
+        .toUpperCase()
+        .padStart(4, "0")}`;
+      if (!taken.has(name)) return name;
+    }
+  }
+
+  private save(): Promise<void> {
+    const ended = [...this.jobs.values()].filter((record) => isJobEnded(record.info));
+    for (const old of ended.slice(0, Math.max(0, ended.length - KEPT_ENDED_JOBS))) {
+      if (!old.cleanupPending) this.jobs.delete(old.info.id);
+    }
+    const jobs = [...this.jobs.values()];
+    const write = this.writing.then(() =>
+      writeJsonFile(path.join(this.options.dataDir, JOB_FILE_NAME), { format: 1, jobs }),
+    );
+    this.writing = write.catch(() => {});
+    return write;
+  }
+}
+
+interface Route {
+  readonly ssid: string;
+  readonly serial: string;
+  readonly remoteSsid: string;
+}
+
+function routeOf(plan: GscPlan): Route {
+  return { ssid: plan.source.ssid, serial: plan.target.serial, remoteSsid: plan.target.ssid };
+}
+
+function emptyProgress(tracks: number): JobProgress {
+  return {
+    tracksTotal: tracks,
+    tracksDone: 0,
+    bytesTotal: 0,
+    bytesDone: 0,
+    rateBytesPerSecond: 0,
+    etaSeconds: null,
+  };
+}
+
+function ended(
+  info: JobInfo,
+  state: "succeeded" | "failed" | "cancelled",
+  result: { code: string; message: string },
+): JobInfo {
+  const code = result.code === "OK" || result.code in ERROR_CODES ? result.code : "INTERNAL";
+  return {
+    ...info,
+    state,
+    endedAt: new Date().toISOString(),
+    resultCode: code as "OK" | ErrorCode,
+    resultMessage: result.message,
+  };
+}
