@@ -1,3 +1,4 @@
+import { Agent, fetch as undiciFetch } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JobInfo } from "../gsc/job-service.js";
 import { type ApiUnderTest, startApi, stopApis, TOKEN } from "../testing/api-harness.js";
@@ -179,16 +180,21 @@ describe("job routes", () => {
   it("stop watching when the client of a stream goes away", async () => {
     const api = await startApi();
     api.jobs.setJob(exampleJob("J000001", { state: "running" }));
+    // An agent of its own, destroyed at the end: Node's shared one keeps a spare connection open
+    // for seconds, which would hold up closing the API.
+    const agent = new Agent();
     const controller = new AbortController();
-    const response = await fetch(`${api.baseUrl}/v1/jobs/J000001/events`, {
+    const response = await undiciFetch(`${api.baseUrl}/v1/jobs/J000001/events`, {
       headers: { authorization: `Bearer ${TOKEN}` },
       signal: controller.signal,
+      dispatcher: agent,
     });
-    const first = await jobEvents(response).next();
+    const first = await jobEvents(response as unknown as Response).next();
     expect(first.value).toMatchObject({ state: "running" });
     expect(api.jobs.watcherCount("J000001")).toBe(1);
     controller.abort();
     await expect.poll(() => api.jobs.watcherCount("J000001")).toBe(0);
+    await agent.destroy();
   });
 
   it.each([

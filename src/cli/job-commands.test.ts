@@ -141,19 +141,29 @@ describe("gsnap job", () => {
     );
   });
 
-  it("answers a job that has already ended at once", async () => {
+  it.each([
+    "GSC_INTERMEDIATE_TOO_SMALL",
+    "GSC_VOLUME_BUSY",
+    "GSC_TRANSFER_FAILED",
+    "GSC_TARGET_ERROR",
+    "GSC_VERIFY_MISMATCH",
+  ] as const)("exits with the exit code of a job that failed with %s", async (code) => {
     const api = await startApi();
     api.jobs.setJob(
       exampleJob("J000001", {
         state: "failed",
         step: 502,
-        resultCode: "GSC_VOLUME_BUSY",
-        resultMessage: "VOL001 is in a pair",
+        resultCode: code,
+        resultMessage: "Cannot copy VOL001:0.0-9.14 to GS0002.01B0.VOL900: it went wrong",
       }),
     );
     const result = await gsnap(api, "job", "wait", "J000001");
-    expect(result.code).toBe(ERROR_CODES.GSC_VOLUME_BUSY.exitCode);
-    expect(result.stderr).toMatch(/GSC job J000001 failed at step 502 verify: VOL001 is in a pair/);
+    expect(result.code).toBe(ERROR_CODES[code].exitCode);
+    expect(result.stdout).toBe(`Job J000001 failed (${code})\n`);
+    expect(result.stderr.split("\n").at(-2)).toBe(
+      `gsnap: ${code}: GSC job J000001 failed at step 502 verify: ` +
+        "Cannot copy VOL001:0.0-9.14 to GS0002.01B0.VOL900: it went wrong",
+    );
   });
 
   it.each([

@@ -64,7 +64,7 @@ describe("followJob", () => {
     expect(job.state).toBe("failed");
     expect(written).toEqual([
       "J000001 510 transfer [....................]  0%  0/150 tracks  0 B/8.2 MiB\n",
-      "J000001 522 terminate pair [#...................]  13%  20/150 tracks  0 B/8.2 MiB\n",
+      "J000001 522 terminate pair [##..................]  13%  20/150 tracks  0 B/8.2 MiB\n",
     ]);
   });
 });

@@ -7,8 +7,9 @@ import type { FastifyBaseLogger } from "fastify";
 import pino, { type Logger } from "pino";
 import { ApiMetrics } from "../api/api-metrics.js";
 import { buildApi } from "../api/build-api.js";
+import type { TestPause } from "../gsc/gsc-runner.js";
 import { JobManager } from "../gsc/job-manager.js";
-import { GSC_STEPS } from "../gsc/job-service.js";
+import { GSC_STEPS, type GscStep } from "../gsc/job-service.js";
 import { GscTarget } from "../gsc/target-requests.js";
 import type { LinkConnection } from "../link/link-connection.js";
 import { type LinkListener, listenLink } from "../link/link-listener.js";
@@ -80,7 +81,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     pairs,
     paths,
     logger: logger.child({ part: "gsc" }),
-    pauseAt: testPauseStep(),
+    pauseAt: testPause(),
   });
   const api = await buildApi({
     store,
@@ -154,12 +155,14 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
 }
 
 /**
- * GSNAP_TEST_PAUSE_AT=510 makes every GSC job stop at that step until it is cancelled: tests kill
- * a system there. Off unless set; a value that is not a step is ignored.
+ * GSNAP_TEST_PAUSE_AT=510 makes every GSC job stop at that step until it is cancelled, and
+ * GSNAP_TEST_PAUSE_AT=510:2000 for 2 s: tests kill a system there. Off unless set; a value that
+ * does not name a step is ignored.
  */
-function testPauseStep(): number | undefined {
-  const step = Number(process.env.GSNAP_TEST_PAUSE_AT);
-  return step in GSC_STEPS ? step : undefined;
+function testPause(): TestPause | undefined {
+  const [step, ms] = (process.env.GSNAP_TEST_PAUSE_AT ?? "").split(":").map(Number);
+  if (!(step in GSC_STEPS)) return undefined;
+  return Number.isInteger(ms) && ms > 0 ? { step: step as GscStep, ms } : { step: step as GscStep };
 }
 
 export function createLogger(level: string): Logger {

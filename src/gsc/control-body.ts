@@ -76,7 +76,6 @@ function bad(what: string): GsnapError {
 
 function field<T>(body: Record<string, unknown>, name: string, kind: string): T {
   const value = body[name];
-  // biome-ignore lint/suspicious/useValidTypeof: `kind` is one of typeof's answers.
   if (typeof value !== kind) throw bad(`"${name}" is not a ${kind}`);
   return value as T;
 }
@@ -156,7 +155,9 @@ export function parseControl(op: number, text: string): ControlRequest {
 /** Checksums as they travel in a RESULT: 8 bytes each, big-endian, in base64. */
 export function encodeChecksums(checksums: readonly bigint[]): string {
   const bytes = Buffer.alloc(checksums.length * 8);
-  checksums.forEach((checksum, index) => bytes.writeBigUInt64BE(checksum, index * 8));
+  checksums.forEach((checksum, index) => {
+    bytes.writeBigUInt64BE(checksum, index * 8);
+  });
   return bytes.toString("base64");
 }
 

@@ -20,6 +20,12 @@ import type { RemoteSystem } from "./remote-system.js";
 /** How often the transfer step reads the pair's progress into the job. */
 const PROGRESS_INTERVAL_MS = 250;
 
+/** Tests only: stop before `step` for `ms`, or until the job is cancelled. */
+export interface TestPause {
+  readonly step: GscStep;
+  readonly ms?: number;
+}
+
 /** What the runner needs; the job manager gives it. */
 export interface RunnerDeps {
   readonly store: Store;
@@ -34,7 +40,7 @@ export interface RunnerDeps {
   /** Aborted when the job is cancelled. */
   readonly signal: AbortSignal;
   /** Tests: a step at which the job stops and waits (GSNAP_TEST_PAUSE_AT). */
-  readonly pauseAt?: number;
+  readonly pauseAt?: TestPause;
   /** Allocates a free local VOLSER for P'. */
   readonly freeLocalName: () => string;
   readonly bytesPerSecond?: number;
@@ -125,10 +131,12 @@ export class GscRunner {
     this.checkCancelled();
     await this.deps.step(step, "start");
     const { signal } = this.deps;
-    if (this.deps.pauseAt === step && !signal.aborted) {
-      await new Promise<void>((resolve) =>
-        signal.addEventListener("abort", () => resolve(), { once: true }),
-      );
+    const pause = this.deps.pauseAt;
+    if (pause?.step === step && !signal.aborted) {
+      await new Promise<void>((resolve) => {
+        signal.addEventListener("abort", () => resolve(), { once: true });
+        if (pause.ms !== undefined) setTimeout(resolve, pause.ms);
+      });
     }
     this.checkCancelled();
   }

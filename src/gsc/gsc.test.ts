@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { codeOfAsync } from "../testing/error-code.js";
 import { type PairSystems, SECONDARY_SERIAL, startPairSystems } from "../testing/pair-systems.js";
-import type { JobInfo } from "./job-service.js";
+import type { GscStep, JobInfo } from "./job-service.js";
 
 const TRACK = 57_344;
 const CYLINDERS = 20;
@@ -19,7 +19,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function systems(options: { pauseAt?: number } = {}): Promise<PairSystems> {
+async function systems(options: { pauseAt?: GscStep } = {}): Promise<PairSystems> {
   const both = await startPairSystems(options);
   cleanups.push(
     () => both.secondary.stop(),

@@ -14,7 +14,7 @@ import type { PairManager } from "../pprc/pair-manager.js";
 import type { PathManager } from "../pprc/path-manager.js";
 import type { Store } from "../store/store.js";
 import { extentListsOverlap, type GscPlan, planGsc } from "./gsc-plan.js";
-import { failureCode, GscRunner } from "./gsc-runner.js";
+import { failureCode, GscRunner, type TestPause } from "./gsc-runner.js";
 import { checkGscRequest } from "./gsc-spec.js";
 import {
   GSC_STEPS,
@@ -56,8 +56,8 @@ export interface JobManagerOptions {
   readonly pairs: PairManager;
   readonly paths: Pick<PathManager, "connectionsTo">;
   readonly logger?: JobLogger;
-  /** GSNAP_TEST_PAUSE_AT: jobs stop at this step until cancelled (tests of crashes). */
-  readonly pauseAt?: number;
+  /** GSNAP_TEST_PAUSE_AT: jobs stop at a step (tests of crashes). */
+  readonly pauseAt?: TestPause;
 }
 
 export class JobManager implements JobService {

@@ -131,12 +131,23 @@ export class GscTarget {
     let volser = request.volser;
     if (request.create !== undefined) {
       volser ??= this.freeName();
-      await store.createVolume({
-        volser,
-        ssid: request.ssid,
-        cylinders: request.create.cylinders,
-        trackSizeBytes: request.create.trackSizeBytes,
-      });
+      // Kept before the volume exists, so that a crash in between leaves nothing unreleased.
+      const reservation = { job: request.job, peer, volser, created: true };
+      this.reservations.push(reservation);
+      await this.save();
+      try {
+        await store.createVolume({
+          volser,
+          ssid: request.ssid,
+          cylinders: request.create.cylinders,
+          trackSizeBytes: request.create.trackSizeBytes,
+        });
+      } catch (error) {
+        this.reservations = this.reservations.filter((r) => r !== reservation);
+        await this.save();
+        throw error;
+      }
+      return volser;
     } else {
       if (volser === undefined) throw new GsnapError("REQUEST_INVALID", `${what}: no volume named`);
       const volume = store.showVolume(volser);

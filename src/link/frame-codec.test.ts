@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { MAX_TRACK_SIZE_BYTES } from "../geometry/geometry.js";
 import { decodeFrame, encodeFrame, encodeFrameParts } from "./frame-codec.js";
 import {
+  ControlOp,
   FRAME_HEADER_BYTES,
   FRAME_MAGIC,
   type Frame,
@@ -71,6 +72,8 @@ const EVERY_FRAME: Frame[] = [
     state: WirePairState.suspended,
     reason: WireSuspendReason["link failure"],
   },
+  { type: "CONTROL", requestId: 9, op: ControlOp.SNAP, body: '{"job":"J000001","é":1}' },
+  { type: "RESULT", requestId: 9, body: '{"ok":true,"tracks":30}' },
 ];
 
 function header(type: number, payloadBytes: number): Buffer {
@@ -160,6 +163,20 @@ describe("frame codec", () => {
     expect(decodeFrame(longAck)).toMatchObject({ failure: { kind: "bad-length" } });
     expect(decodeFrame(lowerVolser)).toMatchObject({ failure: { kind: "bad-field" } });
     expect(decodeFrame(noVersions).status).toBe("failure");
+  });
+
+  it("refuses control frames with an unknown op or a body that is not a JSON object", () => {
+    const control = (op: number, body: string) =>
+      Buffer.concat([
+        header(FrameType.CONTROL, 1 + Buffer.byteLength(body)),
+        Buffer.from([op]),
+        Buffer.from(body),
+      ]);
+    const refused = { failure: { kind: "bad-field" } };
+    expect(decodeFrame(control(99, "{}"))).toMatchObject(refused);
+    expect(decodeFrame(control(ControlOp.FLUSH, "not json"))).toMatchObject(refused);
+    expect(decodeFrame(control(ControlOp.FLUSH, "[1]"))).toMatchObject(refused);
+    expect(decodeFrame(control(ControlOp.FLUSH, " {} "))).toMatchObject({ status: "frame" });
   });
 
   it("refuses pair frames with an unknown mode, state, reason or option, or an empty volume", () => {

@@ -7,6 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { JobManager } from "../gsc/job-manager.js";
+import type { GscStep } from "../gsc/job-service.js";
 import { GscTarget } from "../gsc/target-requests.js";
 import type { LinkConnection } from "../link/link-connection.js";
 import { type LinkListener, listenLink } from "../link/link-listener.js";
@@ -43,7 +44,7 @@ export interface SystemOptions {
   readonly linkPort?: number;
   readonly syncTimeoutMs?: number;
   /** GSC jobs stop at this step until cancelled. */
-  readonly pauseAt?: number;
+  readonly pauseAt?: GscStep;
 }
 
 export async function startTestSystem(options: SystemOptions): Promise<TestSystem> {
@@ -82,7 +83,7 @@ export async function startTestSystem(options: SystemOptions): Promise<TestSyste
     store,
     pairs,
     paths,
-    pauseAt: options.pauseAt,
+    pauseAt: options.pauseAt === undefined ? undefined : { step: options.pauseAt },
   });
   const listener = await listenLink({
     host: "127.0.0.1",
@@ -125,7 +126,7 @@ export interface PairSystems {
 
 /** A primary system (01A0) with a path to a secondary system (01B0); the path is up. */
 export async function startPairSystems(
-  options: { syncTimeoutMs?: number; pauseAt?: number } = {},
+  options: { syncTimeoutMs?: number; pauseAt?: GscStep } = {},
 ): Promise<PairSystems> {
   const secondary = await startTestSystem({ serial: SECONDARY_SERIAL, ssid: "01B0" });
   const primary = await startTestSystem({

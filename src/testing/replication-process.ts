@@ -15,7 +15,7 @@ export interface ServedSystems {
   serve(
     serial: string,
     ssid: string,
-    options?: { args?: string[]; dataDir?: string },
+    options?: { args?: string[]; dataDir?: string; env?: NodeJS.ProcessEnv },
   ): Promise<ServeProcess>;
   /** Stops every system started and deletes its data dir. */
   cleanup(): Promise<void>;
@@ -28,6 +28,7 @@ export function servedSystems(): ServedSystems {
       const args = options.args ?? [];
       const server = await startServe({
         dataDir: options.dataDir,
+        env: options.env,
         args: [
           "--serial",
           serial,

@@ -55,7 +55,7 @@ export async function runGsnap(
 }
 
 export async function startServe(
-  options: { dataDir?: string; args?: string[] } = {},
+  options: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<ServeProcess> {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-serve-"));
   const token = "test-token-0123456789";
@@ -79,7 +79,7 @@ export async function startServe(
       "warn",
       ...(options.args ?? []),
     ],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } },
   );
   let output = "";
   child.stdout?.on("data", (chunk) => {

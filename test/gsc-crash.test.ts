@@ -1,0 +1,144 @@
+// SIGKILL of the source or the target system in the middle of a GSC, at named steps (the test
+// hook GSNAP_TEST_PAUSE_AT holds the job there), then a restart: the job ends succeeded or
+// failed, never leaves a pair, a reservation or an intermediate behind, and the target extent is
+// wholly old or wholly new.
+
+import fs from "node:fs";
+import { afterAll, describe, expect, it } from "vitest";
+import { NbdClient } from "../src/nbd/nbd-client.js";
+import { missingNbdClientsNoticed } from "../src/testing/nbd-clients.js";
+import {
+  cliOk as ok,
+  servedSystems,
+  TRACK,
+  writePattern as write,
+} from "../src/testing/replication-process.js";
+import { CLI_PATH, type ServeProcess } from "../src/testing/serve-process.js";
+
+const CYLINDERS = 20;
+const EXTENT_TRACKS = 45;
+const systems = servedSystems();
+afterAll(() => systems.cleanup());
+
+/** The target extent 10.0-12.14 as bytes, read over NBD. */
+async function targetExtent(server: ServeProcess): Promise<Buffer> {
+  const client = await NbdClient.connect({ host: server.nbdHost, port: server.nbdPort }, "VOL900");
+  try {
+    return await client.read(150 * TRACK, EXTENT_TRACKS * TRACK);
+  } finally {
+    await client.close();
+  }
+}
+
+async function until<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the job as the API answers it.
+async function job(server: ServeProcess, id: string): Promise<any> {
+  return JSON.parse(await ok(server, "job", "show", id, "--json"));
+}
+
+/** No pair on either side, no allocated intermediate left on either side. */
+async function clean(a: ServeProcess, b: ServeProcess): Promise<boolean> {
+  for (const server of [a, b]) {
+    if (JSON.parse(await ok(server, "pair", "list", "--json")).length > 0) return false;
+    const volumes = JSON.parse(await ok(server, "volume", "list", "--json"));
+    if (volumes.some((volume: { volser: string }) => volume.volser.startsWith("#"))) return false;
+  }
+  return true;
+}
+
+const skip = !fs.existsSync(CLI_PATH) || missingNbdClientsNoticed("gsc crash").length > 0;
+
+describe.skipIf(skip)("GSC across a SIGKILL", () => {
+  const cases: [string, number][] = [
+    ["source", 506],
+    ["source", 510],
+    ["source", 518],
+    ["target", 510],
+    ["target", 518],
+    ["target", 520],
+  ];
+  it.each(cases)(
+    "kill of the %s at step %i: succeeded or failed, and clean",
+    async (side, step) => {
+      // The target is started on a fixed link port (chosen by a first start) so that a restarted
+      // target is found by the source's path again.
+      const env = { GSNAP_TEST_PAUSE_AT: side === "source" ? String(step) : `${step}:3000` };
+      let b = await systems.serve("0000000002", "01B0");
+      let a = await systems.serve("0000000001", "01A0", { env });
+      await ok(a, "volume", "create", "VOL001", "--cylinders", String(CYLINDERS));
+      await ok(b, "volume", "create", "VOL900", "--cylinders", String(CYLINDERS));
+      await write(a.nbdUri("VOL001"), 0, CYLINDERS * 15 * TRACK, 0x61);
+      await write(b.nbdUri("VOL900"), 0, CYLINDERS * 15 * TRACK, 0x0b);
+      const old = await targetExtent(b);
+      const bLink = b.linkAddress as string;
+      await ok(
+        a,
+        "path",
+        "establish",
+        "--ssid",
+        "01A0",
+        "--to",
+        "0000000002.01B0",
+        "--link",
+        bLink,
+      );
+      const started = JSON.parse(
+        await ok(a, "gsc", "VOL001:0.0-2.14, *, 0000000002.01B0.VOL900:10.0-12.14, *", "--json"),
+      );
+      await until(
+        () => job(a, started.id),
+        (info) => info.step === step,
+        `job never reached ${step}`,
+      );
+
+      if (side === "source") {
+        await a.kill();
+        a = await systems.serve("0000000001", "01A0", { dataDir: a.dataDir });
+      } else {
+        await b.kill();
+        b = await systems.serve("0000000002", "01B0", {
+          dataDir: b.dataDir,
+          args: ["--link", bLink],
+        });
+      }
+      const ended = await until(
+        () => job(a, started.id),
+        (info) => ["succeeded", "failed", "cancelled"].includes(info.state),
+        "the job never ended",
+      );
+      expect(["succeeded", "failed"]).toContain(ended.state);
+      await until(
+        () => clean(a, b),
+        (done) => done,
+        "a pair or an intermediate was left",
+      );
+      const now = await targetExtent(b);
+      const source = await (async () => {
+        const client = await NbdClient.connect({ host: a.nbdHost, port: a.nbdPort }, "VOL001");
+        try {
+          return await client.read(0, EXTENT_TRACKS * TRACK);
+        } finally {
+          await client.close();
+        }
+      })();
+      const whole = now.equals(old) || now.equals(source);
+      expect(whole, `the target extent is half copied after a ${ended.state} job`).toBe(true);
+      if (ended.state === "succeeded") expect(now.equals(source)).toBe(true);
+      await a.kill();
+      await b.kill();
+    },
+  );
+});
