@@ -1,6 +1,6 @@
 // The baselines and probes of the link benchmark (bench/link.ts): raw loopback TCP through the
 // socket pump (bench/socket-pump.ts) in two processes, nbdkit `file` servers for nbdcopy, and the
-// peak RSS of a process.
+// peak RSS of a process; and the timing and source-file helpers that the benchmarks share.
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -76,4 +76,40 @@ export function peakRssMiB(pid: number | undefined): number {
 /** Starts a new peak RSS (Linux clear_refs 5), so that the next reading covers what follows. */
 export function resetPeakRss(pid: number | undefined): void {
   fs.writeFileSync(`/proc/${pid}/clear_refs`, "5\n");
+}
+
+/** Seconds since `start` (a process.hrtime.bigint()). */
+export function secondsSince(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/** Runs a command to its end; answers its wall time in seconds. */
+export async function timed(command: string, args: string[]): Promise<number> {
+  const start = process.hrtime.bigint();
+  await run(command, args, { maxBuffer: 16 * 1024 * 1024 });
+  return secondsSince(start);
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** A source file of distinct, incompressible-looking data (no all-zero tracks). */
+export function makeSource(file: string, totalBytes: number): void {
+  const block = Buffer.allocUnsafe(8 * 1024 * 1024);
+  for (let i = 0; i < block.length; i += 8) block.writeDoubleLE(Math.random() + 1, i);
+  const fd = fs.openSync(file, "w");
+  for (let offset = 0; offset < totalBytes; offset += block.length) {
+    block.writeDoubleLE(offset + 1, 0);
+    fs.writeSync(fd, block, 0, Math.min(block.length, totalBytes - offset));
+  }
+  fs.closeSync(fd);
+}
+
+/** Empties nbdkit's target file and extends it again: fresh space, like a new gsnap volume. */
+export async function freshPeerTarget(file: string, totalBytes: number): Promise<void> {
+  fs.truncateSync(file, 0);
+  fs.truncateSync(file, totalBytes);
+  await run("sync", []);
 }

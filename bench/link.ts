@@ -13,8 +13,30 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { NbdClient } from "../src/nbd/nbd-client.js";
 import type { PairInfo } from "../src/pprc/pair-service.js";
-import { type ServeProcess, startServe } from "../src/testing/serve-process.js";
-import { peakRssMiB, pumpSeconds, resetPeakRss, startNbdkit } from "./link-peers.js";
+import type { ServeProcess } from "../src/testing/serve-process.js";
+import {
+  freshPeerTarget,
+  makeSource,
+  median,
+  peakRssMiB,
+  pumpSeconds,
+  resetPeakRss,
+  secondsSince,
+  startNbdkit,
+  timed,
+} from "./link-peers.js";
+import {
+  changeTracks,
+  createVolume as createSystemVolume,
+  cylindersFor,
+  establishPath,
+  PRIMARY,
+  SECONDARY,
+  type Systems,
+  startSystem,
+  TRACK_BYTES,
+  TRACKS_PER_CYLINDER,
+} from "./link-systems.js";
 import { api, POLL_INTERVAL_MS, pairInfo, waitForDuplex } from "./pair-api.js";
 
 const run = promisify(execFile);
@@ -23,79 +45,18 @@ const TOTAL_BYTES = Number(process.env.BENCH_BYTES ?? 2 * GIB);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 /** Enough writes for a steady p99 (20 samples above it), in a few seconds per series. */
 const SYNC_WRITES = Number(process.env.BENCH_SYNC_WRITES ?? 2_000);
-const TRACK = 57_344;
-const TRACKS_PER_CYLINDER = 15;
-const CYLINDERS = Math.ceil(TOTAL_BYTES / TRACK / TRACKS_PER_CYLINDER);
+const TRACK = TRACK_BYTES;
+const CYLINDERS = cylindersFor(TOTAL_BYTES);
 const TRACKS = CYLINDERS * TRACKS_PER_CYLINDER;
-/** Every 100th track changes before a resume: 1% of the tracks, spread over the volume. */
-const RESUME_TRACK_STRIDE = 100;
 const WRITE_BYTES = 4096;
-const SECRET = "bench-link-secret";
-const PRIMARY = { serial: "0000000001", ssid: "01A0" };
-const SECONDARY = { serial: "0000000002", ssid: "01B0" };
 const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), "gsnap-link-bench-"));
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 function percentile(sorted: number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))];
 }
 
-function seconds(start: bigint): number {
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
-async function timed(command: string, args: string[]): Promise<number> {
-  const start = process.hrtime.bigint();
-  await run(command, args, { maxBuffer: 16 * 1024 * 1024 });
-  return seconds(start);
-}
-
-/** A source file of distinct, incompressible-looking data (no all-zero tracks). */
-function makeSource(file: string): void {
-  const block = Buffer.allocUnsafe(8 * 1024 * 1024);
-  for (let i = 0; i < block.length; i += 8) block.writeDoubleLE(Math.random() + 1, i);
-  const fd = fs.openSync(file, "w");
-  for (let offset = 0; offset < TOTAL_BYTES; offset += block.length) {
-    block.writeDoubleLE(offset + 1, 0);
-    fs.writeSync(fd, block, 0, Math.min(block.length, TOTAL_BYTES - offset));
-  }
-  fs.closeSync(fd);
-}
-
-async function startSystem(
-  name: string,
-  identity: { serial: string; ssid: string },
-): Promise<ServeProcess> {
-  const server = await startServe({
-    dataDir: path.join(dir, name),
-    args: [
-      "--serial",
-      identity.serial,
-      "--ssid",
-      identity.ssid,
-      "--link",
-      "127.0.0.1:0",
-      "--link-secret",
-      SECRET,
-    ],
-  });
-  if (server.linkAddress === undefined) {
-    await server.stop();
-    throw new Error(`gsnap serve printed no LINK address:\n${server.output()}`);
-  }
-  return server;
-}
-
-async function createVolume(server: ServeProcess, volume: { volser: string; ssid: string }) {
-  await api(server, {
-    method: "POST",
-    path: "/v1/volumes",
-    body: { ...volume, cylinders: CYLINDERS },
-  });
+function createVolume(server: ServeProcess, volume: { volser: string; ssid: string }) {
+  return createSystemVolume(server, { ...volume, cylinders: CYLINDERS });
 }
 
 /** Establishes a pair of `volser` onto a new secondary volume; seconds from POST to duplex. */
@@ -116,7 +77,7 @@ async function establish(
     },
   });
   const duplex = await waitForDuplex(systems.primary, pair.volser);
-  return { seconds: seconds(start), pair: duplex };
+  return { seconds: secondsSince(start), pair: duplex };
 }
 
 /** Terminates the pair of `volser` and deletes its secondary volume, so its space comes back. */
@@ -128,43 +89,28 @@ async function terminate(
   await api(systems.secondary, { method: "DELETE", path: `/v1/volumes/${pair.target}` });
 }
 
-function nbdAddress(server: ServeProcess): { host: string; port: number } {
-  return { host: server.nbdHost, port: server.nbdPort };
-}
-
-/** Writes new random data over every 100th track of `volser`; answers the tracks written. */
-async function changeTracks(server: ServeProcess, volser: string): Promise<number> {
-  const client = await NbdClient.connect(nbdAddress(server), volser);
-  const data = Buffer.allocUnsafe(TRACK);
-  let written = 0;
-  for (let track = 0; track < TRACKS; track += RESUME_TRACK_STRIDE) {
-    randomFillSync(data);
-    await client.write(track * TRACK, data);
-    written += 1;
-  }
-  await client.flush();
-  await client.close();
-  return written;
-}
-
 /** Suspends a duplex pair, changes 1% of its tracks, then times resume until duplex again. */
 async function resumeSeconds(
   server: ServeProcess,
   volser: string,
 ): Promise<{ seconds: number; tracksChanged: number; tracksOutOfSync: number | null }> {
   await api(server, { method: "POST", path: `/v1/pairs/${volser}/suspend` });
-  const tracksChanged = await changeTracks(server, volser);
+  const tracksChanged = await changeTracks(server, { volser, tracks: TRACKS });
   const suspended = await pairInfo(server, volser);
   await run("sync", []);
   const start = process.hrtime.bigint();
   await api(server, { method: "POST", path: `/v1/pairs/${volser}/resume` });
   await waitForDuplex(server, volser);
-  return { seconds: seconds(start), tracksChanged, tracksOutOfSync: suspended.tracksOutOfSync };
+  return {
+    seconds: secondsSince(start),
+    tracksChanged,
+    tracksOutOfSync: suspended.tracksOutOfSync,
+  };
 }
 
 /** 4 KiB writes at random aligned offsets, one at a time; answers each one's latency in µs. */
 async function writeLatenciesUs(server: ServeProcess, volser: string): Promise<number[]> {
-  const client = await NbdClient.connect(nbdAddress(server), volser);
+  const client = await NbdClient.connect({ host: server.nbdHost, port: server.nbdPort }, volser);
   const data = Buffer.allocUnsafe(WRITE_BYTES);
   const blocks = Math.floor((TRACKS * TRACK) / WRITE_BYTES);
   const latencies: number[] = [];
@@ -180,19 +126,11 @@ async function writeLatenciesUs(server: ServeProcess, volser: string): Promise<n
 }
 
 type Results = Record<string, number[]>;
-type Systems = { primary: ServeProcess; secondary: ServeProcess };
 
 interface Peers {
   source: { uri: string; child: ChildProcess };
   target: { uri: string; child: ChildProcess };
   targetFile: string;
-}
-
-/** Empties nbdkit's target file and extends it again: fresh space, like a new gsnap volume. */
-async function freshPeerTarget(file: string): Promise<void> {
-  fs.truncateSync(file, 0);
-  fs.truncateSync(file, TOTAL_BYTES);
-  await run("sync", []);
 }
 
 /** One run of the copy measures: the socket pump, nbdcopy twice, gsnap's copy and resume. */
@@ -203,9 +141,9 @@ async function copyRun(
   const { systems, peers } = options;
   await run("sync", []);
   add("pump", await pumpSeconds(TOTAL_BYTES));
-  await freshPeerTarget(peers.targetFile);
+  await freshPeerTarget(peers.targetFile, TOTAL_BYTES);
   add("nbdcopy", await timed("nbdcopy", [peers.source.uri, peers.target.uri]));
-  await freshPeerTarget(peers.targetFile);
+  await freshPeerTarget(peers.targetFile, TOTAL_BYTES);
   add("nbdcopyFlush", await timed("nbdcopy", ["--flush", peers.source.uri, peers.target.uri]));
   const pair = { volser: "PRIM", target: `SEC${String(options.index).padStart(3, "0")}` };
   const copy = await establish(systems, { ...pair, mode: "copy" });
@@ -242,21 +180,6 @@ async function syncRuns(
   const after = await pairInfo(systems.primary, "SYNCP");
   if (after.state !== "duplex") {
     throw new Error(`The sync pair left duplex during the writes: ${JSON.stringify(after)}`);
-  }
-}
-
-async function establishPath(systems: Systems): Promise<void> {
-  const established = await api<{ state: string }>(systems.primary, {
-    method: "POST",
-    path: "/v1/paths",
-    body: {
-      ssid: PRIMARY.ssid,
-      to: `${SECONDARY.serial}.${SECONDARY.ssid}`,
-      links: [systems.secondary.linkAddress],
-    },
-  });
-  if (established.state !== "established") {
-    throw new Error(`The path is not established: ${JSON.stringify(established)}`);
   }
 }
 
@@ -323,9 +246,9 @@ async function startAll(
   files: { source: string; targetFile: string },
   cleanups: (() => Promise<unknown>)[],
 ): Promise<{ systems: Systems; peers: Peers }> {
-  const primary = await startSystem("primary", PRIMARY);
+  const primary = await startSystem(dir, { name: "primary", identity: PRIMARY });
   cleanups.push(() => primary.stop());
-  const secondary = await startSystem("secondary", SECONDARY);
+  const secondary = await startSystem(dir, { name: "secondary", identity: SECONDARY });
   cleanups.push(() => secondary.stop());
   const source = await startNbdkit(files.source);
   cleanups.push(async () => source.child.kill());
@@ -346,7 +269,7 @@ async function main(): Promise<void> {
     results[key].push(value);
   };
   try {
-    makeSource(files.source);
+    makeSource(files.source, TOTAL_BYTES);
     fs.writeFileSync(files.targetFile, "");
     fs.truncateSync(files.targetFile, TOTAL_BYTES);
     const { systems, peers } = await startAll(files, cleanups);

@@ -1,4 +1,7 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import type { JobInfo } from "../gsc/job-service.js";
 import { type ApiUnderTest, startApi, stopApis, TOKEN } from "../testing/api-harness.js";
 import { runJobScript } from "../testing/job-script.js";
 import type { JobChange } from "../testing/memory-jobs.js";
@@ -66,5 +69,44 @@ describe("followJob", () => {
       "J000001 510 transfer [....................]  0%  0/150 tracks  0 B/8.2 MiB\n",
       "J000001 522 terminate pair [##..................]  13%  20/150 tracks  0 B/8.2 MiB\n",
     ]);
+  });
+
+  it("looks at the job and reconnects when the stream closes before the job ended", async () => {
+    const running = exampleJob("J000001", { state: "running", step: 510 });
+    const ended: JobInfo = { ...running, state: "succeeded", step: 524, resultCode: "OK" };
+    const requests: string[] = [];
+    let streams = 0;
+    // A server whose first stream is cut after one event, as a restart or a proxy would cut it.
+    const server = http.createServer((request, response) => {
+      requests.push(`${request.method} ${request.url}`);
+      if (request.url === "/v1/jobs/J000001") {
+        response.setHeader("content-type", "application/json");
+        response.end(JSON.stringify(running));
+        return;
+      }
+      streams += 1;
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      const job = streams === 1 ? running : ended;
+      response.end(`: hello\n\nevent: job\ndata: ${JSON.stringify(job)}\n\n`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const written: string[] = [];
+    const output = { isTTY: false, write: (text: string) => written.push(text) };
+    try {
+      const job = await followJob({ url: `http://127.0.0.1:${port}`, token: TOKEN }, "J000001", {
+        output,
+      });
+      expect(job).toEqual(ended);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+    expect(requests).toEqual([
+      "GET /v1/jobs/J000001/events",
+      "GET /v1/jobs/J000001",
+      "GET /v1/jobs/J000001/events",
+    ]);
+    expect(written).toHaveLength(2);
   });
 });

@@ -1,146 +1,196 @@
-// `npm run demo`: a tour for a new user. It starts a real `gsnap serve` on a temporary data dir,
-// creates a volume with the CLI, writes an image into it over NBD (with qemu-img or nbdcopy when
-// installed, else with gsnap's own small NBD client), snaps it with the CLI, reads the snap back
-// over NBD, shows that it matches and that no data moved, and stops the server cleanly.
+// `npm run demo`: the whole story of a global snap copy (DESIGN.md §3) for a new user. It starts
+// two real storage systems on temporary data dirs, writes a volume through NBD, establishes a
+// path, runs a GSC with a target intermediate S' into an extent at other addresses, writes to the
+// source during the copy (the target does not get that write), checks the result with checksums
+// read over NBD, and stops both systems cleanly.
 
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { formatBytes } from "../cli/output.js";
-import { NbdClient } from "../nbd/nbd-client.js";
-import { chunkChecksum } from "../store/checksum.js";
-import { type ServeProcess, startServe } from "../testing/serve-process.js";
+import { DEFAULT_TRACK_SIZE_BYTES, HEADS } from "../geometry/geometry.js";
+import type { JobInfo } from "../gsc/job-service.js";
+import type { ServeProcess } from "../testing/serve-process.js";
+import { pastSourceSnap, startGsc, watchJob } from "./gsc-run.js";
+import { gsnap, gsnapJson, indent, say } from "./narration.js";
+import { type ByteRange, checksum, writeImage, writePattern } from "./nbd-io.js";
+import { SYSTEM_A, SYSTEM_B, startSystem, subsystemName } from "./two-systems.js";
 
-const say = (text: string) => process.stdout.write(`${text}\n`);
-const IMAGE_BYTES = 16 * 1024 * 1024;
+const VOLUME_CYLINDERS = 200;
+const CYLINDER_BYTES = HEADS * DEFAULT_TRACK_SIZE_BYTES;
+/** The GSC copies cylinders 0-99 of VOL001 into cylinders 100-199 of VOL900. */
+const EXTENT_CYLINDERS = 100;
+const EXTENT_BYTES = EXTENT_CYLINDERS * CYLINDER_BYTES;
+const SOURCE_EXTENT: ByteRange = { volser: "VOL001", offsetBytes: 0, lengthBytes: EXTENT_BYTES };
+const TARGET_EXTENT: ByteRange = {
+  volser: "VOL900",
+  offsetBytes: EXTENT_CYLINDERS * CYLINDER_BYTES,
+  lengthBytes: EXTENT_BYTES,
+};
+const TARGET_CYLINDER_0: ByteRange = {
+  volser: "VOL900",
+  offsetBytes: 0,
+  lengthBytes: CYLINDER_BYTES,
+};
+/** The host's write during the copy: tracks 0.0-0.14 of VOL001. */
+const HOST_WRITE: ByteRange = { volser: "VOL001", offsetBytes: 0, lengthBytes: CYLINDER_BYTES };
+const TARGET_PATTERN = 0x5a;
+const HOST_PATTERN = 0xa5;
+/**
+ * On loopback the copy would end before anyone could watch it (or write during it); capped at this
+ * many MB/s, the 86 MB extent takes a few seconds.
+ */
+const DEMO_BANDWIDTH_MBPS = 30;
 
-function installed(tool: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
+interface Systems {
+  readonly a: ServeProcess;
+  readonly b: ServeProcess;
 }
 
-async function gsnap(server: ServeProcess, ...args: string[]): Promise<string> {
-  say(`   $ gsnap ${args.join(" ")}`);
-  const result = await server.cli(...args);
-  if (result.code !== 0)
-    throw new Error(`gsnap ${args.join(" ")} failed (${result.code}): ${result.stderr}`);
-  return result.stdout;
+async function startBoth(workDir: string): Promise<Systems> {
+  const a = await startSystem(SYSTEM_A, workDir);
+  const b = await startSystem(SYSTEM_B, workDir).catch(async (error) => {
+    await a.stop();
+    throw error;
+  });
+  say("1. Started two storage systems, each a `gsnap serve` with its own data dir:");
+  for (const [identity, server] of [
+    [SYSTEM_A, a],
+    [SYSTEM_B, b],
+  ] as const) {
+    say(
+      `   ${identity.name}: serial ${identity.serial}, SSID ${identity.ssid}, data ${server.dataDir}\n` +
+        `      API ${server.apiUrl}  NBD nbd://${server.nbdHost}:${server.nbdPort}  LINK ${server.linkAddress}`,
+    );
+  }
+  return { a, b };
 }
 
-function indent(text: string): string {
-  return text.trimEnd().replace(/^/gm, "     ");
-}
+async function createVolumes({ a, b }: Systems, workDir: string): Promise<void> {
+  say(`\n2. Created a thin ${VOLUME_CYLINDERS}-cylinder volume on each system:`);
+  say(indent(await gsnap(a, "volume", "create", "VOL001", "--cylinders", `${VOLUME_CYLINDERS}`)));
+  say(indent(await gsnap(b, "volume", "create", "VOL900", "--cylinders", `${VOLUME_CYLINDERS}`)));
 
-/** Copies a file into an export, or an export into a file, with the best client available. */
-async function copy(
-  server: ServeProcess,
-  how: { from: string; to: string; volser: string },
-): Promise<string> {
-  const uri = server.nbdUri(how.volser);
-  const fromUri = how.from === how.volser ? uri : how.from;
-  const toUri = how.to === how.volser ? uri : how.to;
-  if (installed("qemu-img")) {
-    // -n: the export exists already; a file target is created.
-    const noCreate = how.to === how.volser ? ["-n"] : [];
-    execFileSync("qemu-img", ["convert", ...noCreate, "-f", "raw", "-O", "raw", fromUri, toUri], {
-      stdio: "pipe",
-    });
-    return "qemu-img convert";
-  }
-  if (installed("nbdcopy")) {
-    execFileSync("nbdcopy", [fromUri, toUri], { stdio: "pipe" });
-    return "nbdcopy";
-  }
-  const client = await NbdClient.connect(
-    { host: server.nbdHost, port: server.nbdPort },
-    how.volser,
+  const image = path.join(workDir, "image.raw");
+  const bytes = Buffer.alloc(EXTENT_BYTES);
+  for (let i = 0; i < bytes.length; i += 8) bytes.writeDoubleLE(Math.sin(i) * 1e6, i);
+  fs.writeFileSync(image, bytes);
+  const writer = await writeImage(a, { image, volser: "VOL001" });
+  say(
+    `\n3. Wrote a ${formatBytes(EXTENT_BYTES)} image over cylinders 0-99 of VOL001 on A through NBD, with ${writer}.`,
   );
-  try {
-    if (how.to === how.volser) {
-      await client.write(0, fs.readFileSync(how.from));
-      await client.flush();
-    } else {
-      fs.writeFileSync(how.to, await client.read(0, IMAGE_BYTES));
-    }
-  } finally {
-    await client.close();
-  }
-  return "gsnap's own NBD client (install qemu-utils or libnbd-bin to use theirs)";
+  const shown = await gsnap(a, "volume", "show", "VOL001");
+  say(
+    indent(
+      shown
+        .split("\n")
+        .filter((line) => line.startsWith("allocated"))
+        .join("\n"),
+    ),
+  );
+  const patterned = await writePattern(b, TARGET_CYLINDER_0, TARGET_PATTERN);
+  await writePattern(b, TARGET_EXTENT, TARGET_PATTERN);
+  say(
+    `   Filled cylinder 0 and cylinders 100-199 of VOL900 on B with bytes 0x${TARGET_PATTERN.toString(16)}, with ${patterned}.`,
+  );
+}
+
+async function establishPath({ a, b }: Systems): Promise<void> {
+  say(`\n5. Established a path from A's SSID ${SYSTEM_A.ssid} to B over B's link listener:`);
+  const to = subsystemName(SYSTEM_B);
+  const link = b.linkAddress as string;
+  say(
+    indent(
+      await gsnap(a, "path", "establish", "--ssid", SYSTEM_A.ssid, "--to", to, "--link", link),
+    ),
+  );
+  say(indent(await gsnap(a, "path", "list")));
+}
+
+/** Runs the GSC and writes to its source once the snap made the source free; answers the job. */
+async function runGsc({ a }: Systems): Promise<JobInfo> {
+  say(
+    "\n6. Global snap copy: snap VOL001:0.0-99.14 into an intermediate P' on A (*: allocated), copy it\n" +
+      "   to an intermediate S' on B, then snap S' into VOL900:100.0-199.14 in one atomic step.\n" +
+      `   Capped at ${DEMO_BANDWIDTH_MBPS} MB/s so that the copy lasts long enough to watch:`,
+  );
+  const target = `${subsystemName(SYSTEM_B)}.VOL900:100.0-199.14`;
+  const run = startGsc(a, [
+    `VOL001:0.0-99.14, *, ${target}, *`,
+    "--wait",
+    "--bandwidth",
+    `${DEMO_BANDWIDTH_MBPS}`,
+  ]);
+  const snapped = await watchJob(a, pastSourceSnap);
+  const writer = await writePattern(a, HOST_WRITE, HOST_PATTERN);
+  const { tracksDone, tracksTotal } = snapped.progress;
+  say(
+    `   >> While ${snapped.id} was ${snapped.state} at step ${snapped.step} (${tracksDone}/${tracksTotal} tracks sent), ` +
+      `a host wrote 0x${HOST_PATTERN.toString(16)} over VOL001 tracks 0.0-0.14 with ${writer}.`,
+  );
+  const code = await run.exited;
+  if (code !== 0) throw new Error(`gsnap gsc exited with ${code}`);
+  return snapped;
 }
 
 async function main(): Promise<void> {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-demo-"));
-  const dataDir = path.join(workDir, "gsnap-data");
-  say("gsnap demo: one storage system, its volumes over NBD, and an instant snap copy\n");
-  const server = await startServe({ dataDir });
+  say("gsnap demo: two storage systems, a volume written through NBD, and a global snap copy\n");
+  const systems = await startBoth(workDir);
+  const { a, b } = systems;
+  let verified = false;
   try {
-    say(`1. Started a storage system: \`gsnap serve --data ${dataDir}\`.`);
+    await createVolumes(systems, workDir);
+
+    say("\n4. Checksums (SHA-256, read over NBD) before the copy:");
+    const sourceBefore = await checksum(a, SOURCE_EXTENT);
+    const targetBefore = await checksum(b, TARGET_EXTENT);
+    const cylinder0Before = await checksum(b, TARGET_CYLINDER_0);
+    say(`   A VOL001 cylinders 0-99    ${sourceBefore}  (the source extent P)`);
+    say(`   B VOL900 cylinders 100-199 ${targetBefore}  (the target extent S)`);
+    say(`   B VOL900 cylinder 0        ${cylinder0Before}  (outside the extent)`);
+
+    await establishPath(systems);
+    const job = await runGsc(systems);
+
+    say(`\n7. The job's record on A, with the time each step took:`);
+    const shown = await gsnap(a, "job", "show", job.id);
+    say(indent(shown));
+    const ended = await gsnapJson<JobInfo>(a, "job", "show", job.id);
+
+    const sourceNow = await checksum(a, SOURCE_EXTENT);
+    const targetNow = await checksum(b, TARGET_EXTENT);
+    const cylinder0Now = await checksum(b, TARGET_CYLINDER_0);
+    const asSnapped = targetNow === sourceBefore;
+    const hostWriteKept = sourceNow !== sourceBefore;
+    const outsideKept = cylinder0Now === cylinder0Before;
+    verified = ended.state === "succeeded" && asSnapped && hostWriteKept && outsideKept;
+    say("\n8. The verification:");
+    say(`   The job's result: ${ended.resultCode}: ${ended.resultMessage}`);
     say(
-      `   Its API listens at ${server.apiUrl}, its NBD server at nbd://${server.nbdHost}:${server.nbdPort}.\n`,
-    );
-
-    say("2. Created a thin volume of 100 cylinders (1,500 tracks of 57,344 bytes, 82 MiB):");
-    say(indent(await gsnap(server, "volume", "create", "VOL001", "--cylinders", "100")));
-
-    const image = path.join(workDir, "image.raw");
-    const bytes = Buffer.alloc(IMAGE_BYTES);
-    for (let i = 0; i < bytes.length; i += 8) bytes.writeDoubleLE(Math.sin(i) * 1e6, i);
-    fs.writeFileSync(image, bytes);
-    const writer = await copy(server, { from: image, to: "VOL001", volser: "VOL001" });
-    say(`\n3. Wrote a ${formatBytes(IMAGE_BYTES)} image into VOL001 over NBD with ${writer}.`);
-    say("   The volume stores only what was written:");
-    say(
-      indent(
-        (await gsnap(server, "volume", "show", "VOL001"))
-          .split("\n")
-          .filter((line) => line.startsWith("allocated"))
-          .join("\n"),
-      ),
-    );
-
-    say("\n4. Created VOL002 and snapped all of VOL001 onto it:");
-    await gsnap(server, "volume", "create", "VOL002", "--cylinders", "100");
-    const before = JSON.parse(
-      await server.cli("system", "show", "--json").then((result) => result.stdout),
-    );
-    const started = process.hrtime.bigint();
-    say(indent(await gsnap(server, "snap", "VOL001:0.0-99.14", "VOL002")));
-    const snapMs = Number(process.hrtime.bigint() - started) / 1e6;
-    const after = JSON.parse(
-      await server.cli("system", "show", "--json").then((result) => result.stdout),
+      `   A VOL001 cylinders 0-99 now      ${sourceNow}  (${hostWriteKept ? "changed by the host write" : "UNCHANGED?!"})`,
     );
     say(
-      `   That took ${snapMs.toFixed(0)} ms end to end, the CLI's start included. No data moved: the store holds ` +
-        `${formatBytes(after.capacity.liveBytes)} before and after ` +
-        `(${before.capacity.liveBytes === after.capacity.liveBytes ? "unchanged" : "changed!"}); both volumes point at the same chunks.`,
+      `   B VOL900 cylinders 100-199 now   ${targetNow}  ` +
+        `(${asSnapped ? "= the source as snapped, before the host write" : "DOES NOT match the source as snapped"})`,
     );
-
-    const back = path.join(workDir, "back.raw");
-    const reader = await copy(server, { from: "VOL002", to: back, volser: "VOL002" });
-    const copied = fs.readFileSync(back).subarray(0, IMAGE_BYTES);
-    const same = copied.equals(bytes);
-    say(`\n5. Read VOL002 back over NBD with ${reader}:`);
     say(
-      `   checksum ${chunkChecksum(copied).toString(16)} ${same ? "matches" : "DOES NOT match"} the image's ` +
-        `${chunkChecksum(bytes).toString(16)}.`,
+      `   B VOL900 cylinder 0 now          ${cylinder0Now}  ` +
+        `(${outsideKept ? "unchanged: only the extent changed" : "CHANGED outside the extent"})`,
     );
-
-    say("\n6. Asked the server to check its store (every checksum, every reference count):");
-    say(indent(await gsnap(server, "fsck")));
-    if (!same) process.exitCode = 1;
   } finally {
-    const code = await server.stop();
-    say(
-      `\n7. Stopped the server with SIGTERM: it flushed, closed its store and exited with ${code}.`,
-    );
+    const codeA = await a.stop();
+    const codeB = await b.stop();
+    say(`\n9. Stopped both systems with SIGTERM: A exited with ${codeA}, B with ${codeB}.`);
+    if (codeA !== 0 || codeB !== 0) verified = false;
     fs.rmSync(workDir, { recursive: true, force: true });
   }
-  say("\nDone. Everything ran on a temporary data dir, now removed. Next: `gsnap serve --help`.");
+  if (!verified) {
+    process.exitCode = 1;
+    say("\nThe demo's checks FAILED: see above.");
+    return;
+  }
+  say("\nDone. Everything ran on temporary data dirs, now removed. Next: `gsnap gsc --help`.");
 }
 
 await main().catch((error: Error) => {

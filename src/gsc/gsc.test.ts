@@ -7,7 +7,8 @@ import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { codeOfAsync } from "../testing/error-code.js";
 import { type PairSystems, SECONDARY_SERIAL, startPairSystems } from "../testing/pair-systems.js";
-import type { GscStep, JobInfo } from "./job-service.js";
+import type { TestPause } from "./gsc-runner.js";
+import type { JobInfo } from "./job-service.js";
 
 const TRACK = 57_344;
 const CYLINDERS = 20;
@@ -19,7 +20,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function systems(options: { pauseAt?: GscStep } = {}): Promise<PairSystems> {
+async function systems(options: { pauseAt?: TestPause } = {}): Promise<PairSystems> {
   const both = await startPairSystems(options);
   cleanups.push(
     () => both.secondary.stop(),
@@ -133,7 +134,7 @@ describe("global snap copy", () => {
   });
 
   it("cancels a running job and cleans up", async () => {
-    const both = await systems({ pauseAt: 510 });
+    const both = await systems({ pauseAt: { step: 510 } });
     const { primary, secondary } = both;
     const before = await secondary.store.read("VOL900", tracks(0, 30));
     const started = await primary.jobs.start({
@@ -150,6 +151,91 @@ describe("global snap copy", () => {
     expect(cancelled).toMatchObject({ state: "cancelled", resultCode: "GSC_CANCELLED" });
     expectClean(both, cancelled);
     expect((await secondary.store.read("VOL900", tracks(0, 30))).equals(before)).toBe(true);
+  });
+
+  it("lets a reader of S during a GSC with S' see only the whole old or the whole new extent", async () => {
+    const both = await systems();
+    const { primary, secondary } = both;
+    const extent = tracks(150, 60);
+    const old = await secondary.store.read("VOL900", extent);
+    const fresh = await primary.store.read("VOL001", tracks(0, 60));
+    const started = await primary.jobs.start({
+      source: "VOL001:0.0-3.14",
+      intermediate: "*",
+      target: `${S}.VOL900:10.0-13.14`,
+      targetIntermediate: "*",
+    });
+    const seen = { old: 0, fresh: 0 };
+    let done = false;
+    const reader = (async () => {
+      while (!done) {
+        const now = await secondary.host.read("VOL900", extent);
+        if (now.equals(old)) seen.old += 1;
+        else if (now.equals(fresh)) seen.fresh += 1;
+        else throw new Error("a reader saw a half-copied extent");
+      }
+    })();
+    const job = await primary.jobs.wait(started.id);
+    done = true;
+    await reader;
+    expect(job.state).toBe("succeeded");
+    expect(seen.old).toBeGreaterThan(0);
+    expect((await secondary.store.read("VOL900", extent)).equals(fresh)).toBe(true);
+  });
+
+  it("runs jobs to different extents at once, both to the end", async () => {
+    const both = await systems();
+    const { primary, secondary } = both;
+    const first = await primary.jobs.start({
+      source: "VOL001:0.0-1.14",
+      intermediate: "*",
+      target: `${S}.VOL900:10.0-11.14`,
+      targetIntermediate: "*",
+    });
+    const second = await primary.jobs.start({
+      source: "VOL001:5.0-6.14",
+      intermediate: "*",
+      target: `${S}.VOL900:15.0-16.14`,
+      targetIntermediate: "*",
+    });
+    const ended = await Promise.all([primary.jobs.wait(first.id), primary.jobs.wait(second.id)]);
+    expect(ended.map((job) => job.state)).toEqual(["succeeded", "succeeded"]);
+    expect(
+      (await secondary.store.read("VOL900", tracks(150, 30))).equals(
+        await primary.store.read("VOL001", tracks(0, 30)),
+      ),
+    ).toBe(true);
+    expect(
+      (await secondary.store.read("VOL900", tracks(225, 30))).equals(
+        await primary.store.read("VOL001", tracks(75, 30)),
+      ),
+    ).toBe(true);
+    expectClean(both, ended[1]);
+  });
+
+  it("fails with GSC_VERIFY_MISMATCH when the target's tracks differ after the copy, and cleans up", async () => {
+    const both = await systems({ pauseAt: { step: 514, ms: 300 } });
+    const { primary, secondary } = both;
+    const before = await secondary.store.read("VOL900", tracks(150, 15));
+    const started = await primary.jobs.start({
+      source: "VOL001:0.0-0.14",
+      intermediate: "*",
+      target: `${S}.VOL900:10.0-10.14`,
+      targetIntermediate: "*",
+    });
+    for (let i = 0; i < 300 && primary.jobs.show(started.id).step !== 514; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    // Damage S' behind the job's back, as a faulty disk at the target would.
+    const [intermediate] = secondary.pairs.list();
+    await secondary.store.write(intermediate.volser, {
+      offsetBytes: 3 * TRACK,
+      data: randomBytes(512),
+    });
+    const job = await primary.jobs.wait(started.id);
+    expect(job).toMatchObject({ state: "failed", resultCode: "GSC_VERIFY_MISMATCH" });
+    expect((await secondary.store.read("VOL900", tracks(150, 15))).equals(before)).toBe(true);
+    expectClean(both, job);
   });
 
   it("refuses what verification finds wrong, before anything changes", async () => {
@@ -197,7 +283,7 @@ describe("global snap copy", () => {
   });
 
   it("serializes jobs on the same target: a second one is refused while the first runs", async () => {
-    const both = await systems({ pauseAt: 510 });
+    const both = await systems({ pauseAt: { step: 510 } });
     const { primary } = both;
     const first = await primary.jobs.start({
       source: "VOL001:0.0-0.14",

@@ -6,8 +6,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { TestPause } from "../gsc/gsc-runner.js";
 import { JobManager } from "../gsc/job-manager.js";
-import type { GscStep } from "../gsc/job-service.js";
 import { GscTarget } from "../gsc/target-requests.js";
 import type { LinkConnection } from "../link/link-connection.js";
 import { type LinkListener, listenLink } from "../link/link-listener.js";
@@ -43,8 +43,8 @@ export interface SystemOptions {
   readonly dataDir?: string;
   readonly linkPort?: number;
   readonly syncTimeoutMs?: number;
-  /** GSC jobs stop at this step until cancelled. */
-  readonly pauseAt?: GscStep;
+  /** GSC jobs stop at this step until cancelled, or for `ms`. */
+  readonly pauseAt?: TestPause;
 }
 
 export async function startTestSystem(options: SystemOptions): Promise<TestSystem> {
@@ -83,7 +83,7 @@ export async function startTestSystem(options: SystemOptions): Promise<TestSyste
     store,
     pairs,
     paths,
-    pauseAt: options.pauseAt === undefined ? undefined : { step: options.pauseAt },
+    pauseAt: options.pauseAt,
   });
   const listener = await listenLink({
     host: "127.0.0.1",
@@ -126,7 +126,7 @@ export interface PairSystems {
 
 /** A primary system (01A0) with a path to a secondary system (01B0); the path is up. */
 export async function startPairSystems(
-  options: { syncTimeoutMs?: number; pauseAt?: GscStep } = {},
+  options: { syncTimeoutMs?: number; pauseAt?: TestPause } = {},
 ): Promise<PairSystems> {
   const secondary = await startTestSystem({ serial: SECONDARY_SERIAL, ssid: "01B0" });
   const primary = await startTestSystem({

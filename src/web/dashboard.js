@@ -1,5 +1,5 @@
 // The dashboard's entry point: login, the header's navigation and the view the URL's #fragment
-// names (#/system, #/volumes, #/volumes/VOLSER, #/paths, #/pairs, #/jobs). Any 401 forgets the
+// names (#/system, #/volumes, #/volumes/VOLSER, #/paths, #/pairs, #/jobs, #/jobs/ID). Any 401 forgets the
 // token and returns to login with the reason shown.
 
 import {
@@ -11,22 +11,29 @@ import {
   Unauthorized,
 } from "./api-client.js";
 import { el } from "./dom.js";
+import { jobsView } from "./jobs-view.js";
 import { pairsView } from "./pairs-view.js";
 import { pathsView } from "./paths-view.js";
 import { systemView } from "./system-view.js";
 import { volumesView } from "./volumes-view.js";
 
-/** The views that arrive with later work, and what brings them. */
-const PLACEHOLDERS = {
-  jobs: ["Jobs", "No jobs yet: jobs and their progress arrive with Global Snap Copy (GSC)."],
+/**
+ * The views that refresh while shown, drawn with the item the URL names after the view (a job
+ * id); each returns a function that stops it.
+ */
+const REFRESHING_VIEWS = {
+  system: systemView,
+  paths: pathsView,
+  pairs: pairsView,
+  jobs: jobsView,
 };
-
-/** The views that refresh while shown; each returns a function that stops it. */
-const REFRESHING_VIEWS = { system: systemView, paths: pathsView, pairs: pairsView };
 
 const $ = (id) => document.getElementById(id);
 
-/** Stops the shown view's refreshing (the system view samples I/O rates; paths, pairs re-read). */
+/**
+ * Stops the shown view's refreshing (the system view samples I/O rates; paths, pairs re-read; jobs
+ * follows the selected job's events).
+ */
 let stopView = () => {};
 /** Counts view changes, so that a slow view that finishes after the next one started is dropped. */
 let generation = 0;
@@ -49,13 +56,13 @@ function showLogin(reason) {
 }
 
 function route() {
-  const [name = "system", volser] = location.hash.replace(/^#\/?/, "").split("/");
-  return { name, volser: volser === undefined ? undefined : decodeURIComponent(volser) };
+  const [name = "system", item] = location.hash.replace(/^#\/?/, "").split("/");
+  return { name, item: item === undefined ? undefined : decodeURIComponent(item) };
 }
 
 async function render() {
   if (savedToken() === null) return showLogin("");
-  const { name, volser } = route();
+  const { name, item } = route();
   const mine = ++generation;
   stopView();
   stopView = () => {};
@@ -68,13 +75,10 @@ async function render() {
   }
   const view = el("div");
   try {
-    if (name === "volumes") await volumesView(view, volser);
-    else if (name in PLACEHOLDERS) {
-      const [title, text] = PLACEHOLDERS[name];
-      view.append(el("h1", { text: title }), el("p", { class: "empty", text }));
-    } else {
+    if (name === "volumes") await volumesView(view, item);
+    else {
       const draw = Object.hasOwn(REFRESHING_VIEWS, name) ? REFRESHING_VIEWS[name] : systemView;
-      const stop = await draw(view);
+      const stop = await draw(view, item);
       if (mine !== generation) return stop();
       stopView = stop;
     }
@@ -86,8 +90,8 @@ async function render() {
   if (mine !== generation) return;
   showMessage("");
   $("view").replaceChildren(...view.childNodes);
-  // On a phone the picture is below the table: bring the volume just chosen into sight.
-  if (volser !== undefined) document.getElementById("detail-title")?.scrollIntoView();
+  // On a phone the detail is below the table: bring the volume or job just chosen into sight.
+  if (item !== undefined) document.getElementById("detail-title")?.scrollIntoView();
 }
 
 async function logIn(event) {
