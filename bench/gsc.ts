@@ -138,7 +138,7 @@ function printSteps(results: Results): void {
   }
   const outside = median(results.fullOutsideSteps);
   console.log(
-    `| outside the steps (HTTP, queue, the wait's answer) | ${outside.toFixed(0)} ms | ` +
+    `| outside the steps (HTTP, queue, gaps between steps) | ${outside.toFixed(0)} ms | ` +
       `${((outside / total) * 100).toFixed(1)}% |`,
   );
   console.log(`| total, POST to the job's end | ${total.toFixed(0)} ms | 100% |`);

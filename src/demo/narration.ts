@@ -8,7 +8,7 @@ export function say(text: string): void {
 }
 
 export function indent(text: string): string {
-  return text.trimEnd().replace(/^/gm, "     ");
+  return text.trimEnd().replace(/^(?=.)/gm, "     ");
 }
 
 /** Runs a CLI command against `server` that must succeed, showing it; answers its stdout. */

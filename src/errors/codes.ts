@@ -150,7 +150,7 @@ export const ERROR_CODES = {
   GSC_REQUEST_MALFORMED: {
     httpStatus: 400,
     exitCode: 70,
-    summary: 'a GSC request is not "P, P\', S[, S\']" (or the flags that say the same)',
+    summary: "a GSC request is not \"P, P', S[, S']\" (or the flags that say the same)",
   },
   GSC_TARGET_EXTENT_WITHOUT_INTERMEDIATE: {
     httpStatus: 400,

@@ -1,5 +1,6 @@
 // Calls the gsnap API with the bearer token kept in sessionStorage (this tab only, gone when it
-// closes). A 401 becomes an Unauthorized error, which the dashboard answers by logging out.
+// closes): GETs, JSON POSTs and server-sent event streams. A 401 becomes an Unauthorized error,
+// which the dashboard answers by logging out.
 
 const TOKEN_KEY = "gsnap.token";
 
@@ -36,7 +37,11 @@ async function refusal(response, path) {
   const body = isJson ? await response.json() : undefined;
   if (response.status === 401) return new Unauthorized(body?.message ?? "the token was refused");
   const code = body?.code ?? `HTTP_${response.status}`;
-  return new ApiError(response.status, code, body?.message ?? `${path} answered ${response.status}`);
+  return new ApiError(
+    response.status,
+    code,
+    body?.message ?? `${path} answered ${response.status}`,
+  );
 }
 
 /**

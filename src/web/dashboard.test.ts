@@ -1,12 +1,16 @@
 // Drives the dashboard in Debian's Chromium (through playwright-core) against a real API on
-// 127.0.0.1: login, the system, volumes, paths and pairs views, a refused token. Saves a phone-width
-// and a laptop-width screenshot of each view under a temp folder and prints their paths.
+// 127.0.0.1: login, the system, volumes, paths, pairs and jobs views (a GSC started from the form
+// and followed live), a refused token. Saves a phone-width and a laptop-width screenshot of each
+// view under a temp folder and prints their paths.
 
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GsnapError } from "../errors/gsnap-error.js";
+import { checkGscRequest } from "../gsc/gsc-spec.js";
+import { GSC_STEPS, type GscRequest, type GscStep, type StepRecord } from "../gsc/job-service.js";
 import {
   type ApiUnderTest,
   startApi,
@@ -14,6 +18,7 @@ import {
   TOKEN,
   TRACK_SIZE_BYTES,
 } from "../testing/api-harness.js";
+import { exampleJob } from "../testing/memory-jobs.js";
 import { examplePair } from "../testing/memory-pairs.js";
 
 const CHROMIUM_PATH = "/usr/bin/chromium";
@@ -32,6 +37,27 @@ const HEADS = 15;
 const MIB = 1024 * 1024;
 /** A view that has not drawn within 5 s is broken, not slow: it is a few small API calls. */
 const VIEW_TIMEOUT_MS = 5_000;
+
+/** A step record of 2026-01-01 from `started` to `ended` (HH:MM:SS.mmm). */
+function step(number: GscStep, started: string, ended: string): StepRecord {
+  return {
+    step: number,
+    name: GSC_STEPS[number],
+    startedAt: `2026-01-01T${started}Z`,
+    endedAt: `2026-01-01T${ended}Z`,
+  };
+}
+
+/** "CODE: message" of the refusal the API's checks (the CLI's too) give `request`. */
+function refusalOf(request: GscRequest): string {
+  try {
+    checkGscRequest(request);
+  } catch (error) {
+    if (error instanceof GsnapError) return `${error.code}: ${error.message}`;
+    throw error;
+  }
+  throw new Error(`the request ${JSON.stringify(request)} was not refused`);
+}
 
 const hasChromium = fs.existsSync(CHROMIUM_PATH);
 if (!hasChromium) {
@@ -71,9 +97,14 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     const page = await context.newPage();
     page.on("pageerror", (error) => pageErrors.push(error.message));
     page.on("console", (message) => {
-      // The refusals the tests provoke show as 401s in the console; anything else is a fault.
+      // The refusals the tests provoke show in the console: 401s, and the 400s of bad GSC
+      // requests. Anything else is a fault.
       const text = message.text();
-      if (message.type() === "error" && !text.includes("status of 401")) pageErrors.push(text);
+      const refusedGsc =
+        text.includes("status of 400") && message.location().url.endsWith("/v1/gsc");
+      if (message.type() === "error" && !text.includes("status of 401") && !refusedGsc) {
+        pageErrors.push(text);
+      }
     });
     await page.setViewportSize(WIDTHS.laptop);
     await page.goto(`${baseUrl}/`);
@@ -363,13 +394,235 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     await page.close();
   });
 
-  it("says jobs arrive with GSC", async () => {
-    const page = await openPage();
+  /** The selected job's facts, by their terms. */
+  async function jobFacts(page: Page): Promise<Record<string, string>> {
+    const terms = await page.locator(".job-detail dt").allInnerTexts();
+    const values = await page.locator(".job-detail dd").allInnerTexts();
+    return Object.fromEntries(terms.map((term, i) => [term, values[i]]));
+  }
+
+  /** The selected job's timeline: "number name: status" for each step. */
+  async function stepLines(page: Page): Promise<string[]> {
+    const names = await page.locator(".timeline .step-name").allInnerTexts();
+    const statuses = await page.locator(".timeline .step-status").allInnerTexts();
+    return names.map((name, i) => `${name}: ${statuses[i]}`);
+  }
+
+  async function openJobs(page: Page): Promise<void> {
     await logIn(page, TOKEN);
     await see(page, "Storage system GS0001");
     await page.getByRole("link", { name: "Jobs" }).click();
-    await see(page, "arrive with Global Snap Copy (GSC)");
+    await see(page, "Start a global snap copy");
+  }
+
+  it("starts a GSC from the form and follows it live through its steps to OK", async () => {
+    const page = await openPage();
+    await openJobs(page);
+    await see(page, "No jobs yet: start a global snap copy above.");
+    // The page keeps its own list of the steps; it must be the API's.
+    // A string, so that the test runner does not rewrite the page's import().
+    const webSteps = await page.evaluate(
+      "import('/web/jobs-view.js').then((module) => module.GSC_STEPS)",
+    );
+    expect(webSteps).toEqual(GSC_STEPS);
+
+    await page.locator("#gsc-source").fill("VOL001:0.0-9.14");
+    await page.locator("#gsc-target").fill("GS0002.01B0.VOL900");
+    await page.locator("#gsc-bandwidth").fill("200");
+    await page.getByRole("button", { name: "Start GSC" }).click();
+    await page.waitForURL(/#\/jobs\/J\d{6}$/, { timeout: VIEW_TIMEOUT_MS });
+    const id = page.url().split("/").at(-1) ?? "";
+    await see(page, `Job ${id}`);
+    expect(api.jobs.show(id).request).toEqual({
+      source: "VOL001:0.0-9.14",
+      intermediate: "*",
+      target: "GS0002.01B0.VOL900",
+      targetIntermediate: "*",
+      bandwidthMBps: 200,
+    });
+    expect(await jobFacts(page)).toMatchObject({
+      Request: "VOL001:0.0-9.14, *, GS0002.01B0.VOL900, *",
+      State: "queued",
+      Step: "500 receive",
+      Progress: "0 of 150 tracks (0%)",
+      Result: "none yet",
+    });
+    expect(await stepLines(page)).toEqual(
+      Object.entries(GSC_STEPS).map(([step, name]) => `${step} ${name}: not reached`),
+    );
+    await expect.poll(() => api.jobs.watcherCount(id), { timeout: VIEW_TIMEOUT_MS }).toBe(1);
+
+    // As the JobManager would move it: step 500 recorded as it queues the job, the next steps,
+    // then the transfer half done.
+    const now = new Date().toISOString();
+    api.jobs.setJob({
+      ...api.jobs.show(id),
+      steps: [{ step: 500, name: "receive", startedAt: now, endedAt: now, note: "received" }],
+    });
+    api.jobs.advance(id, { step: 502, note: "checked VOL001 and GS0002.01B0.VOL900" });
+    api.jobs.advance(id, { step: 506, note: "snapped 150 tracks into #P0001" });
+    api.jobs.advance(id, { step: 508 });
+    api.jobs.advance(id, {
+      step: 510,
+      progress: { tracksDone: 75, bytesDone: 75 * TRACK_SIZE_BYTES },
+    });
+    api.jobs.advance(id, { progress: { rateBytesPerSecond: 2.5 * MIB, etaSeconds: 30 } });
+    const detail = page.locator(".job-detail");
+    await detail.getByText("75 of 150 tracks (50%)").waitFor({ timeout: VIEW_TIMEOUT_MS });
+    await detail.getByText("2.5 MiB/s").waitFor({ timeout: VIEW_TIMEOUT_MS });
+    expect(await jobFacts(page)).toMatchObject({
+      State: "running",
+      Step: "510 transfer",
+      Rate: "2.5 MiB/s",
+      ETA: "30 s",
+      Ended: "not yet",
+    });
+    const lines = await stepLines(page);
+    expect(lines[0]).toMatch(/^500 receive: done in \d+ ms$/);
+    expect(lines[4]).toBe("510 transfer: running");
+    expect(lines[5]).toBe("512 receive status: not reached");
+    expect(await page.locator(".step-note").allInnerTexts()).toEqual([
+      "received",
+      "checked VOL001 and GS0002.01B0.VOL900",
+      "snapped 150 tracks into #P0001",
+    ]);
+    const row = page.locator("tbody tr", { hasText: id });
+    expect(await row.locator("td").allInnerTexts()).toEqual([
+      id,
+      "VOL001:0.0-9.14, *, GS0002.01B0.VOL900, *",
+      "running",
+      "510 transfer",
+      "75 of 150 tracks (50%)",
+      "2.5 MiB/s",
+      "30 s",
+      "none yet",
+    ]);
+    expect(await row.getByRole("link", { name: id }).getAttribute("aria-current")).toBe("true");
+    for (const size of Object.values(WIDTHS)) {
+      await page.setViewportSize(size);
+      expect(await overflows(page)).toBe(false);
+    }
+    await screenshots(page, "jobs-running");
+
+    // Leaving the view stops the stream; choosing the job again follows it again.
+    await page.getByRole("link", { name: "Pairs" }).click();
+    await expect.poll(() => api.jobs.watcherCount(id), { timeout: VIEW_TIMEOUT_MS }).toBe(0);
+    await page.getByRole("link", { name: "Jobs" }).click();
+    await page.getByRole("link", { name: id }).click();
+    await expect.poll(() => api.jobs.watcherCount(id), { timeout: VIEW_TIMEOUT_MS }).toBe(1);
+
+    api.jobs.advance(id, {
+      step: 512,
+      progress: { tracksDone: 150, bytesDone: 150 * TRACK_SIZE_BYTES, etaSeconds: null },
+    });
+    for (const step of [514, 516, 518, 520, 522, 524] as const) api.jobs.advance(id, { step });
+    api.jobs.advance(id, {
+      state: "succeeded",
+      resultCode: "OK",
+      progress: { rateBytesPerSecond: 0 },
+    });
+    await detail.locator(".result", { hasText: "OK" }).waitFor({ timeout: VIEW_TIMEOUT_MS });
+    expect(await jobFacts(page)).toMatchObject({
+      State: "succeeded",
+      Step: "524 report result",
+      Progress: "150 of 150 tracks (100%)",
+      Rate: "idle",
+      ETA: "none",
+      Result: "OK",
+    });
+    for (const line of await stepLines(page)) expect(line).toMatch(/: done in \d+ ms$/);
+    await see(page, `Job ${id} has ended.`);
+    // The API ends the stream after the job's end.
+    await expect.poll(() => api.jobs.watcherCount(id), { timeout: VIEW_TIMEOUT_MS }).toBe(0);
     await screenshots(page, "jobs");
+    await page.close();
+  });
+
+  it("shows the API's refusal of a bad GSC request as the CLI words it, and starts nothing", async () => {
+    const page = await openPage();
+    await openJobs(page);
+    const jobsBefore = api.jobs.list().length;
+    const request = {
+      source: "VOL001:0.0-9.14",
+      intermediate: "*",
+      target: "GS0002.01B0.VOL900:0.0-9.14",
+    };
+    await page.locator("#gsc-source").fill(request.source);
+    await page.locator("#gsc-target").fill(request.target);
+    await page.locator("#gsc-targetIntermediate").fill("");
+    await page.getByRole("button", { name: "Start GSC" }).click();
+    const error = page.locator(".gsc-form .error");
+    await error.waitFor({ state: "visible", timeout: VIEW_TIMEOUT_MS });
+    expect(await error.textContent()).toBe(refusalOf(request));
+    expect(await error.textContent()).toMatch(/^GSC_TARGET_EXTENT_WITHOUT_INTERMEDIATE: Cannot /);
+
+    await page.locator("#gsc-target").fill("GS0002.01B0.VOL900");
+    await page.locator("#gsc-bandwidth").fill("0");
+    await page.getByRole("button", { name: "Start GSC" }).click();
+    await error.getByText("REQUEST_INVALID").waitFor({ timeout: VIEW_TIMEOUT_MS });
+    expect(await error.textContent()).toBe(
+      refusalOf({ ...request, target: "GS0002.01B0.VOL900", bandwidthMBps: 0 }),
+    );
+    expect(page.url()).toMatch(/#\/jobs$/);
+    expect(api.jobs.list().length).toBe(jobsBefore);
+    await screenshots(page, "jobs-refused");
+    await page.close();
+  });
+
+  it("shows a failed job's result code and message and the step it failed in", async () => {
+    api.jobs.setJob(
+      exampleJob("J000900", {
+        state: "failed",
+        step: 510,
+        steps: [
+          step(500, "00:00:00.000", "00:00:00.004"),
+          step(502, "00:00:00.004", "00:00:00.020"),
+          { ...step(506, "00:00:00.020", "00:00:01.500"), note: "snapped 150 tracks into #P0001" },
+          step(508, "00:00:01.500", "00:00:02.000"),
+          step(510, "00:00:02.000", "00:01:07.000"),
+        ],
+        progress: { ...exampleJob("J000900").progress, tracksDone: 40 },
+        endedAt: "2026-01-01T00:01:07.000Z",
+        resultCode: "GSC_TRANSFER_FAILED",
+        resultMessage:
+          "Cannot copy VOL001:0.0-9.14 to GS0002.01B0.VOL900: the link to GS0002.01B0 failed " +
+          "after 40 of 150 tracks; start the GSC again",
+      }),
+    );
+    const page = await openPage();
+    await openJobs(page);
+    await page.getByRole("link", { name: "J000900" }).click();
+    await see(page, "Job J000900");
+    const result =
+      "GSC_TRANSFER_FAILED: Cannot copy VOL001:0.0-9.14 to GS0002.01B0.VOL900: the link to " +
+      "GS0002.01B0 failed after 40 of 150 tracks; start the GSC again";
+    expect(await jobFacts(page)).toMatchObject({
+      State: "failed",
+      Step: "510 transfer",
+      Progress: "40 of 150 tracks (27%)",
+      ETA: "none",
+      Ended: "2026-01-01 00:01:07 UTC",
+      Result: result,
+    });
+    expect(await stepLines(page)).toEqual([
+      "500 receive: done in 4 ms",
+      "502 verify: done in 16 ms",
+      "506 snap source to intermediate: done in 1 s",
+      "508 establish pair: done in 500 ms",
+      "510 transfer: failed after 1 min 5 s",
+      "512 receive status: not reached",
+      "514 check success: not reached",
+      "516 target intermediate?: not reached",
+      "518 send snap to target: not reached",
+      "520 receive snap status: not reached",
+      "522 terminate pair: not reached",
+      "524 report result: not reached",
+    ]);
+    const row = page.locator("tbody tr", { hasText: "J000900" });
+    expect(await row.locator("td").last().textContent()).toBe(result);
+    // An ended job has nothing more to say: it is not followed.
+    expect(api.jobs.watcherCount("J000900")).toBe(0);
+    await screenshots(page, "jobs-failed");
     await page.close();
   });
 

@@ -47,7 +47,9 @@ function stepText(step) {
 /** "OK", "CODE: message", or "none yet" while the job runs. */
 function resultText(job) {
   if (job.resultCode === undefined) return "none yet";
-  return job.resultMessage === undefined ? job.resultCode : `${job.resultCode}: ${job.resultMessage}`;
+  return job.resultMessage === undefined
+    ? job.resultCode
+    : `${job.resultCode}: ${job.resultMessage}`;
 }
 
 function isEnded(job) {
@@ -228,11 +230,17 @@ function startForm() {
  */
 export async function jobsView(view, selected) {
   const jobs = await apiGet("/v1/jobs");
-  const shown = selected === undefined ? undefined : await apiGet(`/v1/jobs/${encodeURIComponent(selected)}`);
+  const shown =
+    selected === undefined ? undefined : await apiGet(`/v1/jobs/${encodeURIComponent(selected)}`);
   const list = el("div", { class: "jobs" }, jobsList(jobs, selected));
   const detail = el("section", { class: "job-detail", "aria-labelledby": "detail-title" });
   const status = el("p", { class: "hint" });
-  view.replaceChildren(el("h1", { text: "Jobs" }), startForm(), el("h2", { text: "All jobs" }), list);
+  view.replaceChildren(
+    el("h1", { text: "Jobs" }),
+    startForm(),
+    el("h2", { text: "All jobs" }),
+    list,
+  );
   if (shown === undefined) return () => {};
   detail.append(...jobDetail(shown), status);
   view.append(detail);
@@ -266,9 +274,9 @@ export async function jobsView(view, selected) {
         "Showing its last state; choose the job again to follow it.";
     })
     .catch((error) => {
-    // The last state stays shown, marked as old; the next view change reports a lost token.
-    status.className = "error";
-    status.textContent = `Stopped following job ${shown.id}: ${error.message}. Showing its last state.`;
-  });
+      // The last state stays shown, marked as old; the next view change reports a lost token.
+      status.className = "error";
+      status.textContent = `Stopped following job ${shown.id}: ${error.message}. Showing its last state.`;
+    });
   return () => following.abort();
 }
