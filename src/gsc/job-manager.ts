@@ -176,15 +176,6 @@ export class JobManager implements JobService {
     return () => set.delete(listener);
   }
 
-  /** Whether a job holds the volume here (as P or P'); pairs and the API check it. */
-  holds(volser: string): boolean {
-    return [...this.jobs.values()].some(
-      (record) =>
-        !isJobEnded(record.info) &&
-        (record.plan.intermediate.volser === volser || record.plan.source.volser === volser),
-    );
-  }
-
   /** Stops running jobs (they are cleaned up at the next start) and waits for the file. */
   async close(): Promise<void> {
     this.closed = true;
@@ -234,7 +225,15 @@ export class JobManager implements JobService {
     }
     if (this.closed) return;
     await this.recordStep(id, 522, "start");
-    const cleaned = await this.cleanUp(record);
+    let cleaned: string;
+    try {
+      cleaned = await this.cleanUp(record);
+    } catch (error) {
+      // The job ends all the same; what is left is retried until it is done.
+      record.cleanupPending = true;
+      cleaned = `clean-up left for later: ${(error as Error).message}`;
+      this.retryCleanups();
+    }
     await this.recordStep(id, 522, "end", cleaned);
     await this.recordStep(id, 524, "start");
     await this.finish(id, outcome.state, outcome);

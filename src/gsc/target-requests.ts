@@ -161,7 +161,7 @@ export class GscTarget {
       const clash = this.reservations.find(
         (r) =>
           r.volser === volser &&
-          r.job !== request.job &&
+          (r.job !== request.job || r.peer !== peer) &&
           this.extentsOf(r.volser, r.extents).some((a) => wanted.some((b) => extentsOverlap(a, b))),
       );
       if (clash !== undefined) {
