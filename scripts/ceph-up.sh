@@ -150,6 +150,9 @@ osd_crush_chooseleaf_type = 0
 mon_allow_pool_size_one = true
 mon_allow_pool_delete = true
 mon_warn_on_pool_no_redundancy = false
+# cephx is off anyway; keep "ceph health" at HEALTH_OK
+mon_warn_on_insecure_global_id_reclaim = false
+mon_warn_on_insecure_global_id_reclaim_allowed = false
 mon_max_pg_per_osd = 1000
 # every pool radosgw creates is one osdmap commit; the default 1 s paxos
 # batching interval makes bring-up ~1 s per pool

@@ -14,6 +14,7 @@ import {
   servedSystems,
   TRACK,
   waitForPair,
+  waitForPathUp,
   writePattern as write,
 } from "../src/testing/replication-process.js";
 import { CLI_PATH, type ServeProcess } from "../src/testing/serve-process.js";
@@ -26,16 +27,6 @@ afterEach(async () => {
   for (const proxy of proxies.splice(0)) await proxy.close();
 });
 afterAll(() => systems.cleanup());
-
-async function pathUp(a: ServeProcess): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const [path] = JSON.parse(await ok(a, "path", "list", "--json"));
-    if (path.state === "established") return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error("the path did not come back");
-}
 
 /** A and B with a slow path between them and a copy pair of VOL001 under way. */
 async function copyUnderWay() {
@@ -78,7 +69,7 @@ describe.skipIf(skip)("pairs across a SIGKILL", () => {
     expect(recovered.tracksOutOfSync).toBeGreaterThan(0);
     expect(recovered.tracksOutOfSync).toBeLessThan(TRACKS);
     expect(await pairInfo(b, "VOL001")).toMatchObject({ role: "secondary" });
-    await pathUp(again);
+    await waitForPathUp(again);
     const resumed = JSON.parse(await ok(again, "pair", "resume", "VOL001", "--wait", "--json"));
     expect(resumed).toMatchObject({ state: "duplex", tracksOutOfSync: 0 });
     expect(await identical(again.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(true);
@@ -95,7 +86,7 @@ describe.skipIf(skip)("pairs across a SIGKILL", () => {
       args: ["--link", bLink],
     });
     expect(await pairInfo(again, "VOL001")).toMatchObject({ role: "secondary", state: "pending" });
-    await pathUp(a);
+    await waitForPathUp(a);
     await ok(a, "pair", "resume", "VOL001", "--wait");
     expect(await identical(a.nbdUri("VOL001"), again.nbdUri("VOL001"))).toBe(true);
   });

@@ -13,6 +13,7 @@ import {
   servedSystems,
   TRACK,
   waitForPair,
+  waitForPathUp,
   writePattern as write,
 } from "../src/testing/replication-process.js";
 import { CLI_PATH, type ServeProcess } from "../src/testing/serve-process.js";
@@ -58,16 +59,6 @@ async function setup(links: number, aArgs: string[] = []): Promise<Setup> {
     addresses,
   );
   return { a, b, proxies: mine };
-}
-
-async function pathUp(a: ServeProcess): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const [path] = JSON.parse(await ok(a, "path", "list", "--json"));
-    if (path.state === "established") return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error("the path did not come back");
 }
 
 const skip = !fs.existsSync(CLI_PATH) || missingNbdClientsNoticed("pair faults").length > 0;
@@ -147,7 +138,7 @@ describe.skipIf(skip)("pairs through a faulty link", () => {
     expect(suspended).toMatchObject({ state: "suspended", reason: "link failure" });
     expect(suspended.tracksOutOfSync).toBeGreaterThan(0);
     expect(await identical(a.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(false);
-    await pathUp(a);
+    await waitForPathUp(a);
     await ok(a, "pair", "resume", "VOL001", "--wait");
     expect(await identical(a.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(true);
   });
@@ -175,7 +166,7 @@ describe.skipIf(skip)("pairs through a faulty link", () => {
       reason: "link failure",
     });
     proxy.setDelay(0);
-    await pathUp(a);
+    await waitForPathUp(a);
     await ok(a, "pair", "resume", "VOL001", "--wait");
     await waitForPair(a, "VOL001", (info) => info.state === "duplex");
     expect(await identical(a.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(true);

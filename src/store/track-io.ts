@@ -269,19 +269,13 @@ export function prepareTrackWrite(
     write.tracks.map((track) => track.data),
     write.tracks.map((track) => track.checksum),
   );
-  const { locations, written } =
-    images.length === 0
-      ? { locations: [], written: Promise.resolve() }
-      : parts.device.appendAsync(images);
-  return {
+  return appendInBackground(parts, {
     trackSizeBytes,
     firstWholeTrack: write.firstTrack,
     chunkIds,
     images,
-    locations,
     partials: [],
-    written,
-  };
+  });
 }
 
 /** Records appended chunks in the catalog (no references yet) and their segments' new sizes. */
@@ -348,19 +342,25 @@ export function prepareWrite(
     wholeImages.push(data.subarray(start, start + trackSizeBytes));
   }
   const { chunkIds, images } = newChunks(parts, volume, wholeImages);
-  const { locations, written } =
-    images.length === 0
-      ? { locations: [], written: Promise.resolve() }
-      : parts.device.appendAsync(images);
-  return {
+  return appendInBackground(parts, {
     trackSizeBytes,
     firstWholeTrack: split.firstWholeTrack,
     chunkIds,
     images,
-    locations,
     partials,
-    written,
-  };
+  });
+}
+
+/** Starts appending a write's new chunks on the thread pool; the write knows where they go. */
+function appendInBackground(
+  parts: StoreParts,
+  write: Omit<PreparedWrite, "locations" | "written">,
+): PreparedWrite {
+  const { locations, written } =
+    write.images.length === 0
+      ? { locations: [], written: Promise.resolve() }
+      : parts.device.appendAsync(write.images);
+  return { ...write, locations, written };
 }
 
 /** The transaction half of a prepared write, run once its chunks are written. */

@@ -97,3 +97,14 @@ export async function exportsIdentical(a: string, b: string): Promise<boolean> {
 export function writePattern(uri: string, offset: number, length: number, pattern: number) {
   return qemuIo(["-f", "raw", "-c", `write -P ${pattern} ${offset} ${length}`, uri]);
 }
+
+/** Waits until the server's first path is established again (after a restart or a cut link). */
+export async function waitForPathUp(server: ServeProcess, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const [path] = JSON.parse(await cliOk(server, "path", "list", "--json"));
+    if (path?.state === "established") return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error("the path did not come back");
+}
