@@ -95,8 +95,13 @@ export class GscRunner {
     await deps.step(510, "end", `sent ${toSend} tracks`);
 
     await this.at(512);
-    await deps.remote.flush();
-    await deps.step(512, "end", "the target made the tracks durable");
+    // With S', the flush after the final snap (520) makes the tracks and the snap durable at once.
+    if (this.plan.targetIntermediate === undefined) {
+      await deps.remote.flush();
+      await deps.step(512, "end", "the target made the tracks durable");
+    } else {
+      await deps.step(512, "end", "all tracks stored; made durable with the snap at 520");
+    }
 
     await this.at(514);
     await this.verify(pairTarget, sourceExtents, sums);

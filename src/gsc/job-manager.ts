@@ -67,6 +67,7 @@ export class JobManager implements JobService {
   private readonly watchers = new Map<string, Set<(job: JobInfo) => void>>();
   private nextId = 1;
   private writing: Promise<void> = Promise.resolve();
+  private saveScheduled = false;
   private cleanupTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -326,8 +327,28 @@ export class JobManager implements JobService {
       if (index >= 0) steps[index] = closed;
       else steps.push(closed);
     }
-    this.update(id, { step, steps });
-    await this.save();
+    // Step records are news, not state clean-up depends on (that is the plan, saved at once):
+    // they go to the file with the next write. The job's end is saved before anyone is told.
+    if (step === 524 && event === "end") {
+      record.info = { ...record.info, step, steps };
+      await this.save();
+      this.update(id, {});
+    } else {
+      this.update(id, { step, steps });
+      this.saveSoon();
+    }
+  }
+
+  /** Saves on the next turn, once for all the changes made until then. */
+  private saveSoon(): void {
+    if (this.saveScheduled) return;
+    this.saveScheduled = true;
+    setImmediate(() => {
+      this.saveScheduled = false;
+      this.save().catch((error: unknown) => {
+        this.options.logger?.warn({ err: String(error) }, "job file not written");
+      });
+    });
   }
 
   private update(id: string, change: Partial<JobInfo>): void {
