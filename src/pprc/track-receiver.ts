@@ -95,9 +95,18 @@ export class TrackStorer {
         for (const item of list) void this.put(item.frame).then(item.reply);
         continue;
       }
-      for (const run of runsOf(list)) {
+      const runs = runsOf(list);
+      // Every run of data goes in one store change; each run of zero records is one zero.
+      const dataRuns = runs.filter((run) => run[0].frame.type === "TRACK_DATA");
+      const calls = runs
+        .filter((run) => run[0].frame.type === "TRACK_ZERO")
+        .map((run) => ({ items: run, store: () => this.zeroRun(volser, size, run) }));
+      if (dataRuns.length > 0) {
+        calls.push({ items: dataRuns.flat(), store: () => this.writeRuns(volser, dataRuns) });
+      }
+      for (const call of calls) {
         this.storeCalls += 1;
-        void this.storeRun(volser, size, run).finally(() => {
+        void this.settle(volser, call.items, call.store()).finally(() => {
           this.storeCalls -= 1;
           this.kick();
         });
@@ -105,25 +114,38 @@ export class TrackStorer {
     }
   }
 
-  private async storeRun(volser: string, size: number, run: readonly Waiting[]): Promise<void> {
-    const first = run[0].frame;
-    const offsetBytes = first.trackNumber * size;
-    let reply: PeerReply = { type: "ACK" };
-    try {
-      if (first.type === "TRACK_ZERO") {
-        await this.store.zero(volser, { offsetBytes, lengthBytes: run.length * size });
-      } else {
-        // The link verified each checksum: the store keeps it rather than hashing again.
-        const tracks = run.map((item) => {
+  private zeroRun(volser: string, size: number, run: readonly Waiting[]): Promise<void> {
+    const offsetBytes = run[0].frame.trackNumber * size;
+    return this.store.zero(volser, { offsetBytes, lengthBytes: run.length * size });
+  }
+
+  /** The link verified each checksum: the store keeps it rather than hashing again. */
+  private writeRuns(volser: string, runs: readonly (readonly Waiting[])[]): Promise<void> {
+    return this.store.writeTracks(
+      volser,
+      runs.map((run) => ({
+        firstTrack: run[0].frame.trackNumber,
+        tracks: run.map((item) => {
           const frame = item.frame as TrackDataFrame;
           return { data: frame.data, checksum: frame.checksum };
-        });
-        await this.store.writeTracks(volser, { firstTrack: first.trackNumber, tracks });
-      }
+        }),
+      })),
+    );
+  }
+
+  /** Answers each track of a store call with its outcome. */
+  private async settle(
+    volser: string,
+    items: readonly Waiting[],
+    stored: Promise<void>,
+  ): Promise<void> {
+    let reply: PeerReply = { type: "ACK" };
+    try {
+      await stored;
     } catch (error) {
       reply = this.refusal(volser, error);
     }
-    for (const item of run) item.reply(reply);
+    for (const item of items) item.reply(reply);
   }
 
   private shapeOf(volser: string): VolumeShape {

@@ -53,13 +53,11 @@ describe.each(devices)("store on %s", (_name, options) => {
     const store = await fresh();
     const first = pattern(TRACK, 1);
     const second = pattern(TRACK, 2);
-    await store.writeTracks("VOL001", {
-      firstTrack: 4,
-      tracks: [
-        { data: first, checksum: chunkChecksum(first) },
-        { data: second, checksum: chunkChecksum(second) },
-      ],
-    });
+    await store.writeTracks("VOL001", [
+      { firstTrack: 4, tracks: [{ data: first, checksum: chunkChecksum(first) }] },
+      { firstTrack: 5, tracks: [{ data: second, checksum: chunkChecksum(second) }] },
+      { firstTrack: 9, tracks: [{ data: second, checksum: chunkChecksum(second) }] },
+    ]);
     await store.write("VOL001", { offsetBytes: 7 * TRACK + 10, data: pattern(100, 3) });
     const expected7 = chunkChecksum(
       await store.read("VOL001", { offsetBytes: 7 * TRACK, lengthBytes: TRACK }),
@@ -71,6 +69,9 @@ describe.each(devices)("store on %s", (_name, options) => {
       0n,
       expected7,
     ]);
+    expect(store.trackChecksums("VOL001", { firstTrack: 9, count: 1 })).toEqual([
+      chunkChecksum(second),
+    ]);
     expect(
       (await store.read("VOL001", { offsetBytes: 5 * TRACK, lengthBytes: TRACK })).equals(second),
     ).toBe(true);
@@ -80,10 +81,9 @@ describe.each(devices)("store on %s", (_name, options) => {
     ).toBe("IO_OUT_OF_RANGE");
     expect(
       await codeOf(() =>
-        store.writeTracks("VOL001", {
-          firstTrack: 0,
-          tracks: [{ data: pattern(4096, 1), checksum: 0n }],
-        }),
+        store.writeTracks("VOL001", [
+          { firstTrack: 0, tracks: [{ data: pattern(4096, 1), checksum: 0n }] },
+        ]),
       ),
     ).toBe("IO_OUT_OF_RANGE");
   });

@@ -202,18 +202,24 @@ export class Store {
   }
 
   /**
-   * Writes whole tracks whose checksums the caller has verified (a pair's secondary: the link
-   * checked each track). The images are kept as they are until the promise settles.
+   * Writes runs of whole tracks whose checksums the caller has verified (a pair's secondary: the
+   * link checked each track), all in one change. The images are kept as they are until the
+   * promise settles.
    */
   async writeTracks(
     volser: string,
-    write: { firstTrack: number; tracks: readonly ChecksummedTrack[] },
+    runs: readonly { firstTrack: number; tracks: readonly ChecksummedTrack[] }[],
   ): Promise<void> {
     this.checkOpen();
-    const prepared = prepareTrackWrite(this.parts, this.writableVolume(volser, "write"), write);
+    const volume = this.writableVolume(volser, "write");
+    const prepared = runs.map((run) => prepareTrackWrite(this.parts, volume, run));
     await this.change(
-      () => commitWrite(this.parts, this.writableVolume(volser, "write"), prepared),
-      prepared.written,
+      () => {
+        let updated = this.writableVolume(volser, "write");
+        for (const run of prepared) updated = commitWrite(this.parts, updated, run);
+        return updated;
+      },
+      Promise.all(prepared.map((run) => run.written)).then(() => undefined),
     );
   }
 
