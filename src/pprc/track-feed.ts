@@ -107,12 +107,21 @@ export class TrackFeed {
 
   private readAhead(): void {
     while (!this.exhausted && this.reads.length < READ_AHEAD_BATCHES) {
-      const batch = this.source.take(READ_BATCH_TRACKS);
-      if (batch === undefined) {
-        this.exhausted = true;
-        return;
+      // A batch gathers up to READ_BATCH_TRACKS tracks, in one run or several (scattered
+      // out-of-sync tracks after a resume), whose reads then go at once.
+      const runs: TrackRange[] = [];
+      let tracks = 0;
+      while (tracks < READ_BATCH_TRACKS) {
+        const run = this.source.take(READ_BATCH_TRACKS - tracks);
+        if (run === undefined) {
+          this.exhausted = true;
+          break;
+        }
+        runs.push(run);
+        tracks += run.count;
       }
-      const read = this.readBatch(batch);
+      if (runs.length === 0) return;
+      const read = Promise.all(runs.map((run) => this.readBatch(run))).then((all) => all.flat());
       // A failed read fails the caller that awaits it; until then it is not unhandled.
       read.catch(() => {});
       this.reads.push(read);
