@@ -96,6 +96,14 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
   async function openPage(baseUrl: string = api.baseUrl): Promise<Page> {
     const page = await context.newPage();
     page.on("pageerror", (error) => pageErrors.push(error.message));
+    // An asset the server does not send (a module missing from WEB_ASSETS) is a fault even when
+    // the browser logs nothing for it.
+    page.on("response", (response) => {
+      const url = new URL(response.url());
+      if (response.status() >= 400 && !url.pathname.startsWith("/v1/")) {
+        pageErrors.push(`${response.status()} for ${url.pathname}`);
+      }
+    });
     page.on("console", (message) => {
       // The refusals the tests provoke show in the console: 401s, and the 400s of bad GSC
       // requests. Anything else is a fault.
