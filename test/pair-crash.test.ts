@@ -17,7 +17,7 @@ import {
   waitForPathUp,
   writePattern as write,
 } from "../src/testing/replication-process.js";
-import { CLI_PATH, type ServeProcess } from "../src/testing/serve-process.js";
+import { CLI_PATH } from "../src/testing/serve-process.js";
 
 const CYLINDERS = 100;
 const TRACKS = CYLINDERS * 15;
