@@ -17,6 +17,7 @@ import type { LinkConnection } from "../link/link-connection.js";
 import type { LinkLogger } from "../link/link-logger.js";
 import { trackChecksum } from "../link/track-checksum.js";
 import type { Store } from "../store/store.js";
+import { isZeroImage } from "../store/zero-image.js";
 import { OosBitmap } from "./oos-bitmap.js";
 import { OosFile } from "./oos-file.js";
 import type { PairRecord } from "./pair-file.js";
@@ -338,9 +339,9 @@ export class PrimaryPair {
       const trackStart = track * size;
       const from = Math.max(offsetBytes, trackStart);
       const to = Math.min(offsetBytes + lengthBytes, trackStart + size);
-      let image: Buffer;
+      let image: Buffer | undefined;
       if (from === trackStart && to === trackStart + size) {
-        image = data === undefined ? ZERO : data.subarray(from - offsetBytes, to - offsetBytes);
+        image = data?.subarray(from - offsetBytes, to - offsetBytes);
       } else {
         image = await this.deps.store.read(this.volser, {
           offsetBytes: trackStart,
@@ -349,7 +350,8 @@ export class PrimaryPair {
         if (data === undefined) image.fill(0, from - trackStart, to - trackStart);
         else data.copy(image, from - trackStart, from - offsetBytes, to - offsetBytes);
       }
-      images.push({ trackNumber: track, data: isZero(image, size) ? undefined : image });
+      const zero = image === undefined || isZeroImage(image);
+      images.push({ trackNumber: track, data: zero ? undefined : image });
     }
     return images;
   }
@@ -428,13 +430,6 @@ interface TrackImage {
   readonly trackNumber: number;
   /** Undefined: the track is all zeroes and goes as a zero record. */
   readonly data: Buffer | undefined;
-}
-
-const ZERO = Buffer.alloc(0);
-
-function isZero(image: Buffer, size: number): boolean {
-  if (image === ZERO) return true;
-  return image.length === size && image.every((byte) => byte === 0);
 }
 
 async function sendImage(

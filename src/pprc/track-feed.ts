@@ -6,6 +6,7 @@
 
 import { trackChecksum } from "../link/track-checksum.js";
 import type { Store } from "../store/store.js";
+import { isZeroImage } from "../store/zero-image.js";
 
 /**
  * Tracks read from the store in one go. 16 tracks of at most 1 MiB bound a batch to 16 MiB, and
@@ -64,7 +65,6 @@ export class TrackFeed {
   /** Batch reads in flight, in track order. */
   private readonly reads: Promise<OutgoingTrack[]>[] = [];
   private exhausted = false;
-  private readonly zeroTrack: Buffer;
   private readonly volser: string;
   private readonly source: TrackSource;
   readonly trackSizeBytes: number;
@@ -76,7 +76,6 @@ export class TrackFeed {
     this.volser = options.volser;
     this.source = options.source;
     this.trackSizeBytes = store.showVolume(this.volser).trackSizeBytes;
-    this.zeroTrack = Buffer.alloc(this.trackSizeBytes);
   }
 
   get tracksTotal(): number {
@@ -147,7 +146,7 @@ export class TrackFeed {
         const data = bytes.subarray(i * size, (i + 1) * size);
         const trackNumber = run.firstTrack + i;
         // A mapped track that holds only zeroes still travels as a zero record (DESIGN.md §2).
-        if (data.equals(this.zeroTrack)) tracks.push({ kind: "zero", trackNumber });
+        if (isZeroImage(data)) tracks.push({ kind: "zero", trackNumber });
         else tracks.push({ kind: "data", trackNumber, data, checksum: trackChecksum(data) });
       }
     }

@@ -33,7 +33,8 @@ interface Waiting {
 
 /**
  * Store calls in flight at once. While they run, arriving tracks wait and then go together: a
- * group commit. Two keep the disk and the catalog busy while the next batch gathers.
+ * group commit. Four keep the thread pool's appends and the catalog busy while the next batch
+ * gathers.
  */
 export const MAX_STORE_CALLS = 4;
 
@@ -154,10 +155,16 @@ export class TrackStorer {
     return shape;
   }
 
+  /**
+   * The NACK for a store failure. An error that is not a GsnapError is a fault here, but the peer
+   * still gets an answer (I/O error) and the server goes on: it must not end the process.
+   */
   private refusal(volser: string, error: unknown): PeerReply {
-    if (!isGsnapError(error)) throw error;
     this.shapes.delete(volser);
-    return { type: "NACK", reason: nackReasonFor(error.code) };
+    return {
+      type: "NACK",
+      reason: isGsnapError(error) ? nackReasonFor(error.code) : NackReason.IO_ERROR,
+    };
   }
 }
 

@@ -13,6 +13,7 @@ import { chunkChecksum } from "./checksum.js";
 import type { ChunkDevice, ChunkImage, ChunkLocation } from "./chunk-device.js";
 import { assign, lookup, NONE } from "./mapping-tree.js";
 import { treeOf, type VolumeRecord } from "./volume-record.js";
+import { isZeroImage } from "./zero-image.js";
 
 export interface StoreParts {
   readonly catalog: Catalog;
@@ -225,7 +226,7 @@ function newChunks(
   const chunkIds = new Float64Array(trackImages.length);
   const images: ChunkImage[] = [];
   trackImages.forEach((data, i) => {
-    if (data === undefined || isZero(data)) return;
+    if (data === undefined || isZeroImage(data)) return;
     assert.equal(data.length, volume.geometry.trackSizeBytes);
     const id = parts.catalog.allocateChunkId();
     chunkIds[i] = id;
@@ -417,15 +418,4 @@ export function trackChecksums(
     assert.ok(chunk !== undefined, "a mapped track's chunk is in the catalog");
     return chunk.hash;
   });
-}
-
-const zeroBuffers = new Map<number, Buffer>();
-
-function isZero(image: Buffer): boolean {
-  let zeros = zeroBuffers.get(image.length);
-  if (zeros === undefined) {
-    zeros = Buffer.alloc(image.length);
-    zeroBuffers.set(image.length, zeros);
-  }
-  return image.equals(zeros);
 }
