@@ -120,3 +120,8 @@ export function checkExtentInVolume(extent: Extent, geometry: Geometry, volser: 
 export function extentsOverlap(a: Extent, b: Extent): boolean {
   return a.firstTrack <= b.lastTrack && b.firstTrack <= a.lastTrack;
 }
+
+/** Whether any extent of one list shares a track with any of the other. */
+export function extentListsOverlap(a: readonly Extent[], b: readonly Extent[]): boolean {
+  return a.some((x) => b.some((y) => extentsOverlap(x, y)));
+}

@@ -33,6 +33,9 @@ describe("control bodies", () => {
   it("refuses missing, mistyped and out-of-range fields with clear errors", () => {
     const code = (op: number, body: string) => codeOf(() => parseControl(op, body));
     expect(code(99, "{}")).toBe("REQUEST_INVALID");
+    expect(code(ControlOp.FLUSH, "not json")).toBe("REQUEST_INVALID");
+    expect(code(ControlOp.VOLUME_INFO, "null")).toBe("REQUEST_INVALID");
+    expect(code(ControlOp.VOLUME_INFO, "[]")).toBe("REQUEST_INVALID");
     expect(code(ControlOp.VOLUME_INFO, "{}")).toBe("REQUEST_INVALID");
     expect(code(ControlOp.VOLUME_INFO, '{"volser":"lower"}')).toBe("VOLSER_INVALID");
     expect(code(ControlOp.RELEASE, '{"job":"../etc"}')).toBe("REQUEST_INVALID");

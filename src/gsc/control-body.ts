@@ -98,7 +98,15 @@ function count(body: Record<string, unknown>, name: string, max: number): number
 export function parseControl(op: number, text: string): ControlRequest {
   const name = OP_NAMES.get(op);
   if (name === undefined) throw bad(`op ${op} is unknown`);
-  const body = JSON.parse(text) as Record<string, unknown>;
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw bad("the body is not JSON");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw bad("the body is not a JSON object");
+  }
   switch (name) {
     case "VOLUME_INFO":
       return { op: name, body: { volser: checkVolser(field(body, "volser", "string")) } };

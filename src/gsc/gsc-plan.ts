@@ -7,11 +7,11 @@ import { GsnapError } from "../errors/gsnap-error.js";
 import {
   checkExtentInVolume,
   type Extent,
-  extentsOverlap,
+  extentTrackCount,
   formatExtentList,
   totalTrackCount,
 } from "../geometry/address.js";
-import type { Geometry } from "../geometry/geometry.js";
+import { type Geometry, HEADS } from "../geometry/geometry.js";
 import type { TrackRange } from "../pprc/track-feed.js";
 import type { VolumeUsage } from "../store/volume-record.js";
 import type { RemoteVolumeInfo } from "./control-body.js";
@@ -133,7 +133,7 @@ export async function planGsc(facts: PlanFacts): Promise<GscPlan> {
     );
   }
   if (spec.intermediate === "auto")
-    checkHolds(pairGeometry.cylinders * 15, lastSourceTrack, "an allocated P'", "P'");
+    checkHolds(pairGeometry.cylinders * HEADS, lastSourceTrack, "an allocated P'", "P'");
 
   return {
     source: {
@@ -167,13 +167,8 @@ export async function planGsc(facts: PlanFacts): Promise<GscPlan> {
 export function runsOf(extents: readonly Extent[]): TrackRange[] {
   return extents.map((extent) => ({
     firstTrack: extent.firstTrack,
-    count: extent.lastTrack - extent.firstTrack + 1,
+    count: extentTrackCount(extent),
   }));
-}
-
-/** Whether two extent lists share a track. */
-export function extentListsOverlap(a: readonly Extent[], b: readonly Extent[]): boolean {
-  return a.some((x) => b.some((y) => extentsOverlap(x, y)));
 }
 
 function geometryOf(volume: {
@@ -184,7 +179,7 @@ function geometryOf(volume: {
   return {
     model: volume.model,
     cylinders: volume.cylinders,
-    heads: 15,
+    heads: HEADS,
     trackSizeBytes: volume.trackSizeBytes,
   };
 }

@@ -15,7 +15,7 @@ import type { TrackRange } from "../pprc/track-feed.js";
 import type { Store } from "../store/store.js";
 import { type GscPlan, runsOf } from "./gsc-plan.js";
 import type { GscStep, JobProgress } from "./job-service.js";
-import type { RemoteSystem } from "./remote-system.js";
+import { type RemoteSystem, TargetRefusal } from "./remote-system.js";
 
 /** How often the transfer step reads the pair's progress into the job. */
 const PROGRESS_INTERVAL_MS = 250;
@@ -313,8 +313,7 @@ export function failureCode(error: unknown): { code: string; message: string } {
     case "PATH_NOT_FOUND":
       return { code: "GSC_TRANSFER_FAILED", message: error.message };
     default:
-      // The target's own refusals come back prefixed with its serial ("System 0000000002: ...").
-      if (error.message.startsWith("System ")) {
+      if (error instanceof TargetRefusal) {
         return { code: "GSC_TARGET_ERROR", message: `${error.code}: ${error.message}` };
       }
       return { code: error.code, message: error.message };

@@ -8,12 +8,13 @@
 import path from "node:path";
 import { ERROR_CODES, type ErrorCode } from "../errors/codes.js";
 import { GsnapError, isGsnapError } from "../errors/gsnap-error.js";
-import { type Extent, parseExtentList } from "../geometry/address.js";
+import { type Extent, extentListsOverlap, parseExtentList } from "../geometry/address.js";
 import { readJsonFile, writeJsonFile } from "../pprc/json-file.js";
 import type { PairManager } from "../pprc/pair-manager.js";
 import type { PathManager } from "../pprc/path-manager.js";
 import type { Store } from "../store/store.js";
-import { extentListsOverlap, type GscPlan, planGsc } from "./gsc-plan.js";
+import { freeVolser } from "./free-volser.js";
+import { type GscPlan, planGsc } from "./gsc-plan.js";
 import { failureCode, GscRunner, type TestPause } from "./gsc-runner.js";
 import { checkGscRequest } from "./gsc-spec.js";
 import {
@@ -212,7 +213,7 @@ export class JobManager implements JobService {
       progress: (progress) => this.update(id, { progress }),
       signal,
       pauseAt: this.options.pauseAt,
-      freeLocalName: () => this.freeLocalName(),
+      freeLocalName: () => freeVolser(this.options.store, "#P"),
       bytesPerSecond: checkGscRequest(record.info.request).bandwidthBytesPerSecond,
     });
     let outcome: { state: "succeeded" | "failed" | "cancelled"; code: string; message: string };
@@ -220,10 +221,10 @@ export class JobManager implements JobService {
       const message = await runner.run();
       outcome = { state: "succeeded", code: "OK", message };
     } catch (error) {
-      if (this.closed) return;
       const failure = failureCode(error);
       outcome = { state: failure.code === "GSC_CANCELLED" ? "cancelled" : "failed", ...failure };
     }
+    // A system that stops leaves the job as it is: the next start cleans it up.
     if (this.closed) return;
     await this.recordStep(id, 522, "start");
     let cleaned: string;
@@ -415,18 +416,6 @@ export class JobManager implements JobService {
         return record.info.id;
     }
     return undefined;
-  }
-
-  /** A VOLSER no local volume has: `#P` and four base-36 digits. */
-  private freeLocalName(): string {
-    const taken = new Set(this.options.store.listVolumes().map((volume) => volume.volser));
-    for (;;) {
-      const name = `#P${Math.floor(Math.random() * 36 ** 4)
-        .toString(36)
-        .toUpperCase()
-        .padStart(4, "0")}`;
-      if (!taken.has(name)) return name;
-    }
   }
 
   private save(): Promise<void> {

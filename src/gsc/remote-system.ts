@@ -21,6 +21,9 @@ import {
  */
 export const CONTROL_TIMEOUT_MS = 60_000;
 
+/** The target answered a request with its own error: the code is the target's. */
+export class TargetRefusal extends GsnapError {}
+
 export class RemoteSystem {
   constructor(
     readonly serial: string,
@@ -71,13 +74,14 @@ export class RemoteSystem {
   private async call(op: ControlOpName, body: object): Promise<Record<string, unknown>> {
     const [connection] = this.connections();
     const what = `System ${this.serial}`;
+    let timeout: NodeJS.Timeout | undefined;
     const timer = new Promise<"timeout">((resolve) => {
-      setTimeout(() => resolve("timeout"), CONTROL_TIMEOUT_MS).unref();
+      timeout = setTimeout(() => resolve("timeout"), CONTROL_TIMEOUT_MS);
     });
     const reply = await Promise.race([
       connection.request({ type: "CONTROL", op: ControlOp[op], body: JSON.stringify(body) }),
       timer,
-    ]);
+    ]).finally(() => clearTimeout(timeout));
     if (reply === "timeout") {
       throw new GsnapError(
         "LINK_DOWN",
@@ -90,12 +94,13 @@ export class RemoteSystem {
         `${what} answered ${op} with ${reply.type}: it does not take GSC requests`,
       );
     }
+    // The link checked the body is a JSON object; its fields are the peer's to get right.
     const result = JSON.parse(reply.body) as Record<string, unknown>;
     if (result.ok === true) return result;
     const code =
       typeof result.code === "string" && result.code in ERROR_CODES
         ? result.code
         : "GSC_TARGET_ERROR";
-    throw new GsnapError(code as ErrorCode, `${what}: ${String(result.message)}`);
+    throw new TargetRefusal(code as ErrorCode, `${what}: ${String(result.message)}`);
   }
 }

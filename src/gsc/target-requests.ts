@@ -10,7 +10,7 @@
 
 import path from "node:path";
 import { GsnapError, isGsnapError } from "../errors/gsnap-error.js";
-import { type Extent, extentsOverlap, parseExtentList } from "../geometry/address.js";
+import { type Extent, extentListsOverlap, parseExtentList } from "../geometry/address.js";
 import { parseVolumeExtents } from "../geometry/volume-extents.js";
 import type { ControlFrame } from "../link/frame-types.js";
 import { readJsonFile, writeJsonFile } from "../pprc/json-file.js";
@@ -25,6 +25,7 @@ import {
   type ReserveRequest,
   type SnapRequestBody,
 } from "./control-body.js";
+import { freeVolser } from "./free-volser.js";
 
 export const RESERVATION_FILE_NAME = "gsc-reservations.json";
 
@@ -130,7 +131,7 @@ export class GscTarget {
     const what = `Cannot reserve ${request.volser ?? "a new volume"} for job ${request.job}`;
     let volser = request.volser;
     if (request.create !== undefined) {
-      volser ??= this.freeName();
+      volser ??= freeVolser(this.options.store, "#T");
       // Kept before the volume exists, so that a crash in between leaves nothing unreleased.
       const reservation = { job: request.job, peer, volser, created: true };
       this.reservations.push(reservation);
@@ -162,7 +163,7 @@ export class GscTarget {
         (r) =>
           r.volser === volser &&
           (r.job !== request.job || r.peer !== peer) &&
-          this.extentsOf(r.volser, r.extents).some((a) => wanted.some((b) => extentsOverlap(a, b))),
+          extentListsOverlap(this.extentsOf(r.volser, r.extents), wanted),
       );
       if (clash !== undefined) {
         throw new GsnapError(
@@ -244,18 +245,6 @@ export class GscTarget {
   private extentsOf(volser: string, extents: string | undefined): Extent[] {
     if (extents !== undefined) return parseExtentList(extents);
     return [{ firstTrack: 0, lastTrack: this.options.store.showVolume(volser).trackCount - 1 }];
-  }
-
-  /** A VOLSER no volume has: `#T` and four base-36 digits. */
-  private freeName(): string {
-    const taken = new Set(this.options.store.listVolumes().map((volume) => volume.volser));
-    for (;;) {
-      const name = `#T${Math.floor(Math.random() * 36 ** 4)
-        .toString(36)
-        .toUpperCase()
-        .padStart(4, "0")}`;
-      if (!taken.has(name)) return name;
-    }
   }
 
   private save(): Promise<void> {

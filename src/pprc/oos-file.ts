@@ -84,7 +84,11 @@ export class OosFile {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.writeNow();
+      // Thrown here it would end the process. The bytes stay changed: the next sync (a host
+      // FLUSH) writes them again, and fails the FLUSH if it still cannot.
+      try {
+        this.writeNow();
+      } catch {}
     });
   }
 
@@ -102,6 +106,8 @@ export class OosFile {
       try {
         fs.writeSync(this.fd, bits, first, count, HEADER_BYTES + first);
       } catch (error) {
+        // Written next time: the bytes of this run and of the runs after it.
+        for (const index of indexes.slice(start)) this.changed.add(index);
         throw ioError("write", this.file, error);
       }
       start = i;
@@ -111,7 +117,12 @@ export class OosFile {
   /** Makes every change durable. */
   sync(): void {
     this.writeNow();
-    if (!this.closed) fs.fsyncSync(this.fd);
+    if (this.closed) return;
+    try {
+      fs.fsyncSync(this.fd);
+    } catch (error) {
+      throw ioError("sync", this.file, error);
+    }
   }
 
   close(): void {

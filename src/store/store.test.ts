@@ -363,6 +363,31 @@ describe.each(devices)("store on %s", (_name, options) => {
     expect(store.showVolume("VOL001")).toMatchObject({ trackSizeBytes: 8_192, allocatedTracks: 0 });
   });
 
+  it("fails a write whose volume is created anew smaller before it commits with IO_OUT_OF_RANGE", async () => {
+    const store = await fresh();
+    const last = store.showVolume("VOL001").trackCount - 2;
+    const deleted = store.deleteVolume("VOL001");
+    const created = store.createVolume({ volser: "VOL001", cylinders: 1 });
+    const write = store.write("VOL001", {
+      offsetBytes: last * TRACK,
+      data: pattern(2 * TRACK, 20),
+    });
+    const [, , outcome] = await Promise.allSettled([deleted, created, write]);
+    expect(outcome.status === "rejected" && outcome.reason.code).toBe("IO_OUT_OF_RANGE");
+    expect(store.showVolume("VOL001")).toMatchObject({ cylinders: 1, allocatedTracks: 0 });
+  });
+
+  it("refuses a track write with a bad run after good ones and maps none of them", async () => {
+    const store = await fresh();
+    const data = pattern(TRACK, 21);
+    const good = { firstTrack: 0, tracks: [{ data, checksum: chunkChecksum(data) }] };
+    const bad = { firstTrack: 1, tracks: [{ data: pattern(100, 1), checksum: 0n }] };
+    expect(await codeOf(() => store.writeTracks("VOL001", [good, good, bad]))).toBe(
+      "IO_OUT_OF_RANGE",
+    );
+    expect(store.showVolume("VOL001").allocatedTracks).toBe(0);
+  });
+
   it("reports a chunk that fails its checksum with CHUNK_CORRUPT, and the checker finds it", async () => {
     const device = new MemoryDevice({ committedSizes: new Map() });
     const store = await openStore(tempDir(), { device: () => device });

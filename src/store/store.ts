@@ -27,6 +27,7 @@ import {
   type ChecksummedTrack,
   checkByteRange,
   commitWrite,
+  type PreparedWrite,
   prepareTrackWrite,
   prepareWrite,
   readRangeAsync,
@@ -212,7 +213,14 @@ export class Store {
   ): Promise<void> {
     this.checkOpen();
     const volume = this.writableVolume(volser, "write");
-    const prepared = runs.map((run) => prepareTrackWrite(this.parts, volume, run));
+    const prepared: PreparedWrite[] = [];
+    try {
+      for (const run of runs) prepared.push(prepareTrackWrite(this.parts, volume, run));
+    } catch (error) {
+      // Appends already started fail or finish unseen: their chunks are never mapped.
+      for (const run of prepared) run.written.catch(() => {});
+      throw error;
+    }
     await this.change(
       () => {
         let updated = this.writableVolume(volser, "write");

@@ -376,6 +376,13 @@ export function commitWrite(
       `Cannot write volume "${volume.volser}": it was deleted and created anew during the write`,
     );
   }
+  // A volume created anew with fewer cylinders may no longer hold the tracks.
+  const size = prepared.trackSizeBytes;
+  checkByteRange(
+    volume,
+    { offsetBytes: prepared.firstWholeTrack * size, lengthBytes: prepared.chunkIds.length * size },
+    "write",
+  );
   recordChunks(parts, prepared.images, prepared.locations);
   let updated = pointTracks(parts, volume, {
     firstTrack: prepared.firstWholeTrack,
