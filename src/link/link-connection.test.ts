@@ -350,6 +350,13 @@ describe("link connection", () => {
     }
     await heavy.closed;
     expect(quiet.find((line) => line.level === "warn")?.msg).toMatch(/33554432 bytes in flight/);
+    // A request id used again while the first request with it is unanswered.
+    quiet.length = 0;
+    const repeater = await rawAuthenticated(listener.address.port);
+    repeater.socket.write(encodeFrame({ type: "PING", requestId: 7 }));
+    repeater.socket.write(encodeFrame({ type: "PING", requestId: 7 }));
+    await repeater.closed;
+    expect(quiet.find((line) => line.level === "warn")?.msg).toMatch(/request 7 is in flight/);
     const liar = await rawAuthenticated(server.listener.address.port);
     liar.socket.write(encodeFrame({ type: "ACK", requestId: 999 }));
     await liar.closed;

@@ -22,6 +22,8 @@ const HEADER_BYTES = 16;
 export class OosFile {
   private readonly changed = new Set<number>();
   private scheduled = false;
+  /** Bytes written since the last fsync: a FLUSH of a clean bitmap costs nothing. */
+  private unsynced = false;
   private closed = false;
 
   private constructor(
@@ -105,6 +107,7 @@ export class OosFile {
       const count = indexes[i - 1] - first + 1;
       try {
         fs.writeSync(this.fd, bits, first, count, HEADER_BYTES + first);
+        this.unsynced = true;
       } catch (error) {
         // Written next time: the bytes of this run and of the runs after it.
         for (const index of indexes.slice(start)) this.changed.add(index);
@@ -117,9 +120,10 @@ export class OosFile {
   /** Makes every change durable. */
   sync(): void {
     this.writeNow();
-    if (this.closed) return;
+    if (this.closed || !this.unsynced) return;
     try {
       fs.fsyncSync(this.fd);
+      this.unsynced = false;
     } catch (error) {
       throw ioError("sync", this.file, error);
     }

@@ -237,6 +237,26 @@ describe("pairs between two systems", () => {
     });
   });
 
+  it("suspends a sync pair with secondary error when the secondary refuses a write, and goes on locally", async () => {
+    const both = await systems();
+    const { primary, secondary } = both;
+    await primary.pairs.establish({ volser: "PRI001", secondary: SECONDARY, mode: "sync" });
+    await waitFor(
+      () => primary.pairs.show("PRI001"),
+      (info) => info.state === "duplex",
+    );
+    await secondary.store.setReadOnly("SEC001", true);
+    const data = randomBytes(4096);
+    await primary.host.write("PRI001", { offsetBytes: 2 * TRACK, data });
+    expect(primary.pairs.show("PRI001")).toMatchObject({
+      state: "suspended",
+      reason: "secondary error",
+      tracksOutOfSync: 1,
+    });
+    const here = await primary.store.read("PRI001", { offsetBytes: 2 * TRACK, lengthBytes: 4096 });
+    expect(here.equals(data)).toBe(true);
+  });
+
   it("keeps the bitmap across a restart of the primary and resumes to identical", async () => {
     const both = await systems();
     const { primary, secondary } = both;

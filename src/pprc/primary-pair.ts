@@ -12,7 +12,7 @@
 // failure, or secondary error when it refused the track); its tracks stay marked.
 
 import { GsnapError, isGsnapError } from "../errors/gsnap-error.js";
-import { NackReason, WirePairState, WireSuspendReason } from "../link/frame-types.js";
+import { WirePairState, WireSuspendReason } from "../link/frame-types.js";
 import type { LinkConnection } from "../link/link-connection.js";
 import type { LinkLogger } from "../link/link-logger.js";
 import { trackChecksum } from "../link/track-checksum.js";
@@ -23,9 +23,9 @@ import { OosFile } from "./oos-file.js";
 import type { PairRecord } from "./pair-file.js";
 import type { PairInfo, PairState, SuspendReason } from "./pair-service.js";
 import { RateMeter } from "./rate-meter.js";
-import type { TrackRange } from "./track-feed.js";
+import type { OutgoingTrack, TrackRange } from "./track-feed.js";
 import { TrackLocks } from "./track-locks.js";
-import { MAX_CHECKSUM_RESENDS, sendTracks } from "./track-sender.js";
+import { sendTrack, sendTracks, trackRefusal } from "./track-sender.js";
 
 export interface PrimaryPairDeps {
   readonly store: Store;
@@ -359,10 +359,10 @@ export class PrimaryPair {
   /** Sends track images over the path, spread over its connections, within the sync timeout. */
   private async send(images: readonly TrackImage[]): Promise<void> {
     const connections = this.deps.connections();
-    const volser = remoteVolser(this.current.secondary);
+    const copy = { source: this.volser, target: remoteVolser(this.current.secondary) };
     const sent = Promise.all(
       images.map((image, index) =>
-        sendImage(connections[index % connections.length], volser, image).then(() => {
+        sendImage(connections[index % connections.length], copy, image).then(() => {
           this.meter.add(image.data?.length ?? 0, performance.now());
         }),
       ),
@@ -432,31 +432,23 @@ interface TrackImage {
   readonly data: Buffer | undefined;
 }
 
+/** Sends one track image of a sync write; a refusal is the sender's typed error. */
 async function sendImage(
   connection: LinkConnection,
-  volser: string,
+  copy: { source: string; target: string },
   image: TrackImage,
 ): Promise<void> {
-  for (let resends = 0; ; resends += 1) {
-    const reply = await connection.request(
-      image.data === undefined
-        ? { type: "TRACK_ZERO", volser, trackNumber: image.trackNumber }
-        : {
-            type: "TRACK_DATA",
-            volser,
-            trackNumber: image.trackNumber,
-            checksum: trackChecksum(image.data),
-            data: image.data,
-          },
-    );
-    if (reply.type === "ACK") return;
-    const damaged = reply.type === "NACK" && reply.reason === NackReason.CHECKSUM_MISMATCH;
-    if (damaged && resends < MAX_CHECKSUM_RESENDS) continue;
-    throw new GsnapError(
-      "IO_ERROR",
-      `The secondary ${volser} refused track ${image.trackNumber} (${reply.type} ${"reason" in reply ? reply.reason : ""})`,
-    );
-  }
+  const track: OutgoingTrack =
+    image.data === undefined
+      ? { kind: "zero", trackNumber: image.trackNumber }
+      : {
+          kind: "data",
+          trackNumber: image.trackNumber,
+          data: image.data,
+          checksum: trackChecksum(image.data),
+        };
+  const sent = await sendTrack(connection, copy.target, track);
+  if (sent.reply.type !== "ACK") throw trackRefusal({ ...copy, track }, sent);
 }
 
 /** Link failures are link failures; anything the secondary refused is a secondary error. */

@@ -179,41 +179,24 @@ class TrackSend {
       const waitMs = this.limiter.take(track.data.length, performance.now());
       if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
-    for (let resends = 0; ; resends += 1) {
-      let reply: ReplyFrame;
-      try {
-        reply = await connection.request(this.requestFor(track));
-      } catch (error) {
-        if (!isGsnapError(error)) throw error;
-        this.lastLinkError = error;
-        return "link-failed";
-      }
-      if (reply.type === "ACK") {
-        this.acknowledge(track);
-        return "acknowledged";
-      }
-      const damaged = reply.type === "NACK" && reply.reason === NackReason.CHECKSUM_MISMATCH;
-      if (damaged && resends < MAX_CHECKSUM_RESENDS) {
-        this.totals.resent += 1;
-        continue;
-      }
-      this.failure ??= this.refusal(track, reply, resends);
-      return "refused";
+    let sent: SentTrack;
+    try {
+      sent = await sendTrack(connection, this.options.targetVolser, track);
+    } catch (error) {
+      if (!isGsnapError(error)) throw error;
+      this.lastLinkError = error;
+      return "link-failed";
     }
-  }
-
-  private requestFor(track: OutgoingTrack): RequestBody {
-    const volser = this.options.targetVolser;
-    if (track.kind === "zero") {
-      return { type: "TRACK_ZERO", volser, trackNumber: track.trackNumber };
+    this.totals.resent += sent.resends;
+    if (sent.reply.type === "ACK") {
+      this.acknowledge(track);
+      return "acknowledged";
     }
-    return {
-      type: "TRACK_DATA",
-      volser,
-      trackNumber: track.trackNumber,
-      checksum: track.checksum,
-      data: track.data,
-    };
+    this.failure ??= trackRefusal(
+      { source: this.options.sourceVolser, target: this.options.targetVolser, track },
+      sent,
+    );
+    return "refused";
   }
 
   private acknowledge(track: OutgoingTrack): void {
@@ -227,38 +210,75 @@ class TrackSend {
   private wake(): void {
     for (const waiter of this.waiters.splice(0)) waiter();
   }
+}
 
-  /** The typed error for a reply that ends the copy. */
-  private refusal(track: OutgoingTrack, reply: ReplyFrame, resends: number): GsnapError {
-    const what =
-      `Cannot send track ${track.trackNumber} of volume "${this.options.sourceVolser}" to ` +
-      `"${this.options.targetVolser}"`;
-    if (reply.type !== "NACK") {
-      return new GsnapError("LINK_PROTOCOL", `${what}: the target answered ${reply.type}`);
-    }
-    switch (reply.reason) {
-      case NackReason.CHECKSUM_MISMATCH:
-        return new GsnapError(
-          "LINK_PROTOCOL",
-          `${what}: it arrived damaged ${resends + 1} times in a row`,
-        );
-      case NackReason.VOLUME_NOT_FOUND:
-        return new GsnapError("VOLUME_NOT_FOUND", `${what}: the target has no such volume`);
-      case NackReason.TRACK_OUT_OF_RANGE:
-        return new GsnapError("IO_OUT_OF_RANGE", `${what}: the track does not fit the target`);
-      case NackReason.BUSY:
-        // The target takes no tracks for this volume now: the closest code is a volume that
-        // refuses writes.
-        return new GsnapError("VOLUME_READ_ONLY", `${what}: the target is busy`);
-      case NackReason.IO_ERROR:
-        return new GsnapError("IO_ERROR", `${what}: the target could not store it`);
-      case NackReason.NOT_PAIRED:
-        return new GsnapError(
-          "PAIR_NOT_FOUND",
-          `${what}: the target volume is in no pair with this system`,
-        );
-      default:
-        return new GsnapError("LINK_PROTOCOL", `${what}: NACK with unknown reason ${reply.reason}`);
-    }
+export interface SentTrack {
+  /** The last reply: ACK, or the NACK that ends the track's sending. */
+  readonly reply: ReplyFrame;
+  /** How often the track went again after a checksum NACK. */
+  readonly resends: number;
+}
+
+/**
+ * Sends one track on one connection, again after each checksum NACK (at most
+ * MAX_CHECKSUM_RESENDS times). Rejects with LINK_DOWN when the connection fails.
+ */
+export async function sendTrack(
+  connection: TrackLink,
+  volser: string,
+  track: OutgoingTrack,
+): Promise<SentTrack> {
+  const request: RequestBody =
+    track.kind === "zero"
+      ? { type: "TRACK_ZERO", volser, trackNumber: track.trackNumber }
+      : {
+          type: "TRACK_DATA",
+          volser,
+          trackNumber: track.trackNumber,
+          checksum: track.checksum,
+          data: track.data,
+        };
+  for (let resends = 0; ; resends += 1) {
+    const reply = await connection.request(request);
+    const damaged = reply.type === "NACK" && reply.reason === NackReason.CHECKSUM_MISMATCH;
+    if (!damaged || resends === MAX_CHECKSUM_RESENDS) return { reply, resends };
+  }
+}
+
+/** The typed error for a reply that ends a track's sending. */
+export function trackRefusal(
+  copy: { source: string; target: string; track: OutgoingTrack },
+  sent: SentTrack,
+): GsnapError {
+  const { reply, resends } = sent;
+  const what =
+    `Cannot send track ${copy.track.trackNumber} of volume "${copy.source}" to ` +
+    `"${copy.target}"`;
+  if (reply.type !== "NACK") {
+    return new GsnapError("LINK_PROTOCOL", `${what}: the target answered ${reply.type}`);
+  }
+  switch (reply.reason) {
+    case NackReason.CHECKSUM_MISMATCH:
+      return new GsnapError(
+        "LINK_PROTOCOL",
+        `${what}: it arrived damaged ${resends + 1} times in a row`,
+      );
+    case NackReason.VOLUME_NOT_FOUND:
+      return new GsnapError("VOLUME_NOT_FOUND", `${what}: the target has no such volume`);
+    case NackReason.TRACK_OUT_OF_RANGE:
+      return new GsnapError("IO_OUT_OF_RANGE", `${what}: the track does not fit the target`);
+    case NackReason.BUSY:
+      // The target takes no tracks for this volume now: the closest code is a volume that
+      // refuses writes.
+      return new GsnapError("VOLUME_READ_ONLY", `${what}: the target is busy`);
+    case NackReason.IO_ERROR:
+      return new GsnapError("IO_ERROR", `${what}: the target could not store it`);
+    case NackReason.NOT_PAIRED:
+      return new GsnapError(
+        "PAIR_NOT_FOUND",
+        `${what}: the target volume is in no pair with this system`,
+      );
+    default:
+      return new GsnapError("LINK_PROTOCOL", `${what}: NACK with unknown reason ${reply.reason}`);
   }
 }
