@@ -24,9 +24,16 @@ describe("serve configuration", () => {
   it("takes a sync timeout of 1 to 600000 ms and refuses others with REQUEST_INVALID", () => {
     expect(resolveConfig({ syncTimeout: 250 }, {}).syncTimeoutMs).toBe(250);
     expect(resolveConfig({}, { syncTimeout: "1000" }).syncTimeoutMs).toBe(1000);
-    for (const bad of ["0", "600001", "1.5", "soon"]) {
+    for (const bad of ["0", "600001", "1.5", "soon", true, [5]] as unknown as string[]) {
       expect(codeOf(() => resolveConfig({}, { syncTimeout: bad }))).toBe("REQUEST_INVALID");
     }
+  });
+
+  it("refuses link TLS paths and secrets from a config file that are not text", () => {
+    const wrong = (settings: object) => codeOf(() => resolveConfig(settings as never, {}));
+    expect(wrong({ linkCert: 3, linkKey: "/k.pem" })).toBe("REQUEST_INVALID");
+    expect(wrong({ linkCert: "/c.pem", linkKey: "/k.pem", linkCa: 7 })).toBe("REQUEST_INVALID");
+    expect(wrong({ linkSecret: 12 })).toBe("REQUEST_INVALID");
   });
 
   it("lets flags win over the config file", () => {

@@ -141,7 +141,8 @@ export function resolveConfig(fromFile: ServeSettings, fromFlags: ServeSettings)
 const MAX_SYNC_TIMEOUT_MS = 600_000;
 
 function checkSyncTimeout(value: string | number): number {
-  const ms = Number(value);
+  // Only a number or the text of one: Number(true) or Number([5]) would pass for one.
+  const ms = typeof value === "number" || typeof value === "string" ? Number(value) : Number.NaN;
   if (!Number.isInteger(ms) || ms < 1 || ms > MAX_SYNC_TIMEOUT_MS) {
     throw new GsnapError(
       "REQUEST_INVALID",
@@ -153,7 +154,10 @@ function checkSyncTimeout(value: string | number): number {
 
 function checkLinkSecret(secret: string | undefined): string | undefined {
   if (secret === undefined) return undefined;
-  if (typeof secret !== "string" || secret === "") {
+  if (typeof secret !== "string") {
+    throw new GsnapError("REQUEST_INVALID", "Cannot use the link secret: it is not text");
+  }
+  if (secret === "") {
     throw new GsnapError("REQUEST_INVALID", "Cannot use the link secret: it is empty");
   }
   return secret;
@@ -162,6 +166,11 @@ function checkLinkSecret(secret: string | undefined): string | undefined {
 /** TLS is on when a certificate and its key are given; one without the other is a mistake. */
 function linkTlsOf(settings: ServeSettings): LinkTlsConfig | undefined {
   const { linkCert, linkKey, linkCa } = settings;
+  for (const [name, value] of Object.entries({ linkCert, linkKey, linkCa })) {
+    if (value !== undefined && typeof value !== "string") {
+      throw new GsnapError("REQUEST_INVALID", `Cannot use ${name}: give a file path`);
+    }
+  }
   if (linkCert === undefined && linkKey === undefined) {
     if (linkCa === undefined) return undefined;
     throw new GsnapError(

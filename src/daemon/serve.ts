@@ -8,20 +8,15 @@ import pino, { type Logger } from "pino";
 import { ApiMetrics } from "../api/api-metrics.js";
 import { buildApi } from "../api/build-api.js";
 import type { TestPause } from "../gsc/gsc-runner.js";
-import { JobManager } from "../gsc/job-manager.js";
 import { GSC_STEPS, type GscStep } from "../gsc/job-service.js";
-import { GscTarget } from "../gsc/target-requests.js";
-import type { LinkConnection } from "../link/link-connection.js";
 import { type LinkListener, listenLink } from "../link/link-listener.js";
 import { NbdServer } from "../nbd/nbd-server.js";
-import { PairManager } from "../pprc/pair-manager.js";
 import { pairedVolumes } from "../pprc/paired-volumes.js";
-import { PathManager } from "../pprc/path-manager.js";
-import { refuseAll, serveLinkRequests } from "../pprc/serve-link-requests.js";
 import { Store } from "../store/store.js";
 import { VERSION } from "../version.js";
 import { formatHostPort, type HostPort, type ServeConfig } from "./config.js";
 import { loadIdentity } from "./identity.js";
+import { openReplication, type Replication } from "./replication.js";
 
 export interface RunningSystem {
   readonly serial: string;
@@ -43,46 +38,28 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
   const store = await Store.open(dataDir);
   const metrics = new ApiMetrics();
   const linkLogger = logger.child({ part: "link" });
-  // Paths serve what peers ask of the pairs and of GSC, and pairs send over paths: the pairs
-  // and the GSC target are bound late.
-  let pairs: PairManager | undefined;
-  let gscTarget: GscTarget | undefined;
-  const serve = (connection: LinkConnection) =>
-    serveLinkRequests(connection, (request, peerSerial) => {
-      if (request.type === "CONTROL" && gscTarget !== undefined) {
-        return gscTarget.handle(request, peerSerial);
-      }
-      return pairs === undefined
-        ? refuseAll(request, peerSerial)
-        : pairs.handlePeer(request, peerSerial);
+  let replication: Replication;
+  try {
+    replication = await openReplication({
+      dataDir,
+      serial: identity.serial,
+      ssids: config.ssids,
+      store,
+      secret: config.linkSecret,
+      tls: config.linkTls === undefined ? undefined : { caPath: config.linkTls.caPath },
+      syncTimeoutMs: config.syncTimeoutMs,
+      pauseAt: testPause(),
+      loggers: {
+        link: linkLogger,
+        pairs: logger.child({ part: "pairs" }),
+        gsc: logger.child({ part: "gsc" }),
+      },
     });
-  const paths = await PathManager.open({
-    dataDir,
-    serial: identity.serial,
-    ssids: config.ssids,
-    secret: config.linkSecret,
-    tls: config.linkTls === undefined ? undefined : { caPath: config.linkTls.caPath },
-    logger: linkLogger,
-    serve,
-  });
-  pairs = await PairManager.open({
-    dataDir,
-    serial: identity.serial,
-    store,
-    paths,
-    logger: logger.child({ part: "pairs" }),
-    syncTimeoutMs: config.syncTimeoutMs,
-  });
-  gscTarget = await GscTarget.open({ dataDir, store, pairs });
-  const jobs = await JobManager.open({
-    dataDir,
-    serial: identity.serial,
-    store,
-    pairs,
-    paths,
-    logger: logger.child({ part: "gsc" }),
-    pauseAt: testPause(),
-  });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const { paths, pairs, jobs } = replication;
   const api = await buildApi({
     store,
     system: { serial: identity.serial, ssids: config.ssids, version: VERSION },
@@ -114,7 +91,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
         ssids: config.ssids,
         tls: config.linkTls,
         logger: linkLogger,
-        onConnection: (connection) => void serve(connection),
+        onConnection: (connection) => void replication.serve(connection),
       });
     }
     const link = linkListener && { host: config.link.host, port: linkListener.address.port };
@@ -131,9 +108,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
       stop() {
         stopping ??= (async () => {
           await nbd.close();
-          await jobs.close();
-          await pairs?.close();
-          await paths.close();
+          await replication.close();
           await linkListener?.close();
           await api.close();
           await store.flush();
@@ -143,9 +118,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
       },
     };
   } catch (error) {
-    await jobs.close();
-    await pairs.close();
-    await paths.close();
+    await replication.close();
     await linkListener?.close();
     await nbd.close();
     await api.close();

@@ -6,17 +6,15 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { openReplication } from "../daemon/replication.js";
 import type { TestPause } from "../gsc/gsc-runner.js";
-import { JobManager } from "../gsc/job-manager.js";
-import { GscTarget } from "../gsc/target-requests.js";
-import type { LinkConnection } from "../link/link-connection.js";
+import type { JobManager } from "../gsc/job-manager.js";
 import { type LinkListener, listenLink } from "../link/link-listener.js";
 import { silentLinkLogger } from "../link/link-logger.js";
 import type { HostVolumes } from "../nbd/host-volumes.js";
-import { PairManager } from "../pprc/pair-manager.js";
+import type { PairManager } from "../pprc/pair-manager.js";
 import { pairedVolumes } from "../pprc/paired-volumes.js";
-import { PathManager } from "../pprc/path-manager.js";
-import { serveLinkRequests } from "../pprc/serve-link-requests.js";
+import type { PathManager } from "../pprc/path-manager.js";
 import { Store } from "../store/store.js";
 
 export const SECRET = "pair-test-secret";
@@ -50,41 +48,18 @@ export interface SystemOptions {
 export async function startTestSystem(options: SystemOptions): Promise<TestSystem> {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-pairs-"));
   const store = await Store.open(dataDir);
-  let pairs: PairManager | undefined;
-  let gscTarget: GscTarget | undefined;
-  const serve = (connection: LinkConnection) =>
-    serveLinkRequests(connection, async (request, peerSerial) => {
-      if (request.type === "CONTROL" && gscTarget !== undefined) {
-        return gscTarget.handle(request, peerSerial);
-      }
-      if (pairs === undefined) return { type: "NACK", reason: 4 };
-      return pairs.handlePeer(request, peerSerial);
-    });
-  const paths = await PathManager.open({
+  const replication = await openReplication({
     dataDir,
     serial: options.serial,
     ssids: [options.ssid],
+    store,
     secret: SECRET,
-    logger: silentLinkLogger,
+    loggers: { link: silentLinkLogger },
     timing: FAST,
-    serve,
-  });
-  pairs = await PairManager.open({
-    dataDir,
-    serial: options.serial,
-    store,
-    paths,
     syncTimeoutMs: options.syncTimeoutMs,
-  });
-  gscTarget = await GscTarget.open({ dataDir, store, pairs });
-  const jobs = await JobManager.open({
-    dataDir,
-    serial: options.serial,
-    store,
-    pairs,
-    paths,
     pauseAt: options.pauseAt,
   });
+  const { paths, pairs, jobs } = replication;
   const listener = await listenLink({
     host: "127.0.0.1",
     port: options.linkPort ?? 0,
@@ -92,24 +67,21 @@ export async function startTestSystem(options: SystemOptions): Promise<TestSyste
     serial: options.serial,
     ssids: [options.ssid],
     logger: silentLinkLogger,
-    onConnection: (connection) => void serve(connection),
+    onConnection: (connection) => void replication.serve(connection),
   });
-  const opened = pairs;
   let stopped: Promise<void> | undefined;
   return {
     serial: options.serial,
     dataDir,
     store,
     paths,
-    pairs: opened,
+    pairs,
     jobs,
-    host: pairedVolumes(store, opened),
+    host: pairedVolumes(store, pairs),
     listener,
     stop() {
       stopped ??= (async () => {
-        await jobs.close();
-        await opened.close();
-        await paths.close();
+        await replication.close();
         await listener.close();
         await store.flush();
         await store.close();
