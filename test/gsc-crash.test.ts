@@ -5,10 +5,11 @@
 
 import fs from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
-import { NbdClient } from "../src/nbd/nbd-client.js";
 import { missingNbdClientsNoticed } from "../src/testing/nbd-clients.js";
 import {
+  leftovers,
   cliOk as ok,
+  readTracks,
   servedSystems,
   TRACK,
   writePattern as write,
@@ -19,16 +20,6 @@ const CYLINDERS = 20;
 const EXTENT_TRACKS = 45;
 const systems = servedSystems();
 afterAll(() => systems.cleanup());
-
-/** The target extent 10.0-12.14 as bytes, read over NBD. */
-async function targetExtent(server: ServeProcess): Promise<Buffer> {
-  const client = await NbdClient.connect({ host: server.nbdHost, port: server.nbdPort }, "VOL900");
-  try {
-    return await client.read(150 * TRACK, EXTENT_TRACKS * TRACK);
-  } finally {
-    await client.close();
-  }
-}
 
 async function until<T>(
   read: () => Promise<T>,
@@ -51,12 +42,7 @@ async function job(server: ServeProcess, id: string): Promise<any> {
 
 /** No pair on either side, no allocated intermediate left on either side. */
 async function clean(a: ServeProcess, b: ServeProcess): Promise<boolean> {
-  for (const server of [a, b]) {
-    if (JSON.parse(await ok(server, "pair", "list", "--json")).length > 0) return false;
-    const volumes = JSON.parse(await ok(server, "volume", "list", "--json"));
-    if (volumes.some((volume: { volser: string }) => volume.volser.startsWith("#"))) return false;
-  }
-  return true;
+  return [...(await leftovers(a)), ...(await leftovers(b))].length === 0;
 }
 
 const skip = !fs.existsSync(CLI_PATH) || missingNbdClientsNoticed("gsc crash").length > 0;
@@ -82,7 +68,7 @@ describe.skipIf(skip)("GSC across a SIGKILL", () => {
       await ok(b, "volume", "create", "VOL900", "--cylinders", String(CYLINDERS));
       await write(a.nbdUri("VOL001"), 0, CYLINDERS * 15 * TRACK, 0x61);
       await write(b.nbdUri("VOL900"), 0, CYLINDERS * 15 * TRACK, 0x0b);
-      const old = await targetExtent(b);
+      const old = await readTracks(b, "VOL900", 150, EXTENT_TRACKS);
       const bLink = b.linkAddress as string;
       await ok(
         a,
@@ -125,15 +111,8 @@ describe.skipIf(skip)("GSC across a SIGKILL", () => {
         (done) => done,
         "a pair or an intermediate was left",
       );
-      const now = await targetExtent(b);
-      const source = await (async () => {
-        const client = await NbdClient.connect({ host: a.nbdHost, port: a.nbdPort }, "VOL001");
-        try {
-          return await client.read(0, EXTENT_TRACKS * TRACK);
-        } finally {
-          await client.close();
-        }
-      })();
+      const now = await readTracks(b, "VOL900", 150, EXTENT_TRACKS);
+      const source = await readTracks(a, "VOL001", 0, EXTENT_TRACKS);
       const whole = now.equals(old) || now.equals(source);
       expect(whole, `the target extent is half copied after a ${ended.state} job`).toBe(true);
       if (ended.state === "succeeded") expect(now.equals(source)).toBe(true);

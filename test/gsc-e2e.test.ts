@@ -7,11 +7,12 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../src/errors/codes.js";
-import { NbdClient } from "../src/nbd/nbd-client.js";
 import { type FaultProxy, startFaultProxy } from "../src/testing/fault-proxy.js";
 import { missingNbdClientsNoticed } from "../src/testing/nbd-clients.js";
 import {
+  leftovers,
   cliOk as ok,
+  readTracks,
   servedSystems,
   TRACK,
   writePattern as write,
@@ -25,15 +26,6 @@ afterEach(async () => {
   for (const proxy of proxies.splice(0)) await proxy.close();
 });
 afterAll(() => systems.cleanup());
-
-async function read(server: ServeProcess, volser: string, firstTrack: number, tracks: number) {
-  const client = await NbdClient.connect({ host: server.nbdHost, port: server.nbdPort }, volser);
-  try {
-    return await client.read(firstTrack * TRACK, tracks * TRACK);
-  } finally {
-    await client.close();
-  }
-}
 
 /** Two systems, VOL001 full on A and VOL900 full of another pattern on B, a path (maybe proxied). */
 async function setup(options: { proxy?: boolean } = {}) {
@@ -62,13 +54,7 @@ function parse(text: string): any {
 }
 
 async function noLeftovers(a: ServeProcess, b: ServeProcess): Promise<void> {
-  for (const server of [a, b]) {
-    expect(parse(await ok(server, "pair", "list", "--json"))).toEqual([]);
-    const volumes = parse(await ok(server, "volume", "list", "--json"));
-    expect(volumes.filter((volume: { volser: string }) => volume.volser.startsWith("#"))).toEqual(
-      [],
-    );
-  }
+  expect([...(await leftovers(a)), ...(await leftovers(b))]).toEqual([]);
 }
 
 const skip = !fs.existsSync(CLI_PATH) || missingNbdClientsNoticed("gsc e2e").length > 0;
@@ -97,13 +83,13 @@ describe.skipIf(skip)("GSC between two real servers", () => {
         500, 502, 506, 508, 510, 512, 514, 516, 518, 520, 522, 524,
       ]);
       const source = Buffer.concat([
-        await read(a, "VOL001", 0, 30),
-        await read(a, "VOL001", 450, 15),
+        await readTracks(a, "VOL001", 0, 30),
+        await readTracks(a, "VOL001", 450, 15),
       ]);
-      expect((await read(b, "VOL900", 150, 45)).equals(source)).toBe(true);
+      expect((await readTracks(b, "VOL900", 150, 45)).equals(source)).toBe(true);
       // Outside the extent, S is as it was.
-      expect((await read(b, "VOL900", 0, 150)).every((byte) => byte === 0x0f)).toBe(true);
-      expect((await read(b, "VOL900", 195, 15)).every((byte) => byte === 0x0f)).toBe(true);
+      expect((await readTracks(b, "VOL900", 0, 150)).every((byte) => byte === 0x0f)).toBe(true);
+      expect((await readTracks(b, "VOL900", 195, 15)).every((byte) => byte === 0x0f)).toBe(true);
       await noLeftovers(a, b);
       await expect.poll(() => received.length).toBe(1);
       expect(JSON.parse(received[0])).toMatchObject({ id: done.id, state: "succeeded" });
@@ -113,7 +99,9 @@ describe.skipIf(skip)("GSC between two real servers", () => {
       const again = parse(await ok(a, "gsc", request, "--wait", "--json"));
       expect(again).toMatchObject({ state: "succeeded" });
       expect(again.progress.bytesDone).toBe(TRACK);
-      expect((await read(b, "VOL900", 150, 30)).equals(await read(a, "VOL001", 0, 30))).toBe(true);
+      expect(
+        (await readTracks(b, "VOL900", 150, 30)).equals(await readTracks(a, "VOL001", 0, 30)),
+      ).toBe(true);
 
       const shown = await ok(a, "job", "show", again.id);
       expect(shown).toMatch(/succeeded/);
@@ -142,8 +130,10 @@ describe.skipIf(skip)("GSC between two real servers", () => {
     );
     const done = parse(await ok(a, "job", "wait", started.id, "--json"));
     expect(done).toMatchObject({ state: "succeeded" });
-    expect((await read(b, "VOL900", 30, 30)).equals(await read(a, "VOL001", 30, 30))).toBe(true);
-    expect((await read(b, "VOL900", 60, 15)).every((byte) => byte === 0x0f)).toBe(true);
+    expect(
+      (await readTracks(b, "VOL900", 30, 30)).equals(await readTracks(a, "VOL001", 30, 30)),
+    ).toBe(true);
+    expect((await readTracks(b, "VOL900", 60, 15)).every((byte) => byte === 0x0f)).toBe(true);
     await noLeftovers(a, b);
   });
 
@@ -169,13 +159,13 @@ describe.skipIf(skip)("GSC between two real servers", () => {
   it("fails a job whose link is cut mid-copy, cleanly, and a rerun succeeds", async () => {
     const { a, b, proxy } = await setup({ proxy: true });
     if (proxy === undefined) throw new Error("no proxy");
-    const before = await read(b, "VOL900", 150, 150);
+    const before = await readTracks(b, "VOL900", 150, 150);
     proxy.cutAfterBytes(2 * 1024 * 1024);
     proxy.setRefusing(true);
     const request = "VOL001:0.0-9.14, *, 0000000002.01B0.VOL900:10.0-19.14, *";
     const failed = await a.cli("gsc", request, "--wait");
     expect(failed.code).toBe(ERROR_CODES.GSC_TRANSFER_FAILED.exitCode);
-    expect((await read(b, "VOL900", 150, 150)).equals(before)).toBe(true);
+    expect((await readTracks(b, "VOL900", 150, 150)).equals(before)).toBe(true);
     proxy.setRefusing(false);
     // The release at the target waits for the link to come back; then nothing is left.
     await expect
@@ -184,6 +174,8 @@ describe.skipIf(skip)("GSC between two real servers", () => {
     await noLeftovers(a, b);
     const done = parse(await ok(a, "gsc", request, "--wait", "--json"));
     expect(done.state).toBe("succeeded");
-    expect((await read(b, "VOL900", 150, 150)).equals(await read(a, "VOL001", 0, 150))).toBe(true);
+    expect(
+      (await readTracks(b, "VOL900", 150, 150)).equals(await readTracks(a, "VOL001", 0, 150)),
+    ).toBe(true);
   });
 });

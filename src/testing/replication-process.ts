@@ -4,11 +4,13 @@
 
 import fs from "node:fs";
 import { expect } from "vitest";
+import { DEFAULT_TRACK_SIZE_BYTES } from "../geometry/geometry.js";
+import { NbdClient } from "../nbd/nbd-client.js";
 import { qemuImg, qemuIo } from "./nbd-clients.js";
 import { type ServeProcess, startServe } from "./serve-process.js";
 
 export const LINK_SECRET = "replication-test-secret";
-export const TRACK = 57_344;
+export const TRACK = DEFAULT_TRACK_SIZE_BYTES;
 
 export interface ServedSystems {
   /** Starts a system with a link listener (port 0 unless `--link` is in `args`). */
@@ -107,4 +109,31 @@ export async function waitForPathUp(server: ServeProcess, timeoutMs = 20_000): P
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error("the path did not come back");
+}
+
+/** `tracks` tracks of an export from `firstTrack`, read over NBD with gsnap's own client. */
+export async function readTracks(
+  server: ServeProcess,
+  volser: string,
+  firstTrack: number,
+  tracks: number,
+): Promise<Buffer> {
+  const client = await NbdClient.connect({ host: server.nbdHost, port: server.nbdPort }, volser);
+  try {
+    return await client.read(firstTrack * TRACK, tracks * TRACK);
+  } finally {
+    await client.close();
+  }
+}
+
+/** What a job or a pair left on a system: its pairs and its allocated (`#`) volumes. */
+export async function leftovers(server: ServeProcess): Promise<string[]> {
+  const pairs = JSON.parse(await cliOk(server, "pair", "list", "--json"));
+  const volumes = JSON.parse(await cliOk(server, "volume", "list", "--json"));
+  return [
+    ...pairs.map((pair: { volser: string }) => `pair ${pair.volser}`),
+    ...volumes
+      .filter((volume: { volser: string }) => volume.volser.startsWith("#"))
+      .map((volume: { volser: string }) => `volume ${volume.volser}`),
+  ];
 }
