@@ -29,7 +29,12 @@ import type {
   PairService,
   SuspendReason,
 } from "./pair-service.js";
-import { checkEstablishPair, formatRemoteVolume, parseRemoteVolume } from "./pair-spec.js";
+import {
+  checkEstablishPair,
+  formatRemoteVolume,
+  parseRemoteVolume,
+  type RemoteVolume,
+} from "./pair-spec.js";
 import { type InitialCopy, PrimaryPair } from "./primary-pair.js";
 import { RateMeter } from "./rate-meter.js";
 import type { PeerReply, PeerRequest } from "./serve-link-requests.js";
@@ -139,22 +144,11 @@ export class PairManager implements PairService {
         `${what}: ${spec.volser} is in a pair (terminate it first)`,
       );
     }
-    const route = {
-      ssid: volume.ssid,
-      remoteSerial: spec.remote.serial,
-      remoteSsid: spec.remote.ssid,
-    };
-    const [connection] = this.options.paths.connectionsTo(route);
-    const reply = await connection.request({
-      type: "PAIR_OPEN",
-      primarySsid: volume.ssid,
-      primaryVolser: spec.volser,
-      secondarySsid: spec.remote.ssid,
-      secondaryVolser: spec.remote.volser,
-      mode: WirePairMode[spec.mode],
-      trackCount: volume.trackCount,
-      trackSizeBytes: volume.trackSizeBytes,
-      options: 0,
+    const reply = await this.openAtSecondary({
+      volser: spec.volser,
+      remote: spec.remote,
+      mode: spec.mode,
+      resume: false,
     });
     checkOpened(reply, what, spec.remote.serial);
     // Another establish of the same volume may have finished while this one waited.
@@ -212,20 +206,12 @@ export class PairManager implements PairService {
         `${what}: it is ${pair.record.state}, not suspended`,
       );
     }
-    const volume = this.options.store.showVolume(volser);
     const remote = parseRemoteVolume(pair.record.secondary);
-    const route = { ssid: volume.ssid, remoteSerial: remote.serial, remoteSsid: remote.ssid };
-    const [connection] = this.options.paths.connectionsTo(route);
-    const reply = await connection.request({
-      type: "PAIR_OPEN",
-      primarySsid: volume.ssid,
-      primaryVolser: volser,
-      secondarySsid: remote.ssid,
-      secondaryVolser: remote.volser,
-      mode: WirePairMode[pair.record.mode],
-      trackCount: volume.trackCount,
-      trackSizeBytes: volume.trackSizeBytes,
-      options: PairOpenOption.RESUME,
+    const reply = await this.openAtSecondary({
+      volser,
+      remote,
+      mode: pair.record.mode,
+      resume: true,
     });
     checkOpened(reply, what, remote.serial);
     await pair.resume();
@@ -373,14 +359,44 @@ export class PairManager implements PairService {
     throw notPaired(volser, `${action} the pair of`);
   }
 
+  /** Asks the secondary's system to join (or, on resume, rejoin) the pair: PAIR_OPEN. */
+  private openAtSecondary(pair: {
+    volser: string;
+    remote: RemoteVolume;
+    mode: PairMode;
+    resume: boolean;
+  }): Promise<ReplyFrame> {
+    const volume = this.options.store.showVolume(pair.volser);
+    const [connection] = this.connectionsFor(volume.ssid, pair.remote);
+    return connection.request({
+      type: "PAIR_OPEN",
+      primarySsid: volume.ssid,
+      primaryVolser: pair.volser,
+      secondarySsid: pair.remote.ssid,
+      secondaryVolser: pair.remote.volser,
+      mode: WirePairMode[pair.mode],
+      trackCount: volume.trackCount,
+      trackSizeBytes: volume.trackSizeBytes,
+      options: pair.resume ? PairOpenOption.RESUME : 0,
+    });
+  }
+
+  /** The path's connections from a local SSID to the secondary's subsystem. */
+  private connectionsFor(ssid: string, remote: RemoteVolume): LinkConnection[] {
+    return this.options.paths.connectionsTo({
+      ssid,
+      remoteSerial: remote.serial,
+      remoteSsid: remote.ssid,
+    });
+  }
+
   private deps(record: PairRecord) {
     const volume = this.options.store.showVolume(record.volser);
     const remote = parseRemoteVolume(record.secondary);
-    const route = { ssid: volume.ssid, remoteSerial: remote.serial, remoteSsid: remote.ssid };
     return {
       store: this.options.store,
       dataDir: this.options.dataDir,
-      connections: () => this.options.paths.connectionsTo(route),
+      connections: () => this.connectionsFor(volume.ssid, remote),
       save: () => this.save(),
       logger: this.logger,
       syncTimeoutMs: this.options.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS,

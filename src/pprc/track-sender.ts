@@ -98,7 +98,6 @@ class TrackSend {
     // One lane per track the window lets fly; each lane holds its track while it waits, so the
     // byte window bounds them too (a few 1 MiB tracks, hundreds of 56 KiB ones).
     const perConnection = Math.min(
-      MAX_BYTES_IN_FLIGHT,
       MAX_FRAMES_IN_FLIGHT,
       Math.ceil(MAX_BYTES_IN_FLIGHT / this.feed.trackSizeBytes) + 1,
     );
