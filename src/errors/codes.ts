@@ -189,6 +189,21 @@ export const ERROR_CODES = {
     exitCode: 79,
     summary: "the job's state does not allow this (cancel of a finished job)",
   },
+  OBJECT_STORE_UNAVAILABLE: {
+    httpStatus: 503,
+    exitCode: 80,
+    summary: "the object store holding the chunks cannot be reached or keeps failing (after retries)",
+  },
+  OBJECT_STORE_REFUSED: {
+    httpStatus: 502,
+    exitCode: 81,
+    summary: "the object store refused a request: wrong credentials, or no such bucket",
+  },
+  OBJECT_STORE_IN_USE: {
+    httpStatus: 409,
+    exitCode: 82,
+    summary: "the bucket and prefix hold another store's chunks",
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -3,8 +3,9 @@
 // the segment accounting. It reports problems; it never repairs.
 
 import { chunkChecksum } from "./checksum.js";
-import { CHUNK_HEADER_BYTES } from "./chunk-device.js";
+import { CHUNK_HEADER_BYTES, type ChunkLocation } from "./chunk-device.js";
 import { NONE } from "./mapping-tree.js";
+import { decodeChunkHeader } from "./segment-format.js";
 import type { StoreParts } from "./track-io.js";
 import { treeOf } from "./volume-record.js";
 
@@ -22,7 +23,10 @@ export interface CheckReport {
 /** Reporting stops growing past this many problems: the first ones say what went wrong. */
 const MAX_PROBLEMS = 100;
 
-export function checkStore(parts: StoreParts): CheckReport {
+/** Chunks read at once (on the thread pool, or from a remote device) and then verified. */
+const READ_BATCH = 256;
+
+export async function checkStore(parts: StoreParts): Promise<CheckReport> {
   const { catalog, device } = parts;
   const problems: string[] = [];
   const report = (problem: string) => {
@@ -78,6 +82,7 @@ export function checkStore(parts: StoreParts): CheckReport {
   const liveBytes = new Map<number, number>();
   let chunks = 0;
   let checkedBytes = 0;
+  const toRead: { id: number; hash: bigint; location: ChunkLocation }[] = [];
   for (const { id, chunk } of catalog.allChunks()) {
     chunks += 1;
     const expected = chunkRefs.get(id) ?? 0;
@@ -91,27 +96,52 @@ export function checkStore(parts: StoreParts): CheckReport {
       location.segment,
       (liveBytes.get(location.segment) ?? 0) + CHUNK_HEADER_BYTES + location.lengthBytes,
     );
+    toRead.push({ id, hash: chunk.hash, location });
+  }
+  for (let start = 0; start < toRead.length; start += READ_BATCH) {
+    const batch = toRead.slice(start, start + READ_BATCH);
+    // Each record whole, header and image, read the way host reads are (a remote device fetches).
+    const records = batch.map(({ location }) => ({
+      location: {
+        segment: location.segment,
+        offsetBytes: location.offsetBytes - CHUNK_HEADER_BYTES,
+        lengthBytes: location.lengthBytes + CHUNK_HEADER_BYTES,
+      },
+      target: Buffer.allocUnsafe(location.lengthBytes + CHUNK_HEADER_BYTES),
+    }));
     try {
-      const data = Buffer.allocUnsafe(location.lengthBytes);
-      device.readInto(location, data, 0);
-      checkedBytes += data.length;
-      if (chunkChecksum(data) !== chunk.hash) report(`chunk ${id} fails its checksum`);
-      const [found] = device.scan(location.segment, {
-        fromOffsetBytes: location.offsetBytes - CHUNK_HEADER_BYTES,
-        maxBytes: 0,
-      });
+      await device.readManyAsync(records);
+    } catch (error) {
+      report(
+        `chunks ${batch[0].id} to ${batch.at(-1)?.id} cannot be read: ${(error as Error).message}`,
+      );
+      continue;
+    }
+    batch.forEach(({ id, hash, location }, i) => {
+      const record = records[i].target;
+      checkedBytes += location.lengthBytes;
+      if (chunkChecksum(record.subarray(CHUNK_HEADER_BYTES)) !== hash) {
+        report(`chunk ${id} fails its checksum`);
+      }
+      let header: { id: number; lengthBytes: number; hash: bigint } | undefined;
+      try {
+        header = decodeChunkHeader(
+          record.subarray(0, CHUNK_HEADER_BYTES),
+          `segment ${location.segment} offset ${location.offsetBytes - CHUNK_HEADER_BYTES}`,
+        );
+      } catch {
+        header = undefined;
+      }
       if (
-        found?.id !== id ||
-        found.hash !== chunk.hash ||
-        found.location.lengthBytes !== location.lengthBytes
+        header?.id !== id ||
+        header.hash !== hash ||
+        header.lengthBytes !== location.lengthBytes
       ) {
         report(
           `chunk ${id}'s record header in segment ${location.segment} does not match the catalog`,
         );
       }
-    } catch (error) {
-      report(`chunk ${id} cannot be read: ${(error as Error).message}`);
-    }
+    });
   }
   for (const id of chunkRefs.keys()) report(`chunk ${id} is referenced but missing`);
   if (catalog.segmentIndexSize() !== chunks) {

@@ -3,6 +3,9 @@
 // keeps everything else (reference counts, checksums, which chunk lives where).
 //
 // Chunks are appended to segments, one of which is active at a time; a chunk is never modified.
+// A device whose segments may live elsewhere (an object store) reads them synchronously only when
+// they are at hand (on local disk or in its cache); otherwise a synchronous read throws
+// ChunkNotLocal, and the caller fetches them (fetch) and tries again.
 // An append is not durable until sync() returns. An append reserves its place at once and writes
 // either synchronously (append, inside a catalog transaction) or in the background (appendAsync,
 // before the transaction that records the chunks). Space whose transaction never commits is dead:
@@ -31,7 +34,23 @@ export interface ScannedChunk {
 /** Bytes a chunk takes in a segment beyond its image: the record header. */
 export const CHUNK_HEADER_BYTES = 32;
 
+/**
+ * Thrown by a synchronous read of chunks that are not at hand: the caller awaits
+ * `device.fetch(locations)` and runs its transaction again.
+ */
+export class ChunkNotLocal extends Error {
+  readonly locations: readonly ChunkLocation[];
+
+  constructor(locations: readonly ChunkLocation[]) {
+    super(`${locations.length} chunk(s) must be fetched before they can be read`);
+    this.name = "ChunkNotLocal";
+    this.locations = locations;
+  }
+}
+
 export interface ChunkDevice {
+  /** True when synchronous reads may throw ChunkNotLocal (segments kept elsewhere). */
+  readonly remote: boolean;
   /** Appends chunk images to the active segment(s) and returns where each went. */
   append(images: readonly ChunkImage[]): ChunkLocation[];
   /**
@@ -49,6 +68,11 @@ export interface ChunkDevice {
   readMany(reads: readonly { location: ChunkLocation; target: Buffer }[]): void;
   /** The same on the thread pool; a segment with reads under way is not removed. */
   readManyAsync(reads: readonly { location: ChunkLocation; target: Buffer }[]): Promise<void>;
+  /**
+   * Brings chunks at hand so that synchronous reads of them succeed for a while (a remote device
+   * fetches them into its cache); a local device has them at hand already.
+   */
+  fetch(locations: readonly ChunkLocation[]): Promise<void>;
   /** The records of a segment from `fromOffsetBytes` on, at most `maxBytes` of them (at least one). */
   scan(segment: number, window: { fromOffsetBytes: number; maxBytes: number }): ScannedChunk[];
   /** True while background reads or writes of the segment are under way. */

@@ -112,6 +112,9 @@ export class Collector {
       this.compaction = undefined;
       return;
     }
+    // A remote device fetches the window's chunks first, so the change finds them at hand.
+    const locations = ids.flatMap((id) => catalog.getChunk(id)?.location ?? []);
+    await device.fetch(locations);
     const moved = await this.change(() => {
       let count = 0;
       for (const id of ids) {

@@ -37,6 +37,7 @@ interface WriteRun {
 const SEGMENT_NAME = /^(\d{8})\.seg$/;
 
 export class SegmentDevice implements ChunkDevice {
+  readonly remote = false;
   private readonly dir: string;
   private readonly maxSegmentBytes: number;
   private readonly fds = new Map<number, number>();
@@ -58,7 +59,12 @@ export class SegmentDevice implements ChunkDevice {
    */
   constructor(
     dir: string,
-    options: { committedSizes: Map<number, number>; maxSegmentBytes?: number },
+    options: {
+      committedSizes: Map<number, number>;
+      maxSegmentBytes?: number;
+      /** New segments are numbered from past this one too (segments kept elsewhere). */
+      lastKnownSegment?: number;
+    },
   ) {
     this.dir = dir;
     this.maxSegmentBytes = options.maxSegmentBytes ?? SEGMENT_MAX_BYTES;
@@ -76,7 +82,7 @@ export class SegmentDevice implements ChunkDevice {
       this.fds.set(segment, fd);
       this.sizes.set(segment, sizeBytes);
     }
-    this.nextSegment = Math.max(0, ...this.sizes.keys()) + 1;
+    this.nextSegment = Math.max(options.lastKnownSegment ?? 0, ...this.sizes.keys()) + 1;
   }
 
   append(images: readonly ChunkImage[]): ChunkLocation[] {
@@ -171,6 +177,31 @@ export class SegmentDevice implements ChunkDevice {
     await Promise.all(adjacentRuns(reads).map((run) => this.readRunAsync(run)));
   }
 
+  /** A whole segment's bytes, read on the thread pool (an upload of a sealed segment). */
+  async readWhole(segment: number): Promise<Buffer> {
+    const fd = this.fdOf(segment);
+    const sizeBytes = this.segmentSize(segment);
+    const body = Buffer.allocUnsafe(sizeBytes);
+    this.busy.set(segment, (this.busy.get(segment) ?? 0) + 1);
+    try {
+      let done = 0;
+      while (done < sizeBytes) {
+        const read = await new Promise<number>((resolve, reject) =>
+          fs.read(fd, body, done, sizeBytes - done, done, (error, bytes) =>
+            error ? reject(error) : resolve(bytes),
+          ),
+        );
+        if (read === 0) throw new Error(`the file ends at ${done} bytes, not ${sizeBytes}`);
+        done += read;
+      }
+      return body;
+    } catch (error) {
+      throw deviceError(`read segment ${segment}`, error);
+    } finally {
+      this.done(segment);
+    }
+  }
+
   private async readRunAsync(
     run: readonly { location: ChunkLocation; target: Buffer }[],
   ): Promise<void> {
@@ -211,6 +242,10 @@ export class SegmentDevice implements ChunkDevice {
     if (done !== total) for (const read of run) this.readInto(read.location, read.target, 0);
   }
 
+  async fetch(_locations: readonly ChunkLocation[]): Promise<void> {
+    // Local segments are always at hand.
+  }
+
   scan(segment: number, window: { fromOffsetBytes: number; maxBytes: number }): ScannedChunk[] {
     const fd = this.fds.get(segment);
     const sizeBytes = this.sizes.get(segment);
@@ -233,6 +268,17 @@ export class SegmentDevice implements ChunkDevice {
       offset += CHUNK_HEADER_BYTES + decoded.lengthBytes;
     }
     return found;
+  }
+
+  /** Ends appends to a segment: the next append to its lane starts a new one. */
+  seal(segment: number): void {
+    const lane = this.lanes.indexOf(segment);
+    if (lane >= 0) this.lanes[lane] = 0;
+  }
+
+  /** The segments appends go to now. */
+  activeSegments(): number[] {
+    return this.lanes.filter((segment) => segment !== 0);
   }
 
   isActive(segment: number): boolean {

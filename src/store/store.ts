@@ -15,7 +15,7 @@ import { geometryFor } from "../geometry/geometry.js";
 import { checkSsid, checkVolser } from "../geometry/names.js";
 import { Catalog } from "./catalog.js";
 import { type CheckReport, checkStore } from "./checker.js";
-import type { ChunkDevice } from "./chunk-device.js";
+import { type ChunkDevice, ChunkNotLocal } from "./chunk-device.js";
 import { Collector, type CollectorTotals } from "./collector.js";
 import { countMapped, releaseTree, snap } from "./mapping-tree.js";
 import { SegmentDevice } from "./segment-device.js";
@@ -32,7 +32,9 @@ import {
   prepareWrite,
   readRangeAsync,
   type StoreParts,
+  splitByTracks,
   trackChecksums,
+  trackLocations,
   zeroRange,
 } from "./track-io.js";
 import {
@@ -45,7 +47,10 @@ import {
 
 export interface StoreOptions {
   /** Makes the chunk device; the default is segment files under the data dir. */
-  readonly device?: (committedSizes: Map<number, number>) => ChunkDevice;
+  readonly device?: (
+    committedSizes: Map<number, number>,
+    dataDir: string,
+  ) => ChunkDevice | Promise<ChunkDevice>;
   /** How often the background collector looks for work; false turns it off (tests). */
   readonly collectorIntervalMs?: number | false;
 }
@@ -71,6 +76,12 @@ export interface StoreUsage {
   readonly collector: CollectorTotals;
 }
 
+/**
+ * How often a change that reads chunks fetches them and runs again before it gives up: each fetch
+ * puts them in the device's cache, so a second run nearly always finds them.
+ */
+const FETCH_ATTEMPTS = 4;
+
 /** The collector wakes every 250 ms: space comes back within a second, and an idle look is cheap. */
 const COLLECTOR_INTERVAL_MS = 250;
 
@@ -91,7 +102,7 @@ export class Store {
     this.dataDir = dataDir;
     this.parts = parts;
     this.unlock = unlock;
-    this.collector = new Collector(parts, (fn) => this.change(fn));
+    this.collector = new Collector(parts, (fn) => this.change(fn, undefined, { reads: true }));
   }
 
   static async open(dataDir: string, options: StoreOptions = {}): Promise<Store> {
@@ -106,7 +117,14 @@ export class Store {
         options.device ??
         ((sizes: Map<number, number>) =>
           new SegmentDevice(path.join(dataDir, "segments"), { committedSizes: sizes }));
-      const store = new Store(dataDir, { catalog, device: makeDevice(committedSizes) }, unlock);
+      let device: ChunkDevice;
+      try {
+        device = await makeDevice(committedSizes, dataDir);
+      } catch (error) {
+        await catalog.close();
+        throw error;
+      }
+      const store = new Store(dataDir, { catalog, device }, unlock);
       const interval = options.collectorIntervalMs ?? COLLECTOR_INTERVAL_MS;
       if (interval !== false) store.startCollector(interval);
       return store;
@@ -195,10 +213,24 @@ export class Store {
    */
   async write(volser: string, write: { offsetBytes: number; data: Buffer }): Promise<void> {
     this.checkOpen();
-    const prepared = prepareWrite(this.parts, this.writableVolume(volser, "write"), write);
+    const volume = this.writableVolume(volser, "write");
+    const prepared = prepareWrite(this.parts, volume, write);
+    const partials = prepared.partials.length > 0;
     await this.change(
       () => commitWrite(this.parts, this.writableVolume(volser, "write"), prepared),
-      prepared.written,
+      partials
+        ? Promise.all([
+            prepared.written,
+            this.fetchTracks(
+              volume,
+              prepared.partials.map((piece) => ({
+                offsetBytes: piece.offsetBytes,
+                lengthBytes: piece.data.length,
+              })),
+            ),
+          ])
+        : prepared.written,
+      { reads: partials },
     );
   }
 
@@ -233,7 +265,14 @@ export class Store {
 
   /** Zeroes (and unmaps, where whole tracks) a byte range: NBD's TRIM and WRITE_ZEROES. */
   async zero(volser: string, range: ByteRange): Promise<void> {
-    await this.change(() => zeroRange(this.parts, this.writableVolume(volser, "zero"), range));
+    this.checkOpen();
+    const volume = this.writableVolume(volser, "zero");
+    const partials = splitByTracks(range, volume.geometry.trackSizeBytes).partials;
+    await this.change(
+      () => zeroRange(this.parts, this.writableVolume(volser, "zero"), range),
+      this.fetchTracks(volume, partials),
+      { reads: partials.length > 0 },
+    );
   }
 
   /** Which tracks of the range are mapped, as runs: NBD's block status. */
@@ -321,7 +360,7 @@ export class Store {
   async check(): Promise<CheckReport> {
     this.checkOpen();
     await this.parts.catalog.flushed();
-    return checkStore(this.parts);
+    return await checkStore(this.parts);
   }
 
   usage(): StoreUsage {
@@ -362,7 +401,11 @@ export class Store {
    * (so that writes to the same tracks land in the order they were asked for), while the waits of
    * different changes (their background I/O) overlap.
    */
-  private change<T>(fn: () => T, ready: Promise<void> = Promise.resolve()): Promise<T> {
+  private change<T>(
+    fn: () => T,
+    ready: Promise<unknown> = Promise.resolve(),
+    options: { reads?: boolean } = {},
+  ): Promise<T> {
     this.checkOpen();
     // The chain below takes `ready`'s failure only when the changes before this one are queued;
     // marking it handled now keeps an early failure from counting as an unhandled rejection,
@@ -373,14 +416,45 @@ export class Store {
       .then(() => ready)
       .then(
         () => {
-          result = this.parts.catalog.change(fn);
+          result = this.commit(fn);
         },
         (error: unknown) => {
           result = Promise.reject(error);
         },
       );
-    this.queue = queued;
+    // A change that reads chunks from a remote device may have to fetch them and run again: the
+    // changes after it wait for it to commit, so none overtakes it.
+    const waits = options.reads === true && this.parts.device.remote;
+    this.queue = waits ? queued.then(() => (result as Promise<T>).then(noop, noop)) : queued;
     return queued.then(() => result as Promise<T>);
+  }
+
+  /** One catalog change; if it needed chunks not at hand, fetches them and runs it again. */
+  private async commit<T>(fn: () => T): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.parts.catalog.change(fn);
+      } catch (error) {
+        if (!(error instanceof ChunkNotLocal)) throw error;
+        if (attempt === FETCH_ATTEMPTS) {
+          throw new GsnapError(
+            "OBJECT_STORE_UNAVAILABLE",
+            `Cannot read ${error.locations.length} chunk(s) of segment ${error.locations[0]?.segment}: ` +
+              `they left the cache ${FETCH_ATTEMPTS} times before they could be used (is the cache too small?)`,
+          );
+        }
+        await this.parts.device.fetch(error.locations);
+      }
+    }
+  }
+
+  /**
+   * Brings the chunks of the tracks a write covers in part at hand before its change runs (it
+   * reads them); a hint: the change fetches whatever it still misses.
+   */
+  private async fetchTracks(volume: VolumeRecord, ranges: readonly ByteRange[]): Promise<void> {
+    if (!this.parts.device.remote || ranges.length === 0) return;
+    await this.parts.device.fetch(trackLocations(this.parts, volume, ranges));
   }
 
   private volume(volser: string, action: string): VolumeRecord {
@@ -413,3 +487,5 @@ export class Store {
       );
   }
 }
+
+function noop(): void {}

@@ -392,6 +392,30 @@ export function commitWrite(
   return updated;
 }
 
+/** Where the chunks of the tracks that byte ranges touch are (unmapped tracks have none). */
+export function trackLocations(
+  parts: StoreParts,
+  volume: VolumeRecord,
+  ranges: readonly ByteRange[],
+): ChunkLocation[] {
+  const trackSizeBytes = volume.geometry.trackSizeBytes;
+  const locations: ChunkLocation[] = [];
+  for (const range of ranges) {
+    if (range.lengthBytes === 0) continue;
+    const firstTrack = Math.floor(range.offsetBytes / trackSizeBytes);
+    const lastTrack = Math.floor((range.offsetBytes + range.lengthBytes - 1) / trackSizeBytes);
+    const chunkIds = lookup(parts.catalog, treeOf(volume), {
+      firstTrack,
+      count: lastTrack - firstTrack + 1,
+    });
+    for (const id of chunkIds) {
+      const chunk = id === NONE ? undefined : parts.catalog.getChunk(id);
+      if (chunk !== undefined) locations.push(chunk.location);
+    }
+  }
+  return locations;
+}
+
 /** Which tracks of [firstTrack, firstTrack + count) are mapped, as runs. */
 export function allocationRuns(
   parts: StoreParts,

@@ -13,6 +13,7 @@ import {
 import { decodeChunkHeader, encodeChunkHeader } from "../store/segment-format.js";
 
 export class MemoryDevice implements ChunkDevice {
+  readonly remote = false;
   private readonly segments = new Map<number, Buffer>();
   private readonly sizes = new Map<number, number>();
   private readonly maxSegmentBytes: number;
@@ -85,6 +86,10 @@ export class MemoryDevice implements ChunkDevice {
 
   readMany(reads: readonly { location: ChunkLocation; target: Buffer }[]): void {
     for (const read of reads) this.readInto(read.location, read.target, 0);
+  }
+
+  async fetch(_locations: readonly ChunkLocation[]): Promise<void> {
+    // Local segments are always at hand.
   }
 
   scan(segment: number, window: { fromOffsetBytes: number; maxBytes: number }): ScannedChunk[] {

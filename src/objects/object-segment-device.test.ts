@@ -1,0 +1,249 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { Store } from "../store/store.js";
+import { codeOfAsync as codeOf } from "../testing/error-code.js";
+import { MemoryObjectStore } from "../testing/memory-object-store.js";
+import { ObjectSegmentDevice } from "./object-segment-device.js";
+import { CLAIM_KEY, segmentKey } from "./segment-keys.js";
+
+const TRACK = 57_344;
+const dirs: string[] = [];
+const open: Store[] = [];
+const devices = new Map<string, ObjectSegmentDevice>();
+
+afterEach(async () => {
+  for (const store of open.splice(0)) await store.close();
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  devices.clear();
+});
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-objects-"));
+  dirs.push(dir);
+  return dir;
+}
+
+function pattern(length: number, seed: number): Buffer {
+  const buffer = Buffer.alloc(length);
+  for (let i = 0; i < length; i += 1) buffer[i] = (i * 13 + seed * 29 + 3) & 0xff;
+  return buffer;
+}
+
+/** A store whose chunks go to `objects`: 4-track segments, a 4-block cache, quick sealing. */
+async function openStore(dir: string, objects: MemoryObjectStore, blockBytes = 65_536) {
+  const store = await Store.open(dir, {
+    collectorIntervalMs: false,
+    device: async (committedSizes, dataDir) => {
+      const device = await ObjectSegmentDevice.open(
+        {
+          store: objects,
+          stagingDir: path.join(dataDir, "staging"),
+          segmentBytes: 4 * (TRACK + 32),
+          blockBytes,
+          // Raised by the device to its least: 20 blocks.
+          cacheBytes: 0,
+          sealIdleMs: 20,
+        },
+        committedSizes,
+      );
+      devices.set(dataDir, device);
+      return device;
+    },
+  });
+  open.push(store);
+  return { store, device: devices.get(dir) as ObjectSegmentDevice };
+}
+
+async function closeStore(store: Store): Promise<void> {
+  open.splice(open.indexOf(store), 1);
+  await store.close();
+}
+
+function segmentObjects(objects: MemoryObjectStore): string[] {
+  return [...objects.objects.keys()].filter((key) => key.startsWith("segments/")).sort();
+}
+
+describe("object segment device", () => {
+  it("uploads sealed segments, drops their staging files and reads them back through the cache", async () => {
+    const dir = tempDir();
+    const objects = new MemoryObjectStore();
+    const { store, device } = await openStore(dir, objects);
+    await store.createVolume({ volser: "VOL001", cylinders: 1 });
+    const data = pattern(10 * TRACK, 1);
+    await store.write("VOL001", { offsetBytes: 0, data });
+    await store.flush();
+    await device.drained();
+    expect(segmentObjects(objects).length).toBeGreaterThanOrEqual(3);
+    expect(fs.readdirSync(path.join(dir, "staging")).filter((n) => n.endsWith(".seg"))).toEqual([]);
+    const getsBefore = objects.stats.gets;
+    expect(
+      (await store.read("VOL001", { offsetBytes: 0, lengthBytes: data.length })).equals(data),
+    ).toBe(true);
+    expect(objects.stats.gets).toBeGreaterThan(getsBefore);
+    expect(device.stats().stagedSegments).toBe(0);
+    expect((await store.check()).problems).toEqual([]);
+  });
+
+  it("serves a second read of the same track from the cache", async () => {
+    const objects = new MemoryObjectStore();
+    const { store, device } = await openStore(tempDir(), objects);
+    await store.createVolume({ volser: "VOL001", cylinders: 1 });
+    await store.write("VOL001", { offsetBytes: 0, data: pattern(4 * TRACK, 2) });
+    await device.drained();
+    await store.read("VOL001", { offsetBytes: TRACK, lengthBytes: TRACK });
+    const gets = objects.stats.gets;
+    const hits = device.stats().cacheHits;
+    await store.read("VOL001", { offsetBytes: TRACK, lengthBytes: TRACK });
+    expect(objects.stats.gets).toBe(gets);
+    expect(device.stats().cacheHits).toBeGreaterThan(hits);
+  });
+
+  it("writes part of a track whose chunk is only in the object store (fetched, then overlaid)", async () => {
+    const objects = new MemoryObjectStore();
+    // 4 KiB blocks make a cache of 80 KiB: less than two tracks, so the partial writes' tracks
+    // leave it before their changes run and are fetched again inside them.
+    const { store, device } = await openStore(tempDir(), objects, 4_096);
+    await store.createVolume({ volser: "VOL001", cylinders: 1 });
+    const data = pattern(8 * TRACK, 3);
+    await store.write("VOL001", { offsetBytes: 0, data });
+    await device.drained();
+    const patch = Buffer.alloc(4_096, 0xab);
+    await Promise.all([
+      store.write("VOL001", { offsetBytes: 5 * TRACK + 8_192, data: patch }),
+      store.write("VOL001", { offsetBytes: 2 * TRACK + 100, data: patch }),
+      store.zero("VOL001", { offsetBytes: 6 * TRACK + 10, lengthBytes: 20 }),
+    ]);
+    patch.copy(data, 5 * TRACK + 8_192);
+    patch.copy(data, 2 * TRACK + 100);
+    data.fill(0, 6 * TRACK + 10, 6 * TRACK + 30);
+    expect(
+      (await store.read("VOL001", { offsetBytes: 0, lengthBytes: data.length })).equals(data),
+    ).toBe(true);
+    expect((await store.check()).problems).toEqual([]);
+  });
+
+  it("keeps writes to one track in order while a partial write waits for a fetch", async () => {
+    const objects = new MemoryObjectStore();
+    const { store, device } = await openStore(tempDir(), objects);
+    await store.createVolume({ volser: "VOL001", cylinders: 1 });
+    await store.write("VOL001", { offsetBytes: 0, data: pattern(2 * TRACK, 4) });
+    await device.drained();
+    const whole = pattern(TRACK, 5);
+    // The partial write is asked first and must land first; the whole-track write overwrites it.
+    await Promise.all([
+      store.write("VOL001", { offsetBytes: 100, data: Buffer.alloc(10, 1) }),
+      store.write("VOL001", { offsetBytes: 0, data: whole }),
+    ]);
+    expect((await store.read("VOL001", { offsetBytes: 0, lengthBytes: TRACK })).equals(whole)).toBe(
+      true,
+    );
+  });
+
+  it("reopens with staged and uploaded segments, uploads what was staged, and reads all", async () => {
+    const dir = tempDir();
+    const objects = new MemoryObjectStore();
+    const first = await openStore(dir, objects);
+    await first.store.createVolume({ volser: "VOL001", cylinders: 1 });
+    const data = pattern(12 * TRACK, 6);
+    await first.store.write("VOL001", { offsetBytes: 0, data: data.subarray(0, 8 * TRACK) });
+    await first.device.drained();
+    objects.failPuts(1_000);
+    await first.store.write("VOL001", { offsetBytes: 8 * TRACK, data: data.subarray(8 * TRACK) });
+    await first.store.flush();
+    await closeStore(first.store);
+    objects.failPuts(0);
+    const staged = fs.readdirSync(path.join(dir, "staging")).filter((n) => n.endsWith(".seg"));
+    expect(staged.length).toBeGreaterThan(0);
+    const second = await openStore(dir, objects);
+    expect(
+      (await second.store.read("VOL001", { offsetBytes: 0, lengthBytes: data.length })).equals(
+        data,
+      ),
+    ).toBe(true);
+    await second.device.drained();
+    expect(fs.readdirSync(path.join(dir, "staging")).filter((n) => n.endsWith(".seg"))).toEqual([]);
+    expect((await second.store.check()).problems).toEqual([]);
+  });
+
+  it("keeps a segment staged while its upload fails, and uploads it once the object store is back", async () => {
+    const objects = new MemoryObjectStore();
+    const { store, device } = await openStore(tempDir(), objects);
+    await store.createVolume({ volser: "VOL001", cylinders: 1 });
+    objects.failPuts(1);
+    const data = pattern(4 * TRACK, 7);
+    await store.write("VOL001", { offsetBytes: 0, data });
+    await device.drained();
+    expect(device.stats().uploadFailures).toBe(1);
+    expect(device.stats().stagedSegments).toBe(0);
+    expect(
+      (await store.read("VOL001", { offsetBytes: 0, lengthBytes: data.length })).equals(data),
+    ).toBe(true);
+  });
+
+  it("fails a read with OBJECT_STORE_UNAVAILABLE when the object store fails, changing nothing", async () => {
+    const objects = new MemoryObjectStore();
+    const { store, device } = await openStore(tempDir(), objects);
+    await store.createVolume({ volser: "VOL001", cylinders: 1 });
+    const data = pattern(4 * TRACK, 8);
+    await store.write("VOL001", { offsetBytes: 0, data });
+    await device.drained();
+    objects.failGets(1_000);
+    expect(await codeOf(() => store.read("VOL001", { offsetBytes: 0, lengthBytes: TRACK }))).toBe(
+      "OBJECT_STORE_UNAVAILABLE",
+    );
+    expect(
+      await codeOf(() => store.write("VOL001", { offsetBytes: 10, data: Buffer.alloc(10, 9) })),
+    ).toBe("OBJECT_STORE_UNAVAILABLE");
+    objects.failGets(0);
+    expect(
+      (await store.read("VOL001", { offsetBytes: 0, lengthBytes: data.length })).equals(data),
+    ).toBe(true);
+    expect((await store.check()).problems).toEqual([]);
+  });
+
+  it("deletes a segment's object once the collector has moved its live chunks away", async () => {
+    const objects = new MemoryObjectStore();
+    const { store, device } = await openStore(tempDir(), objects);
+    await store.createVolume({ volser: "VOL001", cylinders: 1 });
+    const data = pattern(8 * TRACK, 9);
+    await store.write("VOL001", { offsetBytes: 0, data });
+    await device.drained();
+    const before = segmentObjects(objects);
+    // Three of each four-track segment die: the rest is compacted out of the remote segments.
+    for (const track of [0, 1, 2, 4, 5, 6]) {
+      await store.zero("VOL001", { offsetBytes: track * TRACK, lengthBytes: TRACK });
+    }
+    const totals = await store.collectGarbage();
+    expect(totals.chunksMoved).toBeGreaterThanOrEqual(2);
+    await device.drained();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const after = segmentObjects(objects);
+    expect(after.filter((key) => before.includes(key))).toEqual([]);
+    data.fill(0, 0, 3 * TRACK);
+    data.fill(0, 4 * TRACK, 7 * TRACK);
+    expect(
+      (await store.read("VOL001", { offsetBytes: 0, lengthBytes: data.length })).equals(data),
+    ).toBe(true);
+    expect((await store.check()).problems).toEqual([]);
+  });
+
+  it("deletes at open the objects of segments the catalog does not know", async () => {
+    const dir = tempDir();
+    const objects = new MemoryObjectStore();
+    const first = await openStore(dir, objects);
+    await closeStore(first.store);
+    objects.objects.set(segmentKey(77), Buffer.alloc(100));
+    await openStore(dir, objects);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(objects.objects.has(segmentKey(77))).toBe(false);
+  });
+
+  it("refuses a prefix that another store claimed with OBJECT_STORE_IN_USE", async () => {
+    const objects = new MemoryObjectStore();
+    await openStore(tempDir(), objects);
+    expect(objects.objects.has(CLAIM_KEY)).toBe(true);
+    expect(await codeOf(() => openStore(tempDir(), objects))).toBe("OBJECT_STORE_IN_USE");
+  });
+});

@@ -1,0 +1,47 @@
+// The object store: where sealed segments go when chunks live in an existing distributed object
+// store (Ceph's radosgw, or any S3-compatible one). A small interface over whole immutable objects
+// under one key prefix, so that the segment device does not know S3 and the unit tests can put a
+// fake in its place. The real one is s3-object-store.ts.
+
+/** A byte range of an object. */
+export interface ObjectRange {
+  readonly offsetBytes: number;
+  readonly lengthBytes: number;
+}
+
+export interface ObjectInfo {
+  /** The key below the store's prefix. */
+  readonly key: string;
+  readonly sizeBytes: number;
+}
+
+/** What the object store did, for metrics: counts since the process started. */
+export interface ObjectStoreStats {
+  puts: number;
+  putBytes: number;
+  gets: number;
+  getBytes: number;
+  deletes: number;
+  lists: number;
+  /** Attempts beyond the first (throttling, 5xx, timeouts, dropped connections). */
+  retries: number;
+  /** Requests that failed for good (after their retries). */
+  failures: number;
+}
+
+export interface ObjectStore {
+  /** Where the objects are, for messages and logs: "s3://bucket/prefix at http://host:port". */
+  readonly description: string;
+  readonly stats: ObjectStoreStats;
+  /**
+   * Stores an object whole; resolves once the object store has it durably (its answer to the
+   * PUT). The body's MD5 goes with it, so the object store refuses a body damaged on the way.
+   */
+  put(key: string, body: Buffer): Promise<void>;
+  /** An object's bytes, or a range of them; undefined when there is no such object. */
+  get(key: string, range?: ObjectRange): Promise<Buffer | undefined>;
+  /** Deletes an object; deleting one that does not exist is not an error. */
+  delete(key: string): Promise<void>;
+  /** The objects whose keys start with `keyPrefix` (below the store's prefix), all of them. */
+  list(keyPrefix: string): Promise<ObjectInfo[]>;
+}
