@@ -184,7 +184,11 @@ export class RemoteSegments {
     });
     for (const span of spans) {
       const got = this.getSpan(segment, sizeBytes, span);
-      waits.push(got.then((data) => data.forEach((block, i) => found.set(span.first + i, block))));
+      waits.push(
+        got.then((data) => {
+          for (const [i, block] of data.entries()) found.set(span.first + i, block);
+        }),
+      );
       this.lastEnd.set(segment, span.first + span.count);
     }
     await Promise.all(waits);

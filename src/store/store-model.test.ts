@@ -5,6 +5,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isGsnapError } from "../errors/gsnap-error.js";
 import { HEADS } from "../geometry/geometry.js";
+import { ObjectSegmentDevice } from "../objects/object-segment-device.js";
+import { MemoryObjectStore } from "../testing/memory-object-store.js";
 import { Store } from "./store.js";
 
 // Small tracks keep the model cheap; 600-track volumes have two-level trees, so snaps share
@@ -21,7 +23,8 @@ type Op =
   | { kind: "zero"; volume: number; at: number; length: number }
   | { kind: "snap"; source: number; target: number; from: number; to: number; tracks: number }
   | { kind: "recreate"; volume: number }
-  | { kind: "collect" };
+  | { kind: "collect" }
+  | { kind: "drain" };
 
 const volumeIndex = fc.nat(VOLUMES.length - 1);
 // Offsets crowd into the first 50 tracks so that operations overlap and build on each other.
@@ -51,13 +54,19 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   }),
   fc.record({ kind: fc.constant("recreate" as const), volume: volumeIndex }),
   fc.constant({ kind: "collect" as const }),
+  fc.constant({ kind: "drain" as const }),
 );
 
 function sizeOf(volume: number): number {
   return VOLUMES[volume].cylinders * HEADS * TRACK;
 }
 
-async function apply(store: Store, models: Buffer[], step: Op): Promise<void> {
+async function apply(
+  store: Store,
+  models: Buffer[],
+  step: Op,
+  drain: () => Promise<void>,
+): Promise<void> {
   if (step.kind === "write" || step.kind === "zero") {
     const size = sizeOf(step.volume);
     const length = Math.min(step.length, size);
@@ -103,24 +112,70 @@ async function apply(store: Store, models: Buffer[], step: Op): Promise<void> {
     await store.deleteVolume(volser);
     await store.createVolume({ volser, cylinders, trackSizeBytes: TRACK });
     models[step.volume].fill(0);
+  } else if (step.kind === "drain") {
+    await drain();
   } else {
     await store.collectGarbage();
   }
 }
 
-describe("store against a model", () => {
+interface Backend {
+  readonly open: (dir: string) => Promise<Store>;
+  /** Sends every staged segment to the object store (nothing to do for local segments). */
+  readonly drain: () => Promise<void>;
+}
+
+function localBackend(): Backend {
+  return {
+    open: (dir) => Store.open(dir, { collectorIntervalMs: false }),
+    drain: async () => {},
+  };
+}
+
+/** Segments of 8 tracks and a cache of 80 KiB: uploads, evictions and fetches inside changes. */
+function objectBackend(): Backend {
+  let device: ObjectSegmentDevice | undefined;
+  const objects = new MemoryObjectStore();
+  return {
+    open: (dir) =>
+      Store.open(dir, {
+        collectorIntervalMs: false,
+        device: async (committedSizes, dataDir) => {
+          device = await ObjectSegmentDevice.open(
+            {
+              store: objects,
+              stagingDir: path.join(dataDir, "staging"),
+              segmentBytes: 8 * (TRACK + 32),
+              blockBytes: 4_096,
+              cacheBytes: 0,
+              sealIdleMs: 5,
+            },
+            committedSizes,
+          );
+          return device;
+        },
+      }),
+    drain: async () => device?.drained(),
+  };
+}
+
+describe.each([
+  ["segment files", localBackend, 50],
+  ["an object store in memory", objectBackend, 25],
+] as const)("store on %s against a model", (_name, backend, numRuns) => {
   it("matches byte for byte under random writes, zeroes, snaps and deletes, and the checker passes after each step", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 10, maxLength: 30 }), async (ops) => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-model-"));
-        const store = await Store.open(dir, { collectorIntervalMs: false });
+        const { open, drain } = backend();
+        const store = await open(dir);
         try {
           for (const { volser, cylinders } of VOLUMES) {
             await store.createVolume({ volser, cylinders, trackSizeBytes: TRACK });
           }
           const models = VOLUMES.map((_, i) => Buffer.alloc(sizeOf(i)));
           for (const step of ops) {
-            await apply(store, models, step);
+            await apply(store, models, step, drain);
             for (let i = 0; i < VOLUMES.length; i += 1) {
               const actual = await store.read(VOLUMES[i].volser, {
                 offsetBytes: 0,
@@ -142,7 +197,7 @@ describe("store against a model", () => {
           fs.rmSync(dir, { recursive: true, force: true });
         }
       }),
-      { numRuns: 50 },
+      { numRuns },
     );
   });
 });

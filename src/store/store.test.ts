@@ -4,8 +4,12 @@ import path from "node:path";
 import { open as openLmdb } from "lmdb";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseExtentList } from "../geometry/address.js";
+import { ObjectSegmentDevice } from "../objects/object-segment-device.js";
+import type { ObjectStore } from "../objects/object-store.js";
 import { codeOfAsync as codeOf } from "../testing/error-code.js";
 import { MemoryDevice } from "../testing/memory-device.js";
+import { MemoryObjectStore } from "../testing/memory-object-store.js";
+import { s3Available, testObjectStore } from "../testing/s3-test-store.js";
 import { chunkChecksum } from "./checksum.js";
 import { SegmentDevice } from "./segment-device.js";
 import { Store, type StoreOptions } from "./store.js";
@@ -37,9 +41,44 @@ function pattern(length: number, seed: number): Buffer {
   return buffer;
 }
 
+/**
+ * A store whose chunks go to an object store: one per data dir (so a reopen finds its objects),
+ * small segments sealed quickly, so that tests read uploaded segments back through the cache.
+ */
+function objectDevice(makeObjects: () => ObjectStore): StoreOptions["device"] {
+  const byDir = new Map<string, ObjectStore>();
+  return (committedSizes, dataDir) => {
+    let objects = byDir.get(dataDir);
+    if (objects === undefined) {
+      objects = makeObjects();
+      byDir.set(dataDir, objects);
+    }
+    return ObjectSegmentDevice.open(
+      {
+        store: objects,
+        stagingDir: path.join(dataDir, "staging"),
+        segmentBytes: 8 * (TRACK + 32),
+        blockBytes: 65_536,
+        cacheBytes: 2 * 1024 * 1024,
+        sealIdleMs: 10,
+      },
+      committedSizes,
+    );
+  };
+}
+
 const devices: [string, StoreOptions][] = [
   ["segment files", {}],
   ["memory", { device: (committedSizes) => new MemoryDevice({ committedSizes }) }],
+  ["an object store in memory", { device: objectDevice(() => new MemoryObjectStore()) }],
+  ...(s3Available()
+    ? [
+        ["Ceph through S3", { device: objectDevice(() => testObjectStore()) }] as [
+          string,
+          StoreOptions,
+        ],
+      ]
+    : []),
 ];
 
 describe.each(devices)("store on %s", (_name, options) => {

@@ -267,6 +267,7 @@ export class Store {
   async zero(volser: string, range: ByteRange): Promise<void> {
     this.checkOpen();
     const volume = this.writableVolume(volser, "zero");
+    checkByteRange(volume, range, "zero");
     const partials = splitByTracks(range, volume.geometry.trackSizeBytes).partials;
     await this.change(
       () => zeroRange(this.parts, this.writableVolume(volser, "zero"), range),
