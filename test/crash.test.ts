@@ -3,20 +3,24 @@
 // what the workload had completed (plus, possibly, the one operation in flight: all of it or none).
 
 import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
+import { S3ObjectStore, type S3ObjectStoreOptions } from "../src/objects/s3-object-store.js";
 import { Store } from "../src/store/store.js";
 import {
   applyToModel,
   CRASH_VOLUMES,
   type CrashModel,
+  crashDeviceOptions,
   crashOp,
   emptyModel,
   SCRATCH,
 } from "../src/testing/crash-workload.js";
+import { s3Available, testS3 } from "../src/testing/s3-test-store.js";
 
 const WORKER = path.resolve("dist/src/testing/crash-worker.js");
 const KILLS = Number(process.env.CRASH_KILLS ?? 12);
@@ -32,10 +36,16 @@ function advance(model: CrashModel, from: number, to: number): CrashModel {
   return next;
 }
 
-async function runUntilKilled(dataDir: string, firstOp: number, log: string): Promise<string[]> {
+async function runUntilKilled(
+  dataDir: string,
+  firstOp: number,
+  log: string,
+  s3: string,
+): Promise<string[]> {
   fs.writeFileSync(log, "");
   const child = spawn(process.execPath, [WORKER, dataDir, String(SEED), String(firstOp), log], {
     stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, GSNAP_CRASH_S3: s3 },
   });
   let stderr = "";
   child.stderr.on("data", (chunk) => {
@@ -65,7 +75,24 @@ async function matches(store: Store, model: CrashModel): Promise<boolean> {
   return scratch === model.scratch;
 }
 
-describe("crash safety", () => {
+/** Where the chunks go: local segment files, or Ceph through S3 under a prefix of the run's own. */
+function backends(): [string, string][] {
+  const list: [string, string][] = [["segment files", ""]];
+  if (s3Available()) {
+    const s3 = testS3();
+    const options: S3ObjectStoreOptions = {
+      bucket: s3.bucket,
+      prefix: `crash/${randomUUID()}/`,
+      endpoint: s3.endpoint,
+      region: s3.region,
+      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    };
+    list.push(["Ceph through S3", JSON.stringify(options)]);
+  }
+  return list;
+}
+
+describe.each(backends())("crash safety on %s", (_name, s3) => {
   it.skipIf(!fs.existsSync(WORKER))(
     `reopens consistent with every completed operation after ${KILLS} SIGKILLs (seed ${SEED})`,
     async () => {
@@ -76,13 +103,16 @@ describe("crash safety", () => {
       let opsTotal = 0;
       try {
         for (let kill = 0; kill < KILLS; kill += 1) {
-          const lines = await runUntilKilled(dataDir, opsDone, log);
+          const lines = await runUntilKilled(dataDir, opsDone, log, s3);
           const done = lines
             .filter((line) => line.startsWith("DONE "))
             .map((line) => Number(line.slice(5)));
           const completed = done.length > 0 ? Math.max(...done) + 1 : opsDone;
           const inFlight = lines.includes(`BEGIN ${completed}`);
-          const store = await Store.open(dataDir, { collectorIntervalMs: false });
+          const store = await Store.open(dataDir, {
+            collectorIntervalMs: false,
+            ...crashDeviceOptions(s3),
+          });
           try {
             const report = await store.check();
             expect(report.problems, `seed ${SEED}, kill ${kill}`).toEqual([]);
@@ -109,6 +139,12 @@ describe("crash safety", () => {
           opsTotal = opsDone;
         }
         expect(opsTotal).toBeGreaterThan(KILLS);
+        if (s3 !== "") {
+          // The kills landed among uploads: segments went to the object store between them.
+          const objects = new S3ObjectStore(JSON.parse(s3) as S3ObjectStoreOptions);
+          expect((await objects.list("segments/")).length).toBeGreaterThan(0);
+          objects.close();
+        }
       } finally {
         fs.rmSync(dataDir, { recursive: true, force: true });
         fs.rmSync(log, { force: true });

@@ -97,6 +97,9 @@ export class S3ObjectStore implements ObjectStore {
   private readonly listPageKeys: number;
 
   constructor(options: S3ObjectStoreOptions) {
+    // The SDK warns on Node 20 that its releases from 2027 on will need Node 22; package.json
+    // pins a release that supports Node 20, so the warning would only be noise in every log.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
     assert.ok(options.prefix === "" || options.prefix.endsWith("/"), "prefix ends with /");
     this.bucket = options.bucket;
     this.prefix = options.prefix;

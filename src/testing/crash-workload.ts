@@ -2,7 +2,10 @@
 // change) generated from a seed, and a byte model of the volumes they leave. The worker process
 // applies them to a store until it is killed; the test replays the model to know what must be there.
 
-import type { Store } from "../store/store.js";
+import path from "node:path";
+import { ObjectSegmentDevice } from "../objects/object-segment-device.js";
+import { S3ObjectStore, type S3ObjectStoreOptions } from "../objects/s3-object-store.js";
+import type { Store, StoreOptions } from "../store/store.js";
 import { seededRandom } from "./prng.js";
 
 export const CRASH_TRACK_BYTES = 4_096;
@@ -144,4 +147,30 @@ export async function applyToStore(store: Store, op: CrashOp, index: number): Pr
   } else {
     await store.flush();
   }
+}
+
+/**
+ * The chunk device of a crash run: local segment files, or, with `s3` (as GSNAP_CRASH_S3 carries
+ * it to the worker), an object store with segments of 16 tracks sealed at once, so that kills land
+ * in uploads and in the deletion of staging files.
+ */
+export function crashDeviceOptions(
+  s3: string | undefined = process.env.GSNAP_CRASH_S3,
+): Pick<StoreOptions, "device"> {
+  if (s3 === undefined || s3 === "") return {};
+  const options = JSON.parse(s3) as S3ObjectStoreOptions;
+  return {
+    device: (committedSizes, dataDir) =>
+      ObjectSegmentDevice.open(
+        {
+          store: new S3ObjectStore(options),
+          stagingDir: path.join(dataDir, "staging"),
+          segmentBytes: 16 * (CRASH_TRACK_BYTES + 32),
+          blockBytes: 4_096,
+          cacheBytes: 0,
+          sealIdleMs: 5,
+        },
+        committedSizes,
+      ),
+  };
 }
