@@ -192,7 +192,8 @@ export const ERROR_CODES = {
   OBJECT_STORE_UNAVAILABLE: {
     httpStatus: 503,
     exitCode: 80,
-    summary: "the object store holding the chunks cannot be reached or keeps failing (after retries)",
+    summary:
+      "the object store holding the chunks cannot be reached or keeps failing (after retries)",
   },
   OBJECT_STORE_REFUSED: {
     httpStatus: 502,
@@ -203,6 +204,11 @@ export const ERROR_CODES = {
     httpStatus: 409,
     exitCode: 82,
     summary: "the bucket and prefix hold another store's chunks",
+  },
+  CHUNKS_ELSEWHERE: {
+    httpStatus: 409,
+    exitCode: 83,
+    summary: "the store keeps its chunks elsewhere than asked (local, or another bucket or prefix)",
   },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

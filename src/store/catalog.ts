@@ -3,7 +3,7 @@
 // change all or nothing; LMDB's copy-on-write B-tree keeps the file consistent after any crash.
 //
 // Databases (layouts in docs/store-format.md):
-//   meta      "format" -> { version }
+//   meta      "format" -> { version }; "chunks" -> where chunks are kept ("local", "s3://b/p")
 //   volumes   VOLSER -> VolumeRecord
 //   nodes     node id -> mapping tree node (level byte, 7 reserved, FANOUT float64 entries)
 //   nodeRefs  node id -> reference count
@@ -306,6 +306,24 @@ export class Catalog implements NodeStore {
     return 0;
   }
 
+  /**
+   * Where the store keeps its chunks ("local", or "s3://bucket/prefix"): recorded at the first
+   * open, and an open that asks for another place is refused, so that a store is never opened
+   * over the wrong chunks. A store from before the record keeps its chunks locally.
+   */
+  claimChunkHome(home: string): void {
+    const recorded = this.meta.get("chunks") as string | undefined;
+    if (recorded === undefined) {
+      const fresh = this.lastKey(this.chunks) === 0 && this.listVolumes().length === 0;
+      if (!fresh && home !== "local") {
+        throw chunkHomeMismatch("local", home);
+      }
+      this.env.transactionSync(() => this.meta.putSync("chunks", home));
+      return;
+    }
+    if (recorded !== home) throw chunkHomeMismatch(recorded, home);
+  }
+
   private checkFormat(): void {
     const format = this.meta.get("format") as { version: number } | undefined;
     if (format === undefined) {
@@ -319,6 +337,15 @@ export class Catalog implements NodeStore {
       );
     }
   }
+}
+
+function chunkHomeMismatch(recorded: string, asked: string): GsnapError {
+  const where = (home: string) => (home === "local" ? "in local segment files" : `in ${home}`);
+  return new GsnapError(
+    "CHUNKS_ELSEWHERE",
+    `Cannot open the store with its chunks ${where(asked)}: it keeps them ${where(recorded)} ` +
+      `(start it with --chunks ${recorded})`,
+  );
 }
 
 function segmentKey(location: ChunkLocation): [number, number] {

@@ -451,6 +451,33 @@ describe.each(devices)("store on %s", (_name, options) => {
 });
 
 describe("store on segment files across restarts", () => {
+  it("refuses with CHUNKS_ELSEWHERE to open over chunks kept elsewhere than asked", async () => {
+    const local = tempDir();
+    const first = await Store.open(local, { collectorIntervalMs: false });
+    await first.createVolume({ volser: "VOL001", cylinders: 1 });
+    await first.close();
+    expect(await codeOf(() => openStore(local, { chunkHome: "s3://bucket/prefix/" }))).toBe(
+      "CHUNKS_ELSEWHERE",
+    );
+    const remote = tempDir();
+    const memory = {
+      device: (committedSizes: Map<number, number>) => new MemoryDevice({ committedSizes }),
+    };
+    const second = await Store.open(remote, {
+      collectorIntervalMs: false,
+      chunkHome: "s3://b/p/",
+      ...memory,
+    });
+    await second.close();
+    expect(await codeOf(() => openStore(remote))).toBe("CHUNKS_ELSEWHERE");
+    expect(await codeOf(() => openStore(remote, { chunkHome: "s3://b/other/", ...memory }))).toBe(
+      "CHUNKS_ELSEWHERE",
+    );
+    expect(await codeOf(() => openStore(remote, { chunkHome: "s3://b/p/", ...memory }))).toBe(
+      undefined,
+    );
+  });
+
   it("keeps volumes and data across a close and reopen", async () => {
     const dir = tempDir();
     const first = await Store.open(dir, { collectorIntervalMs: false });

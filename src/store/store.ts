@@ -51,6 +51,11 @@ export interface StoreOptions {
     committedSizes: Map<number, number>,
     dataDir: string,
   ) => ChunkDevice | Promise<ChunkDevice>;
+  /**
+   * Where the device keeps the chunks: "local" (the default) or "s3://bucket/prefix". The store
+   * records it at its first open and refuses to open over chunks kept elsewhere.
+   */
+  readonly chunkHome?: string;
   /** How often the background collector looks for work; false turns it off (tests). */
   readonly collectorIntervalMs?: number | false;
 }
@@ -119,6 +124,7 @@ export class Store {
           new SegmentDevice(path.join(dataDir, "segments"), { committedSizes: sizes }));
       let device: ChunkDevice;
       try {
+        catalog.claimChunkHome(options.chunkHome ?? "local");
         device = await makeDevice(committedSizes, dataDir);
       } catch (error) {
         await catalog.close();
