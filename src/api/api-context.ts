@@ -3,6 +3,7 @@
 
 import type { FastifyRequest } from "fastify";
 import type { JobService } from "../gsc/job-service.js";
+import type { ObjectDeviceStats } from "../objects/object-segment-device.js";
 import type { PairService } from "../pprc/pair-service.js";
 import type { Store } from "../store/store.js";
 
@@ -13,6 +14,17 @@ export interface SystemInfo {
   readonly version: string;
 }
 
+/** Where the system keeps its chunks, as the API shows it (the daemon's chunk backend). */
+export interface ChunkBackendView {
+  readonly kind: "local" | "s3";
+  /** `s3://BUCKET/PREFIX/`; never credentials. Undefined for local chunks. */
+  readonly url?: string;
+  /** The S3 endpoint when one was configured (else the SDK's default). */
+  readonly endpoint?: string;
+  /** The object device's counters; undefined for local chunks. */
+  stats(): ObjectDeviceStats | undefined;
+}
+
 export interface ApiContext {
   readonly store: Store;
   readonly system: SystemInfo;
@@ -20,6 +32,8 @@ export interface ApiContext {
   readonly pairs?: PairService;
   /** Global snap copy jobs, when the API has them. */
   readonly jobs?: JobService;
+  /** Where chunks live; local segment files when absent. */
+  readonly chunks?: ChunkBackendView;
 }
 
 /**

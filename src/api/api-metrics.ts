@@ -7,6 +7,8 @@
 import assert from "node:assert";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Store } from "../store/store.js";
+import type { ChunkBackendView } from "./api-context.js";
+import { registerChunkMetrics } from "./chunk-metrics.js";
 import { type ReplicationSources, registerReplicationMetrics } from "./replication-metrics.js";
 
 /** What the gauges read from the store. */
@@ -27,6 +29,7 @@ export class ApiMetrics {
   private readonly seconds: Histogram<"op">;
   private store: MetricsStore | undefined;
   private replication: ReplicationSources = {};
+  private chunksWatched = false;
 
   constructor() {
     const registers = [this.registry];
@@ -72,6 +75,13 @@ export class ApiMetrics {
   /** Makes the link and pair metrics read these services on each scrape. */
   watchReplication(sources: ReplicationSources): void {
     this.replication = sources;
+  }
+
+  /** Adds the object store metrics (chunk-metrics.ts) when `chunks` keeps them in one. */
+  watchChunks(chunks: ChunkBackendView): void {
+    assert(!this.chunksWatched, "the chunk backend is watched once");
+    this.chunksWatched = true;
+    registerChunkMetrics(this.registry, chunks);
   }
 
   /** The Prometheus text exposition of every metric. */

@@ -13,6 +13,7 @@ import { allocationRoutes } from "./allocation-routes.js";
 import {
   type ApiContext,
   BODY_LIMIT_BYTES,
+  type ChunkBackendView,
   REQUEST_TIMEOUT_MS,
   type SystemInfo,
 } from "./api-context.js";
@@ -46,6 +47,8 @@ export interface BuildApiOptions {
   readonly pairs?: PairService;
   /** Global snap copy jobs; without them the GSC and job routes answer PATHS_UNAVAILABLE. */
   readonly jobs?: JobService;
+  /** Where chunks live, for the system route and the object store metrics; local when absent. */
+  readonly chunks?: ChunkBackendView;
 }
 
 /**
@@ -64,10 +67,12 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
     system,
     pairs: options.pairs,
     jobs: options.jobs,
+    chunks: options.chunks,
   };
   const metrics = options.metrics ?? new ApiMetrics();
   metrics.watch(options.store);
   metrics.watchReplication({ paths: options.paths, pairs: options.pairs });
+  if (options.chunks !== undefined) metrics.watchChunks(options.chunks);
 
   const app: FastifyInstance = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),

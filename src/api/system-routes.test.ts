@@ -23,8 +23,50 @@ describe("system routes", () => {
       volumes: 2,
       capacity: { segmentBytes: usage.segmentBytes, liveBytes: usage.liveBytes },
       collector: { orphansReleased: 0, chunksMoved: 0, segmentsRemoved: 0 },
+      chunks: { kind: "local" },
     });
     expect(reply.body.capacity.liveBytes).toBeGreaterThanOrEqual(3 * TRACK_SIZE_BYTES);
+  });
+
+  it("GET /v1/system and /metrics show chunks kept in an object store, without credentials", async () => {
+    const stats = {
+      puts: 2,
+      putBytes: 2_097_152,
+      gets: 5,
+      getBytes: 1_048_576,
+      deletes: 0,
+      lists: 1,
+      retries: 0,
+      failures: 0,
+      cacheHits: 4,
+      cacheMisses: 5,
+      cacheBytes: 1_048_576,
+      cacheEvictions: 0,
+      stagedSegments: 1,
+      stagedBytes: 65_536,
+      uploadFailures: 0,
+    };
+    const api = await startApi({
+      chunks: {
+        kind: "s3",
+        url: "s3://gsnap-chunks/system1/",
+        endpoint: "http://127.0.0.1:7480",
+        stats: () => stats,
+      },
+    });
+    const reply = await api.call("GET", "/v1/system");
+    expect(reply.status).toBe(200);
+    expect(reply.body.chunks).toEqual({
+      kind: "s3",
+      url: "s3://gsnap-chunks/system1/",
+      endpoint: "http://127.0.0.1:7480",
+      stagedSegments: 1,
+      stagedBytes: 65_536,
+      cacheBytes: 1_048_576,
+    });
+    const metrics = await api.call("GET", "/metrics");
+    expect(metrics.text).toMatch(/^gsnap_chunks_staged_bytes 65536$/m);
+    expect(metrics.text).toMatch(/^gsnap_object_store_requests_total\{op="get"\} 5$/m);
   });
 
   it("GET /v1/subsystems counts the volumes of each configured subsystem", async () => {

@@ -1,7 +1,7 @@
 // Routes about the storage system as a whole: liveness, identity and capacity, subsystems.
 
 import type { FastifyInstance } from "fastify";
-import type { ApiContext } from "./api-context.js";
+import type { ApiContext, ChunkBackendView } from "./api-context.js";
 import { COLLECTOR_SCHEMA, ERROR_RESPONSES, NO_QUERY } from "./api-schemas.js";
 
 const SYSTEM_SCHEMA = {
@@ -17,8 +17,22 @@ const SYSTEM_SCHEMA = {
       required: ["segmentBytes", "liveBytes"],
     },
     collector: COLLECTOR_SCHEMA,
+    chunks: {
+      type: "object",
+      description:
+        "Where chunks live: local segment files, or an S3 object store (with the bytes staged locally and not yet uploaded, and the read cache)",
+      properties: {
+        kind: { type: "string", enum: ["local", "s3"] },
+        url: { type: "string" },
+        endpoint: { type: "string" },
+        stagedSegments: { type: "integer" },
+        stagedBytes: { type: "integer" },
+        cacheBytes: { type: "integer" },
+      },
+      required: ["kind"],
+    },
   },
-  required: ["serial", "ssids", "version", "volumes", "capacity", "collector"],
+  required: ["serial", "ssids", "version", "volumes", "capacity", "collector", "chunks"],
 } as const;
 
 const SUBSYSTEMS_SCHEMA = {
@@ -30,7 +44,7 @@ const SUBSYSTEMS_SCHEMA = {
   },
 } as const;
 
-export function systemRoutes(app: FastifyInstance, { store, system }: ApiContext): void {
+export function systemRoutes(app: FastifyInstance, { store, system, chunks }: ApiContext): void {
   app.get(
     "/healthz",
     {
@@ -57,7 +71,7 @@ export function systemRoutes(app: FastifyInstance, { store, system }: ApiContext
     {
       config: { action: "show the system" },
       schema: {
-        summary: "The storage system: serial, subsystems, version, capacity",
+        summary: "The storage system: serial, subsystems, version, capacity, where chunks live",
         tags: ["system"],
         querystring: NO_QUERY,
         response: { 200: SYSTEM_SCHEMA, ...ERROR_RESPONSES },
@@ -72,6 +86,7 @@ export function systemRoutes(app: FastifyInstance, { store, system }: ApiContext
         volumes: usage.volumes,
         capacity: { segmentBytes: usage.segmentBytes, liveBytes: usage.liveBytes },
         collector: usage.collector,
+        chunks: chunksOf(chunks),
       };
     },
   );
@@ -96,4 +111,18 @@ export function systemRoutes(app: FastifyInstance, { store, system }: ApiContext
       return [...counts].map(([ssid, volumes]) => ({ ssid, volumes }));
     },
   );
+}
+
+/** The chunk backend as the system route shows it; no credentials, ever. */
+function chunksOf(chunks: ChunkBackendView | undefined) {
+  if (chunks === undefined || chunks.kind === "local") return { kind: "local" as const };
+  const stats = chunks.stats();
+  return {
+    kind: chunks.kind,
+    url: chunks.url,
+    endpoint: chunks.endpoint,
+    stagedSegments: stats?.stagedSegments ?? 0,
+    stagedBytes: stats?.stagedBytes ?? 0,
+    cacheBytes: stats?.cacheBytes ?? 0,
+  };
 }

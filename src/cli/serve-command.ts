@@ -34,12 +34,28 @@ export function addServeCommand(program: Command): void {
       "how long a sync pair's host write waits for the secondary before the pair suspends (default 5000)",
     )
     .option(
+      "--chunks <where>",
+      "where chunks live: local (segment files in the data dir) or s3://BUCKET[/PREFIX] (default local)",
+    )
+    .option(
+      "--s3-endpoint <url>",
+      "the S3 endpoint, e.g. http://127.0.0.1:7480 (default: AWS_ENDPOINT_URL, else AWS)",
+    )
+    .option("--s3-region <region>", "the S3 region (default: AWS_REGION, else us-east-1)")
+    .option("--s3-access-key <id>", "S3 access key id (default: AWS_ACCESS_KEY_ID)")
+    .option("--s3-secret-key <key>", "S3 secret access key (default: AWS_SECRET_ACCESS_KEY)")
+    .option("--s3-cache-mib <mib>", "memory for reading chunks back from S3 (default 256)")
+    .option(
+      "--s3-segment-mib <mib>",
+      "segments are staged in DATA/staging and uploaded at this size (default 32)",
+    )
+    .option(
       "--log-level <level>",
       "fatal, error, warn, info, debug, trace or silent (default info)",
     )
     .addHelpText(
       "after",
-      "\nExamples:\n  gsnap serve\n  gsnap serve --data /srv/gsnap --ssid 01A0,01A1 --nbd 0.0.0.0:10809\n  gsnap serve --config /etc/gsnap.json\n  gsnap serve --serial 0000000001 --ssid 01A0 --link 0.0.0.0:8481 --link-secret s3cret\n",
+      "\nExamples:\n  gsnap serve\n  gsnap serve --data /srv/gsnap --ssid 01A0,01A1 --nbd 0.0.0.0:10809\n  gsnap serve --config /etc/gsnap.json\n  gsnap serve --serial 0000000001 --ssid 01A0 --link 0.0.0.0:8481 --link-secret s3cret\n  gsnap serve --chunks s3://gsnap-chunks/system1 --s3-endpoint http://rgw.example:7480\n",
     )
     .action(async (flags: ServeFlags, command: Command) => {
       // --api and --token are also global options of the CLI; here they configure the server.
@@ -60,7 +76,13 @@ export function addServeCommand(program: Command): void {
       const system = await startSystem(config, logger);
       process.stdout.write(describeSystem(system));
       logger.info(
-        { serial: system.serial, api: system.api, nbd: system.nbd, link: system.link },
+        {
+          serial: system.serial,
+          api: system.api,
+          nbd: system.nbd,
+          link: system.link,
+          chunks: system.chunks,
+        },
         "storage system started",
       );
       await new Promise<void>((resolve) => {

@@ -10,6 +10,13 @@ interface SystemReply {
   version: string;
   volumes: number;
   capacity: { segmentBytes: number; liveBytes: number };
+  chunks: {
+    kind: string;
+    url?: string;
+    endpoint?: string;
+    stagedBytes?: number;
+    cacheBytes?: number;
+  };
 }
 
 export function addSystemCommands(program: Command): void {
@@ -38,6 +45,15 @@ export function addSystemCommands(program: Command): void {
           "stored",
           `${formatBytes(info.capacity.liveBytes)} live in ${formatBytes(info.capacity.segmentBytes)} of segments`,
         ],
+        ["chunks", chunksLine(info.chunks)],
       ]);
     });
+}
+
+/** "local", or "s3://b/p/ at http://host:7480 (1.0 MiB staged, 20.0 MiB cached)". */
+function chunksLine(chunks: SystemReply["chunks"] | undefined): string {
+  if (chunks === undefined || chunks.kind === "local") return "local";
+  const at = chunks.endpoint === undefined ? "" : ` at ${chunks.endpoint}`;
+  const staged = formatBytes(chunks.stagedBytes ?? 0);
+  return `${chunks.url}${at} (${staged} staged, ${formatBytes(chunks.cacheBytes ?? 0)} cached)`;
 }

@@ -18,6 +18,7 @@ describe("serve configuration", () => {
       token: undefined,
       logLevel: "info",
       syncTimeoutMs: 5000,
+      chunks: { kind: "local" },
     });
   });
 
@@ -89,6 +90,85 @@ describe("serve configuration", () => {
     }
   });
 
+  it("keeps chunks in an S3 bucket under a prefix, with the S3 settings from flags or the file", () => {
+    const config = resolveConfig(
+      { chunks: "s3://gsnap-chunks/a//b", s3Endpoint: "http://127.0.0.1:7480", s3CacheMib: 8 },
+      { s3Region: "eu-1", s3AccessKey: "AK", s3SecretKey: "SK", s3SegmentMib: "4" },
+    );
+    expect(config.chunks).toEqual({
+      kind: "s3",
+      url: "s3://gsnap-chunks/a/b/",
+      bucket: "gsnap-chunks",
+      prefix: "a/b/",
+      endpoint: "http://127.0.0.1:7480",
+      region: "eu-1",
+      credentials: { accessKeyId: "AK", secretAccessKey: "SK" },
+      cacheBytes: 8 * 1024 * 1024,
+      segmentBytes: 4 * 1024 * 1024,
+    });
+  });
+
+  it("leaves S3 endpoint, region and keys to the AWS environment when not given", () => {
+    expect(resolveConfig({}, { chunks: "s3://bucket" }).chunks).toEqual({
+      kind: "s3",
+      url: "s3://bucket/",
+      bucket: "bucket",
+      prefix: "",
+      endpoint: undefined,
+      region: undefined,
+      credentials: undefined,
+      cacheBytes: 256 * 1024 * 1024,
+      segmentBytes: 32 * 1024 * 1024,
+    });
+    expect(resolveConfig({ chunks: "local" }, {}).chunks).toEqual({ kind: "local" });
+  });
+
+  it("refuses bad chunk settings with REQUEST_INVALID and says which and why", () => {
+    const s3 = { chunks: "s3://bucket/p" };
+    const cases: [object, RegExp][] = [
+      [{ chunks: "file:///x" }, /--chunks: "file:\/\/\/x" is neither local nor s3:/],
+      [{ chunks: "s3://" }, /names no bucket/],
+      [{ chunks: "s3://B_AD" }, /not a valid S3 bucket name/],
+      [{ chunks: 5 }, /--chunks/],
+      [{ s3Endpoint: "http://h:1" }, /--s3-endpoint: chunks are local/],
+      [{ s3CacheMib: 8 }, /--s3-cache-mib: chunks are local/],
+      [{ ...s3, s3Endpoint: "ftp://h:21" }, /--s3-endpoint: .* is not an http or https URL/],
+      [{ ...s3, s3Endpoint: "127.0.0.1:7480" }, /--s3-endpoint: "127.0.0.1:7480" is not a URL/],
+      [{ ...s3, s3Endpoint: "http://ak:sk@h:1" }, /--s3-endpoint: the URL holds credentials/],
+      [{ ...s3, s3Region: "" }, /--s3-region: it is empty/],
+      [{ ...s3, s3AccessKey: "AK" }, /--s3-access-key: give both/],
+      [{ ...s3, s3SecretKey: "SK" }, /--s3-secret-key: give both/],
+      [{ ...s3, s3AccessKey: 3, s3SecretKey: "SK" }, /--s3-access-key: it is not text/],
+      [
+        { ...s3, s3CacheMib: "0" },
+        /--s3-cache-mib: "0" is not a whole number of MiB from 1 to 65536/,
+      ],
+      [{ ...s3, s3CacheMib: 1.5 }, /--s3-cache-mib/],
+      [{ ...s3, s3CacheMib: true }, /--s3-cache-mib/],
+      [{ ...s3, s3SegmentMib: "257" }, /--s3-segment-mib: "257" is not .* from 1 to 256/],
+      [{ ...s3, s3SegmentMib: "lots" }, /--s3-segment-mib/],
+    ];
+    for (const [settings, message] of cases) {
+      expect(() => resolveConfig(settings as never, {}), JSON.stringify(settings)).toThrow(
+        expect.objectContaining({
+          code: "REQUEST_INVALID",
+          message: expect.stringMatching(message),
+        }),
+      );
+    }
+  });
+
+  it("never puts the S3 secret key in a message", () => {
+    for (const settings of [
+      { chunks: "s3://bucket", s3SecretKey: "TOPSECRET" },
+      { chunks: "local", s3SecretKey: "TOPSECRET" },
+    ]) {
+      expect(() => resolveConfig({}, settings)).toThrow(
+        expect.objectContaining({ message: expect.not.stringContaining("TOPSECRET") }),
+      );
+    }
+  });
+
   it("parses IPv6 addresses in brackets", () => {
     expect(parseHostPort("[::1]:10809", "nbd")).toEqual({ host: "::1", port: 10809 });
     expect(() => parseHostPort("[::1]:99999", "nbd")).toThrow(
@@ -107,6 +187,9 @@ describe("serve configuration", () => {
     );
     fs.writeFileSync(file, JSON.stringify({ nbd: "127.0.0.1:0" }));
     expect(readConfigFile(file)).toEqual({ nbd: "127.0.0.1:0" });
+    const s3 = { chunks: "s3://bucket/p", s3Endpoint: "http://h:1", s3CacheMib: 16 };
+    fs.writeFileSync(file, JSON.stringify(s3));
+    expect(readConfigFile(file)).toEqual(s3);
     fs.rmSync(dir, { recursive: true });
   });
 });

@@ -4,6 +4,12 @@
 import fs from "node:fs";
 import { GsnapError } from "../errors/gsnap-error.js";
 import { checkSerial, checkSsid } from "../geometry/names.js";
+import {
+  CHUNKS_SETTING_KEYS,
+  type ChunksConfig,
+  type ChunksSettings,
+  resolveChunks,
+} from "./chunks-config.js";
 
 export interface HostPort {
   readonly host: string;
@@ -27,6 +33,8 @@ export interface ServeConfig {
   readonly logLevel: string;
   /** How long a sync pair's write waits for the secondary before the pair suspends. */
   readonly syncTimeoutMs: number;
+  /** Where chunks live: local segment files, or an S3 object store. */
+  readonly chunks: ChunksConfig;
 }
 
 export interface LinkTlsConfig {
@@ -37,7 +45,7 @@ export interface LinkTlsConfig {
 }
 
 /** The keys a config file and the flags share, as the user writes them. */
-export interface ServeSettings {
+export interface ServeSettings extends ChunksSettings {
   data?: string;
   serial?: string;
   ssid?: string | string[];
@@ -79,6 +87,7 @@ const SETTING_KEYS = [
   "token",
   "logLevel",
   "syncTimeout",
+  ...CHUNKS_SETTING_KEYS,
 ];
 
 /** Reads a JSON config file of ServeSettings; unknown keys are refused, not ignored. */
@@ -134,6 +143,7 @@ export function resolveConfig(fromFile: ServeSettings, fromFlags: ServeSettings)
     token: merged.token,
     logLevel: merged.logLevel,
     syncTimeoutMs: checkSyncTimeout(merged.syncTimeout),
+    chunks: resolveChunks(merged),
   };
 }
 

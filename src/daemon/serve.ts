@@ -14,6 +14,7 @@ import { NbdServer } from "../nbd/nbd-server.js";
 import { pairedVolumes } from "../pprc/paired-volumes.js";
 import { Store } from "../store/store.js";
 import { VERSION } from "../version.js";
+import { openChunkBackend } from "./chunk-backend.js";
 import { formatHostPort, type HostPort, type ServeConfig } from "./config.js";
 import { loadIdentity } from "./identity.js";
 import { openReplication, type Replication } from "./replication.js";
@@ -28,6 +29,8 @@ export interface RunningSystem {
   readonly link: HostPort | undefined;
   readonly linkTls: boolean;
   readonly dataDir: string;
+  /** Where chunks live, for the banner. */
+  readonly chunks: string;
   /** Stops accepting, finishes or fails in-flight requests, flushes and closes the store. */
   stop(): Promise<void>;
 }
@@ -35,7 +38,14 @@ export interface RunningSystem {
 export async function startSystem(config: ServeConfig, logger: Logger): Promise<RunningSystem> {
   const dataDir = path.resolve(config.data);
   const identity = loadIdentity(dataDir, config);
-  const store = await Store.open(dataDir);
+  const chunks = openChunkBackend(config.chunks, { dataDir, logger });
+  let store: Store;
+  try {
+    store = await Store.open(dataDir, chunks.storeOptions);
+  } catch (error) {
+    chunks.close();
+    throw error;
+  }
   const metrics = new ApiMetrics();
   const linkLogger = logger.child({ part: "link" });
   let replication: Replication;
@@ -57,6 +67,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     });
   } catch (error) {
     await store.close();
+    chunks.close();
     throw error;
   }
   const { paths, pairs, jobs } = replication;
@@ -69,6 +80,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     paths,
     pairs,
     jobs,
+    chunks,
   });
   let linkListener: LinkListener | undefined;
   const nbd = new NbdServer({
@@ -105,6 +117,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
       link,
       linkTls: config.linkTls !== undefined,
       dataDir,
+      chunks: chunks.description,
       stop() {
         stopping ??= (async () => {
           await nbd.close();
@@ -113,6 +126,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
           await api.close();
           await store.flush();
           await store.close();
+          chunks.close();
         })();
         return stopping;
       },
@@ -123,6 +137,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     await nbd.close();
     await api.close();
     await store.close();
+    chunks.close();
     throw error;
   }
 }
@@ -151,6 +166,7 @@ export function describeSystem(system: RunningSystem): string {
     system.link === undefined
       ? "  LINK  off (no link secret: gsnap serve --link-secret)"
       : `  LINK  ${formatHostPort(system.link)}  (peer links, ${system.linkTls ? "TLS" : "TCP"})`,
+    `  CHUNKS  ${system.chunks}`,
   ];
   if (system.tokenGenerated) {
     lines.push(

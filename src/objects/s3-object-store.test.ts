@@ -151,6 +151,28 @@ describe.skipIf(!s3Available())(suite, () => {
     expect(objects.stats).toMatchObject({ puts: 0, retries: 0, failures: 1 });
   });
 
+  it("refuses with OBJECT_STORE_REFUSED when no keys are given and none are in the environment", async () => {
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    delete process.env.AWS_ACCESS_KEY_ID;
+    delete process.env.AWS_SECRET_ACCESS_KEY;
+    try {
+      const error = await errorOf(() =>
+        store({ credentials: undefined }).put("k", Buffer.from("v")),
+      );
+      expect(error.code).toBe("OBJECT_STORE_REFUSED");
+      expect(error.message).toContain("no credentials were given");
+    } finally {
+      process.env.AWS_ACCESS_KEY_ID = saved.id;
+      process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+    }
+  });
+
+  it("takes the keys from the environment when none are given", async () => {
+    const objects = store({ credentials: undefined });
+    await objects.put("from-env", Buffer.from("v"));
+    expect((await objects.get("from-env"))?.toString()).toBe("v");
+  });
+
   it("refuses a missing bucket with OBJECT_STORE_REFUSED", async () => {
     const objects = store({ bucket: "gsnap-no-such-bucket" });
     const error = await errorOf(() => objects.put("k", Buffer.from("v")));

@@ -122,7 +122,7 @@ export class S3ObjectStore implements ObjectStore {
         process.env.AWS_REGION ??
         process.env.AWS_DEFAULT_REGION ??
         DEFAULT_REGION,
-      credentials: options.credentials,
+      credentials: options.credentials ?? credentialsFromEnv,
       // radosgw and most S3-compatibles have no DNS for virtual-host buckets.
       forcePathStyle: true,
       retryMode: "standard",
@@ -290,6 +290,13 @@ export class S3ObjectStore implements ObjectStore {
     if (code === "NoSuchBucket") {
       return this.refused(what, `bucket "${this.bucket}" does not exist (${detail})`, error);
     }
+    if ((error as Error).name === "CredentialsProviderError") {
+      return this.refused(
+        what,
+        "no credentials were given (--s3-access-key and --s3-secret-key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+        error,
+      );
+    }
     if (REFUSED_CODES.has(code) || status === 403) {
       return this.refused(what, `the object store refused the credentials (${detail})`, error);
     }
@@ -346,4 +353,27 @@ function describeCause(error: unknown): string {
   }
   if (message === "") return code;
   return message;
+}
+
+/**
+ * Keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) when none are
+ * given. Not the SDK's whole default chain: its last resort asks the cloud's instance metadata
+ * address, and a storage system should fail at once with a clear error rather than reach out.
+ */
+async function credentialsFromEnv(): Promise<{
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}> {
+  const accessKeyId = process.env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) {
+    const error = new Error("no access key and secret key in the environment");
+    error.name = "CredentialsProviderError";
+    throw error;
+  }
+  const sessionToken = process.env.AWS_SESSION_TOKEN || undefined;
+  return sessionToken === undefined
+    ? { accessKeyId, secretAccessKey }
+    : { accessKeyId, secretAccessKey, sessionToken };
 }

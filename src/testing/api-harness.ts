@@ -5,6 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import type { ChunkBackendView } from "../api/api-context.js";
 import { ApiMetrics } from "../api/api-metrics.js";
 import { buildApi } from "../api/build-api.js";
 import type { JobInfo } from "../gsc/job-service.js";
@@ -127,7 +128,12 @@ const running: { app: FastifyInstance; store: Store; dir: string }[] = [];
 
 /** `withoutPaths` builds the API without replication: no paths, no pairs and no jobs. */
 export async function startApi(
-  options: { logger?: FastifyBaseLogger; seeded?: boolean; withoutPaths?: boolean } = {},
+  options: {
+    logger?: FastifyBaseLogger;
+    seeded?: boolean;
+    withoutPaths?: boolean;
+    chunks?: ChunkBackendView;
+  } = {},
 ): Promise<ApiUnderTest> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-api-"));
   const store = await Store.open(dir, { collectorIntervalMs: false });
@@ -144,6 +150,7 @@ export async function startApi(
     paths: options.withoutPaths ? undefined : paths,
     pairs: options.withoutPaths ? undefined : pairs,
     jobs: options.withoutPaths ? undefined : jobs,
+    chunks: options.chunks,
   });
   running.push({ app, store, dir });
   if (options.seeded !== false) await seed(store, paths);
