@@ -3,9 +3,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import pino from "pino";
 import { describe, expect, it } from "vitest";
+import { openChunkBackend } from "../daemon/chunk-backend.js";
+import { resolveChunks } from "../daemon/chunks-config.js";
 import { ERROR_CODES } from "../errors/codes.js";
 import { Store } from "../store/store.js";
+import { s3Available, s3SkipReason, testS3 } from "../testing/s3-test-store.js";
 
 const CLI = path.resolve("dist/src/cli/main.js");
 const run = promisify(execFile);
@@ -57,3 +61,48 @@ describe.skipIf(!fs.existsSync(CLI))("gsnap fsck", () => {
     expect(result.stderr).toContain("unknown option");
   });
 });
+
+describe.skipIf(!fs.existsSync(CLI) || !s3Available())(
+  `gsnap fsck of a store on S3 ${s3SkipReason()}`,
+  () => {
+    it("checks it where its chunks are, and refuses with CHUNKS_ELSEWHERE without --chunks", async () => {
+      const s3 = testS3();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-fsck-s3-"));
+      const url = `s3://${s3.bucket}/fsck/${path.basename(dir)}`;
+      const settings = {
+        chunks: url,
+        s3Endpoint: s3.endpoint,
+        s3AccessKey: s3.accessKeyId,
+        s3SecretKey: s3.secretAccessKey,
+        s3SegmentMib: 1,
+      };
+      const backend = openChunkBackend(resolveChunks(settings), {
+        dataDir: dir,
+        logger: pino({ level: "silent" }),
+      });
+      const store = await Store.open(dir, { ...backend.storeOptions, collectorIntervalMs: false });
+      await store.createVolume({ volser: "VOL001", cylinders: 2 });
+      await store.write("VOL001", { offsetBytes: 0, data: Buffer.alloc(30 * 57_344, 0x42) });
+      await store.close();
+      backend.close();
+      const flags = [
+        "--chunks",
+        url,
+        "--s3-endpoint",
+        s3.endpoint,
+        "--s3-access-key",
+        s3.accessKeyId,
+        "--s3-secret-key",
+        s3.secretAccessKey,
+      ];
+      const checked = await gsnap("fsck", dir, "--json", ...flags);
+      expect(checked.stderr).toBe("");
+      expect(checked.code).toBe(0);
+      expect(JSON.parse(checked.stdout)).toMatchObject({ ok: true, chunks: 30, volumes: 1 });
+      const local = await gsnap("fsck", dir);
+      expect(local.code).toBe(ERROR_CODES.CHUNKS_ELSEWHERE.exitCode);
+      expect(local.stderr).toContain(`it keeps them in ${url}/`);
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+  },
+);

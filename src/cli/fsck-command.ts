@@ -1,19 +1,47 @@
 // `gsnap fsck DATA_DIR`: checks a store that no server has open (every checksum, every reference
 // count). Exit 0 when it is consistent, CHECK_FAILED's code when not.
 
+import { CHUNKS_SETTING_KEYS, type ChunksSettings } from "../daemon/chunks-config.js";
 import { GsnapError } from "../errors/gsnap-error.js";
 import type { CheckReport } from "../store/checker.js";
 import { formatBytes, printFields, printJson } from "./output.js";
 
-export async function checkDataDir(dataDir: string): Promise<CheckReport> {
+/** Checks a stopped system's store, with its chunks where the settings say (default local). */
+export async function checkDataDir(
+  dataDir: string,
+  settings: ChunksSettings = {},
+): Promise<CheckReport> {
   // Loaded here, not at the top: commands that only call the API start faster without LMDB.
   const { Store } = await import("../store/store.js");
-  const store = await Store.open(dataDir, { collectorIntervalMs: false });
+  const { resolveChunks } = await import("../daemon/chunks-config.js");
+  const { openChunkBackend } = await import("../daemon/chunk-backend.js");
+  const { default: pino } = await import("pino");
+  const backend = openChunkBackend(resolveChunks(settings), {
+    dataDir,
+    logger: pino({ level: "warn" }, pino.destination(2)),
+  });
   try {
-    return await store.check();
+    const store = await Store.open(dataDir, {
+      ...backend.storeOptions,
+      collectorIntervalMs: false,
+    });
+    try {
+      return await store.check();
+    } finally {
+      await store.close();
+    }
   } finally {
-    await store.close();
+    backend.close();
   }
+}
+
+/** The chunk settings among a command's options (commander names them like the config keys). */
+export function chunksSettingsOf(options: ChunksSettings): ChunksSettings {
+  const settings: ChunksSettings = {};
+  for (const key of CHUNKS_SETTING_KEYS) {
+    if (options[key] !== undefined) settings[key] = options[key] as string;
+  }
+  return settings;
 }
 
 export function printCheckReport(report: CheckReport, json: boolean): void {

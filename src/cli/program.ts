@@ -2,8 +2,10 @@
 // own file; this file only declares commands, options and help.
 
 import { Command, CommanderError } from "commander";
+import type { ChunksSettings } from "../daemon/chunks-config.js";
 import { callApi, resolveTarget } from "./api-client.js";
-import { checkDataDir, printCheckReport } from "./fsck-command.js";
+import { addChunksOptions } from "./chunks-options.js";
+import { checkDataDir, chunksSettingsOf, printCheckReport } from "./fsck-command.js";
 import { addGscCommand } from "./gsc-command.js";
 import { addJobCommands } from "./job-commands.js";
 import { reportError } from "./output.js";
@@ -32,8 +34,7 @@ export function buildProgram(): Command {
   addGscCommand(program);
   addJobCommands(program);
 
-  program
-    .command("fsck")
+  addChunksOptions(program.command("fsck"))
     .description("Check a store: every chunk checksum and every reference count")
     .argument(
       "[data-dir]",
@@ -42,17 +43,19 @@ export function buildProgram(): Command {
     .option("--json", "print the report as JSON")
     .addHelpText(
       "after",
-      "\nExamples:\n  gsnap fsck               # the running server checks its store\n  gsnap fsck ./gsnap-data  # check a stopped system's data dir\n",
+      "\nExamples:\n  gsnap fsck               # the running server checks its store\n  gsnap fsck ./gsnap-data  # check a stopped system's data dir\n  gsnap fsck ./gsnap-data --chunks s3://gsnap/sys1 --s3-endpoint http://rgw:7480\n",
     )
     .action(async (dataDir: string | undefined, _options: unknown, command: Command) => {
-      const globals = command.optsWithGlobals<{ api?: string; token?: string; json?: boolean }>();
+      const globals = command.optsWithGlobals<
+        { api?: string; token?: string; json?: boolean } & ChunksSettings
+      >();
       const report =
         dataDir === undefined
           ? await callApi<Parameters<typeof printCheckReport>[0]>(resolveTarget(globals), {
               method: "POST",
               path: "/v1/fsck",
             })
-          : await checkDataDir(dataDir);
+          : await checkDataDir(dataDir, chunksSettingsOf(globals));
       printCheckReport(report, globals.json === true);
     });
 

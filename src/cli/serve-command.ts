@@ -2,14 +2,15 @@
 
 import type { Command } from "commander";
 import { readConfigFile, resolveConfig, type ServeSettings } from "../daemon/config.js";
+import { addChunksOptions } from "./chunks-options.js";
 
 interface ServeFlags extends ServeSettings {
   config?: string;
 }
 
 export function addServeCommand(program: Command): void {
-  program
-    .command("serve")
+  const serve = program.command("serve");
+  addChunksOptions(serve)
     .description("Run a storage system: NBD host interface, HTTP API and dashboard")
     .option("--config <file>", "a JSON file with any of the keys below (flags win)")
     .option("--data <dir>", "data dir (default ./gsnap-data)")
@@ -32,22 +33,6 @@ export function addServeCommand(program: Command): void {
     .option(
       "--sync-timeout <ms>",
       "how long a sync pair's host write waits for the secondary before the pair suspends (default 5000)",
-    )
-    .option(
-      "--chunks <where>",
-      "where chunks live: local (segment files in the data dir) or s3://BUCKET[/PREFIX] (default local)",
-    )
-    .option(
-      "--s3-endpoint <url>",
-      "the S3 endpoint, e.g. http://127.0.0.1:7480 (default: AWS_ENDPOINT_URL, else AWS)",
-    )
-    .option("--s3-region <region>", "the S3 region (default: AWS_REGION, else us-east-1)")
-    .option("--s3-access-key <id>", "S3 access key id (default: AWS_ACCESS_KEY_ID)")
-    .option("--s3-secret-key <key>", "S3 secret access key (default: AWS_SECRET_ACCESS_KEY)")
-    .option("--s3-cache-mib <mib>", "memory for reading chunks back from S3 (default 256)")
-    .option(
-      "--s3-segment-mib <mib>",
-      "segments are staged in DATA/staging and uploaded at this size (default 32)",
     )
     .option(
       "--log-level <level>",
