@@ -126,19 +126,24 @@ describe("object segment device", () => {
 
   it("keeps writes to one track in order while a partial write waits for a fetch", async () => {
     const objects = new MemoryObjectStore();
-    const { store, device } = await openStore(tempDir(), objects);
+    // 4 KiB blocks: an 80 KiB cache, which the reads below empty of track 0 before the partial
+    // write's change runs, so that it fetches its track again inside the change.
+    const { store, device } = await openStore(tempDir(), objects, 4_096);
     await store.createVolume({ volser: "VOL001", cylinders: 1 });
-    await store.write("VOL001", { offsetBytes: 0, data: pattern(2 * TRACK, 4) });
+    await store.write("VOL001", { offsetBytes: 0, data: pattern(10 * TRACK, 4) });
     await device.drained();
-    const whole = pattern(TRACK, 5);
-    // The partial write is asked first and must land first; the whole-track write overwrites it.
-    await Promise.all([
-      store.write("VOL001", { offsetBytes: 100, data: Buffer.alloc(10, 1) }),
-      store.write("VOL001", { offsetBytes: 0, data: whole }),
-    ]);
-    expect((await store.read("VOL001", { offsetBytes: 0, lengthBytes: TRACK })).equals(whole)).toBe(
-      true,
-    );
+    for (let round = 0; round < 5; round += 1) {
+      const whole = pattern(TRACK, 5 + round);
+      // The partial write is asked first and must land first; the whole-track write overwrites it.
+      await Promise.all([
+        store.write("VOL001", { offsetBytes: 100, data: Buffer.alloc(10, 1) }),
+        store.read("VOL001", { offsetBytes: 2 * TRACK, lengthBytes: 8 * TRACK }),
+        store.write("VOL001", { offsetBytes: 0, data: whole }),
+      ]);
+      const track = await store.read("VOL001", { offsetBytes: 0, lengthBytes: TRACK });
+      expect(track.equals(whole)).toBe(true);
+      await device.drained();
+    }
   });
 
   it("reopens with staged and uploaded segments, uploads what was staged, and reads all", async () => {

@@ -99,7 +99,7 @@ export class ObjectSegmentDevice implements ChunkDevice {
     remoteSegments: RemoteSegments,
   ) {
     this.store = options.store;
-    this.options = { ...DEFAULTS, ...options };
+    this.options = withDefaults(options);
     this.log = options.log ?? (() => {});
     this.local = local;
     this.remoteSegments = remoteSegments;
@@ -129,7 +129,7 @@ export class ObjectSegmentDevice implements ChunkDevice {
       fs.readdirSync(stagingDir).flatMap((name) => segmentOfKey(`${SEGMENTS_PREFIX}${name}`) ?? []),
     );
     const localSizes = new Map<number, number>();
-    const merged = { ...DEFAULTS, ...options };
+    const merged = withDefaults(options);
     const remoteSegments = new RemoteSegments(
       store,
       {
@@ -297,6 +297,8 @@ export class ObjectSegmentDevice implements ChunkDevice {
     if (segments.size === 0 || this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       this.waiters.push({ segments, resolve });
+      // Someone waits: the timer keeps the process alive until the uploads are done.
+      this.timer.ref();
       this.tick();
     });
   }
@@ -353,6 +355,7 @@ export class ObjectSegmentDevice implements ChunkDevice {
         waiter.resolve();
       }
     }
+    if (this.waiters.length === 0) this.timer.unref();
   }
 
   private upload(segment: number): void {
@@ -365,7 +368,11 @@ export class ObjectSegmentDevice implements ChunkDevice {
         () => this.uploaded(segment, sizeBytes),
         (error: unknown) => this.uploadFailed(segment, error),
       )
-      .finally(() => this.uploading.delete(segment));
+      .finally(() => {
+        this.uploading.delete(segment);
+        // The next upload starts now, not at the next tick.
+        this.tick();
+      });
   }
 
   private uploaded(segment: number, sizeBytes: number): void {
@@ -395,6 +402,19 @@ export class ObjectSegmentDevice implements ChunkDevice {
     if (this.removedWhileUploading.delete(segment) && !this.closed)
       this.local.removeSegment(segment);
   }
+}
+
+/** The options with each one not given (or given as undefined) at its default. */
+function withDefaults(options: ObjectDeviceOptions): Required<Omit<ObjectDeviceOptions, "log">> {
+  return {
+    store: options.store,
+    stagingDir: options.stagingDir,
+    segmentBytes: options.segmentBytes ?? DEFAULTS.segmentBytes,
+    cacheBytes: options.cacheBytes ?? DEFAULTS.cacheBytes,
+    blockBytes: options.blockBytes ?? DEFAULTS.blockBytes,
+    sealIdleMs: options.sealIdleMs ?? DEFAULTS.sealIdleMs,
+    uploads: options.uploads ?? DEFAULTS.uploads,
+  };
 }
 
 /**

@@ -5,7 +5,6 @@
 // of two error codes: OBJECT_STORE_REFUSED (retrying cannot help) or OBJECT_STORE_UNAVAILABLE.
 
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
@@ -17,6 +16,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { GsnapError } from "../errors/gsnap-error.js";
+import { md5Base64 } from "./md5-thread.js";
 import type { ObjectInfo, ObjectRange, ObjectStore, ObjectStoreStats } from "./object-store.js";
 
 export interface S3ObjectStoreOptions {
@@ -142,7 +142,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Buffer): Promise<void> {
-    const contentMd5 = createHash("md5").update(body).digest("base64");
+    const contentMd5 = await md5Base64(body);
     const command = new PutObjectCommand({
       Bucket: this.bucket,
       Key: this.prefix + key,

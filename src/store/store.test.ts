@@ -11,6 +11,7 @@ import { MemoryDevice } from "../testing/memory-device.js";
 import { MemoryObjectStore } from "../testing/memory-object-store.js";
 import { s3Available, testObjectStore } from "../testing/s3-test-store.js";
 import { chunkChecksum } from "./checksum.js";
+import { type ChunkLocation, ChunkNotLocal } from "./chunk-device.js";
 import { SegmentDevice } from "./segment-device.js";
 import { Store, type StoreOptions } from "./store.js";
 
@@ -446,6 +447,90 @@ describe.each(devices)("store on %s", (_name, options) => {
     await store.close();
     expect(await codeOf(() => store.read("VOL001", { offsetBytes: 0, lengthBytes: 1 }))).toBe(
       "STORE_CLOSED",
+    );
+  });
+});
+
+/**
+ * A device that keeps its chunks "elsewhere": a synchronous read of a chunk succeeds only once
+ * after a fetch of it, and the first `ignoredFetches` fetches are lost (as if the cache dropped
+ * them before the change ran).
+ */
+class ForgetfulDevice extends MemoryDevice {
+  override readonly remote = true;
+  ignoredFetches = 0;
+  notLocal = 0;
+  private readonly fetched = new Set<string>();
+
+  override readInto(location: ChunkLocation, target: Buffer, targetOffset: number): void {
+    const key = `${location.segment}:${location.offsetBytes}`;
+    if (!this.fetched.delete(key)) {
+      this.notLocal += 1;
+      throw new ChunkNotLocal([location]);
+    }
+    super.readInto(location, target, targetOffset);
+  }
+
+  override async fetch(locations: readonly ChunkLocation[]): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    if (this.ignoredFetches > 0) {
+      this.ignoredFetches -= 1;
+      return;
+    }
+    for (const location of locations)
+      this.fetched.add(`${location.segment}:${location.offsetBytes}`);
+  }
+
+  override async readManyAsync(reads: readonly { location: ChunkLocation; target: Buffer }[]) {
+    await this.fetch(reads.map((read) => read.location));
+    this.readMany(reads);
+  }
+}
+
+describe("store on a device whose chunks must be fetched", () => {
+  it("fetches a partial write's track inside its change and runs it again, in order with the writes after it", async () => {
+    let device: ForgetfulDevice | undefined;
+    const store = await openStore(tempDir(), {
+      device: (committedSizes) => {
+        device = new ForgetfulDevice({ committedSizes });
+        return device;
+      },
+    });
+    await store.createVolume({ volser: "VOL001", cylinders: 1 });
+    await store.write("VOL001", { offsetBytes: 0, data: pattern(TRACK, 1) });
+    const forgetful = device as ForgetfulDevice;
+    forgetful.ignoredFetches = 1;
+    const whole = pattern(TRACK, 2);
+    // The partial write comes first; its change finds its track gone and runs again while the
+    // whole-track write waits behind it, so the whole-track write lands last.
+    await Promise.all([
+      store.write("VOL001", { offsetBytes: 10, data: Buffer.alloc(20, 0xcc) }),
+      store.write("VOL001", { offsetBytes: 0, data: whole }),
+    ]);
+    expect(forgetful.notLocal).toBe(1);
+    expect((await store.read("VOL001", { offsetBytes: 0, lengthBytes: TRACK })).equals(whole)).toBe(
+      true,
+    );
+  });
+
+  it("gives up with OBJECT_STORE_UNAVAILABLE when the chunks keep leaving before the change runs, changing nothing", async () => {
+    let device: ForgetfulDevice | undefined;
+    const store = await openStore(tempDir(), {
+      device: (committedSizes) => {
+        device = new ForgetfulDevice({ committedSizes });
+        return device;
+      },
+    });
+    await store.createVolume({ volser: "VOL001", cylinders: 1 });
+    const data = pattern(TRACK, 3);
+    await store.write("VOL001", { offsetBytes: 0, data });
+    (device as ForgetfulDevice).ignoredFetches = 100;
+    expect(
+      await codeOf(() => store.write("VOL001", { offsetBytes: 10, data: Buffer.alloc(20, 0xcc) })),
+    ).toBe("OBJECT_STORE_UNAVAILABLE");
+    (device as ForgetfulDevice).ignoredFetches = 0;
+    expect((await store.read("VOL001", { offsetBytes: 0, lengthBytes: TRACK })).equals(data)).toBe(
+      true,
     );
   });
 });

@@ -419,28 +419,49 @@ export class Store {
     // which would end the process.
     ready.catch(() => {});
     let result: Promise<T> | undefined;
+    // A change that reads chunks from a remote device may find one gone from the cache, fetch it
+    // and run again: the changes after it are handed to the catalog only once it has run through,
+    // so none overtakes it. (Once it has run, the catalog keeps the order: its child transactions
+    // run and commit in the order they were handed in.)
+    const waits = options.reads === true && this.parts.device.remote;
+    let ranThrough = noop;
+    const ran = new Promise<void>((resolve) => {
+      ranThrough = resolve;
+    });
     const queued = this.queue
       .then(() => ready)
       .then(
         () => {
-          result = this.commit(fn);
+          result = this.commit(fn, ranThrough);
         },
         (error: unknown) => {
           result = Promise.reject(error);
         },
       );
-    // A change that reads chunks from a remote device may have to fetch them and run again: the
-    // changes after it wait for it to commit, so none overtakes it.
-    const waits = options.reads === true && this.parts.device.remote;
-    this.queue = waits ? queued.then(() => (result as Promise<T>).then(noop, noop)) : queued;
+    this.queue = waits
+      ? queued.then(() => Promise.race([ran, (result as Promise<T>).then(noop, noop)]))
+      : queued;
     return queued.then(() => result as Promise<T>);
   }
 
-  /** One catalog change; if it needed chunks not at hand, fetches them and runs it again. */
-  private async commit<T>(fn: () => T): Promise<T> {
+  /**
+   * One catalog change; if it needed chunks not at hand, fetches them and runs it again. `ran` is
+   * called once `fn` has run through in a transaction (returned, or failed for good).
+   */
+  private async commit<T>(fn: () => T, ran: () => void): Promise<T> {
+    const run = () => {
+      try {
+        const value = fn();
+        ran();
+        return value;
+      } catch (error) {
+        if (!(error instanceof ChunkNotLocal)) ran();
+        throw error;
+      }
+    };
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await this.parts.catalog.change(fn);
+        return await this.parts.catalog.change(run);
       } catch (error) {
         if (!(error instanceof ChunkNotLocal)) throw error;
         if (attempt === FETCH_ATTEMPTS) {

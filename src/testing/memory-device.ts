@@ -13,7 +13,7 @@ import {
 import { decodeChunkHeader, encodeChunkHeader } from "../store/segment-format.js";
 
 export class MemoryDevice implements ChunkDevice {
-  readonly remote = false;
+  readonly remote: boolean = false;
   private readonly segments = new Map<number, Buffer>();
   private readonly sizes = new Map<number, number>();
   private readonly maxSegmentBytes: number;
