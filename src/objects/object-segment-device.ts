@@ -63,9 +63,9 @@ const DEFAULTS = {
   uploads: 2,
 };
 
-/** A GET fetches at most 16 blocks; a sequential reader's misses read 4 blocks ahead. */
+/** A GET fetches at most 16 blocks; a sequential reader's misses read 12 blocks ahead. */
 const MAX_SPAN_BLOCKS = 16;
-const READAHEAD_BLOCKS = 4;
+const READAHEAD_BLOCKS = 12;
 
 /** How often sealing and uploads are looked at. */
 const TICK_MS = 100;
