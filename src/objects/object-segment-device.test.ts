@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { ChunkNotLocal } from "../store/chunk-device.js";
 import { Store } from "../store/store.js";
 import { codeOfAsync as codeOf } from "../testing/error-code.js";
 import { MemoryObjectStore } from "../testing/memory-object-store.js";
@@ -84,6 +85,22 @@ describe("object segment device", () => {
     expect(objects.stats.gets).toBeGreaterThan(getsBefore);
     expect(device.stats().stagedSegments).toBe(0);
     expect((await store.check()).problems).toEqual([]);
+  });
+
+  it("scans an uploaded segment's record headers once they are fetched, as it did while staged", async () => {
+    const objects = new MemoryObjectStore();
+    const { store, device } = await openStore(tempDir(), objects);
+    await store.createVolume({ volser: "VOL001", cylinders: 1 });
+    await store.write("VOL001", { offsetBytes: 0, data: pattern(4 * TRACK, 10) });
+    await store.flush();
+    const window = { fromOffsetBytes: 0, maxBytes: 1 << 20 };
+    const [segment] = [...device.segmentSizes().keys()];
+    const staged = device.scan(segment, window);
+    expect(staged.length).toBeGreaterThan(0);
+    await device.drained();
+    expect(() => device.scan(segment, window)).toThrow(ChunkNotLocal);
+    await device.fetch([{ segment, offsetBytes: 0, lengthBytes: device.segmentSize(segment) }]);
+    expect(device.scan(segment, window)).toEqual(staged);
   });
 
   it("serves a second read of the same track from the cache", async () => {

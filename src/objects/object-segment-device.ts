@@ -21,7 +21,7 @@ import {
   type ScannedChunk,
 } from "../store/chunk-device.js";
 import { SegmentDevice } from "../store/segment-device.js";
-import { decodeChunkHeader } from "../store/segment-format.js";
+import { scanRecords } from "../store/segment-format.js";
 import type { ObjectStore, ObjectStoreStats } from "./object-store.js";
 import { RemoteSegments } from "./remote-segments.js";
 import { CLAIM_KEY, SEGMENTS_PREFIX, segmentKey, segmentOfKey } from "./segment-keys.js";
@@ -218,25 +218,10 @@ export class ObjectSegmentDevice implements ChunkDevice {
   scan(segment: number, window: { fromOffsetBytes: number; maxBytes: number }): ScannedChunk[] {
     if (this.isStaged(segment)) return this.local.scan(segment, window);
     const sizeBytes = this.remoteSegments.sizeOf(segment) ?? 0;
-    const found: ScannedChunk[] = [];
-    const header = Buffer.alloc(CHUNK_HEADER_BYTES);
-    let offset = window.fromOffsetBytes;
-    while (
-      offset < sizeBytes &&
-      (found.length === 0 || offset - window.fromOffsetBytes < window.maxBytes)
-    ) {
+    return scanRecords(segment, sizeBytes, window, (offset, header) => {
       const at = { segment, offsetBytes: offset, lengthBytes: CHUNK_HEADER_BYTES };
       if (!this.remoteSegments.readCached(at, header, 0)) throw new ChunkNotLocal([at]);
-      const decoded = decodeChunkHeader(header, `segment ${segment} offset ${offset}`);
-      const location = {
-        segment,
-        offsetBytes: offset + CHUNK_HEADER_BYTES,
-        lengthBytes: decoded.lengthBytes,
-      };
-      found.push({ id: decoded.id, hash: decoded.hash, location });
-      offset += CHUNK_HEADER_BYTES + decoded.lengthBytes;
-    }
-    return found;
+    });
   }
 
   isBusy(segment: number): boolean {

@@ -14,7 +14,7 @@ import {
   type ChunkLocation,
   type ScannedChunk,
 } from "./chunk-device.js";
-import { decodeChunkHeader, encodeChunkHeader } from "./segment-format.js";
+import { encodeChunkHeader, scanRecords } from "./segment-format.js";
 import { adjacentRuns, runBuffers } from "./segment-runs.js";
 
 /** A new segment starts past 256 MiB: big enough for sequential I/O, small enough to compact. */
@@ -251,24 +251,9 @@ export class SegmentDevice implements ChunkDevice {
     const fd = this.fds.get(segment);
     const sizeBytes = this.sizes.get(segment);
     assert.ok(fd !== undefined && sizeBytes !== undefined, `segment ${segment} is open`);
-    const found: ScannedChunk[] = [];
-    const header = Buffer.alloc(CHUNK_HEADER_BYTES);
-    let offset = window.fromOffsetBytes;
-    while (
-      offset < sizeBytes &&
-      (found.length === 0 || offset - window.fromOffsetBytes < window.maxBytes)
-    ) {
+    return scanRecords(segment, sizeBytes, window, (offset, header) => {
       fs.readSync(fd, header, 0, CHUNK_HEADER_BYTES, offset);
-      const decoded = decodeChunkHeader(header, `segment ${segment} offset ${offset}`);
-      const location = {
-        segment,
-        offsetBytes: offset + CHUNK_HEADER_BYTES,
-        lengthBytes: decoded.lengthBytes,
-      };
-      found.push({ id: decoded.id, hash: decoded.hash, location });
-      offset += CHUNK_HEADER_BYTES + decoded.lengthBytes;
-    }
-    return found;
+    });
   }
 
   /** Ends appends to a segment: the next append to its lane starts a new one. */

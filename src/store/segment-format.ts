@@ -14,7 +14,7 @@
 // checker compares them with the catalog.
 
 import { GsnapError } from "../errors/gsnap-error.js";
-import { CHUNK_HEADER_BYTES } from "./chunk-device.js";
+import { CHUNK_HEADER_BYTES, type ScannedChunk } from "./chunk-device.js";
 
 const MAGIC = 0x4b435347;
 const VERSION = 1;
@@ -51,4 +51,35 @@ export function decodeChunkHeader(buffer: Buffer, where: string): ChunkHeader {
     lengthBytes: buffer.readUInt32LE(16),
     hash: buffer.readBigUInt64LE(24),
   };
+}
+
+/**
+ * Walks the records of a segment of `sizeBytes` from `window.fromOffsetBytes`: at least one, then
+ * more while they start within `window.maxBytes`. `readHeader` fills a header buffer from an
+ * offset (a file read, or the block cache of a remote segment).
+ */
+export function scanRecords(
+  segment: number,
+  sizeBytes: number,
+  window: { fromOffsetBytes: number; maxBytes: number },
+  readHeader: (offsetBytes: number, into: Buffer) => void,
+): ScannedChunk[] {
+  const found: ScannedChunk[] = [];
+  const header = Buffer.alloc(CHUNK_HEADER_BYTES);
+  let offset = window.fromOffsetBytes;
+  while (
+    offset < sizeBytes &&
+    (found.length === 0 || offset - window.fromOffsetBytes < window.maxBytes)
+  ) {
+    readHeader(offset, header);
+    const decoded = decodeChunkHeader(header, `segment ${segment} offset ${offset}`);
+    const location = {
+      segment,
+      offsetBytes: offset + CHUNK_HEADER_BYTES,
+      lengthBytes: decoded.lengthBytes,
+    };
+    found.push({ id: decoded.id, hash: decoded.hash, location });
+    offset += CHUNK_HEADER_BYTES + decoded.lengthBytes;
+  }
+  return found;
 }
