@@ -373,7 +373,16 @@ export class ObjectSegmentDevice implements ChunkDevice {
   }
 
   private uploadFailed(segment: number, error: unknown): void {
+    // Closing cuts uploads short on purpose: their segments stay staged for the next open.
+    if (this.closed) return;
     this.uploadFailures += 1;
+    if (this.removedWhileUploading.delete(segment)) {
+      // The collector removed it meanwhile: nothing left to upload (an object that did land
+      // after all is deleted at the next open).
+      this.retryAt.delete(segment);
+      this.local.removeSegment(segment);
+      return;
+    }
     const delayMs = Math.min(
       (this.retryAt.get(segment)?.delayMs ?? RETRY_FIRST_MS / 2) * 2,
       RETRY_MAX_MS,
@@ -384,8 +393,6 @@ export class ObjectSegmentDevice implements ChunkDevice {
       `Cannot upload segment ${segment} to ${this.store.description} (trying again in ${delayMs} ms; ` +
         `its chunks stay in staging): ${error instanceof Error ? error.message : String(error)}`,
     );
-    if (this.removedWhileUploading.delete(segment) && !this.closed)
-      this.local.removeSegment(segment);
   }
 }
 
