@@ -4,7 +4,7 @@
 
 import { createHash, randomUUID } from "node:crypto";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import type { CephCluster } from "./ceph-cluster.js";
+import type { CephCluster } from "../src/testing/ceph-cluster.js";
 import { inFlight } from "./in-flight.js";
 import type { RawRun } from "./s3-report.js";
 

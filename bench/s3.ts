@@ -17,7 +17,7 @@ import {
 } from "../src/objects/object-segment-device.js";
 import { ensureBucket, S3ObjectStore } from "../src/objects/s3-object-store.js";
 import { Store } from "../src/store/store.js";
-import { type CephCluster, collectGarbage, startCephCluster } from "./ceph-cluster.js";
+import { type CephCluster, collectGarbage, startCephCluster } from "../src/testing/ceph-cluster.js";
 import { inFlight } from "./in-flight.js";
 import { rawRun } from "./s3-raw.js";
 import { type LocalRun, type RawRun, report, type S3Run } from "./s3-report.js";
@@ -44,6 +44,8 @@ const TRACK = 57_344;
 const TRACKS_PER_CYLINDER = 15;
 /** The memstore OSD keeps objects in RAM: room for a run's data twice over, on a 24 GiB machine. */
 const MEMSTORE_BYTES = 6 * GIB;
+/** Bring-up takes a few seconds; past 120 s something is wrong, and ceph-up.sh says what. */
+const CEPH_UP_TIMEOUT_S = 120;
 /** Big enough for the whole volume, so the second read finds every block cached. */
 const WARM_CACHE_BYTES = TOTAL_BYTES + 256 * MIB;
 const BUCKET = "gsnap-bench";
@@ -308,7 +310,12 @@ async function main(): Promise<void> {
   const startedAt = process.hrtime.bigint();
   // Other work on the machine skews every row; the load before the start says how busy it was.
   const loadBefore = os.loadavg()[0];
-  const cluster = await startCephCluster({ memstoreBytes: MEMSTORE_BYTES });
+  const cluster = await startCephCluster({
+    memstoreBytes: MEMSTORE_BYTES,
+    upTimeoutS: CEPH_UP_TIMEOUT_S,
+    dirPrefix: "gsnap-bench-ceph-",
+    purpose: "the benchmark",
+  });
   try {
     const bench = new Bench(cluster, randomData());
     await ensureBucket(bench.objectStoreOptions(""));

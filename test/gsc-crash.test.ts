@@ -7,6 +7,7 @@ import fs from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { missingNbdClientsNoticed } from "../src/testing/nbd-clients.js";
 import {
+  establishPath,
   leftovers,
   cliOk as ok,
   readTracks,
@@ -70,17 +71,7 @@ describe.skipIf(skip)("GSC across a SIGKILL", () => {
       await write(b.nbdUri("VOL900"), 0, CYLINDERS * 15 * TRACK, 0x0b);
       const old = await readTracks(b, "VOL900", 150, EXTENT_TRACKS);
       const bLink = b.linkAddress as string;
-      await ok(
-        a,
-        "path",
-        "establish",
-        "--ssid",
-        "01A0",
-        "--to",
-        "0000000002.01B0",
-        "--link",
-        bLink,
-      );
+      await establishPath(a, { ssid: "01A0", target: "0000000002.01B0", link: bLink });
       const started = JSON.parse(
         await ok(a, "gsc", "VOL001:0.0-2.14, *, 0000000002.01B0.VOL900:10.0-12.14, *", "--json"),
       );

@@ -8,6 +8,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { type FaultProxy, startFaultProxy } from "../src/testing/fault-proxy.js";
 import { missingNbdClientsNoticed } from "../src/testing/nbd-clients.js";
 import {
+  establishPath,
   exportsIdentical as identical,
   cliOk as ok,
   pairInfo,
@@ -38,17 +39,11 @@ async function copyUnderWay() {
   await ok(a, "volume", "create", "VOL001", "--cylinders", String(CYLINDERS));
   await ok(b, "volume", "create", "VOL001", "--cylinders", String(CYLINDERS));
   await write(a.nbdUri("VOL001"), 0, TRACKS * TRACK, 0x2b);
-  await ok(
-    a,
-    "path",
-    "establish",
-    "--ssid",
-    "01A0",
-    "--to",
-    "0000000002.01B0",
-    "--link",
-    `127.0.0.1:${proxy.port}`,
-  );
+  await establishPath(a, {
+    ssid: "01A0",
+    target: "0000000002.01B0",
+    link: `127.0.0.1:${proxy.port}`,
+  });
   // Each chunk waits 150 ms: the copy moves a few MiB per second.
   proxy.setDelay(150);
   await ok(a, "pair", "establish", "VOL001", "0000000002.01B0.VOL001", "--mode", "copy");

@@ -7,6 +7,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { type FaultProxy, startFaultProxy } from "../src/testing/fault-proxy.js";
 import { missingNbdClientsNoticed } from "../src/testing/nbd-clients.js";
 import {
+  establishPath,
   exportsIdentical as identical,
   cliOk as ok,
   pairInfo,
@@ -47,17 +48,7 @@ async function setup(links: number, aArgs: string[] = []): Promise<Setup> {
   await ok(b, "volume", "create", "VOL001", "--cylinders", String(CYLINDERS));
   await write(a.nbdUri("VOL001"), 0, CYLINDERS * 15 * TRACK, 0x3c);
   const addresses = mine.map((proxy) => `127.0.0.1:${proxy.port}`).join(",");
-  await ok(
-    a,
-    "path",
-    "establish",
-    "--ssid",
-    "01A0",
-    "--to",
-    "0000000002.01B0",
-    "--link",
-    addresses,
-  );
+  await establishPath(a, { ssid: "01A0", target: "0000000002.01B0", link: addresses });
   return { a, b, proxies: mine };
 }
 

@@ -14,6 +14,7 @@ import { S3ObjectStore } from "../src/objects/s3-object-store.js";
 import { missingNbdClientsNoticed, nbdcopy, qemuImg, qemuIo } from "../src/testing/nbd-clients.js";
 import {
   cliOk,
+  establishPath,
   exportsIdentical,
   leftovers,
   servedSystems,
@@ -214,17 +215,11 @@ describe.skipIf(skip || !s3Available())(title, () => {
     await qemuImg(["convert", "-n", "-f", "raw", "-O", "raw", source, local.nbdUri("VOL001")]);
 
     // Local to S3: the target's chunks go to the bucket.
-    await cliOk(
-      local,
-      "path",
-      "establish",
-      "--ssid",
-      "01A0",
-      "--to",
-      "0000000002.01B0",
-      "--link",
-      remote.linkAddress as string,
-    );
+    await establishPath(local, {
+      ssid: "01A0",
+      target: "0000000002.01B0",
+      link: remote.linkAddress as string,
+    });
     const there = JSON.parse(
       await cliOk(
         local,
@@ -245,17 +240,11 @@ describe.skipIf(skip || !s3Available())(title, () => {
       dataDir: remote.dataDir,
       args: s3Args(prefix),
     });
-    await cliOk(
-      remote,
-      "path",
-      "establish",
-      "--ssid",
-      "01B0",
-      "--to",
-      "0000000001.01A0",
-      "--link",
-      local.linkAddress as string,
-    );
+    await establishPath(remote, {
+      ssid: "01B0",
+      target: "0000000001.01A0",
+      link: local.linkAddress as string,
+    });
     const back = JSON.parse(
       await cliOk(
         remote,

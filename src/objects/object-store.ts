@@ -29,6 +29,20 @@ export interface ObjectStoreStats {
   failures: number;
 }
 
+/** Stats with every count at zero, for a store that has done nothing yet. */
+export function emptyObjectStoreStats(): ObjectStoreStats {
+  return {
+    puts: 0,
+    putBytes: 0,
+    gets: 0,
+    getBytes: 0,
+    deletes: 0,
+    lists: 0,
+    retries: 0,
+    failures: 0,
+  };
+}
+
 export interface ObjectStore {
   /** Where the objects are, for messages and logs: "s3://bucket/prefix at http://host:port". */
   readonly description: string;

@@ -17,7 +17,13 @@ import {
 } from "@aws-sdk/client-s3";
 import { GsnapError } from "../errors/gsnap-error.js";
 import { md5Base64 } from "./md5-thread.js";
-import type { ObjectInfo, ObjectRange, ObjectStore, ObjectStoreStats } from "./object-store.js";
+import {
+  emptyObjectStoreStats,
+  type ObjectInfo,
+  type ObjectRange,
+  type ObjectStore,
+  type ObjectStoreStats,
+} from "./object-store.js";
 
 export interface S3ObjectStoreOptions {
   readonly bucket: string;
@@ -79,16 +85,7 @@ function codeOf(error: unknown): string {
 
 export class S3ObjectStore implements ObjectStore {
   readonly description: string;
-  readonly stats: ObjectStoreStats = {
-    puts: 0,
-    putBytes: 0,
-    gets: 0,
-    getBytes: 0,
-    deletes: 0,
-    lists: 0,
-    retries: 0,
-    failures: 0,
-  };
+  readonly stats: ObjectStoreStats = emptyObjectStoreStats();
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;

@@ -2,25 +2,17 @@
 // throw OBJECT_STORE_UNAVAILABLE, as the real one does once its retries are spent.
 
 import { GsnapError } from "../errors/gsnap-error.js";
-import type {
-  ObjectInfo,
-  ObjectRange,
-  ObjectStore,
-  ObjectStoreStats,
+import {
+  emptyObjectStoreStats,
+  type ObjectInfo,
+  type ObjectRange,
+  type ObjectStore,
+  type ObjectStoreStats,
 } from "../objects/object-store.js";
 
 export class MemoryObjectStore implements ObjectStore {
   readonly description = "memory://test";
-  readonly stats: ObjectStoreStats = {
-    puts: 0,
-    putBytes: 0,
-    gets: 0,
-    getBytes: 0,
-    deletes: 0,
-    lists: 0,
-    retries: 0,
-    failures: 0,
-  };
+  readonly stats: ObjectStoreStats = emptyObjectStoreStats();
   readonly objects = new Map<string, Buffer>();
   private failingPuts = 0;
   private failingGets = 0;

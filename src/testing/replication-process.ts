@@ -1,5 +1,5 @@
 // Test support for replication between real `gsnap serve` processes: start a system with a link
-// listener, run CLI commands that must succeed, read a pair's state, write over NBD with
+// listener, run CLI commands that must succeed, establish a path, read a pair's state, write over NBD with
 // qemu-io, and compare two exports with qemu-img.
 
 import fs from "node:fs";
@@ -59,6 +59,19 @@ export async function cliOk(server: ServeProcess, ...args: string[]): Promise<st
   const result = await server.cli(...args);
   expect(result.code, `gsnap ${args.join(" ")}: ${result.stderr}`).toBe(0);
   return result.stdout;
+}
+
+/**
+ * Establishes a path from `source`, as its subsystem `ssid`, to the subsystem `target`
+ * ("SERIAL.SSID") over `link`: the target's own link address, or proxies in front of it
+ * ("HOST:PORT", comma-separated for more than one link).
+ */
+export async function establishPath(
+  source: ServeProcess,
+  options: { ssid: string; target: string; link: string },
+): Promise<string> {
+  const { ssid, target, link } = options;
+  return cliOk(source, "path", "establish", "--ssid", ssid, "--to", target, "--link", link);
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: tests read the pair's JSON as the API gives it.
