@@ -165,7 +165,11 @@ export class ObjectSegmentDevice implements ChunkDevice {
     const local = new SegmentDevice(stagingDir, {
       committedSizes: localSizes,
       maxSegmentBytes: merged.segmentBytes,
-      lastKnownSegment: Math.max(0, ...committedSizes.keys(), ...objects.keys()),
+      // A loop, not Math.max(...): a big store has more segments than a call takes arguments.
+      lastKnownSegment: [...committedSizes.keys(), ...objects.keys()].reduce(
+        (last, segment) => Math.max(last, segment),
+        0,
+      ),
     });
     return new ObjectSegmentDevice(options, local, remoteSegments);
   }
