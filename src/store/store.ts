@@ -18,6 +18,7 @@ import { type CheckReport, checkStore } from "./checker.js";
 import { type ChunkDevice, ChunkNotLocal } from "./chunk-device.js";
 import { Collector, type CollectorTotals } from "./collector.js";
 import { countMapped, releaseTree, snap } from "./mapping-tree.js";
+import { PendingTracks, type TrackSpan, wholeVolume } from "./pending-tracks.js";
 import { SegmentDevice } from "./segment-device.js";
 import { planSnap } from "./snap-plan.js";
 import { takeStoreLock } from "./store-lock.js";
@@ -31,8 +32,10 @@ import {
   prepareTrackWrite,
   prepareWrite,
   readRangeAsync,
+  readTrackImages,
   type StoreParts,
   splitByTracks,
+  type TrackImages,
   trackChecksums,
   trackLocations,
   zeroRange,
@@ -101,6 +104,8 @@ export class Store {
   private collecting: Promise<void> | undefined;
   /** Settles once every change requested so far has been handed to the catalog, in order. */
   private queue: Promise<void> = Promise.resolve();
+  /** The tracks that changes asked for and not yet settled may remap. */
+  private readonly pending = new PendingTracks();
   private closed = false;
 
   private constructor(dataDir: string, parts: StoreParts, unlock: () => void) {
@@ -165,22 +170,30 @@ export class Store {
       readOnly: false,
       createdAt: new Date().toISOString(),
     };
-    await this.change(() => {
-      if (this.parts.catalog.getVolume(volser) !== undefined) {
-        throw new GsnapError("VOLUME_EXISTS", `Cannot create volume "${volser}": it exists`);
-      }
-      this.parts.catalog.putVolume(record);
-    });
+    await this.change(
+      () => {
+        if (this.parts.catalog.getVolume(volser) !== undefined) {
+          throw new GsnapError("VOLUME_EXISTS", `Cannot create volume "${volser}": it exists`);
+        }
+        this.parts.catalog.putVolume(record);
+      },
+      undefined,
+      { touches: [wholeVolume(volser)] },
+    );
     return infoOf(record);
   }
 
   /** Deletes a volume at once; the collector gives its space back in the background. */
   async deleteVolume(volser: string): Promise<void> {
-    await this.change(() => {
-      const volume = this.volume(volser, "delete");
-      releaseTree(this.parts.catalog, treeOf(volume));
-      this.parts.catalog.removeVolume(volser);
-    });
+    await this.change(
+      () => {
+        const volume = this.volume(volser, "delete");
+        releaseTree(this.parts.catalog, treeOf(volume));
+        this.parts.catalog.removeVolume(volser);
+      },
+      undefined,
+      { touches: [wholeVolume(volser)] },
+    );
   }
 
   async setReadOnly(volser: string, readOnly: boolean): Promise<void> {
@@ -221,22 +234,41 @@ export class Store {
     this.checkOpen();
     const volume = this.writableVolume(volser, "write");
     const prepared = prepareWrite(this.parts, volume, write);
-    const partials = prepared.partials.length > 0;
+    const size = volume.geometry.trackSizeBytes;
+    const touches = [
+      spanOf(volser, { offsetBytes: write.offsetBytes, lengthBytes: write.data.length }, size),
+    ];
+    const partialTracks = prepared.partials.map((piece) => Math.floor(piece.offsetBytes / size));
+    const commit = (readAhead?: TrackImages) => () =>
+      commitWrite(this.parts, this.writableVolume(volser, "write"), prepared, readAhead);
+    if (partialTracks.length === 0 || !this.parts.device.remote) {
+      await this.change(commit(), prepared.written, { touches });
+      return;
+    }
+    const stable = partialTracks.every(
+      (track) => !this.pending.overlaps({ volser, first: track, last: track }),
+    );
+    if (stable) {
+      // No change before this one can remap the tracks it covers in part: read them now (from
+      // the object store if need be), and the change takes the images without reading.
+      let readAhead: TrackImages | undefined;
+      const read = readTrackImages(this.parts, volume, partialTracks).then((images) => {
+        readAhead = images;
+      });
+      await this.change(() => commit(readAhead)(), Promise.all([prepared.written, read]), {
+        touches,
+      });
+      return;
+    }
+    // An earlier change may remap them: the change reads them itself, fetching what it misses.
+    const partials = prepared.partials.map((piece) => ({
+      offsetBytes: piece.offsetBytes,
+      lengthBytes: piece.data.length,
+    }));
     await this.change(
-      () => commitWrite(this.parts, this.writableVolume(volser, "write"), prepared),
-      partials
-        ? Promise.all([
-            prepared.written,
-            this.fetchTracks(
-              volume,
-              prepared.partials.map((piece) => ({
-                offsetBytes: piece.offsetBytes,
-                lengthBytes: piece.data.length,
-              })),
-            ),
-          ])
-        : prepared.written,
-      { reads: partials },
+      commit(),
+      Promise.all([prepared.written, this.fetchTracks(volume, partials)]),
+      { reads: true, touches },
     );
   }
 
@@ -266,6 +298,13 @@ export class Store {
         return updated;
       },
       Promise.all(prepared.map((run) => run.written)).then(() => undefined),
+      {
+        touches: runs.map((run) => ({
+          volser,
+          first: run.firstTrack,
+          last: run.firstTrack + run.tracks.length - 1,
+        })),
+      },
     );
   }
 
@@ -278,7 +317,10 @@ export class Store {
     await this.change(
       () => zeroRange(this.parts, this.writableVolume(volser, "zero"), range),
       this.fetchTracks(volume, partials),
-      { reads: partials.length > 0 },
+      {
+        reads: partials.length > 0,
+        touches: [spanOf(volser, range, volume.geometry.trackSizeBytes)],
+      },
     );
   }
 
@@ -326,30 +368,35 @@ export class Store {
    * onto the target extents), sharing chunks and whole mapping nodes. All or nothing.
    */
   async snap(request: SnapRequest): Promise<{ tracks: number }> {
-    return this.change(() => {
-      const { catalog } = this.parts;
-      const source = this.volume(request.source.volser, "snap from");
-      const target = this.writableVolume(request.target.volser, "snap to");
-      const ranges = planSnap({
-        source: {
-          volser: source.volser,
-          geometry: source.geometry,
-          extents: request.source.extents,
-        },
-        target: {
-          volser: target.volser,
-          geometry: target.geometry,
-          extents: request.target.extents,
-        },
-      });
-      let targetTree = treeOf(target);
-      for (const range of ranges) {
-        const sourceTree = source.volser === target.volser ? targetTree : treeOf(source);
-        targetTree = snap(catalog, { source: sourceTree, target: targetTree }, range);
-      }
-      if (targetTree.root !== target.root) catalog.putVolume({ ...target, root: targetTree.root });
-      return { tracks: ranges.reduce((sum, range) => sum + range.count, 0) };
-    });
+    return this.change(
+      () => {
+        const { catalog } = this.parts;
+        const source = this.volume(request.source.volser, "snap from");
+        const target = this.writableVolume(request.target.volser, "snap to");
+        const ranges = planSnap({
+          source: {
+            volser: source.volser,
+            geometry: source.geometry,
+            extents: request.source.extents,
+          },
+          target: {
+            volser: target.volser,
+            geometry: target.geometry,
+            extents: request.target.extents,
+          },
+        });
+        let targetTree = treeOf(target);
+        for (const range of ranges) {
+          const sourceTree = source.volser === target.volser ? targetTree : treeOf(source);
+          targetTree = snap(catalog, { source: sourceTree, target: targetTree }, range);
+        }
+        if (targetTree.root !== target.root)
+          catalog.putVolume({ ...target, root: targetTree.root });
+        return { tracks: ranges.reduce((sum, range) => sum + range.count, 0) };
+      },
+      undefined,
+      { touches: [wholeVolume(request.target.volser)] },
+    );
   }
 
   /** Runs the collector until it has nothing left to do. */
@@ -411,9 +458,10 @@ export class Store {
   private change<T>(
     fn: () => T,
     ready: Promise<unknown> = Promise.resolve(),
-    options: { reads?: boolean } = {},
+    options: { reads?: boolean; touches?: readonly TrackSpan[] } = {},
   ): Promise<T> {
     this.checkOpen();
+    const pendingToken = this.pending.add(options.touches ?? []);
     // The chain below takes `ready`'s failure only when the changes before this one are queued;
     // marking it handled now keeps an early failure from counting as an unhandled rejection,
     // which would end the process.
@@ -441,7 +489,7 @@ export class Store {
     this.queue = waits
       ? queued.then(() => Promise.race([ran, (result as Promise<T>).then(noop, noop)]))
       : queued;
-    return queued.then(() => result as Promise<T>);
+    return queued.then(() => result as Promise<T>).finally(() => this.pending.settle(pendingToken));
   }
 
   /**
@@ -517,3 +565,10 @@ export class Store {
 }
 
 function noop(): void {}
+
+/** The tracks a byte range of a volume touches. */
+function spanOf(volser: string, range: ByteRange, trackSizeBytes: number): TrackSpan {
+  const first = Math.floor(range.offsetBytes / trackSizeBytes);
+  const end = range.offsetBytes + Math.max(range.lengthBytes, 1);
+  return { volser, first, last: Math.floor((end - 1) / trackSizeBytes) };
+}

@@ -131,11 +131,51 @@ function finishRead(plan: ReadPlan, volume: VolumeRecord): Buffer {
   return plan.output;
 }
 
-/** Writes `data` at `offsetBytes`; returns the volume record with its new root. */
+/**
+ * Whole track images read ahead of a change, with the chunk each came from (NONE: unmapped), so
+ * that the change need not read them: it takes an image while its track still maps that chunk.
+ */
+export type TrackImages = Map<number, { readonly chunkId: number; readonly image: Buffer }>;
+
+/** Reads whole tracks of a volume as they are now, each with the chunk it maps (verified). */
+export async function readTrackImages(
+  parts: StoreParts,
+  volume: VolumeRecord,
+  tracks: readonly number[],
+): Promise<TrackImages> {
+  const trackSizeBytes = volume.geometry.trackSizeBytes;
+  const images: TrackImages = new Map();
+  const reads: { location: ChunkLocation; target: Buffer; hash: bigint; track: number }[] = [];
+  for (const track of tracks) {
+    const [chunkId] = lookup(parts.catalog, treeOf(volume), { firstTrack: track, count: 1 });
+    const chunk = chunkId === NONE ? undefined : parts.catalog.getChunk(chunkId);
+    const image =
+      chunk === undefined ? Buffer.alloc(trackSizeBytes) : Buffer.allocUnsafe(trackSizeBytes);
+    if (chunk !== undefined)
+      reads.push({ location: chunk.location, target: image, hash: chunk.hash, track });
+    images.set(track, { chunkId: chunk === undefined ? NONE : chunkId, image });
+  }
+  await parts.device.readManyAsync(reads);
+  for (const read of reads) {
+    if (chunkChecksum(read.target) !== read.hash) {
+      throw new GsnapError(
+        "CHUNK_CORRUPT",
+        `Cannot read track ${read.track} of volume "${volume.volser}": its chunk fails its checksum`,
+      );
+    }
+  }
+  return images;
+}
+
+/**
+ * Writes `data` at `offsetBytes`; returns the volume record with its new root. A track covered in
+ * part is read (from `readAhead` while its track still maps the chunk read there) and overlaid.
+ */
 export function writeRange(
   parts: StoreParts,
   volume: VolumeRecord,
   write: { offsetBytes: number; data: Buffer },
+  readAhead?: TrackImages,
 ): VolumeRecord {
   const { offsetBytes, data } = write;
   checkByteRange(volume, { offsetBytes, lengthBytes: data.length }, "write");
@@ -152,12 +192,28 @@ export function writeRange(
     if (high - low === trackSizeBytes) {
       image = data.subarray(low - offsetBytes, high - offsetBytes);
     } else {
-      image = readRange(parts, volume, { offsetBytes: trackStart, lengthBytes: trackSizeBytes });
+      image =
+        readAheadImage(parts, volume, track, readAhead) ??
+        readRange(parts, volume, { offsetBytes: trackStart, lengthBytes: trackSizeBytes });
       data.copy(image, low - trackStart, low - offsetBytes, high - offsetBytes);
     }
     images.push(image);
   }
   return mapTracks(parts, volume, { firstTrack, images });
+}
+
+/** A track's image read ahead, taken (once) if the track still maps the chunk it came from. */
+function readAheadImage(
+  parts: StoreParts,
+  volume: VolumeRecord,
+  track: number,
+  readAhead: TrackImages | undefined,
+): Buffer | undefined {
+  const ahead = readAhead?.get(track);
+  if (ahead === undefined) return undefined;
+  readAhead?.delete(track);
+  const [chunkId] = lookup(parts.catalog, treeOf(volume), { firstTrack: track, count: 1 });
+  return chunkId === ahead.chunkId ? ahead.image : undefined;
 }
 
 /** Zeroes a byte range: whole tracks are unmapped, partial ones rewritten. */
@@ -369,6 +425,7 @@ export function commitWrite(
   parts: StoreParts,
   volume: VolumeRecord,
   prepared: PreparedWrite,
+  readAhead?: TrackImages,
 ): VolumeRecord {
   if (volume.geometry.trackSizeBytes !== prepared.trackSizeBytes) {
     throw new GsnapError(
@@ -388,7 +445,9 @@ export function commitWrite(
     firstTrack: prepared.firstWholeTrack,
     chunkIds: prepared.chunkIds,
   });
-  for (const partial of prepared.partials) updated = writeRange(parts, updated, partial);
+  for (const partial of prepared.partials) {
+    updated = writeRange(parts, updated, partial, readAhead);
+  }
   return updated;
 }
 
