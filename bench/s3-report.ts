@@ -15,6 +15,8 @@ export interface S3Run {
   warmReadS: number;
   missMs: number[];
   hitMs: number[];
+  /** RANDOM_WRITES 4 KiB writes and a flush. */
+  randomWriteS: number;
   /** The device's counters per phase: write, cold read, warm read, 4 KiB miss, 4 KiB hit. */
   stats: Record<string, ObjectDeviceStats>;
 }
@@ -25,6 +27,7 @@ export interface LocalRun {
   warmReadS: number;
   coldMs: number[];
   warmMs: number[];
+  randomWriteS: number;
 }
 
 export interface RawRun {
@@ -41,6 +44,8 @@ export interface ReportSetup {
   runs: number;
   inFlight: number;
   uploads: number;
+  /** The 4 KiB writes of each run's last phase. */
+  randomWrites: number;
   /** One-minute load averages before and after the runs (the machine has os.availableParallelism() cores). */
   loadBefore: number;
   loadAfter: number;
@@ -163,6 +168,13 @@ export function report(
       "local backend, page cache warm",
     );
   }
+  const iops = (runs: number[]) => setup.randomWrites / median(runs);
+  const ours = iops(pick(s3, (run) => run.randomWriteS));
+  const theirs = iops(pick(local, (run) => run.randomWriteS));
+  console.log(
+    `| 4 KiB writes at random offsets, ${setup.inFlight} in flight, + flush | ${ours.toFixed(0)} IOPS | ` +
+      `local backend: ${theirs.toFixed(0)} IOPS | ${(ours / theirs).toFixed(2)}x |`,
+  );
   printStats(s3[s3.length - 1].stats);
   console.log(
     `\nPeak RSS of the bench process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,

@@ -2,9 +2,10 @@
 // cluster on loopback, started and torn down here) against the local backend and against the S3
 // SDK used directly, in one run, on 1 GiB of random data: sequential write (until write + flush
 // returns, and until everything is in the object store), sequential read (cold and warm cache),
-// 4 KiB read latency (cache miss and hit), then the device's stats and the peak RSS. Medians of
-// BENCH_RUNS runs (default 3), each on a fresh store dir and a fresh prefix. Asserts nothing about
-// timings; it does check that what it reads back is what it wrote.
+// 4 KiB read latency (cache miss and hit), 4 KiB random writes (each reads its track first),
+// then the device's stats and the peak RSS. Medians of BENCH_RUNS runs (default 3), each on a
+// fresh store dir and a fresh prefix. Asserts nothing about timings; it does check that what it
+// reads back is what it wrote.
 
 import { execFileSync } from "node:child_process";
 import { randomFillSync, randomUUID } from "node:crypto";
@@ -40,6 +41,9 @@ const DEVICE_BLOCK_BYTES = MIB;
 /** 200 reads: the p99 is the second slowest, still a measurement rather than one outlier. */
 const RANDOM_READS = 200;
 const RANDOM_READ_BYTES = 4 * KIB;
+/** Random 4 KiB writes (the last phase of a run: they change the data the reads check). */
+const RANDOM_WRITES = 2_000;
+const RANDOM_WRITE_BYTES = 4 * KIB;
 const TRACK = 57_344;
 const TRACKS_PER_CYLINDER = 15;
 /** The memstore OSD keeps objects in RAM: room for a run's data twice over, on a 24 GiB machine. */
@@ -180,6 +184,22 @@ class Bench {
     return times;
   }
 
+  /**
+   * RANDOM_WRITES 4 KiB writes at random 4 KiB-aligned offsets, IN_FLIGHT at a time, then a
+   * flush: each covers one track in part, so each reads its track first. Seconds.
+   */
+  async randomWrites(store: Store): Promise<number> {
+    const data = Buffer.alloc(RANDOM_WRITE_BYTES, 0x5a);
+    const slots = Math.floor(TOTAL_BYTES / RANDOM_WRITE_BYTES);
+    const start = process.hrtime.bigint();
+    await inFlight(RANDOM_WRITES, IN_FLIGHT, async () => {
+      const offsetBytes = Math.floor(Math.random() * slots) * RANDOM_WRITE_BYTES;
+      await store.write(VOLSER, { offsetBytes, data });
+    });
+    await store.flush();
+    return seconds(start);
+  }
+
   check(read: Buffer, offsetBytes: number): void {
     const expected = this.data.subarray(offsetBytes, offsetBytes + read.length);
     if (!read.equals(expected)) {
@@ -278,8 +298,16 @@ async function s3Run(bench: Bench): Promise<S3Run> {
   stats["4 KiB hit"] = statsSince(random.device.stats(), missed);
   await random.close();
 
+  progress("S3-backed store: 4 KiB writes");
+  // Fresh again: most writes read their track from the object store first.
+  const writes = await bench.openS3Store({ dir, prefix });
+  const beforeWrites = writes.device.stats();
+  const randomWriteS = await bench.randomWrites(writes.store);
+  stats["4 KiB writes"] = statsSince(writes.device.stats(), beforeWrites);
+  await writes.close();
+
   fs.rmSync(dir, { recursive: true, force: true });
-  return { flushS, drainedS, coldReadS, warmReadS, missMs, hitMs, stats };
+  return { flushS, drainedS, coldReadS, warmReadS, missMs, hitMs, randomWriteS, stats };
 }
 
 async function localRun(bench: Bench): Promise<LocalRun> {
@@ -301,9 +329,10 @@ async function localRun(bench: Bench): Promise<LocalRun> {
   dropCaches();
   const coldMs = await bench.readLatencies(store);
   const warmMs = await bench.readLatencies(store);
+  const randomWriteS = await bench.randomWrites(store);
   await store.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  return { writeS, coldReadS, warmReadS, coldMs, warmMs };
+  return { writeS, coldReadS, warmReadS, coldMs, warmMs, randomWriteS };
 }
 
 async function main(): Promise<void> {
@@ -344,6 +373,7 @@ async function main(): Promise<void> {
         runs: RUNS,
         inFlight: IN_FLIGHT,
         uploads: DEVICE_UPLOADS,
+        randomWrites: RANDOM_WRITES,
         loadBefore,
         loadAfter: os.loadavg()[0],
       },
