@@ -43,7 +43,7 @@ async function openStore(dir: string, objects: MemoryObjectStore, blockBytes = 6
           stagingDir: path.join(dataDir, "staging"),
           segmentBytes: 4 * (TRACK + 32),
           blockBytes,
-          // Raised by the device to its least: 20 blocks.
+          // Raised by the device to its least: 68 blocks.
           cacheBytes: 0,
           sealIdleMs: 20,
         },
@@ -119,7 +119,7 @@ describe("object segment device", () => {
 
   it("writes part of a track whose chunk is only in the object store (fetched, then overlaid)", async () => {
     const objects = new MemoryObjectStore();
-    // 4 KiB blocks make a cache of 80 KiB: less than two tracks, so the partial writes' tracks
+    // 4 KiB blocks make a cache of 272 KiB: under five tracks, so the partial writes' tracks
     // leave it before their changes run and are fetched again inside them.
     const { store, device } = await openStore(tempDir(), objects, 4_096);
     await store.createVolume({ volser: "VOL001", cylinders: 1 });
@@ -143,7 +143,7 @@ describe("object segment device", () => {
 
   it("keeps writes to one track in order while a partial write waits for a fetch", async () => {
     const objects = new MemoryObjectStore();
-    // 4 KiB blocks: an 80 KiB cache, which the reads below empty of track 0 before the partial
+    // 4 KiB blocks: a 272 KiB cache, which the reads below empty of track 0 before the partial
     // write's change runs, so that it fetches its track again inside the change.
     const { store, device } = await openStore(tempDir(), objects, 4_096);
     await store.createVolume({ volser: "VOL001", cylinders: 1 });

@@ -58,14 +58,18 @@ export interface ObjectDeviceStats extends ObjectStoreStats {
 const DEFAULTS = {
   segmentBytes: 32 * 1024 * 1024,
   cacheBytes: 256 * 1024 * 1024,
-  blockBytes: 1024 * 1024,
+  blockBytes: 256 * 1024,
   sealIdleMs: 2_000,
   uploads: 2,
 };
 
-/** A GET fetches at most 16 blocks; a sequential reader's misses read 12 blocks ahead. */
-const MAX_SPAN_BLOCKS = 16;
-const READAHEAD_BLOCKS = 12;
+/**
+ * A GET fetches at most 64 blocks (16 MiB); a sequential reader's misses read 48 blocks (12 MiB)
+ * ahead. Blocks are small (256 KiB) so that a random read or a partial write fetches little more
+ * than its track.
+ */
+const MAX_SPAN_BLOCKS = 64;
+const READAHEAD_BLOCKS = 48;
 
 /** How often sealing and uploads are looked at. */
 const TICK_MS = 100;

@@ -132,7 +132,7 @@ function localBackend(): Backend {
   };
 }
 
-/** Segments of 8 tracks and a cache of 80 KiB: uploads, evictions and fetches inside changes. */
+/** Segments of 8 tracks and a cache of 272 KiB: uploads, evictions and fetches inside changes. */
 function objectBackend(): Backend {
   let device: ObjectSegmentDevice | undefined;
   const objects = new MemoryObjectStore();
