@@ -82,7 +82,10 @@ export class SegmentDevice implements ChunkDevice {
       this.fds.set(segment, fd);
       this.sizes.set(segment, sizeBytes);
     }
-    this.nextSegment = Math.max(options.lastKnownSegment ?? 0, ...this.sizes.keys()) + 1;
+    // A loop, not Math.max(...): a big store has more segments than a call takes arguments.
+    let last = options.lastKnownSegment ?? 0;
+    for (const segment of this.sizes.keys()) last = Math.max(last, segment);
+    this.nextSegment = last + 1;
   }
 
   append(images: readonly ChunkImage[]): ChunkLocation[] {
