@@ -262,6 +262,19 @@ describe("object segment device", () => {
     expect(objects.objects.has(segmentKey(77))).toBe(false);
   });
 
+  it("lets only one of two stores starting at once claim an empty prefix", async () => {
+    const objects = new MemoryObjectStore();
+    const opened = await Promise.allSettled([
+      openStore(tempDir(), objects),
+      openStore(tempDir(), objects),
+    ]);
+    expect(opened.filter((result) => result.status === "fulfilled")).toHaveLength(1);
+    const refused = opened.find((result) => result.status === "rejected");
+    expect((refused as PromiseRejectedResult).reason).toMatchObject({
+      code: "OBJECT_STORE_IN_USE",
+    });
+  });
+
   it("refuses a prefix that another store claimed with OBJECT_STORE_IN_USE", async () => {
     const objects = new MemoryObjectStore();
     await openStore(tempDir(), objects);

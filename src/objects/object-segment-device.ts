@@ -430,11 +430,10 @@ async function claimPrefix(store: ObjectStore, stagingDir: string): Promise<void
     storeId = crypto.randomUUID();
     fs.writeFileSync(idFile, `${storeId}\n`, { mode: 0o600 });
   }
-  const claim = await store.get(CLAIM_KEY);
-  if (claim === undefined) {
-    await store.put(CLAIM_KEY, Buffer.from(`${JSON.stringify({ storeId, format: 1 })}\n`));
-    return;
-  }
+  // Conditional, so that of two stores starting at once on an empty prefix only one claims it.
+  const body = Buffer.from(`${JSON.stringify({ storeId, format: 1 })}\n`);
+  if (await store.putIfAbsent(CLAIM_KEY, body)) return;
+  const claim = (await store.get(CLAIM_KEY)) ?? Buffer.alloc(0);
   let claimed: unknown;
   try {
     claimed = (JSON.parse(claim.toString("utf8")) as { storeId?: unknown }).storeId;

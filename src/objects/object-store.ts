@@ -52,6 +52,11 @@ export interface ObjectStore {
    * PUT). The body's MD5 goes with it, so the object store refuses a body damaged on the way.
    */
   put(key: string, body: Buffer): Promise<void>;
+  /**
+   * Stores an object only if none is there under that key (If-None-Match: *), atomically in the
+   * object store: true when it stored it, false when an object was there already.
+   */
+  putIfAbsent(key: string, body: Buffer): Promise<boolean>;
   /** An object's bytes, or a range of them; undefined when there is no such object. */
   get(key: string, range?: ObjectRange): Promise<Buffer | undefined>;
   /** Deletes an object; deleting one that does not exist is not an error. */

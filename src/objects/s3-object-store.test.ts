@@ -139,6 +139,19 @@ describe.skipIf(!s3Available())(suite, () => {
     expect((await objects.get("k"))?.toString()).toBe("v");
   });
 
+  it("puts an object only if none is there, and of racing puts exactly one wins", async () => {
+    const objects = store();
+    expect(await objects.putIfAbsent("claim", Buffer.from("first"))).toBe(true);
+    expect(await objects.putIfAbsent("claim", Buffer.from("second"))).toBe(false);
+    expect((await objects.get("claim"))?.toString()).toBe("first");
+    const bodies = ["a", "b", "c", "d", "e"];
+    const won = await Promise.all(
+      bodies.map((body) => objects.putIfAbsent("race", Buffer.from(body))),
+    );
+    expect(won.filter(Boolean)).toHaveLength(1);
+    expect((await objects.get("race"))?.toString()).toBe(bodies[won.indexOf(true)]);
+  });
+
   it("refuses a wrong secret with OBJECT_STORE_REFUSED, without retrying", async () => {
     const s3 = testS3();
     const objects = store({

@@ -139,6 +139,15 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Buffer): Promise<void> {
+    await this.putObject(key, body, false);
+  }
+
+  async putIfAbsent(key: string, body: Buffer): Promise<boolean> {
+    return this.putObject(key, body, true);
+  }
+
+  /** A PUT; with `ifAbsent`, conditional on no object being there (If-None-Match: *). */
+  private async putObject(key: string, body: Buffer, ifAbsent: boolean): Promise<boolean> {
     const contentMd5 = await md5Base64(body);
     const command = new PutObjectCommand({
       Bucket: this.bucket,
@@ -146,10 +155,15 @@ export class S3ObjectStore implements ObjectStore {
       Body: body,
       ContentLength: body.length,
       ContentMD5: contentMd5,
+      ...(ifAbsent ? { IfNoneMatch: "*" } : {}),
     });
-    await this.send(command, `put ${key} to`);
+    const output = await this.send(command, `put ${key} to`, {
+      preconditionFailedIsUndefined: ifAbsent,
+    });
+    if (output === undefined) return false;
     this.stats.puts += 1;
     this.stats.putBytes += body.length;
+    return true;
   }
 
   async get(key: string, range?: ObjectRange): Promise<Buffer | undefined> {
@@ -245,7 +259,8 @@ export class S3ObjectStore implements ObjectStore {
 
   /**
    * Sends one command through the SDK's retries and counts the retries; a failure becomes a
-   * GsnapError, or undefined for a missing object when the caller asks for that.
+   * GsnapError, or undefined for a missing object (or a conditional PUT that found one) when the
+   * caller asks for that.
    */
   private send<Output extends { $metadata: SdkMetadata }>(
     command: { readonly input: unknown },
@@ -254,12 +269,12 @@ export class S3ObjectStore implements ObjectStore {
   private send<Output extends { $metadata: SdkMetadata }>(
     command: { readonly input: unknown },
     what: string,
-    options: { missingIsUndefined: true },
+    options: { missingIsUndefined?: boolean; preconditionFailedIsUndefined?: boolean },
   ): Promise<Output | undefined>;
   private async send<Output extends { $metadata: SdkMetadata }>(
     command: { readonly input: unknown },
     what: string,
-    options?: { missingIsUndefined: true },
+    options?: { missingIsUndefined?: boolean; preconditionFailedIsUndefined?: boolean },
   ): Promise<Output | undefined> {
     try {
       // biome-ignore lint/suspicious/noExplicitAny: the client's send is overloaded per command.
@@ -272,6 +287,9 @@ export class S3ObjectStore implements ObjectStore {
       const code = codeOf(error);
       if (options?.missingIsUndefined && code !== "NoSuchBucket") {
         if (code === "NoSuchKey" || metadata.httpStatusCode === 404) return undefined;
+      }
+      if (options?.preconditionFailedIsUndefined) {
+        if (code === "PreconditionFailed" || metadata.httpStatusCode === 412) return undefined;
       }
       this.stats.failures += 1;
       throw this.failure(what, error);

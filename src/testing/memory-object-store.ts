@@ -37,6 +37,12 @@ export class MemoryObjectStore implements ObjectStore {
     this.objects.set(key, Buffer.from(body));
   }
 
+  async putIfAbsent(key: string, body: Buffer): Promise<boolean> {
+    if (this.objects.has(key)) return false;
+    await this.put(key, body);
+    return true;
+  }
+
   async get(key: string, range?: ObjectRange): Promise<Buffer | undefined> {
     if (this.failingGets > 0) {
       this.failingGets -= 1;
