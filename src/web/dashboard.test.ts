@@ -1,7 +1,7 @@
 // Drives the dashboard in Debian's Chromium (through playwright-core) against a real API on
-// 127.0.0.1: login, the system, volumes, paths, pairs and jobs views (a GSC started from the form
-// and followed live), a refused token. Saves a phone-width and a laptop-width screenshot of each
-// view under a temp folder and prints their paths.
+// 127.0.0.1: login, the system (chunks local or in S3), volumes, paths, pairs and jobs views (a
+// GSC started from the form and followed live), a refused token. Saves a phone-width and a
+// laptop-width screenshot of each view under a temp folder and prints their paths.
 
 import fs from "node:fs";
 import os from "node:os";
@@ -138,6 +138,14 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     await page.getByText(text, { exact: false }).first().waitFor({ timeout: VIEW_TIMEOUT_MS });
   }
 
+  /** The system view's first facts (identity and chunks), by their terms. */
+  async function systemFacts(page: Page): Promise<Record<string, string>> {
+    const facts = page.locator("#view .facts").first();
+    const terms = await facts.locator("dt").allInnerTexts();
+    const values = await facts.locator("dd").allInnerTexts();
+    return Object.fromEntries(terms.map((term, i) => [term, values[i]]));
+  }
+
   /** Whether the page is wider than the window, so that it scrolls sideways. */
   async function overflows(page: Page): Promise<boolean> {
     return page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
@@ -168,9 +176,61 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     expect(view).toContain("01A1");
     expect(view).toContain("Allocated (used)");
     expect(view).toContain("Host I/O over NBD");
+    expect(await systemFacts(page)).toEqual({
+      Serial: "GS0001",
+      Version: "0.1.0-test",
+      Volumes: "2",
+      Chunks: "local segment files",
+    });
     expect(await page.locator("#system-name").textContent()).toBe("GS0001");
     expect(await page.locator("#message").isVisible()).toBe(false);
     await screenshots(page, "system");
+    await page.close();
+  });
+
+  it("shows chunks kept in S3 with their bucket, endpoint, staged segments and read cache", async () => {
+    // As the object segment device would report them; the S3 path itself is tested for real
+    // elsewhere. A long prefix, so that the phone width shows how the URL wraps.
+    const s3 = await startApi({
+      chunks: {
+        kind: "s3",
+        url: "s3://gsnap-chunks/datacenter-one/storage-system-GS0001/",
+        endpoint: "http://127.0.0.1:7480",
+        stats: () => ({
+          puts: 0,
+          putBytes: 0,
+          gets: 0,
+          getBytes: 0,
+          deletes: 0,
+          lists: 0,
+          retries: 0,
+          failures: 0,
+          cacheHits: 0,
+          cacheMisses: 0,
+          cacheBytes: 5.5 * MIB,
+          cacheEvictions: 0,
+          stagedSegments: 3,
+          stagedBytes: 40 * MIB,
+          uploadFailures: 0,
+        }),
+      },
+    });
+    const page = await openPage(s3.baseUrl);
+    await logIn(page, TOKEN);
+    await see(page, "Storage system GS0001");
+    expect(await systemFacts(page)).toEqual({
+      Serial: "GS0001",
+      Version: "0.1.0-test",
+      Volumes: "2",
+      Chunks: "s3://gsnap-chunks/datacenter-one/storage-system-GS0001/ at http://127.0.0.1:7480",
+      "Staged (not yet uploaded)": "3 segments, 40.0 MiB",
+      "Read cache": "5.5 MiB",
+    });
+    for (const size of Object.values(WIDTHS)) {
+      await page.setViewportSize(size);
+      expect(await overflows(page)).toBe(false);
+    }
+    await screenshots(page, "system-s3");
     await page.close();
   });
 

@@ -1,7 +1,7 @@
-// The storage system view: identity, subsystems, capacity and host I/O rates. Capacity is what
-// the volumes provision and what of it is allocated (thin volumes use space only where written),
-// and what the store's segment files hold. I/O rates come from the Prometheus counters, sampled
-// every RATE_INTERVAL_MS while the view is shown.
+// The storage system view: identity, where chunks are kept, subsystems, capacity and host I/O
+// rates. Capacity is what the volumes provision and what of it is allocated (thin volumes use
+// space only where written), and what the store's segment files hold. I/O rates come from the
+// Prometheus counters, sampled every RATE_INTERVAL_MS while the view is shown.
 
 import { apiGet } from "./api-client.js";
 import { el, facts, formatBytes, formatCount, formatPercent, shareBar, table } from "./dom.js";
@@ -23,6 +23,24 @@ export function nbdTotals(text) {
     totals[op][field] += Number(match[3]);
   }
   return totals;
+}
+
+/**
+ * Where the system keeps its chunks, as [term, description] pairs: local segment files, or an S3
+ * bucket with what is staged locally and not yet uploaded, and the read cache.
+ */
+export function chunkFacts(chunks) {
+  if (chunks.kind !== "s3") return [["Chunks", "local segment files"]];
+  const where = chunks.endpoint === undefined ? chunks.url : `${chunks.url} at ${chunks.endpoint}`;
+  const segments = chunks.stagedSegments === 1 ? "segment" : "segments";
+  return [
+    ["Chunks", where],
+    [
+      "Staged (not yet uploaded)",
+      `${formatCount(chunks.stagedSegments)} ${segments}, ${formatBytes(chunks.stagedBytes)}`,
+    ],
+    ["Read cache", formatBytes(chunks.cacheBytes)],
+  ];
 }
 
 function capacityFacts(stats) {
@@ -87,6 +105,7 @@ export async function systemView(view) {
       ["Serial", system.serial],
       ["Version", system.version],
       ["Volumes", formatCount(system.volumes)],
+      ...chunkFacts(system.chunks),
     ]),
     el("h2", { text: "Subsystems" }),
     table(
