@@ -95,6 +95,8 @@ export class ObjectSegmentDevice implements ChunkDevice {
   private readonly growth = new Map<number, { sizeBytes: number; sinceMs: number }>();
   private readonly waiters: { segments: Set<number>; resolve: () => void }[] = [];
   private uploadFailures = 0;
+  /** Buffers of finished uploads, for the next ones (at most `uploads` of them exist). */
+  private readonly uploadBuffers: Buffer[] = [];
   private closed = false;
 
   private constructor(
@@ -354,14 +356,19 @@ export class ObjectSegmentDevice implements ChunkDevice {
   private upload(segment: number): void {
     this.uploading.add(segment);
     const sizeBytes = this.local.segmentSize(segment);
+    // Shared memory, so that the MD5 is computed on a worker thread without a copy; reused, since
+    // V8 is slow to collect big shared buffers: a new one per upload grew the heap by a GiB.
+    const buffer =
+      this.uploadBuffers.pop() ?? Buffer.from(new SharedArrayBuffer(this.options.segmentBytes));
     void this.local
-      .readWhole(segment)
+      .readWhole(segment, buffer)
       .then((body) => this.store.put(segmentKey(segment), body))
       .then(
         () => this.uploaded(segment, sizeBytes),
         (error: unknown) => this.uploadFailed(segment, error),
       )
       .finally(() => {
+        this.uploadBuffers.push(buffer);
         this.uploading.delete(segment);
         // The next upload starts now, not at the next tick.
         this.tick();

@@ -180,12 +180,17 @@ export class SegmentDevice implements ChunkDevice {
     await Promise.all(adjacentRuns(reads).map((run) => this.readRunAsync(run)));
   }
 
-  /** A whole segment's bytes, read on the thread pool (an upload of a sealed segment). */
-  async readWhole(segment: number): Promise<Buffer> {
+  /**
+   * A whole segment's bytes, read on the thread pool into the start of `into` (an upload of a
+   * sealed segment reuses its buffers), or into a new buffer when `into` is too small.
+   */
+  async readWhole(segment: number, into?: Buffer): Promise<Buffer> {
     const fd = this.fdOf(segment);
     const sizeBytes = this.segmentSize(segment);
-    // Shared memory: an upload hashes it on a worker thread without a copy (objects/md5-thread).
-    const body = Buffer.from(new SharedArrayBuffer(sizeBytes));
+    const body =
+      into !== undefined && into.length >= sizeBytes
+        ? into.subarray(0, sizeBytes)
+        : Buffer.allocUnsafe(sizeBytes);
     this.busy.set(segment, (this.busy.get(segment) ?? 0) + 1);
     try {
       let done = 0;
