@@ -58,13 +58,13 @@ function capacityFacts(stats) {
       ),
     ],
     ["Unallocated (free)", `${formatBytes(provisioned - allocated)}`],
-    ["Segment files on disk", formatBytes(segmentBytes)],
+    ["Segments (chunk records)", formatBytes(segmentBytes)],
     [
       "Live in segments",
       shareBar(
         liveBytes,
         segmentBytes,
-        `${formatBytes(liveBytes)}, ${formatPercent(liveBytes, segmentBytes)} of segment files`,
+        `${formatBytes(liveBytes)}, ${formatPercent(liveBytes, segmentBytes)} of segments`,
       ),
     ],
     ["Reclaimable", `${formatBytes(segmentBytes - liveBytes)} (the collector takes it back)`],
