@@ -8,9 +8,10 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Store } from "../store/store.js";
 import { codeOfAsync as codeOf } from "../testing/error-code.js";
+import { testObjectDevice } from "../testing/object-device.js";
 import { type S3FaultProxy, startS3FaultProxy } from "../testing/s3-fault-proxy.js";
 import { s3Available, s3SkipReason, testObjectStore, testS3 } from "../testing/s3-test-store.js";
-import { ObjectSegmentDevice } from "./object-segment-device.js";
+import type { ObjectSegmentDevice } from "./object-segment-device.js";
 import type { S3ObjectStore } from "./s3-object-store.js";
 
 const TRACK = 57_344;
@@ -47,27 +48,16 @@ async function setUp(): Promise<Setup> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-faults-"));
   cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
   const logged: string[] = [];
-  let device: ObjectSegmentDevice | undefined;
-  const store = await Store.open(dir, {
-    collectorIntervalMs: false,
-    device: async (committedSizes, dataDir) => {
-      device = await ObjectSegmentDevice.open(
-        {
-          store: objects,
-          stagingDir: path.join(dataDir, "staging"),
-          segmentBytes: 4 * (TRACK + 32),
-          blockBytes: 65_536,
-          sealIdleMs: 10,
-          log: (_level, message) => logged.push(message),
-        },
-        committedSizes,
-      );
-      return device;
-    },
+  const opened = testObjectDevice(() => objects, {
+    segmentTracks: 4,
+    trackBytes: TRACK,
+    blockBytes: 65_536,
+    log: (_level, message) => logged.push(message),
   });
+  const store = await Store.open(dir, { collectorIntervalMs: false, device: opened.device });
   cleanups.push(() => store.close());
   await store.createVolume({ volser: "VOL001", cylinders: 1 });
-  return { store, device: device as ObjectSegmentDevice, proxy, objects, logged };
+  return { store, device: opened.deviceOf(dir), proxy, objects, logged };
 }
 
 describe.skipIf(!s3Available())(`object store faults ${s3SkipReason()}`, () => {

@@ -6,18 +6,16 @@ import { ChunkNotLocal } from "../store/chunk-device.js";
 import { Store } from "../store/store.js";
 import { codeOfAsync as codeOf } from "../testing/error-code.js";
 import { MemoryObjectStore } from "../testing/memory-object-store.js";
-import { ObjectSegmentDevice } from "./object-segment-device.js";
+import { testObjectDevice } from "../testing/object-device.js";
 import { CLAIM_KEY, segmentKey } from "./segment-keys.js";
 
 const TRACK = 57_344;
 const dirs: string[] = [];
 const open: Store[] = [];
-const devices = new Map<string, ObjectSegmentDevice>();
 
 afterEach(async () => {
   for (const store of open.splice(0)) await store.close();
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-  devices.clear();
 });
 
 function tempDir(): string {
@@ -32,29 +30,19 @@ function pattern(length: number, seed: number): Buffer {
   return buffer;
 }
 
-/** A store whose chunks go to `objects`: 4-track segments, a 4-block cache, quick sealing. */
+/** A store whose chunks go to `objects`: 4-track segments, the least cache, quick sealing. */
 async function openStore(dir: string, objects: MemoryObjectStore, blockBytes = 65_536) {
-  const store = await Store.open(dir, {
-    collectorIntervalMs: false,
-    device: async (committedSizes, dataDir) => {
-      const device = await ObjectSegmentDevice.open(
-        {
-          store: objects,
-          stagingDir: path.join(dataDir, "staging"),
-          segmentBytes: 4 * (TRACK + 32),
-          blockBytes,
-          // Raised by the device to its least: 68 blocks.
-          cacheBytes: 0,
-          sealIdleMs: 20,
-        },
-        committedSizes,
-      );
-      devices.set(dataDir, device);
-      return device;
-    },
+  const opened = testObjectDevice(() => objects, {
+    segmentTracks: 4,
+    trackBytes: TRACK,
+    blockBytes,
+    // Raised by the device to its least: 68 blocks.
+    cacheBytes: 0,
+    sealIdleMs: 20,
   });
+  const store = await Store.open(dir, { collectorIntervalMs: false, device: opened.device });
   open.push(store);
-  return { store, device: devices.get(dir) as ObjectSegmentDevice };
+  return { store, device: opened.deviceOf(dir) };
 }
 
 async function closeStore(store: Store): Promise<void> {

@@ -5,8 +5,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isGsnapError } from "../errors/gsnap-error.js";
 import { HEADS } from "../geometry/geometry.js";
-import { ObjectSegmentDevice } from "../objects/object-segment-device.js";
 import { MemoryObjectStore } from "../testing/memory-object-store.js";
+import { testObjectDevice } from "../testing/object-device.js";
 import { Store } from "./store.js";
 
 // Small tracks keep the model cheap; 600-track volumes have two-level trees, so snaps share
@@ -134,28 +134,23 @@ function localBackend(): Backend {
 
 /** Segments of 8 tracks and a cache of 272 KiB: uploads, evictions and fetches inside changes. */
 function objectBackend(): Backend {
-  let device: ObjectSegmentDevice | undefined;
   const objects = new MemoryObjectStore();
+  const opened = testObjectDevice(() => objects, {
+    segmentTracks: 8,
+    trackBytes: TRACK,
+    blockBytes: 4_096,
+    cacheBytes: 0,
+    sealIdleMs: 5,
+  });
+  let dataDir: string | undefined;
   return {
-    open: (dir) =>
-      Store.open(dir, {
-        collectorIntervalMs: false,
-        device: async (committedSizes, dataDir) => {
-          device = await ObjectSegmentDevice.open(
-            {
-              store: objects,
-              stagingDir: path.join(dataDir, "staging"),
-              segmentBytes: 8 * (TRACK + 32),
-              blockBytes: 4_096,
-              cacheBytes: 0,
-              sealIdleMs: 5,
-            },
-            committedSizes,
-          );
-          return device;
-        },
-      }),
-    drain: async () => device?.drained(),
+    open: (dir) => {
+      dataDir = dir;
+      return Store.open(dir, { collectorIntervalMs: false, device: opened.device });
+    },
+    drain: async () => {
+      if (dataDir !== undefined) await opened.deviceOf(dataDir).drained();
+    },
   };
 }
 

@@ -4,11 +4,11 @@ import path from "node:path";
 import { open as openLmdb } from "lmdb";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseExtentList } from "../geometry/address.js";
-import { ObjectSegmentDevice } from "../objects/object-segment-device.js";
 import type { ObjectStore } from "../objects/object-store.js";
 import { codeOfAsync as codeOf } from "../testing/error-code.js";
 import { MemoryDevice } from "../testing/memory-device.js";
 import { MemoryObjectStore } from "../testing/memory-object-store.js";
+import { objectStorePerDir, testObjectDevice } from "../testing/object-device.js";
 import { s3Available, testObjectStore } from "../testing/s3-test-store.js";
 import { chunkChecksum } from "./checksum.js";
 import { type ChunkLocation, ChunkNotLocal } from "./chunk-device.js";
@@ -43,29 +43,16 @@ function pattern(length: number, seed: number): Buffer {
 }
 
 /**
- * A store whose chunks go to an object store: one per data dir (so a reopen finds its objects),
- * small segments sealed quickly, so that tests read uploaded segments back through the cache.
+ * A store whose chunks go to an object store (one per data dir, so a reopen finds its objects),
+ * in segments of 8 tracks sealed at once, so that tests read uploaded segments back.
  */
 function objectDevice(makeObjects: () => ObjectStore): StoreOptions["device"] {
-  const byDir = new Map<string, ObjectStore>();
-  return (committedSizes, dataDir) => {
-    let objects = byDir.get(dataDir);
-    if (objects === undefined) {
-      objects = makeObjects();
-      byDir.set(dataDir, objects);
-    }
-    return ObjectSegmentDevice.open(
-      {
-        store: objects,
-        stagingDir: path.join(dataDir, "staging"),
-        segmentBytes: 8 * (TRACK + 32),
-        blockBytes: 65_536,
-        cacheBytes: 2 * 1024 * 1024,
-        sealIdleMs: 10,
-      },
-      committedSizes,
-    );
-  };
+  return testObjectDevice(objectStorePerDir(makeObjects), {
+    segmentTracks: 8,
+    trackBytes: TRACK,
+    blockBytes: 65_536,
+    cacheBytes: 2 * 1024 * 1024,
+  }).device;
 }
 
 const devices: [string, StoreOptions][] = [

@@ -2,10 +2,9 @@
 // change) generated from a seed, and a byte model of the volumes they leave. The worker process
 // applies them to a store until it is killed; the test replays the model to know what must be there.
 
-import path from "node:path";
-import { ObjectSegmentDevice } from "../objects/object-segment-device.js";
 import { S3ObjectStore, type S3ObjectStoreOptions } from "../objects/s3-object-store.js";
 import type { Store, StoreOptions } from "../store/store.js";
+import { testObjectDevice } from "./object-device.js";
 import { seededRandom } from "./prng.js";
 
 export const CRASH_TRACK_BYTES = 4_096;
@@ -159,18 +158,12 @@ export function crashDeviceOptions(
 ): Pick<StoreOptions, "device"> {
   if (s3 === undefined || s3 === "") return {};
   const options = JSON.parse(s3) as S3ObjectStoreOptions;
-  return {
-    device: (committedSizes, dataDir) =>
-      ObjectSegmentDevice.open(
-        {
-          store: new S3ObjectStore(options),
-          stagingDir: path.join(dataDir, "staging"),
-          segmentBytes: 16 * (CRASH_TRACK_BYTES + 32),
-          blockBytes: 4_096,
-          cacheBytes: 0,
-          sealIdleMs: 5,
-        },
-        committedSizes,
-      ),
-  };
+  const { device } = testObjectDevice(() => new S3ObjectStore(options), {
+    segmentTracks: 16,
+    trackBytes: CRASH_TRACK_BYTES,
+    blockBytes: 4_096,
+    cacheBytes: 0,
+    sealIdleMs: 5,
+  });
+  return { device };
 }
