@@ -23,7 +23,7 @@ export interface S3ChunksConfig {
   readonly endpoint?: string;
   /** Undefined: AWS_REGION, else us-east-1. */
   readonly region?: string;
-  /** Undefined: the SDK's chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, profiles, ...). */
+  /** Undefined: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN). */
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
   readonly cacheBytes: number;
   readonly segmentBytes: number;

@@ -270,3 +270,34 @@ describe("object segment device", () => {
     expect(await codeOf(() => openStore(tempDir(), objects))).toBe("OBJECT_STORE_IN_USE");
   });
 });
+
+describe("object segment device claims", () => {
+  it("refuses a prefix whose claim object is not JSON with OBJECT_STORE_IN_USE", async () => {
+    const objects = new MemoryObjectStore();
+    objects.objects.set(CLAIM_KEY, Buffer.from("not json"));
+    const dir = tempDir();
+    await expect(openStore(dir, objects)).rejects.toMatchObject({
+      code: "OBJECT_STORE_IN_USE",
+      message: expect.stringContaining(`its ${CLAIM_KEY} names no store id`),
+    });
+  });
+});
+
+describe("object segment device under the checker", () => {
+  it("reports each chunk of a missing segment object, and still checks the chunks of the others", async () => {
+    const objects = new MemoryObjectStore();
+    const { store, device } = await openStore(tempDir(), objects);
+    await store.createVolume({ volser: "VOL001", cylinders: 1 });
+    await store.write("VOL001", { offsetBytes: 0, data: pattern(10 * TRACK, 3) });
+    await store.flush();
+    await device.drained();
+    const [lost] = segmentObjects(objects);
+    objects.objects.delete(lost);
+    const report = await store.check();
+    expect(report.ok).toBe(false);
+    expect(report.problems.length).toBeGreaterThan(0);
+    expect(report.problems.length).toBeLessThan(10);
+    for (const problem of report.problems) expect(problem).toMatch(/^chunk \d+ cannot be read: /);
+    expect(report.checkedBytes).toBe((10 - report.problems.length) * TRACK);
+  });
+});

@@ -34,7 +34,7 @@ export interface ObjectDeviceOptions {
   readonly segmentBytes?: number;
   /** The read cache's budget (default 256 MiB). */
   readonly cacheBytes?: number;
-  /** The unit of caching and of ranged GETs (default 1 MiB). */
+  /** The unit of caching and of ranged GETs (default 256 KiB). */
   readonly blockBytes?: number;
   /** An active segment that has not grown for this long is sealed and uploaded (default 2 s). */
   readonly sealIdleMs?: number;
@@ -100,15 +100,18 @@ export class ObjectSegmentDevice implements ChunkDevice {
   private closed = false;
 
   private constructor(
-    options: ObjectDeviceOptions,
-    local: SegmentDevice,
-    remoteSegments: RemoteSegments,
+    options: Required<Omit<ObjectDeviceOptions, "log">>,
+    parts: {
+      log: NonNullable<ObjectDeviceOptions["log"]>;
+      local: SegmentDevice;
+      remoteSegments: RemoteSegments;
+    },
   ) {
     this.store = options.store;
-    this.options = withDefaults(options);
-    this.log = options.log ?? (() => {});
-    this.local = local;
-    this.remoteSegments = remoteSegments;
+    this.options = options;
+    this.log = parts.log;
+    this.local = parts.local;
+    this.remoteSegments = parts.remoteSegments;
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
   }
@@ -177,7 +180,7 @@ export class ObjectSegmentDevice implements ChunkDevice {
         0,
       ),
     });
-    return new ObjectSegmentDevice(options, local, remoteSegments);
+    return new ObjectSegmentDevice(merged, { log, local, remoteSegments });
   }
 
   append(images: readonly ChunkImage[]): ChunkLocation[] {
@@ -200,10 +203,9 @@ export class ObjectSegmentDevice implements ChunkDevice {
   }
 
   readMany(reads: readonly { location: ChunkLocation; target: Buffer }[]): void {
-    const staged = reads.filter((read) => this.isStaged(read.location.segment));
+    const { staged, remote } = this.byPlace(reads);
     const missing: ChunkLocation[] = [];
-    for (const read of reads) {
-      if (this.isStaged(read.location.segment)) continue;
+    for (const read of remote) {
       if (!this.remoteSegments.readCached(read.location, read.target, 0))
         missing.push(read.location);
     }
@@ -214,8 +216,7 @@ export class ObjectSegmentDevice implements ChunkDevice {
   async readManyAsync(
     reads: readonly { location: ChunkLocation; target: Buffer }[],
   ): Promise<void> {
-    const staged = reads.filter((read) => this.isStaged(read.location.segment));
-    const remote = reads.filter((read) => !this.isStaged(read.location.segment));
+    const { staged, remote } = this.byPlace(reads);
     await Promise.all([this.local.readManyAsync(staged), this.remoteSegments.readMany(remote)]);
   }
 
@@ -311,6 +312,18 @@ export class ObjectSegmentDevice implements ChunkDevice {
       stagedBytes: [...staged.values()].reduce((sum, size) => sum + size, 0),
       uploadFailures: this.uploadFailures,
     };
+  }
+
+  /** Splits reads into those of staged segments and those of segments in the object store. */
+  private byPlace<T extends { location: ChunkLocation }>(
+    reads: readonly T[],
+  ): { staged: T[]; remote: T[] } {
+    const staged: T[] = [];
+    const remote: T[] = [];
+    for (const read of reads) {
+      (this.isStaged(read.location.segment) ? staged : remote).push(read);
+    }
+    return { staged, remote };
   }
 
   /** A segment whose chunks are read from its staging file (not yet uploaded, or not yet gone). */
@@ -440,18 +453,24 @@ async function claimPrefix(store: ObjectStore, stagingDir: string): Promise<void
   // Conditional, so that of two stores starting at once on an empty prefix only one claims it.
   const body = Buffer.from(`${JSON.stringify({ storeId, format: 1 })}\n`);
   if (await store.putIfAbsent(CLAIM_KEY, body)) return;
-  const claim = (await store.get(CLAIM_KEY)) ?? Buffer.alloc(0);
-  let claimed: unknown;
-  try {
-    claimed = (JSON.parse(claim.toString("utf8")) as { storeId?: unknown }).storeId;
-  } catch {
-    claimed = undefined;
-  }
+  const claimed = claimOwner(await store.get(CLAIM_KEY));
   if (claimed !== storeId) {
+    const owner = claimed === undefined ? `its ${CLAIM_KEY} names no store id` : claimed;
     throw new GsnapError(
       "OBJECT_STORE_IN_USE",
       `Cannot keep chunks in ${store.description}: it holds the chunks of another store ` +
-        `(${String(claimed)}; this one is ${storeId}). Choose another bucket or prefix.`,
+        `(${owner}; this one is ${storeId}). Choose another bucket or prefix.`,
     );
+  }
+}
+
+/** The store id a claim object names; undefined for one gone, not JSON, or without an id. */
+function claimOwner(claim: Buffer | undefined): string | undefined {
+  if (claim === undefined) return undefined;
+  try {
+    const storeId = (JSON.parse(claim.toString("utf8")) as { storeId?: unknown } | null)?.storeId;
+    return typeof storeId === "string" ? storeId : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -9,7 +9,7 @@ import { GsnapError } from "../errors/gsnap-error.js";
 import { codeOfAsync } from "../testing/error-code.js";
 import { type S3FaultProxy, startS3FaultProxy } from "../testing/s3-fault-proxy.js";
 import { s3Available, s3SkipReason, testObjectStore, testS3 } from "../testing/s3-test-store.js";
-import { ensureBucket, type S3ObjectStore } from "./s3-object-store.js";
+import { ensureBucket, S3ObjectStore } from "./s3-object-store.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 
@@ -271,5 +271,42 @@ describe.skipIf(!s3Available())(suite, () => {
   it("hands the cluster's address to the test workers' environment too", () => {
     expect(process.env.S3_ENDPOINT).toBe(testS3().endpoint);
     expect(process.env.AWS_ACCESS_KEY_ID).toBe(testS3().accessKeyId);
+  });
+});
+
+describe("S3ObjectStore answers it cannot use", () => {
+  /** A store whose client answers every command with `answer`, without a network. */
+  function answering(answer: unknown): S3ObjectStore {
+    const objects = new S3ObjectStore({
+      bucket: "b",
+      prefix: "p/",
+      endpoint: "http://127.0.0.1:9",
+      credentials: { accessKeyId: "a", secretAccessKey: "s" },
+    });
+    cleanups.push(() => objects.close());
+    // biome-ignore lint/suspicious/noExplicitAny: the test stands in for the SDK's client.
+    (objects as any).client.send = async () => answer;
+    return objects;
+  }
+
+  it("refuses a listing with a key outside the prefix with OBJECT_STORE_UNAVAILABLE", async () => {
+    const objects = answering({ $metadata: {}, Contents: [{ Key: "elsewhere/x", Size: 1 }] });
+    const error = await errorOf(() => objects.list("segments/"));
+    expect(error.code).toBe("OBJECT_STORE_UNAVAILABLE");
+    expect(error.message).toBe(
+      `Cannot list segments/* in ${objects.description}: the object store listed key "elsewhere/x", which is not below "p/segments/"`,
+    );
+  });
+
+  it("refuses a listing entry without a key with OBJECT_STORE_UNAVAILABLE", async () => {
+    const objects = answering({ $metadata: {}, Contents: [{ Size: 1 }] });
+    expect(await codeOfAsync(() => objects.list(""))).toBe("OBJECT_STORE_UNAVAILABLE");
+  });
+
+  it("refuses an object answered without a body with OBJECT_STORE_UNAVAILABLE", async () => {
+    const objects = answering({ $metadata: {} });
+    expect(await codeOfAsync(() => objects.get("segments/00000001.seg"))).toBe(
+      "OBJECT_STORE_UNAVAILABLE",
+    );
   });
 });

@@ -184,7 +184,10 @@ export class S3ObjectStore implements ObjectStore {
         missingIsUndefined: true,
       });
       if (response === undefined) return undefined;
-      assert.ok(response.Body !== undefined, "GetObject answers with a body");
+      if (response.Body === undefined) {
+        this.stats.failures += 1;
+        throw this.unavailable(what, "the object store answered without a body");
+      }
       let bytes: Uint8Array;
       try {
         bytes = await response.Body.transformToByteArray();
@@ -231,8 +234,16 @@ export class S3ObjectStore implements ObjectStore {
       const page = await this.send<ListObjectsV2CommandOutput>(command, `list ${keyPrefix}* in`);
       this.stats.lists += 1;
       for (const object of page.Contents ?? []) {
-        const key = object.Key ?? "";
-        assert.ok(key.startsWith(this.prefix), "listed keys are below the prefix");
+        // The listing is the object store's answer, not ours: a key outside what was asked for
+        // is a broken store or proxy, and says so rather than failing an assertion.
+        const key = object.Key;
+        if (key === undefined || !key.startsWith(this.prefix + keyPrefix)) {
+          this.stats.failures += 1;
+          throw this.unavailable(
+            `list ${keyPrefix}* in`,
+            `the object store listed key "${String(key)}", which is not below "${this.prefix}${keyPrefix}"`,
+          );
+        }
         objects.push({ key: key.slice(this.prefix.length), sizeBytes: object.Size ?? 0 });
       }
       continuationToken = page.IsTruncated === true ? page.NextContinuationToken : undefined;

@@ -26,6 +26,29 @@ const MAX_PROBLEMS = 100;
 /** Chunks read at once (on the thread pool, or from a remote device) and then verified. */
 const READ_BATCH = 256;
 
+/**
+ * Reads the records in one batch; when that fails, each on its own, so that one unreadable chunk
+ * hides none of the others. Returns why each record that could not be read failed, by index.
+ */
+async function readRecords(
+  device: StoreParts["device"],
+  records: readonly { location: ChunkLocation; target: Buffer }[],
+): Promise<Map<number, string>> {
+  const unreadable = new Map<number, string>();
+  try {
+    await device.readManyAsync(records);
+  } catch {
+    for (const [i, record] of records.entries()) {
+      try {
+        await device.readManyAsync([record]);
+      } catch (error) {
+        unreadable.set(i, (error as Error).message);
+      }
+    }
+  }
+  return unreadable;
+}
+
 export async function checkStore(parts: StoreParts): Promise<CheckReport> {
   const { catalog, device } = parts;
   const problems: string[] = [];
@@ -109,15 +132,13 @@ export async function checkStore(parts: StoreParts): Promise<CheckReport> {
       },
       target: Buffer.allocUnsafe(location.lengthBytes + CHUNK_HEADER_BYTES),
     }));
-    try {
-      await device.readManyAsync(records);
-    } catch (error) {
-      report(
-        `chunks ${batch[0].id} to ${batch.at(-1)?.id} cannot be read: ${(error as Error).message}`,
-      );
-      continue;
-    }
+    const unreadable = await readRecords(device, records);
     batch.forEach(({ id, hash, location }, i) => {
+      const why = unreadable.get(i);
+      if (why !== undefined) {
+        report(`chunk ${id} cannot be read: ${why}`);
+        return;
+      }
       const record = records[i].target;
       checkedBytes += location.lengthBytes;
       if (chunkChecksum(record.subarray(CHUNK_HEADER_BYTES)) !== hash) {

@@ -112,9 +112,11 @@ export class Collector {
       this.compaction = undefined;
       return;
     }
-    // A remote device fetches the window's chunks first, so the change finds them at hand.
-    const locations = ids.flatMap((id) => catalog.getChunk(id)?.location ?? []);
-    await device.fetch(locations);
+    // A remote device fetches the window's chunks first, so the change finds them at hand; a
+    // local one has them, and the lookups would be wasted.
+    if (device.remote) {
+      await device.fetch(ids.flatMap((id) => catalog.getChunk(id)?.location ?? []));
+    }
     const moved = await this.change(() => {
       let count = 0;
       for (const id of ids) {

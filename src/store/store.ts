@@ -297,7 +297,7 @@ export class Store {
         for (const run of prepared) updated = commitWrite(this.parts, updated, run);
         return updated;
       },
-      Promise.all(prepared.map((run) => run.written)).then(() => undefined),
+      Promise.all(prepared.map((run) => run.written)),
       {
         touches: runs.map((run) => ({
           volser,
@@ -461,7 +461,9 @@ export class Store {
     options: { reads?: boolean; touches?: readonly TrackSpan[] } = {},
   ): Promise<T> {
     this.checkOpen();
-    const pendingToken = this.pending.add(options.touches ?? []);
+    // Only partial writes on a remote device ask which tracks are pending: on a local device the
+    // hot path keeps no such record.
+    const pendingToken = this.parts.device.remote ? this.pending.add(options.touches ?? []) : 0;
     // The chain below takes `ready`'s failure only when the changes before this one are queued;
     // marking it handled now keeps an early failure from counting as an unhandled rejection,
     // which would end the process.
@@ -489,7 +491,8 @@ export class Store {
     this.queue = waits
       ? queued.then(() => Promise.race([ran, (result as Promise<T>).then(noop, noop)]))
       : queued;
-    return queued.then(() => result as Promise<T>).finally(() => this.pending.settle(pendingToken));
+    const settled = queued.then(() => result as Promise<T>);
+    return pendingToken === 0 ? settled : settled.finally(() => this.pending.settle(pendingToken));
   }
 
   /**
