@@ -40,8 +40,8 @@ export const MAX_FRAMES_IN_FLIGHT = 512;
 export const MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
 
 /** What a request counts against MAX_BYTES_IN_FLIGHT. */
-function windowBytes(request: { type: string; data?: Buffer }): number {
-  return request.type === "TRACK_DATA" && request.data !== undefined ? request.data.length : 0;
+function windowBytes(request: RequestBody): number {
+  return request.type === "TRACK_DATA" ? request.data.length : 0;
 }
 
 /** A peer that has not finished the handshake in this time is dropped: it holds a socket. */
@@ -239,9 +239,11 @@ export class LinkConnection {
     const bytes = windowBytes(body);
     // Waiters go in order: each one let in wakes the next while there is room.
     if (this.windowWaiters.length > 0 || !this.roomFor(bytes)) {
-      do {
-        await new Promise<void>((resolve) => this.windowWaiters.push(resolve));
-      } while (!this.roomFor(bytes) && !this.isClosed);
+      await new Promise<void>((resolve) => this.windowWaiters.push(resolve));
+      // Woken by a reply that freed too few bytes for this track: it keeps its place in line.
+      while (!this.roomFor(bytes) && !this.isClosed) {
+        await new Promise<void>((resolve) => this.windowWaiters.unshift(resolve));
+      }
     }
     if (this.closeError !== undefined) throw this.closeError;
     const requestId = this.nextRequestId;

@@ -71,10 +71,10 @@ export class PrimaryPair {
   private readonly bytesPerSecond: number | undefined;
 
   /**
-   * Opens a pair's runtime. `fresh`: a new pair, every track to copy. Otherwise the record and the
-   * bitmap come from disk, and a pair that was pending or duplex comes back suspended (primary
-   * restart): writes in flight at the stop may not have reached the secondary, and the bitmap
-   * knows which tracks they were.
+   * Opens a pair's runtime. A new pair first copies what `start.copy` names, within its bandwidth
+   * cap. On a restart the record and the bitmap come from disk, and a pair that was pending or
+   * duplex comes back suspended (primary restart): writes in flight at the stop may not have
+   * reached the secondary, and the bitmap knows which tracks they were.
    */
   constructor(
     record: PairRecord,
@@ -82,7 +82,7 @@ export class PrimaryPair {
     start: PairStart,
   ) {
     const fresh = start.kind === "new";
-    this.bytesPerSecond = start.kind === "new" ? start.bytesPerSecond : undefined;
+    this.bytesPerSecond = fresh ? start.bytesPerSecond : undefined;
     const volume = deps.store.showVolume(record.volser);
     this.trackSizeBytes = volume.trackSizeBytes;
     const fileName = OosFile.fileFor(deps.dataDir, record.volser);
@@ -90,7 +90,7 @@ export class PrimaryPair {
     // Changes before the file is open are all in the bits it is opened with.
     let file: OosFile | undefined;
     this.bitmap = new OosBitmap(volume.trackCount, persisted, (index) => file?.change(index));
-    if (start.kind === "new") {
+    if (fresh) {
       if (start.copy === "all") this.bitmap.markAll();
       else for (const range of start.copy) this.bitmap.mark(range);
     }

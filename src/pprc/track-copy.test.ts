@@ -244,6 +244,27 @@ describe("sendTracks and receiveTracks", () => {
     });
   });
 
+  it("stops at once when aborted while lanes wait for the bandwidth cap", async () => {
+    const site = await sites(1);
+    const abort = new AbortController();
+    const reason = new Error("stopped by the test");
+    const copying = sendTracks({
+      store: site.source,
+      sourceVolser: "PRI001",
+      targetVolser: "SEC001",
+      source: rangeSource([{ firstTrack: 0, count: TRACKS }]),
+      connections: site.connections,
+      signal: abort.signal,
+      // One track a second: the lanes have booked minutes of waiting between them.
+      bytesPerSecond: TRACK_SIZE_BYTES,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const stoppedAt = performance.now();
+    abort.abort(reason);
+    await expect(copying).rejects.toBe(reason);
+    expect(performance.now() - stoppedAt).toBeLessThan(1_000);
+  });
+
   it("fails with LINK_DOWN when given no connection", async () => {
     const site = await sites(0);
     expect(await codeOfAsync(() => copy(site, []))).toBe("LINK_DOWN");

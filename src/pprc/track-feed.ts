@@ -58,7 +58,7 @@ export type OutgoingTrack =
  * Batches read ahead of the senders: while the lanes send one batch, the next ones are read on
  * the thread pool, so the disk and the link work at the same time.
  */
-export const READ_AHEAD_BATCHES = 4;
+const READ_AHEAD_BATCHES = 4;
 
 export class TrackFeed {
   private ready: OutgoingTrack[] = [];

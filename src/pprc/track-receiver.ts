@@ -32,11 +32,12 @@ interface Waiting {
 }
 
 /**
- * Store calls in flight at once. While they run, arriving tracks wait and then go together: a
+ * Store calls in flight past which no new batch starts (a batch of one volume makes at most two:
+ * its data runs and its zero runs). While they run, arriving tracks wait and then go together: a
  * group commit. Four keep the thread pool's appends and the catalog busy while the next batch
  * gathers.
  */
-export const MAX_STORE_CALLS = 4;
+const MAX_STORE_CALLS = 4;
 
 /**
  * Stores tracks as they arrive, in batches: the tracks that arrived while the store was busy are
@@ -97,22 +98,30 @@ export class TrackStorer {
         continue;
       }
       const runs = runsOf(list);
-      // Every run of data goes in one store change; each run of zero records is one zero.
+      // Every run of data goes in one store change; each run of zero records is one zero, and the
+      // zeros of a batch count as one store call.
       const dataRuns = runs.filter((run) => run[0].frame.type === "TRACK_DATA");
-      const calls = runs
-        .filter((run) => run[0].frame.type === "TRACK_ZERO")
-        .map((run) => ({ items: run, store: () => this.zeroRun(volser, size, run) }));
-      if (dataRuns.length > 0) {
-        calls.push({ items: dataRuns.flat(), store: () => this.writeRuns(volser, dataRuns) });
+      const zeroRuns = runs.filter((run) => run[0].frame.type === "TRACK_ZERO");
+      if (zeroRuns.length > 0) {
+        this.storing(
+          Promise.all(
+            zeroRuns.map((run) => this.settle(volser, run, this.zeroRun(volser, size, run))),
+          ),
+        );
       }
-      for (const call of calls) {
-        this.storeCalls += 1;
-        void this.settle(volser, call.items, call.store()).finally(() => {
-          this.storeCalls -= 1;
-          this.kick();
-        });
+      if (dataRuns.length > 0) {
+        this.storing(this.settle(volser, dataRuns.flat(), this.writeRuns(volser, dataRuns)));
       }
     }
+  }
+
+  /** Counts a store call while it runs; settle() answers its tracks and never rejects. */
+  private storing(call: Promise<unknown>): void {
+    this.storeCalls += 1;
+    void call.finally(() => {
+      this.storeCalls -= 1;
+      this.kick();
+    });
   }
 
   private zeroRun(volser: string, size: number, run: readonly Waiting[]): Promise<void> {

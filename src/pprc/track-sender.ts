@@ -83,6 +83,8 @@ class TrackSend {
   private failure: unknown;
   private lastLinkError: unknown;
   private readonly limiter: RateLimiter | undefined;
+  /** Ends the lanes' waits for the bandwidth cap; one abort listener however many wait. */
+  private readonly pauses = new Set<() => void>();
 
   constructor(
     private readonly feed: TrackFeed,
@@ -93,7 +95,14 @@ class TrackSend {
   }
 
   async run(): Promise<SendResult> {
-    this.options.signal?.addEventListener("abort", () => this.wake(), { once: true });
+    this.options.signal?.addEventListener(
+      "abort",
+      () => {
+        this.wake();
+        for (const end of this.pauses) end();
+      },
+      { once: true },
+    );
     const lanes: Promise<void>[] = [];
     // One lane per track the window lets fly; each lane holds its track while it waits, so the
     // byte window bounds them too (a few 1 MiB tracks, hundreds of 56 KiB ones).
@@ -176,7 +185,7 @@ class TrackSend {
   private async deliver(connection: TrackLink, track: OutgoingTrack): Promise<Delivery> {
     if (this.limiter !== undefined && track.kind === "data") {
       const waitMs = this.limiter.take(track.data.length, performance.now());
-      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+      if (waitMs > 0 && !(await this.pause(waitMs))) return "refused";
     }
     let sent: SentTrack;
     try {
@@ -196,6 +205,27 @@ class TrackSend {
       sent,
     );
     return "refused";
+  }
+
+  /**
+   * Waits out the bandwidth cap; false when the send was aborted meanwhile. Hundreds of lanes may
+   * each wait seconds for their turn under a low cap: an abort (pair stop, job cancel) must not
+   * wait for them.
+   */
+  private async pause(waitMs: number): Promise<boolean> {
+    await new Promise<void>((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        this.pauses.delete(end);
+        resolve();
+      };
+      const timer = setTimeout(end, waitMs);
+      this.pauses.add(end);
+    });
+    const signal = this.options.signal;
+    if (signal?.aborted !== true) return true;
+    this.failure ??= signal.reason;
+    return false;
   }
 
   private acknowledge(track: OutgoingTrack): void {
