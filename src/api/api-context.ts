@@ -2,7 +2,6 @@
 // request limits, and the per-route config (the action a route performs, whether it is public).
 
 import type { FastifyRequest } from "fastify";
-import type { JobService } from "../gsc/job-service.js";
 import type { ObjectDeviceStats } from "../objects/object-segment-device.js";
 import type { PairService } from "../pprc/pair-service.js";
 import type { Store } from "../store/store.js";
@@ -30,8 +29,6 @@ export interface ApiContext {
   readonly system: SystemInfo;
   /** Replication pairs, when the API has them: a paired volume is not deleted or snapped into. */
   readonly pairs?: PairService;
-  /** Global snap copy jobs, when the API has them. */
-  readonly jobs?: JobService;
   /** Where chunks live; local segment files when absent. */
   readonly chunks?: ChunkBackendView;
 }

@@ -66,7 +66,6 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
     store: options.store,
     system,
     pairs: options.pairs,
-    jobs: options.jobs,
     chunks: options.chunks,
   };
   const metrics = options.metrics ?? new ApiMetrics();

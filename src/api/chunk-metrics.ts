@@ -3,9 +3,10 @@
 // device's stats on each scrape, like the store gauges; registered only when chunks live in an
 // object store, so that a system with local chunks shows no empty object store series.
 
-import { Counter, Gauge, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import type { ObjectDeviceStats } from "../objects/object-segment-device.js";
 import type { ChunkBackendView } from "./api-context.js";
+import { counter, gauge, type Sample } from "./sampled-metrics.js";
 
 type Stats = ObjectDeviceStats;
 
@@ -75,53 +76,31 @@ const GAUGES: readonly [name: string, help: string, read: (stats: Stats) => numb
 /** Registers the object store metrics in `registry` when `chunks` keeps them in an object store. */
 export function registerChunkMetrics(registry: Registry, chunks: ChunkBackendView): void {
   if (chunks.kind === "local") return;
-  const registers = [registry];
-  const requests: Counter<"op"> = new Counter({
+  // Before the device has opened there are no stats, and so no samples.
+  const byOp = (reads: typeof REQUESTS) => (): Sample<"op">[] => {
+    const stats = chunks.stats();
+    return stats === undefined ? [] : reads.map(([op, read]) => [{ op }, read(stats)]);
+  };
+  const one = (read: (stats: Stats) => number) => (): Sample<never>[] => {
+    const stats = chunks.stats();
+    return stats === undefined ? [] : [[{}, read(stats)]];
+  };
+  counter(registry, {
     name: "gsnap_object_store_requests_total",
     help: "Object store requests that succeeded, by operation (a list counts each page)",
     labelNames: ["op"],
-    registers,
-    collect: () => setCounter(requests, chunks.stats(), REQUESTS),
+    samples: byOp(REQUESTS),
   });
-  const bytes: Counter<"op"> = new Counter({
+  counter(registry, {
     name: "gsnap_object_store_bytes_total",
     help: "Bytes sent to (put) and received from (get) the object store",
     labelNames: ["op"],
-    registers,
-    collect: () => setCounter(bytes, chunks.stats(), BYTES),
+    samples: byOp(BYTES),
   });
   for (const [name, help, read] of COUNTERS) {
-    const counter: Counter = new Counter({
-      name,
-      help,
-      registers,
-      collect: () => {
-        const stats = chunks.stats();
-        counter.reset();
-        if (stats !== undefined) counter.inc(read(stats));
-      },
-    });
+    counter(registry, { name, help, labelNames: [], samples: one(read) });
   }
   for (const [name, help, read] of GAUGES) {
-    const gauge: Gauge = new Gauge({
-      name,
-      help,
-      registers,
-      collect: () => {
-        const stats = chunks.stats();
-        if (stats !== undefined) gauge.set(read(stats));
-      },
-    });
+    gauge(registry, { name, help, labelNames: [], samples: one(read) });
   }
-}
-
-/** The device keeps the totals: each scrape resets the counter and adds them. */
-function setCounter(
-  counter: Counter<"op">,
-  stats: Stats | undefined,
-  reads: readonly [string, (stats: Stats) => number][],
-): void {
-  counter.reset();
-  if (stats === undefined) return;
-  for (const [op, read] of reads) counter.inc({ op }, read(stats));
 }

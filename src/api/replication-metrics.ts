@@ -2,18 +2,16 @@
 // and bytes sent. Like the store gauges they are read from the services on each scrape (the
 // PathService's and PairService's `list()`), so they are never stale and cost nothing between.
 
-import { Counter, Gauge, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import type { PairService } from "../pprc/pair-service.js";
 import type { PathService } from "../pprc/path-service.js";
+import { counter, gauge, type Sample } from "./sampled-metrics.js";
 
 /** What the replication metrics read; either may be absent (an API without replication). */
 export interface ReplicationSources {
   readonly paths?: Pick<PathService, "list">;
   readonly pairs?: Pick<PairService, "list">;
 }
-
-/** One sample to set: its labels and its value. */
-type Sample<L extends string> = [Partial<Record<L, string>>, number];
 
 /**
  * Registers the replication metrics in `registry`; `sources` is asked on each scrape, so that a
@@ -84,41 +82,4 @@ function linkSamples(paths: Pick<PathService, "list"> | undefined): LinkSample[]
       path: `${path.ssid}>${path.remoteSerial}.${path.remoteSsid}`,
     })),
   );
-}
-
-interface MetricSpec<L extends string> {
-  readonly name: string;
-  readonly help: string;
-  readonly labelNames: readonly L[];
-  readonly samples: () => Sample<L>[];
-}
-
-/**
- * A counter whose totals the services keep: each scrape resets it and adds the current totals,
- * so that a removed path or a terminated pair takes its series with it.
- */
-function counter<L extends string>(registry: Registry, spec: MetricSpec<L>): void {
-  const metric: Counter<L> = new Counter({
-    name: spec.name,
-    help: spec.help,
-    labelNames: spec.labelNames,
-    registers: [registry],
-    collect: () => {
-      metric.reset();
-      for (const [labels, value] of spec.samples()) metric.inc(labels, value);
-    },
-  });
-}
-
-function gauge<L extends string>(registry: Registry, spec: MetricSpec<L>): void {
-  const metric: Gauge<L> = new Gauge({
-    name: spec.name,
-    help: spec.help,
-    labelNames: spec.labelNames,
-    registers: [registry],
-    collect: () => {
-      metric.reset();
-      for (const [labels, value] of spec.samples()) metric.set(labels, value);
-    },
-  });
 }

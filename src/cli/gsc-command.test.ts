@@ -2,33 +2,16 @@
 
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ERROR_CODES } from "../errors/codes.js";
-import { type ApiUnderTest, startApi, stopApis, TOKEN } from "../testing/api-harness.js";
+import { runGsnap, startApi, stopApis } from "../testing/api-harness.js";
 import { codeOf } from "../testing/error-code.js";
 import { runJobScript } from "../testing/job-script.js";
 import type { JobChange } from "../testing/memory-jobs.js";
 import { gscRequestOf } from "./gsc-command.js";
-import { runCli } from "./program.js";
 
 afterEach(async () => {
   vi.restoreAllMocks();
   await stopApis();
 });
-
-/** Runs `gsnap --api ... --token ... ARGS` and captures what it prints. */
-async function gsnap(api: ApiUnderTest, ...args: string[]) {
-  const out = { stdout: "", stderr: "" };
-  vi.spyOn(process.stdout, "write").mockImplementation((text) => {
-    out.stdout += String(text);
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((text) => {
-    out.stderr += String(text);
-    return true;
-  });
-  const code = await runCli(["--api", api.baseUrl, "--token", TOKEN, ...args]);
-  vi.restoreAllMocks();
-  return { code, ...out };
-}
 
 const TEXT = "VOL001:0.0-9.14, *, GS0002.01B0.VOL900";
 
@@ -88,10 +71,10 @@ describe("gscRequestOf", () => {
 describe("gsnap gsc", () => {
   it("starts a job and prints its id, or the job as JSON", async () => {
     const api = await startApi();
-    const result = await gsnap(api, "gsc", TEXT);
+    const result = await runGsnap(api, "gsc", TEXT);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toBe("J000001\n");
-    const json = await gsnap(api, "gsc", "--json", "--bandwidth", "100", TEXT);
+    const json = await runGsnap(api, "gsc", "--json", "--bandwidth", "100", TEXT);
     expect(json.code, json.stderr).toBe(0);
     expect(JSON.parse(json.stdout)).toEqual(api.jobs.show("J000002"));
     expect(api.jobs.show("J000002").request).toEqual({
@@ -104,7 +87,7 @@ describe("gsnap gsc", () => {
 
   it("starts a job from the flags", async () => {
     const api = await startApi();
-    const result = await gsnap(
+    const result = await runGsnap(
       api,
       ...["gsc", "--source", "VOL001:0.0-9.14", "--intermediate", "P00001"],
       ...["--target", "GS0002.01B0.VOL900:20.0-29.14", "--target-intermediate", "*"],
@@ -123,7 +106,7 @@ describe("gsnap gsc", () => {
   it("follows the job with --wait, printing plain lines per step, and prints the step timings", async () => {
     const api = await startApi();
     const script = runJobScript(api.jobs, "J000001", SUCCESS);
-    const result = await gsnap(api, "gsc", TEXT, "--wait");
+    const result = await runGsnap(api, "gsc", TEXT, "--wait");
     await script;
     expect(result.code, result.stderr).toBe(0);
     const lines = result.stderr.trimEnd().split("\n");
@@ -155,7 +138,7 @@ describe("gsnap gsc", () => {
         resultMessage: "Cannot copy to GS0002.01B0.VOL900: the path went down",
       },
     ]);
-    const result = await gsnap(api, "gsc", TEXT, "--wait", "--json");
+    const result = await runGsnap(api, "gsc", TEXT, "--wait", "--json");
     await script;
     expect(result.code).toBe(ERROR_CODES.GSC_TRANSFER_FAILED.exitCode);
     expect(JSON.parse(result.stdout)).toMatchObject({ state: "failed", step: 522 });
@@ -182,7 +165,7 @@ describe("gsnap gsc", () => {
     [["gsc", TEXT, "--notify", "ops@example.com"], "REQUEST_INVALID"],
   ] as const)("exits with the code of %j: %s", async (args, code) => {
     const api = await startApi();
-    const result = await gsnap(api, ...args);
+    const result = await runGsnap(api, ...args);
     expect(result.code, result.stderr).toBe(ERROR_CODES[code].exitCode);
     expect(result.stderr).toMatch(new RegExp(`^gsnap: ${code}: Cannot `));
     expect(api.jobs.list()).toEqual([]);
@@ -190,7 +173,7 @@ describe("gsnap gsc", () => {
 
   it("shows the form and examples in `gsnap gsc --help`", async () => {
     const api = await startApi({ seeded: false });
-    const result = await gsnap(api, "gsc", "--help");
+    const result = await runGsnap(api, "gsc", "--help");
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/--target-intermediate <S'>/);
     expect(result.stdout).toMatch(/--json/);

@@ -7,7 +7,7 @@ import { GSC_EXAMPLE, GSC_FORM, splitGscText } from "../gsc/gsc-spec.js";
 import type { GscRequest, JobInfo } from "../gsc/job-service.js";
 import { callApi, resolveTarget } from "./api-client.js";
 import { followJob, reportJobEnd } from "./job-follow.js";
-import { printJson } from "./output.js";
+import { examples, printJson } from "./output.js";
 
 interface GlobalOptions {
   api?: string;
@@ -96,7 +96,7 @@ export function addGscCommand(program: Command): void {
     .option("--notify <URL>", "POST the job's JSON to this http(s) URL when it ends")
     .option("--wait", "follow the job to its end, showing its progress, and exit with its result")
     .option("--json", "print JSON")
-    .addHelpText("after", `\nExamples:\n${EXAMPLES.map((line) => `  ${line}\n`).join("")}`)
+    .addHelpText("after", examples(...EXAMPLES))
     .action(async (text: string | undefined, options: GscOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const request = gscRequestOf(text, options);

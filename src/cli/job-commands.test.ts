@@ -2,31 +2,14 @@
 
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ERROR_CODES } from "../errors/codes.js";
-import { type ApiUnderTest, startApi, stopApis, TOKEN } from "../testing/api-harness.js";
+import { runGsnap, startApi, stopApis } from "../testing/api-harness.js";
 import { runJobScript } from "../testing/job-script.js";
 import { exampleJob } from "../testing/memory-jobs.js";
-import { runCli } from "./program.js";
 
 afterEach(async () => {
   vi.restoreAllMocks();
   await stopApis();
 });
-
-/** Runs `gsnap --api ... --token ... ARGS` and captures what it prints. */
-async function gsnap(api: ApiUnderTest, ...args: string[]) {
-  const out = { stdout: "", stderr: "" };
-  vi.spyOn(process.stdout, "write").mockImplementation((text) => {
-    out.stdout += String(text);
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((text) => {
-    out.stderr += String(text);
-    return true;
-  });
-  const code = await runCli(["--api", api.baseUrl, "--token", TOKEN, ...args]);
-  vi.restoreAllMocks();
-  return { code, ...out };
-}
 
 const STEPS = [
   {
@@ -56,7 +39,7 @@ describe("gsnap job", () => {
         progress: { ...exampleJob("J").progress, tracksDone: 1_500, tracksTotal: 15_000 },
       }),
     );
-    const result = await gsnap(api, "job", "list");
+    const result = await runGsnap(api, "job", "list");
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.split("\n")).toEqual([
       expect.stringMatching(/^ID\s+STATE\s+STEP\s+DONE\s+SOURCE\s+TARGET\s+RESULT$/),
@@ -66,7 +49,7 @@ describe("gsnap job", () => {
       expect.stringMatching(/^J000001\s+succeeded\s+524 report result\s+0\/150 tracks\s+.+\s+OK$/),
       "",
     ]);
-    const json = await gsnap(api, "job", "list", "--json");
+    const json = await runGsnap(api, "job", "list", "--json");
     expect(JSON.parse(json.stdout)).toEqual(api.jobs.list());
   });
 
@@ -80,7 +63,7 @@ describe("gsnap job", () => {
         request: { ...exampleJob("J").request, targetIntermediate: "S00001" },
       }),
     );
-    const result = await gsnap(api, "job", "show", "J000001");
+    const result = await runGsnap(api, "job", "show", "J000001");
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^Job:\s+J000001$/m);
     expect(result.stdout).toMatch(
@@ -94,18 +77,18 @@ describe("gsnap job", () => {
     expect(result.stdout).toMatch(/^502\s+verify\s+250 ms\s+-$/m);
     expect(result.stdout).toMatch(/^510\s+transfer\s+4 min 05 s\s+sent 150 tracks$/m);
     expect(result.stdout).toMatch(/^522\s+terminate pair\s+running\s+-$/m);
-    const json = await gsnap(api, "job", "show", "J000001", "--json");
+    const json = await runGsnap(api, "job", "show", "J000001", "--json");
     expect(JSON.parse(json.stdout)).toEqual(api.jobs.show("J000001"));
   });
 
   it("cancels a job, then refuses to cancel it again with JOB_STATE_INVALID", async () => {
     const api = await startApi();
     api.jobs.setJob(exampleJob("J000001", { state: "running", step: 510 }));
-    const result = await gsnap(api, "job", "cancel", "J000001");
+    const result = await runGsnap(api, "job", "cancel", "J000001");
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toBe("Cancelled job J000001 at step 510\n");
     expect(api.jobs.show("J000001").state).toBe("cancelled");
-    const again = await gsnap(api, "job", "cancel", "J000001", "--json");
+    const again = await runGsnap(api, "job", "cancel", "J000001", "--json");
     expect(again.code).toBe(ERROR_CODES.JOB_STATE_INVALID.exitCode);
     expect(JSON.parse(again.stderr)).toEqual({
       code: "JOB_STATE_INVALID",
@@ -120,7 +103,7 @@ describe("gsnap job", () => {
       { progress: { tracksDone: 100 } },
       { state: "succeeded", step: 524, resultCode: "OK" },
     ]);
-    const result = await gsnap(api, "job", "wait", "J000001", "--json");
+    const result = await runGsnap(api, "job", "wait", "J000001", "--json");
     await script;
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual(api.jobs.show("J000001"));
@@ -132,7 +115,7 @@ describe("gsnap job", () => {
     const script = runJobScript(api.jobs, "J000001", [
       { state: "cancelled", resultCode: "GSC_CANCELLED", resultMessage: "cancelled by ops" },
     ]);
-    const result = await gsnap(api, "job", "wait", "J000001");
+    const result = await runGsnap(api, "job", "wait", "J000001");
     await script;
     expect(result.code).toBe(ERROR_CODES.GSC_CANCELLED.exitCode);
     expect(result.stdout).toMatch(/^Job J000001 cancelled \(GSC_CANCELLED\)\n/);
@@ -157,7 +140,7 @@ describe("gsnap job", () => {
         resultMessage: "Cannot copy VOL001:0.0-9.14 to GS0002.01B0.VOL900: it went wrong",
       }),
     );
-    const result = await gsnap(api, "job", "wait", "J000001");
+    const result = await runGsnap(api, "job", "wait", "J000001");
     expect(result.code).toBe(ERROR_CODES[code].exitCode);
     expect(result.stdout).toBe(`Job J000001 failed (${code})\n`);
     expect(result.stderr.split("\n").at(-2)).toBe(
@@ -172,7 +155,7 @@ describe("gsnap job", () => {
     ["cancel", "J000009"],
   ])("exits with JOB_NOT_FOUND from `gsnap job %s` of an unknown job", async (name, id) => {
     const api = await startApi();
-    const result = await gsnap(api, "job", name, id);
+    const result = await runGsnap(api, "job", name, id);
     expect(result.code).toBe(ERROR_CODES.JOB_NOT_FOUND.exitCode);
     expect(result.stderr).toBe(
       'gsnap: JOB_NOT_FOUND: Cannot find job "J000009": there is no job with that id\n',
@@ -183,7 +166,7 @@ describe("gsnap job", () => {
     "shows examples in `gsnap job %s --help`",
     async (name) => {
       const api = await startApi({ seeded: false });
-      const result = await gsnap(api, "job", name, "--help");
+      const result = await runGsnap(api, "job", name, "--help");
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/--json/);
       expect(result.stdout).toMatch(new RegExp(`\\nExamples?:\\n {2}gsnap job ${name}\\b`));

@@ -5,16 +5,12 @@ import type { JobInfo } from "../gsc/job-service.js";
 import { callApi, resolveTarget } from "./api-client.js";
 import { followJob, jobPath, reportJobEnd } from "./job-follow.js";
 import { printJobDetails, printJobs } from "./job-print.js";
-import { printJson } from "./output.js";
+import { examples, printJson } from "./output.js";
 
 interface GlobalOptions {
   api?: string;
   token?: string;
   json?: boolean;
-}
-
-function examples(...lines: string[]): string {
-  return `\nExamples:\n${lines.map((line) => `  ${line}\n`).join("")}`;
 }
 
 export function addJobCommands(program: Command): void {

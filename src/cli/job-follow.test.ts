@@ -109,4 +109,26 @@ describe("followJob", () => {
     ]);
     expect(written).toHaveLength(2);
   });
+
+  it("fails with a clear error when an event is not JSON", async () => {
+    const server = http.createServer((_request, response) => {
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      response.end("event: job\ndata: {not json\n\n");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const output = { isTTY: false, write: () => {} };
+    try {
+      const following = followJob({ url: `http://127.0.0.1:${port}`, token: TOKEN }, "J000001", {
+        output,
+      });
+      await expect(following).rejects.toMatchObject({
+        code: "INTERNAL",
+        message: expect.stringContaining('Cannot follow job "J000001"'),
+      });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
 });

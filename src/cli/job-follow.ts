@@ -93,14 +93,26 @@ async function readEvents(
   let last: JobInfo | undefined;
   try {
     for await (const data of eventData(response)) {
-      last = JSON.parse(data) as JobInfo;
+      last = parseJob(id, data);
       onJob(last);
     }
   } catch (error) {
     // A stream cut in the middle is like one that closed: the caller looks at the job again.
-    if (error instanceof GsnapError || error instanceof SyntaxError) throw error;
+    if (error instanceof GsnapError) throw error;
   }
   return last;
+}
+
+function parseJob(id: string, data: string): JobInfo {
+  try {
+    return JSON.parse(data) as JobInfo;
+  } catch (error) {
+    throw new GsnapError(
+      "INTERNAL",
+      `Cannot follow job "${id}": the server sent an event that is not JSON: ${data.slice(0, 200)}`,
+      { cause: error },
+    );
+  }
 }
 
 /** The data of each `event: job` in a server-sent event stream. */

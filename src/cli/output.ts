@@ -8,6 +8,11 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** The "Examples:" help text after a command's options, one command line each. */
+export function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((line) => `  ${line}\n`).join("")}`;
+}
+
 /** Prints rows as a table with the given columns (header, key). */
 export function printTable(
   rows: readonly Record<string, unknown>[],

@@ -3,30 +3,13 @@
 
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ERROR_CODES } from "../errors/codes.js";
-import { type ApiUnderTest, startApi, stopApis, TOKEN } from "../testing/api-harness.js";
+import { type ApiUnderTest, runGsnap, startApi, stopApis } from "../testing/api-harness.js";
 import { examplePair } from "../testing/memory-pairs.js";
-import { runCli } from "./program.js";
 
 afterEach(async () => {
   vi.restoreAllMocks();
   await stopApis();
 });
-
-/** Runs `gsnap --api ... --token ... ARGS` and captures what it prints. */
-async function gsnap(api: ApiUnderTest, ...args: string[]) {
-  const out = { stdout: "", stderr: "" };
-  vi.spyOn(process.stdout, "write").mockImplementation((text) => {
-    out.stdout += String(text);
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((text) => {
-    out.stderr += String(text);
-    return true;
-  });
-  const code = await runCli(["--api", api.baseUrl, "--token", TOKEN, ...args]);
-  vi.restoreAllMocks();
-  return { code, ...out };
-}
 
 /** Moves the pair of `volser` on to `fields` after `delayMs`, as a copy would. */
 function later(api: ApiUnderTest, volser: string, fields: object, delayMs: number): void {
@@ -36,7 +19,7 @@ function later(api: ApiUnderTest, volser: string, fields: object, delayMs: numbe
 describe("gsnap pair", () => {
   it("establishes a pair and shows it as a table", async () => {
     const api = await startApi();
-    const result = await gsnap(
+    const result = await runGsnap(
       api,
       "pair",
       "establish",
@@ -60,30 +43,30 @@ describe("gsnap pair", () => {
       examplePair("VOL001", { state: "suspended", reason: "link failure", critical: true }),
     );
     api.pairs.setPair(examplePair("VOL002", { role: "secondary", tracksOutOfSync: null }));
-    const result = await gsnap(api, "pair", "list");
+    const result = await runGsnap(api, "pair", "list");
     expect(result.stdout).toMatch(
       /^VOL001\s+primary .+sync, critical\s+suspended \(link failure\)\s+0\s+8\.2 MiB$/m,
     );
     expect(result.stdout).toMatch(/^VOL002\s+secondary .+duplex\s+-\s+8\.2 MiB$/m);
-    const json = JSON.parse((await gsnap(api, "pair", "list", "--json")).stdout);
+    const json = JSON.parse((await runGsnap(api, "pair", "list", "--json")).stdout);
     expect(json).toEqual(api.pairs.list());
   });
 
   it("shows, suspends, resumes and terminates a pair, in JSON too", async () => {
     const api = await startApi();
     api.pairs.setPair(examplePair("VOL001"));
-    expect(JSON.parse((await gsnap(api, "pair", "show", "VOL001", "--json")).stdout)).toEqual(
+    expect(JSON.parse((await runGsnap(api, "pair", "show", "VOL001", "--json")).stdout)).toEqual(
       examplePair("VOL001"),
     );
-    expect((await gsnap(api, "pair", "show", "VOL001")).stdout).toMatch(/^VOL001\s+primary/m);
-    const suspended = await gsnap(api, "pair", "suspend", "VOL001");
+    expect((await runGsnap(api, "pair", "show", "VOL001")).stdout).toMatch(/^VOL001\s+primary/m);
+    const suspended = await runGsnap(api, "pair", "suspend", "VOL001");
     expect(suspended.stdout).toMatch(/suspended \(operator\)/);
-    const resumed = JSON.parse((await gsnap(api, "pair", "resume", "VOL001", "--json")).stdout);
+    const resumed = JSON.parse((await runGsnap(api, "pair", "resume", "VOL001", "--json")).stdout);
     expect(resumed.state).toBe("duplex");
-    const terminated = await gsnap(api, "pair", "terminate", "VOL001");
+    const terminated = await runGsnap(api, "pair", "terminate", "VOL001");
     expect(terminated.stdout).toBe("Terminated the pair of VOL001\n");
     expect(api.pairs.list()).toEqual([]);
-    const json = await gsnap(api, "pair", "terminate", "VOL002", "--json");
+    const json = await runGsnap(api, "pair", "terminate", "VOL002", "--json");
     expect(json.code).toBe(ERROR_CODES.PAIR_NOT_FOUND.exitCode);
     expect(JSON.parse(json.stderr)).toMatchObject({ code: "PAIR_NOT_FOUND" });
   });
@@ -97,7 +80,7 @@ describe("gsnap pair", () => {
       100,
     );
     later(api, "VOL001", { state: "duplex", tracksOutOfSync: 0 }, 700);
-    const result = await gsnap(
+    const result = await runGsnap(
       api,
       ...[
         "pair",
@@ -123,7 +106,7 @@ describe("gsnap pair", () => {
       examplePair("VOL001", { state: "suspended", reason: "operator", tracksOutOfSync: 9 }),
     );
     later(api, "VOL001", { state: "suspended", reason: "link failure" }, 100);
-    const result = await gsnap(api, "pair", "resume", "VOL001", "--wait");
+    const result = await runGsnap(api, "pair", "resume", "VOL001", "--wait");
     expect(result.code).toBe(ERROR_CODES.PAIR_STATE_INVALID.exitCode);
     expect(result.stderr).toContain(
       "gsnap: PAIR_STATE_INVALID: Pair VOL001 suspended (link failure) before the copy finished: " +
@@ -134,12 +117,12 @@ describe("gsnap pair", () => {
 
   it("exits with the API's error code", async () => {
     const api = await startApi();
-    const result = await gsnap(api, "pair", "show", "VOL002");
+    const result = await runGsnap(api, "pair", "show", "VOL002");
     expect(result.code).toBe(ERROR_CODES.PAIR_NOT_FOUND.exitCode);
     expect(result.stderr).toBe(
       'gsnap: PAIR_NOT_FOUND: Cannot show the pair of volume "VOL002": the volume is in no pair\n',
     );
-    const missing = await gsnap(api, "pair", "establish", "VOL001", "GS0002.01B0.VOL900");
+    const missing = await runGsnap(api, "pair", "establish", "VOL001", "GS0002.01B0.VOL900");
     expect(missing.code).toBe(2);
   });
 
@@ -147,7 +130,7 @@ describe("gsnap pair", () => {
     "shows examples in `gsnap pair %s --help`",
     async (name) => {
       const api = await startApi({ seeded: false });
-      const result = await gsnap(api, "pair", name, "--help");
+      const result = await runGsnap(api, "pair", name, "--help");
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/--json/);
       expect(result.stdout).toMatch(new RegExp(`\\nExamples?:\\n {2}gsnap pair ${name}\\b`));

@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import type { PairInfo } from "../pprc/pair-service.js";
 import { type ApiTarget, callApi, resolveTarget } from "./api-client.js";
-import { printJson, printTable } from "./output.js";
+import { examples, printJson, printTable } from "./output.js";
 import { PAIR_COLUMNS, pairRow } from "./pair-row.js";
 import { waitForDuplex } from "./pair-wait.js";
 
@@ -17,10 +17,6 @@ interface EstablishOptions {
   mode: string;
   critical?: boolean;
   wait?: boolean;
-}
-
-function examples(...lines: string[]): string {
-  return `\nExamples:\n${lines.map((line) => `  ${line}\n`).join("")}`;
 }
 
 function pairPath(volser: string, action = ""): string {

@@ -26,7 +26,7 @@ import {
   type JobService,
   type StepRecord,
 } from "./job-service.js";
-import { isJobEnded } from "./job-states.js";
+import { isJobEnded, whenJobEnded } from "./job-states.js";
 import { RemoteSystem } from "./remote-system.js";
 
 export const JOB_FILE_NAME = "gsc-jobs.json";
@@ -136,20 +136,17 @@ export class JobManager implements JobService {
 
   show(id: string): JobInfo {
     const record = this.jobs.get(id);
-    if (record === undefined) throw new GsnapError("JOB_NOT_FOUND", `There is no job ${id}`);
+    if (record === undefined) {
+      throw new GsnapError(
+        "JOB_NOT_FOUND",
+        `Cannot find job "${id}": there is no job with that id`,
+      );
+    }
     return record.info;
   }
 
   wait(id: string): Promise<JobInfo> {
-    const job = this.show(id);
-    if (isJobEnded(job)) return Promise.resolve(job);
-    return new Promise((resolve) => {
-      const stop = this.watch(id, (update) => {
-        if (!isJobEnded(update)) return;
-        stop();
-        resolve(update);
-      });
-    });
+    return whenJobEnded(this, id);
   }
 
   async cancel(id: string): Promise<JobInfo> {

@@ -1,7 +1,7 @@
 // Which job states are final. A job moves queued → running → succeeded | failed | cancelled (a
 // queued job may be cancelled at once); the last three never change again.
 
-import type { JobInfo, JobState } from "./job-service.js";
+import type { JobInfo, JobService, JobState } from "./job-service.js";
 
 export const ENDED_JOB_STATES: readonly JobState[] = ["succeeded", "failed", "cancelled"];
 
@@ -12,4 +12,20 @@ export function isEndedState(state: JobState): boolean {
 /** True once the job has ended: nothing about it changes any more. */
 export function isJobEnded(job: JobInfo): boolean {
   return isEndedState(job.state);
+}
+
+/** Resolves with the job once it has ended; `JobService.wait` for any service that can watch. */
+export function whenJobEnded(
+  jobs: Pick<JobService, "show" | "watch">,
+  id: string,
+): Promise<JobInfo> {
+  const job = jobs.show(id);
+  if (isJobEnded(job)) return Promise.resolve(job);
+  return new Promise((resolve) => {
+    const stop = jobs.watch(id, (changed) => {
+      if (!isJobEnded(changed)) return;
+      stop();
+      resolve(changed);
+    });
+  });
 }

@@ -149,35 +149,34 @@ export class GscTarget {
         throw error;
       }
       return volser;
-    } else {
-      if (volser === undefined) throw new GsnapError("REQUEST_INVALID", `${what}: no volume named`);
-      const volume = store.showVolume(volser);
-      if (volume.ssid !== request.ssid) {
-        throw new GsnapError("VOLUME_NOT_FOUND", `${what}: it is not in subsystem ${request.ssid}`);
-      }
-      if (this.options.pairs.isPaired(volser)) {
-        throw new GsnapError("GSC_VOLUME_BUSY", `${what}: it is in a pair`);
-      }
-      const wanted = this.extentsOf(volser, request.extents);
-      const clash = this.reservations.find(
-        (r) =>
-          r.volser === volser &&
-          (r.job !== request.job || r.peer !== peer) &&
-          extentListsOverlap(this.extentsOf(r.volser, r.extents), wanted),
+    }
+    if (volser === undefined) throw new GsnapError("REQUEST_INVALID", `${what}: no volume named`);
+    const volume = store.showVolume(volser);
+    if (volume.ssid !== request.ssid) {
+      throw new GsnapError("VOLUME_NOT_FOUND", `${what}: it is not in subsystem ${request.ssid}`);
+    }
+    if (this.options.pairs.isPaired(volser)) {
+      throw new GsnapError("GSC_VOLUME_BUSY", `${what}: it is in a pair`);
+    }
+    const wanted = this.extentsOf(volser, request.extents);
+    const clash = this.reservations.find(
+      (r) =>
+        r.volser === volser &&
+        (r.job !== request.job || r.peer !== peer) &&
+        extentListsOverlap(this.extentsOf(r.volser, r.extents), wanted),
+    );
+    if (clash !== undefined) {
+      throw new GsnapError(
+        "GSC_VOLUME_BUSY",
+        `${what}: job ${clash.job} of system ${clash.peer} holds ${volser}${clash.extents ? `:${clash.extents}` : ""}`,
       );
-      if (clash !== undefined) {
-        throw new GsnapError(
-          "GSC_VOLUME_BUSY",
-          `${what}: job ${clash.job} of system ${clash.peer} holds ${volser}${clash.extents ? `:${clash.extents}` : ""}`,
-        );
-      }
     }
     this.reservations.push({
       job: request.job,
       peer,
       volser,
       extents: request.extents,
-      created: request.create !== undefined,
+      created: false,
     });
     await this.save();
     return volser;

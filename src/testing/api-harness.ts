@@ -5,9 +5,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import { vi } from "vitest";
 import type { ChunkBackendView } from "../api/api-context.js";
 import { ApiMetrics } from "../api/api-metrics.js";
 import { buildApi } from "../api/build-api.js";
+import { runCli } from "../cli/program.js";
 import type { JobInfo } from "../gsc/job-service.js";
 import type { PairInfo } from "../pprc/pair-service.js";
 import { Store } from "../store/store.js";
@@ -224,4 +226,23 @@ async function call(
     parsed = undefined;
   }
   return { status: response.status, headers: response.headers, text, body: parsed };
+}
+
+/** Runs `gsnap --api ... --token ... ARGS` in process against `api` and captures what it prints. */
+export async function runGsnap(
+  api: ApiUnderTest,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = { stdout: "", stderr: "" };
+  vi.spyOn(process.stdout, "write").mockImplementation((text) => {
+    out.stdout += String(text);
+    return true;
+  });
+  vi.spyOn(process.stderr, "write").mockImplementation((text) => {
+    out.stderr += String(text);
+    return true;
+  });
+  const code = await runCli(["--api", api.baseUrl, "--token", TOKEN, ...args]);
+  vi.restoreAllMocks();
+  return { code, ...out };
 }

@@ -1,6 +1,7 @@
 // Test support for commands that follow a job: moves a MemoryJobs job through a script of changes
 // once someone watches it (the CLI's event stream), as a running JobManager would.
 
+import { setTimeout as sleep } from "node:timers/promises";
 import type { JobChange, MemoryJobs } from "./memory-jobs.js";
 
 /** Between two changes: long enough for each event to reach the client before the next. */
@@ -19,8 +20,4 @@ export async function runJobScript(
     await sleep(STEP_DELAY_MS);
     jobs.advance(id, change);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

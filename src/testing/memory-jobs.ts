@@ -6,6 +6,7 @@
 import assert from "node:assert";
 import { GsnapError } from "../errors/gsnap-error.js";
 import { totalTrackCount } from "../geometry/address.js";
+import { DEFAULT_TRACK_SIZE_BYTES } from "../geometry/geometry.js";
 import { checkGscRequest } from "../gsc/gsc-spec.js";
 import {
   GSC_STEPS,
@@ -17,10 +18,9 @@ import {
   type JobState,
   type StepRecord,
 } from "../gsc/job-service.js";
-import { isEndedState, isJobEnded } from "../gsc/job-states.js";
+import { isEndedState, isJobEnded, whenJobEnded } from "../gsc/job-states.js";
 
 const CREATED_AT = "2026-01-01T00:00:00.000Z";
-const TRACK_SIZE_BYTES = 57_344;
 
 /** A queued job of 150 tracks (VOL001's first 10 cylinders to GS0002.01B0.VOL900), as tests start from. */
 export function exampleJob(id: string, fields: Partial<JobInfo> = {}): JobInfo {
@@ -113,15 +113,7 @@ export class MemoryJobs implements JobService {
   }
 
   wait(id: string): Promise<JobInfo> {
-    const job = this.show(id);
-    if (isJobEnded(job)) return Promise.resolve(job);
-    return new Promise((resolve) => {
-      const stop = this.watch(id, (changed) => {
-        if (!isJobEnded(changed)) return;
-        stop();
-        resolve(changed);
-      });
-    });
+    return whenJobEnded(this, id);
   }
 
   async cancel(id: string): Promise<JobInfo> {
@@ -160,7 +152,7 @@ function progressOf(tracksTotal: number): JobProgress {
   return {
     tracksTotal,
     tracksDone: 0,
-    bytesTotal: tracksTotal * TRACK_SIZE_BYTES,
+    bytesTotal: tracksTotal * DEFAULT_TRACK_SIZE_BYTES,
     bytesDone: 0,
     rateBytesPerSecond: 0,
     etaSeconds: null,
