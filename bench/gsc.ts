@@ -12,25 +12,17 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { GSC_STEPS, type GscRequest, type GscStep, type JobInfo } from "../src/gsc/job-service.js";
 import { runGsc, stepMs } from "./gsc-api.js";
-import {
-  freshPeerTarget,
-  makeSource,
-  median,
-  peakRssMiB,
-  resetPeakRss,
-  startNbdkit,
-  timed,
-} from "./link-peers.js";
+import { freshPeerTarget, median, peakRssMiB, resetPeakRss, timed } from "./link-peers.js";
 import {
   CHANGE_TRACK_STRIDE,
   changeTracks,
   createVolume,
   cylindersFor,
-  establishPath,
+  type Peers,
   PRIMARY,
   SECONDARY,
   type Systems,
-  startSystem,
+  startBench,
   TRACK_BYTES,
   TRACKS_PER_CYLINDER,
 } from "./link-systems.js";
@@ -63,12 +55,6 @@ const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), "gsna
 
 type Results = Record<string, number[]>;
 type Add = (key: string, value: number) => void;
-
-interface Peers {
-  source: string;
-  target: string;
-  targetFile: string;
-}
 
 /** A target that does not hold the data: VOL900 deleted (when there) and created again, empty. */
 async function freshTarget(systems: Systems): Promise<void> {
@@ -106,9 +92,9 @@ async function gscRun(
 ): Promise<void> {
   const { systems, peers } = options;
   await freshPeerTarget(peers.targetFile, TOTAL_BYTES);
-  add("nbdcopy", await timed("nbdcopy", [peers.source, peers.target]));
+  add("nbdcopy", await timed("nbdcopy", [peers.source.uri, peers.target.uri]));
   await freshPeerTarget(peers.targetFile, TOTAL_BYTES);
-  add("nbdcopyFlush", await timed("nbdcopy", ["--flush", peers.source, peers.target]));
+  add("nbdcopyFlush", await timed("nbdcopy", ["--flush", peers.source.uri, peers.target.uri]));
   await freshTarget(systems);
   const full = await runGsc(systems.primary, FULL_GSC);
   addGsc(add, "full", full);
@@ -207,26 +193,6 @@ function printTable(results: Results, rss: { name: string; fill: number; rest: n
   }
 }
 
-/** Starts both systems and both nbdkit servers; each one started is stopped by `cleanups`. */
-async function startAll(
-  files: { source: string; targetFile: string },
-  cleanups: (() => Promise<unknown>)[],
-): Promise<{ systems: Systems; peers: Peers; pids: (number | undefined)[] }> {
-  const primary = await startSystem(dir, { name: "primary", identity: PRIMARY });
-  cleanups.push(() => primary.stop());
-  const secondary = await startSystem(dir, { name: "secondary", identity: SECONDARY });
-  cleanups.push(() => secondary.stop());
-  const source = await startNbdkit(files.source);
-  cleanups.push(async () => source.child.kill());
-  const target = await startNbdkit(files.targetFile);
-  cleanups.push(async () => target.child.kill());
-  return {
-    systems: { primary, secondary },
-    peers: { source: source.uri, target: target.uri, targetFile: files.targetFile },
-    pids: [primary.child.pid, secondary.child.pid, source.child.pid, target.child.pid],
-  };
-}
-
 const PROCESS_NAMES = [
   "gsnap serve, primary (source)",
   "gsnap serve, secondary (target)",
@@ -235,7 +201,6 @@ const PROCESS_NAMES = [
 ];
 
 async function main(): Promise<void> {
-  const files = { source: path.join(dir, "source.img"), targetFile: path.join(dir, "target.img") };
   const cleanups: (() => Promise<unknown>)[] = [];
   const results: Results = {};
   const add: Add = (key, value) => {
@@ -243,18 +208,17 @@ async function main(): Promise<void> {
     results[key].push(value);
   };
   try {
-    makeSource(files.source, TOTAL_BYTES);
-    fs.writeFileSync(files.targetFile, "");
-    fs.truncateSync(files.targetFile, TOTAL_BYTES);
-    const { systems, peers, pids } = await startAll(files, cleanups);
-    await establishPath(systems);
+    const { systems, peers } = await startBench(dir, { totalBytes: TOTAL_BYTES, cleanups });
+    const pids = [systems.primary, systems.secondary, peers.source, peers.target].map(
+      (started) => started.child.pid,
+    );
     await createVolume(systems.primary, {
       volser: SOURCE,
       ssid: PRIMARY.ssid,
       cylinders: CYLINDERS,
     });
     const fillUri = systems.primary.nbdUri(SOURCE);
-    const fillSeconds = await timed("nbdcopy", ["--flush", files.source, fillUri]);
+    const fillSeconds = await timed("nbdcopy", ["--flush", peers.sourceFile, fillUri]);
     console.error(`filled ${SOURCE} in ${fillSeconds.toFixed(2)} s`);
     const fillRss = pids.map((pid) => peakRssMiB(pid));
     for (const pid of pids) resetPeakRss(pid);

@@ -1,11 +1,15 @@
 // The two gsnap systems of the link and GSC benchmarks (bench/link.ts, bench/gsc.ts): real
 // `gsnap serve` processes on loopback with a peer link, a path between them, volumes of a given
-// size, and 1% of a volume's tracks rewritten over NBD.
+// size, and 1% of a volume's tracks rewritten over NBD; and the nbdkit pair they are measured
+// against.
 
+import type { ChildProcess } from "node:child_process";
 import { randomFillSync } from "node:crypto";
+import fs from "node:fs";
 import path from "node:path";
 import { NbdClient } from "../src/nbd/nbd-client.js";
 import { type ServeProcess, startServe } from "../src/testing/serve-process.js";
+import { makeSource, startNbdkit } from "./link-peers.js";
 import { api } from "./pair-api.js";
 
 export const TRACK_BYTES = 57_344;
@@ -96,4 +100,40 @@ export async function changeTracks(
   await client.flush();
   await client.close();
   return written;
+}
+
+/** The nbdkit `file` servers that nbdcopy copies between: the source file and the target file. */
+export interface Peers {
+  readonly source: { uri: string; child: ChildProcess };
+  readonly target: { uri: string; child: ChildProcess };
+  readonly sourceFile: string;
+  readonly targetFile: string;
+}
+
+/**
+ * Writes `totalBytes` of source data and an empty target file of that size into `dir`, starts both
+ * systems with the path between them and an nbdkit server on each file. Each process started is
+ * stopped by `cleanups`, also when a later start fails.
+ */
+export async function startBench(
+  dir: string,
+  options: { totalBytes: number; cleanups: (() => Promise<unknown>)[] },
+): Promise<{ systems: Systems; peers: Peers }> {
+  const { totalBytes, cleanups } = options;
+  const sourceFile = path.join(dir, "source.img");
+  const targetFile = path.join(dir, "target.img");
+  makeSource(sourceFile, totalBytes);
+  fs.writeFileSync(targetFile, "");
+  fs.truncateSync(targetFile, totalBytes);
+  const primary = await startSystem(dir, { name: "primary", identity: PRIMARY });
+  cleanups.push(() => primary.stop());
+  const secondary = await startSystem(dir, { name: "secondary", identity: SECONDARY });
+  cleanups.push(() => secondary.stop());
+  const source = await startNbdkit(sourceFile);
+  cleanups.push(async () => source.child.kill());
+  const target = await startNbdkit(targetFile);
+  cleanups.push(async () => target.child.kill());
+  const systems = { primary, secondary };
+  await establishPath(systems);
+  return { systems, peers: { source, target, sourceFile, targetFile } };
 }

@@ -5,7 +5,7 @@
 // changed against the full copy; 4 KiB writes at queue depth 1 on a sync pair against a volume in
 // no pair; and the peak RSS of each process. Prints a table of medians and ratios.
 
-import { type ChildProcess, execFile } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomFillSync } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -16,24 +16,22 @@ import type { PairInfo } from "../src/pprc/pair-service.js";
 import type { ServeProcess } from "../src/testing/serve-process.js";
 import {
   freshPeerTarget,
-  makeSource,
   median,
   peakRssMiB,
   pumpSeconds,
   resetPeakRss,
   secondsSince,
-  startNbdkit,
   timed,
 } from "./link-peers.js";
 import {
   changeTracks,
   createVolume as createSystemVolume,
   cylindersFor,
-  establishPath,
+  type Peers,
   PRIMARY,
   SECONDARY,
   type Systems,
-  startSystem,
+  startBench,
   TRACK_BYTES,
   TRACKS_PER_CYLINDER,
 } from "./link-systems.js";
@@ -126,12 +124,6 @@ async function writeLatenciesUs(server: ServeProcess, volser: string): Promise<n
 }
 
 type Results = Record<string, number[]>;
-
-interface Peers {
-  source: { uri: string; child: ChildProcess };
-  target: { uri: string; child: ChildProcess };
-  targetFile: string;
-}
 
 /** One run of the copy measures: the socket pump, nbdcopy twice, gsnap's copy and resume. */
 async function copyRun(
@@ -241,27 +233,7 @@ function printTable(results: Results, rss: { name: string; fill: number; rest: n
   );
 }
 
-/** Starts both systems and both nbdkit servers; each one started is stopped by `cleanups`. */
-async function startAll(
-  files: { source: string; targetFile: string },
-  cleanups: (() => Promise<unknown>)[],
-): Promise<{ systems: Systems; peers: Peers }> {
-  const primary = await startSystem(dir, { name: "primary", identity: PRIMARY });
-  cleanups.push(() => primary.stop());
-  const secondary = await startSystem(dir, { name: "secondary", identity: SECONDARY });
-  cleanups.push(() => secondary.stop());
-  const source = await startNbdkit(files.source);
-  cleanups.push(async () => source.child.kill());
-  const target = await startNbdkit(files.targetFile);
-  cleanups.push(async () => target.child.kill());
-  return {
-    systems: { primary, secondary },
-    peers: { source, target, targetFile: files.targetFile },
-  };
-}
-
 async function main(): Promise<void> {
-  const files = { source: path.join(dir, "source.img"), targetFile: path.join(dir, "target.img") };
   const cleanups: (() => Promise<unknown>)[] = [];
   const results: Results = {};
   const add = (key: string, value: number) => {
@@ -269,20 +241,16 @@ async function main(): Promise<void> {
     results[key].push(value);
   };
   try {
-    makeSource(files.source, TOTAL_BYTES);
-    fs.writeFileSync(files.targetFile, "");
-    fs.truncateSync(files.targetFile, TOTAL_BYTES);
-    const { systems, peers } = await startAll(files, cleanups);
+    const { systems, peers } = await startBench(dir, { totalBytes: TOTAL_BYTES, cleanups });
     const processes = [
       { name: "gsnap serve, primary", pid: systems.primary.child.pid },
       { name: "gsnap serve, secondary", pid: systems.secondary.child.pid },
       { name: "nbdkit file, source", pid: peers.source.child.pid },
       { name: "nbdkit file, target", pid: peers.target.child.pid },
     ];
-    await establishPath(systems);
     await createVolume(systems.primary, { volser: "PRIM", ssid: PRIMARY.ssid });
     const fillUri = systems.primary.nbdUri("PRIM");
-    const fillSeconds = await timed("nbdcopy", ["--flush", files.source, fillUri]);
+    const fillSeconds = await timed("nbdcopy", ["--flush", peers.sourceFile, fillUri]);
     console.error(`filled the primary in ${fillSeconds.toFixed(2)} s`);
     const fillRss = processes.map(({ pid }) => peakRssMiB(pid));
     for (const { pid } of processes) resetPeakRss(pid);

@@ -4,13 +4,20 @@
 // reads and writes with 16 in flight (libnbd's Python binding), and the server's peak RSS. Prints
 // a table of medians and ratios.
 
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { startServe } from "../src/testing/serve-process.js";
+import {
+  freshPeerTarget,
+  makeSource,
+  median,
+  peakRssMiB,
+  startNbdkit,
+  timed,
+} from "./link-peers.js";
 
 const run = promisify(execFile);
 const GIB = 1024 ** 3;
@@ -20,58 +27,6 @@ const RANDOM_OPS = Number(process.env.BENCH_RANDOM_OPS ?? 20_000);
 const QUEUE_DEPTH = 16;
 const TRACK = 57_344;
 const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), "gsnap-nbd-bench-"));
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
-async function timed(command: string, args: string[]): Promise<number> {
-  const start = process.hrtime.bigint();
-  await run(command, args, { maxBuffer: 16 * 1024 * 1024 });
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
-/** A source file of distinct, incompressible-looking data (no all-zero tracks). */
-function makeSource(file: string): void {
-  const block = Buffer.allocUnsafe(8 * 1024 * 1024);
-  for (let i = 0; i < block.length; i += 8) block.writeDoubleLE(Math.random() + 1, i);
-  const fd = fs.openSync(file, "w");
-  for (let offset = 0; offset < TOTAL_BYTES; offset += block.length) {
-    block.writeDoubleLE(offset + 1, 0);
-    fs.writeSync(fd, block, 0, Math.min(block.length, TOTAL_BYTES - offset));
-  }
-  fs.closeSync(fd);
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function startNbdkit(file: string): Promise<{ uri: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(
-    "nbdkit",
-    ["-f", "--exit-with-parent", "-i", "127.0.0.1", "-p", String(port), "file", file],
-    {
-      stdio: "ignore",
-    },
-  );
-  const uri = `nbd://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i += 1) {
-    try {
-      await run("nbdinfo", ["--size", uri]);
-      return { uri, child };
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  throw new Error("nbdkit did not start");
-}
 
 const RANDOM_SCRIPT = `
 import nbd, random, sys, time
@@ -115,16 +70,10 @@ async function randomIops(uri: string, write: boolean): Promise<number> {
   return Number(stdout.trim());
 }
 
-function peakRssMiB(pid: number | undefined): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-  const match = /VmHWM:\s+(\d+) kB/.exec(status);
-  return match === null ? Number.NaN : Number(match[1]) / 1024;
-}
-
 async function main(): Promise<void> {
   const source = path.join(dir, "source.img");
   const peerFile = path.join(dir, "nbdkit.img");
-  makeSource(source);
+  makeSource(source, TOTAL_BYTES);
   fs.writeFileSync(peerFile, "");
   fs.truncateSync(peerFile, TOTAL_BYTES);
   const server = await startServe({ dataDir: path.join(dir, "gsnap-data") });
@@ -143,9 +92,7 @@ async function main(): Promise<void> {
     const fresh = async () => {
       await server.cli("volume", "delete", "BENCH");
       await server.cli("volume", "create", "BENCH", "--cylinders", String(cylinders));
-      fs.truncateSync(peerFile, 0);
-      fs.truncateSync(peerFile, TOTAL_BYTES);
-      await run("sync", []);
+      await freshPeerTarget(peerFile, TOTAL_BYTES);
     };
     for (let i = 0; i < RUNS; i += 1) {
       await fresh();

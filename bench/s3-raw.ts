@@ -6,6 +6,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { CephCluster } from "../src/testing/ceph-cluster.js";
 import { inFlight } from "./in-flight.js";
+import { secondsSince } from "./link-peers.js";
 import type { RawRun } from "./s3-report.js";
 
 /** What the raw runs need of the benchmark: where to send, what to send, how to check it. */
@@ -13,10 +14,6 @@ export interface RawTarget {
   readonly cluster: CephCluster;
   readonly data: Buffer;
   check(read: Buffer, offsetBytes: number): void;
-}
-
-function seconds(start: bigint): number {
-  return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
 /** The SDK on its own, set up as the device's S3 client is (path-style, no flexible checksums). */
@@ -65,7 +62,7 @@ export async function rawRun(
           }),
         );
       });
-      put[concurrency] = seconds(start);
+      put[concurrency] = secondsSince(start);
     }
     // Once more as the device puts them, with Content-MD5: what hashing on the loop costs.
     const start = process.hrtime.bigint();
@@ -82,7 +79,7 @@ export async function rawRun(
         }),
       );
     });
-    const putMd5 = seconds(start);
+    const putMd5 = secondsSince(start);
     const get = async (index: number, range?: { offset: number; length: number }) => {
       const response = await client.send(
         new GetObjectCommand({
@@ -102,7 +99,7 @@ export async function rawRun(
     for (const concurrency of concurrencies) {
       const start = process.hrtime.bigint();
       await inFlight(objects, concurrency, (index) => get(index));
-      getWhole[concurrency] = seconds(start);
+      getWhole[concurrency] = secondsSince(start);
     }
     const blocksPerObject = objectBytes / blockBytes;
     const blocks = Math.ceil(totalBytes / blockBytes);
@@ -113,7 +110,7 @@ export async function rawRun(
       const length = Math.min(blockBytes, sizeOf(index) - offset);
       await get(index, { offset, length });
     });
-    return { put, putMd5, getWhole, getRanged: seconds(rangedStart) };
+    return { put, putMd5, getWhole, getRanged: secondsSince(rangedStart) };
   } finally {
     client.destroy();
   }

@@ -4,6 +4,7 @@
 
 import os from "node:os";
 import type { ObjectDeviceStats } from "../src/objects/object-segment-device.js";
+import { median } from "./link-peers.js";
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
@@ -49,11 +50,6 @@ export interface ReportSetup {
   /** One-minute load averages before and after the runs (the machine has os.availableParallelism() cores). */
   loadBefore: number;
   loadAfter: number;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 /** Nearest-rank percentile. */

@@ -20,6 +20,7 @@ import { ensureBucket, S3ObjectStore } from "../src/objects/s3-object-store.js";
 import { Store } from "../src/store/store.js";
 import { type CephCluster, collectGarbage, startCephCluster } from "../src/testing/ceph-cluster.js";
 import { inFlight } from "./in-flight.js";
+import { secondsSince } from "./link-peers.js";
 import { rawRun } from "./s3-raw.js";
 import { type LocalRun, type RawRun, report, type S3Run } from "./s3-report.js";
 
@@ -58,10 +59,6 @@ const VOLSER = "BENCH";
 const benchDir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), "gsnap-s3-bench-"));
 // Also when the bench fails or is interrupted (the Ceph cluster has the same hook).
 process.once("exit", () => fs.rmSync(benchDir, { recursive: true, force: true }));
-
-function seconds(start: bigint): number {
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
 
 /** Writes dirty pages out and empties the page cache, so each side starts from the same state. */
 function dropCaches(): boolean {
@@ -179,7 +176,7 @@ class Bench {
     for (const offsetBytes of this.offsets) {
       const start = process.hrtime.bigint();
       await store.read(VOLSER, { offsetBytes, lengthBytes: RANDOM_READ_BYTES }, into);
-      times.push(seconds(start) * 1000);
+      times.push(secondsSince(start) * 1000);
       this.check(into, offsetBytes);
     }
     return times;
@@ -198,7 +195,7 @@ class Bench {
       await store.write(VOLSER, { offsetBytes, data });
     });
     await store.flush();
-    return seconds(start);
+    return secondsSince(start);
   }
 
   check(read: Buffer, offsetBytes: number): void {
@@ -262,10 +259,10 @@ async function s3Run(bench: Bench): Promise<S3Run> {
   let start = process.hrtime.bigint();
   await bench.writeAll(writer.store);
   await writer.store.flush();
-  const flushS = seconds(start);
+  const flushS = secondsSince(start);
   progress("S3-backed store: drain");
   await writer.device.drained();
-  const drainedS = seconds(start);
+  const drainedS = secondsSince(start);
   stats.write = writer.device.stats();
   await writer.close();
 
@@ -279,12 +276,12 @@ async function s3Run(bench: Bench): Promise<S3Run> {
   dropCaches();
   start = process.hrtime.bigint();
   await bench.readAll(reader.store);
-  const coldReadS = seconds(start);
+  const coldReadS = secondsSince(start);
   const cold = reader.device.stats();
   stats["cold read"] = statsSince(cold, opened);
   start = process.hrtime.bigint();
   await bench.readAll(reader.store);
-  const warmReadS = seconds(start);
+  const warmReadS = secondsSince(start);
   stats["warm read"] = statsSince(reader.device.stats(), cold);
   await reader.close();
 
@@ -319,14 +316,14 @@ async function localRun(bench: Bench): Promise<LocalRun> {
   let start = process.hrtime.bigint();
   await bench.writeAll(store);
   await store.flush();
-  const writeS = seconds(start);
+  const writeS = secondsSince(start);
   dropCaches();
   start = process.hrtime.bigint();
   await bench.readAll(store);
-  const coldReadS = seconds(start);
+  const coldReadS = secondsSince(start);
   start = process.hrtime.bigint();
   await bench.readAll(store);
-  const warmReadS = seconds(start);
+  const warmReadS = secondsSince(start);
   dropCaches();
   const coldMs = await bench.readLatencies(store);
   const warmMs = await bench.readLatencies(store);
@@ -365,7 +362,7 @@ async function main(): Promise<void> {
         }),
       );
       await bench.emptyBucket();
-      console.error(`run ${run + 1} of ${RUNS} done after ${seconds(startedAt).toFixed(0)} s`);
+      console.error(`run ${run + 1} of ${RUNS} done after ${secondsSince(startedAt).toFixed(0)} s`);
     }
     report(
       { s3, local, raw },

@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseExtentList } from "../src/geometry/address.js";
 import { Store } from "../src/store/store.js";
+import { median, secondsSince } from "./link-peers.js";
 
 const GIB = 1024 ** 3;
 const TOTAL_BYTES = Number(process.env.BENCH_BYTES ?? 2 * GIB);
@@ -19,11 +20,6 @@ const RANDOM_WRITES = 4_000;
 const RANDOM_QUEUE_DEPTH = 16;
 const benchDir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), "gsnap-bench-"));
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
 function dropCaches(): boolean {
   try {
     fs.writeFileSync("/proc/sys/vm/drop_caches", "3\n");
@@ -31,10 +27,6 @@ function dropCaches(): boolean {
   } catch {
     return false;
   }
-}
-
-function seconds(start: bigint): number {
-  return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
 function ddWrite(file: string): number {
@@ -52,13 +44,13 @@ function ddWrite(file: string): number {
       stdio: "ignore",
     },
   );
-  return seconds(start);
+  return secondsSince(start);
 }
 
 function ddRead(file: string): number {
   const start = process.hrtime.bigint();
   execFileSync("dd", [`if=${file}`, "of=/dev/null", "bs=8M"], { stdio: "ignore" });
-  return seconds(start);
+  return secondsSince(start);
 }
 
 /** Distinct non-zero content per call, so the store stores every track (zero tracks are not). */
@@ -85,7 +77,7 @@ async function storeWriteRead(): Promise<{
     await store.write("BENCH", { offsetBytes: offset, data });
   }
   await store.flush();
-  const write = seconds(start);
+  const write = secondsSince(start);
   const dropped = dropCaches();
   // One read buffer, reused like dd's, so both sides pay the same for their destination memory.
   const readBuffer = Buffer.allocUnsafe(WRITE_CALL_BYTES);
@@ -93,12 +85,12 @@ async function storeWriteRead(): Promise<{
   for (let offset = 0; offset < TOTAL_BYTES; offset += WRITE_CALL_BYTES) {
     await store.read("BENCH", { offsetBytes: offset, lengthBytes: WRITE_CALL_BYTES }, readBuffer);
   }
-  const coldRead = seconds(start);
+  const coldRead = secondsSince(start);
   start = process.hrtime.bigint();
   for (let offset = 0; offset < TOTAL_BYTES; offset += WRITE_CALL_BYTES) {
     await store.read("BENCH", { offsetBytes: offset, lengthBytes: WRITE_CALL_BYTES }, readBuffer);
   }
-  const warmRead = seconds(start);
+  const warmRead = secondsSince(start);
   await store.close();
   fs.rmSync(dir, { recursive: true, force: true });
   return { write, coldRead, warmRead, dropped };
@@ -130,7 +122,7 @@ async function snapTime(model: string): Promise<{ snapMs: number; populateS: num
       },
     });
   }
-  const populateS = seconds(populateStart);
+  const populateS = secondsSince(populateStart);
   const mapped = store.showVolume("SRC").allocatedTracks;
   if (mapped !== info.trackCount)
     throw new Error(`populated ${mapped} of ${info.trackCount} tracks`);
@@ -145,7 +137,7 @@ async function snapTime(model: string): Promise<{ snapMs: number; populateS: num
       source: { volser: "SRC", extents: [{ firstTrack: 0, lastTrack: info.trackCount - 1 }] },
       target: { volser: target },
     });
-    times.push(seconds(start) * 1000);
+    times.push(secondsSince(start) * 1000);
   }
   await store.close();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -183,7 +175,7 @@ async function randomWrites(snapped: boolean): Promise<number> {
     }
   };
   await Promise.all(Array.from({ length: RANDOM_QUEUE_DEPTH }, worker));
-  const iops = RANDOM_WRITES / seconds(start);
+  const iops = RANDOM_WRITES / secondsSince(start);
   await store.close();
   fs.rmSync(dir, { recursive: true, force: true });
   return iops;

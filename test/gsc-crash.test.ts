@@ -10,6 +10,7 @@ import {
   establishPath,
   leftovers,
   cliOk as ok,
+  pollUntil,
   readTracks,
   servedSystems,
   TRACK,
@@ -22,28 +23,9 @@ const EXTENT_TRACKS = 45;
 const systems = servedSystems();
 afterAll(() => systems.cleanup());
 
-async function until<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 // biome-ignore lint/suspicious/noExplicitAny: the job as the API answers it.
 async function job(server: ServeProcess, id: string): Promise<any> {
   return JSON.parse(await ok(server, "job", "show", id, "--json"));
-}
-
-/** No pair on either side, no allocated intermediate left on either side. */
-async function clean(a: ServeProcess, b: ServeProcess): Promise<boolean> {
-  return [...(await leftovers(a)), ...(await leftovers(b))].length === 0;
 }
 
 const skip = !fs.existsSync(CLI_PATH) || missingNbdClientsNoticed("gsc crash").length > 0;
@@ -75,10 +57,10 @@ describe.skipIf(skip)("GSC across a SIGKILL", () => {
       const started = JSON.parse(
         await ok(a, "gsc", "VOL001:0.0-2.14, *, 0000000002.01B0.VOL900:10.0-12.14, *", "--json"),
       );
-      await until(
+      await pollUntil(
         () => job(a, started.id),
         (info) => info.step === step,
-        `job never reached ${step}`,
+        { what: `job never reached ${step}`, intervalMs: 200 },
       );
 
       if (side === "source") {
@@ -91,16 +73,17 @@ describe.skipIf(skip)("GSC across a SIGKILL", () => {
           args: ["--link", bLink],
         });
       }
-      const ended = await until(
+      const ended = await pollUntil(
         () => job(a, started.id),
         (info) => ["succeeded", "failed", "cancelled"].includes(info.state),
-        "the job never ended",
+        { what: "the job never ended", intervalMs: 200 },
       );
       expect(["succeeded", "failed"]).toContain(ended.state);
-      await until(
-        () => clean(a, b),
-        (done) => done,
-        "a pair or an intermediate was left",
+      // No pair and no allocated intermediate left on either side.
+      await pollUntil(
+        () => leftovers(a, b),
+        (left) => left.length === 0,
+        { what: "a pair or an intermediate was left", intervalMs: 200 },
       );
       const now = await readTracks(b, "VOL900", 150, EXTENT_TRACKS);
       const source = await readTracks(a, "VOL001", 0, EXTENT_TRACKS);

@@ -7,9 +7,10 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../src/errors/codes.js";
-import { type FaultProxy, startFaultProxy } from "../src/testing/fault-proxy.js";
+import { type FaultProxy, faultProxies } from "../src/testing/fault-proxy.js";
 import { missingNbdClientsNoticed } from "../src/testing/nbd-clients.js";
 import {
+  establishPath,
   leftovers,
   cliOk as ok,
   readTracks,
@@ -21,10 +22,8 @@ import { CLI_PATH, type ServeProcess } from "../src/testing/serve-process.js";
 
 const CYLINDERS = 40;
 const systems = servedSystems();
-const proxies: FaultProxy[] = [];
-afterEach(async () => {
-  for (const proxy of proxies.splice(0)) await proxy.close();
-});
+const proxies = faultProxies();
+afterEach(() => proxies.closeAll());
 afterAll(() => systems.cleanup());
 
 /** Two systems, VOL001 full on A and VOL900 full of another pattern on B, a path (maybe proxied). */
@@ -39,12 +38,10 @@ async function setup(options: { proxy?: boolean } = {}) {
   let link = b.linkAddress as string;
   let proxy: FaultProxy | undefined;
   if (options.proxy) {
-    const [host, port] = link.split(":");
-    proxy = await startFaultProxy({ target: { host, port: Number(port) } });
-    proxies.push(proxy);
+    proxy = await proxies.start(link);
     link = `127.0.0.1:${proxy.port}`;
   }
-  await ok(a, "path", "establish", "--ssid", "01A0", "--to", "0000000002.01B0", "--link", link);
+  await establishPath(a, { ssid: "01A0", target: "0000000002.01B0", link });
   return { a, b, proxy };
 }
 
@@ -54,7 +51,7 @@ function parse(text: string): any {
 }
 
 async function noLeftovers(a: ServeProcess, b: ServeProcess): Promise<void> {
-  expect([...(await leftovers(a)), ...(await leftovers(b))]).toEqual([]);
+  expect(await leftovers(a, b)).toEqual([]);
 }
 
 const skip = !fs.existsSync(CLI_PATH) || missingNbdClientsNoticed("gsc e2e").length > 0;

@@ -21,6 +21,8 @@ import { trackChecksum } from "../src/link/track-checksum.js";
 import { codeOfAsync } from "../src/testing/error-code.js";
 import { missingNbdClientsNoticed } from "../src/testing/nbd-clients.js";
 import {
+  establishPair,
+  establishPath,
   exportsIdentical as identical,
   LINK_SECRET,
   cliOk as ok,
@@ -57,17 +59,8 @@ describe.skipIf(skip)("a fake peer against a pair's secondary", () => {
     }
     await write(a.nbdUri("VOL001"), 0, 4 * TRACK, 0x42);
     const bLink = b.linkAddress as string;
-    await ok(a, "path", "establish", "--ssid", "01A0", "--to", "0000000002.01B0", "--link", bLink);
-    await ok(
-      a,
-      "pair",
-      "establish",
-      "VOL001",
-      "0000000002.01B0.VOL001",
-      "--mode",
-      "sync",
-      "--wait",
-    );
+    await establishPath(a, { ssid: "01A0", target: "0000000002.01B0", link: bLink });
+    await establishPair(a, { volser: "VOL001", secondary: "0000000002.01B0.VOL001", mode: "sync" });
     const [host, port] = bLink.split(":");
     const target = { host, port: Number(port), expectSerial: "0000000002" };
 

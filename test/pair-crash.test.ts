@@ -5,7 +5,7 @@
 
 import fs from "node:fs";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { type FaultProxy, startFaultProxy } from "../src/testing/fault-proxy.js";
+import { faultProxies } from "../src/testing/fault-proxy.js";
 import { missingNbdClientsNoticed } from "../src/testing/nbd-clients.js";
 import {
   establishPath,
@@ -23,19 +23,15 @@ import { CLI_PATH } from "../src/testing/serve-process.js";
 const CYLINDERS = 100;
 const TRACKS = CYLINDERS * 15;
 const systems = servedSystems();
-const proxies: FaultProxy[] = [];
-afterEach(async () => {
-  for (const proxy of proxies.splice(0)) await proxy.close();
-});
+const proxies = faultProxies();
+afterEach(() => proxies.closeAll());
 afterAll(() => systems.cleanup());
 
 /** A and B with a slow path between them and a copy pair of VOL001 under way. */
 async function copyUnderWay() {
   const b = await systems.serve("0000000002", "01B0");
   const a = await systems.serve("0000000001", "01A0");
-  const [host, port] = (b.linkAddress as string).split(":");
-  const proxy = await startFaultProxy({ target: { host, port: Number(port) } });
-  proxies.push(proxy);
+  const proxy = await proxies.start(b.linkAddress as string);
   await ok(a, "volume", "create", "VOL001", "--cylinders", String(CYLINDERS));
   await ok(b, "volume", "create", "VOL001", "--cylinders", String(CYLINDERS));
   await write(a.nbdUri("VOL001"), 0, TRACKS * TRACK, 0x2b);

@@ -8,6 +8,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../src/errors/codes.js";
 import { missingNbdClientsNoticed } from "../src/testing/nbd-clients.js";
 import {
+  establishPair,
+  establishPath,
   exportsIdentical as identical,
   cliOk as ok,
   pairInfo,
@@ -35,22 +37,14 @@ describe.skipIf(skip)("pairs between two real servers", () => {
     await write(a.nbdUri("VOL001"), 0, 40 * TRACK, 0x5a);
     await write(a.nbdUri("VOL001"), 100 * TRACK + 512, 4096, 0x11);
     const link = b.linkAddress as string;
-    await ok(a, "path", "establish", "--ssid", "01A0", "--to", "0000000002.01B0", "--link", link);
+    await establishPath(a, { ssid: "01A0", target: "0000000002.01B0", link });
 
     // The initial copy of a copy pair, waited for with --wait.
-    const established = JSON.parse(
-      await ok(
-        a,
-        "pair",
-        "establish",
-        "VOL001",
-        "0000000002.01B0.VOL001",
-        "--mode",
-        "copy",
-        "--wait",
-        "--json",
-      ),
-    );
+    const established = await establishPair(a, {
+      volser: "VOL001",
+      secondary: "0000000002.01B0.VOL001",
+      mode: "copy",
+    });
     expect(established).toMatchObject({
       role: "primary",
       state: "duplex",
@@ -72,16 +66,7 @@ describe.skipIf(skip)("pairs between two real servers", () => {
     expect(refusedDelete.code).toBe(ERROR_CODES.PAIR_EXISTS.exitCode);
 
     // A sync pair: each acknowledged write is on the secondary at once.
-    await ok(
-      a,
-      "pair",
-      "establish",
-      "VOL002",
-      "0000000002.01B0.VOL002",
-      "--mode",
-      "sync",
-      "--wait",
-    );
+    await establishPair(a, { volser: "VOL002", secondary: "0000000002.01B0.VOL002", mode: "sync" });
     for (let i = 0; i < 5; i += 1) {
       await write(a.nbdUri("VOL002"), i * 3 * TRACK + 4096, 4096, 0x30 + i);
       expect(await identical(a.nbdUri("VOL002"), b.nbdUri("VOL002"))).toBe(true);
@@ -137,17 +122,12 @@ describe.skipIf(skip)("pairs over TLS links", () => {
       await ok(b, "volume", "create", "VOL001", "--cylinders", "5");
       await write(a.nbdUri("VOL001"), 0, 20 * TRACK, 0x29);
       const link = b.linkAddress as string;
-      await ok(a, "path", "establish", "--ssid", "01A0", "--to", "0000000002.01B0", "--link", link);
-      await ok(
-        a,
-        "pair",
-        "establish",
-        "VOL001",
-        "0000000002.01B0.VOL001",
-        "--mode",
-        "copy",
-        "--wait",
-      );
+      await establishPath(a, { ssid: "01A0", target: "0000000002.01B0", link });
+      await establishPair(a, {
+        volser: "VOL001",
+        secondary: "0000000002.01B0.VOL001",
+        mode: "copy",
+      });
       expect(await identical(a.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(true);
 
       // Plain TCP against the TLS listener, with the secret: the link never comes up.

@@ -4,9 +4,10 @@
 
 import fs from "node:fs";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { type FaultProxy, startFaultProxy } from "../src/testing/fault-proxy.js";
+import { type FaultProxy, faultProxies } from "../src/testing/fault-proxy.js";
 import { missingNbdClientsNoticed } from "../src/testing/nbd-clients.js";
 import {
+  establishPair,
   establishPath,
   exportsIdentical as identical,
   cliOk as ok,
@@ -20,11 +21,11 @@ import {
 import { CLI_PATH, type ServeProcess } from "../src/testing/serve-process.js";
 
 const CYLINDERS = 60;
+/** VOL001 on B: the secondary of every pair here. */
+const SECONDARY = "0000000002.01B0.VOL001";
 const systems = servedSystems();
-const proxies: FaultProxy[] = [];
-afterEach(async () => {
-  for (const proxy of proxies.splice(0)) await proxy.close();
-});
+const proxies = faultProxies();
+afterEach(() => proxies.closeAll());
 afterAll(() => systems.cleanup());
 
 interface Setup {
@@ -37,13 +38,8 @@ interface Setup {
 async function setup(links: number, aArgs: string[] = []): Promise<Setup> {
   const b = await systems.serve("0000000002", "01B0");
   const a = await systems.serve("0000000001", "01A0", { args: aArgs });
-  const [host, port] = (b.linkAddress as string).split(":");
   const mine: FaultProxy[] = [];
-  for (let i = 0; i < links; i += 1) {
-    const proxy = await startFaultProxy({ target: { host, port: Number(port) } });
-    proxies.push(proxy);
-    mine.push(proxy);
-  }
+  for (let i = 0; i < links; i += 1) mine.push(await proxies.start(b.linkAddress as string));
   await ok(a, "volume", "create", "VOL001", "--cylinders", String(CYLINDERS));
   await ok(b, "volume", "create", "VOL001", "--cylinders", String(CYLINDERS));
   await write(a.nbdUri("VOL001"), 0, CYLINDERS * 15 * TRACK, 0x3c);
@@ -62,19 +58,7 @@ describe.skipIf(skip)("pairs through a faulty link", () => {
       proxies: [proxy],
     } = await setup(1);
     proxy.corruptTrackData(5);
-    const done = JSON.parse(
-      await ok(
-        a,
-        "pair",
-        "establish",
-        "VOL001",
-        "0000000002.01B0.VOL001",
-        "--mode",
-        "copy",
-        "--wait",
-        "--json",
-      ),
-    );
+    const done = await establishPair(a, { volser: "VOL001", secondary: SECONDARY, mode: "copy" });
     expect(done.state).toBe("duplex");
     expect(proxy.stats.framesCorrupted).toBe(5);
     expect(await identical(a.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(true);
@@ -88,19 +72,7 @@ describe.skipIf(skip)("pairs through a faulty link", () => {
     } = await setup(2);
     first.cutAfterBytes(4 * 1024 * 1024);
     first.setRefusing(true);
-    const done = JSON.parse(
-      await ok(
-        a,
-        "pair",
-        "establish",
-        "VOL001",
-        "0000000002.01B0.VOL001",
-        "--mode",
-        "copy",
-        "--wait",
-        "--json",
-      ),
-    );
+    const done = await establishPair(a, { volser: "VOL001", secondary: SECONDARY, mode: "copy" });
     expect(done.state).toBe("duplex");
     expect(first.stats.connections).toBe(1);
     expect(second.stats.bytesUp).toBeGreaterThan(first.stats.bytesUp);
@@ -118,7 +90,7 @@ describe.skipIf(skip)("pairs through a faulty link", () => {
       "pair",
       "establish",
       "VOL001",
-      "0000000002.01B0.VOL001",
+      SECONDARY,
       "--mode",
       "copy",
       "--wait",
@@ -140,16 +112,7 @@ describe.skipIf(skip)("pairs through a faulty link", () => {
       b,
       proxies: [proxy],
     } = await setup(1, ["--sync-timeout", "300"]);
-    await ok(
-      a,
-      "pair",
-      "establish",
-      "VOL001",
-      "0000000002.01B0.VOL001",
-      "--mode",
-      "sync",
-      "--wait",
-    );
+    await establishPair(a, { volser: "VOL001", secondary: SECONDARY, mode: "sync" });
     proxy.setDelay(1_000);
     await write(a.nbdUri("VOL001"), 5 * TRACK, 4096, 0x71);
     expect(await pairInfo(a, "VOL001")).toMatchObject({

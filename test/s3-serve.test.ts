@@ -11,7 +11,7 @@ import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../src/errors/codes.js";
 import { S3ObjectStore } from "../src/objects/s3-object-store.js";
-import { missingNbdClientsNoticed, nbdcopy, qemuImg, qemuIo } from "../src/testing/nbd-clients.js";
+import { missingNbdClientsNoticed, nbdcopy, qemuImg } from "../src/testing/nbd-clients.js";
 import {
   cliOk,
   establishPath,
@@ -19,6 +19,7 @@ import {
   leftovers,
   servedSystems,
   TRACK,
+  writePattern,
 } from "../src/testing/replication-process.js";
 import { s3Available, s3SkipReason, testS3 } from "../src/testing/s3-test-store.js";
 import { CLI_PATH, runGsnap, type ServeProcess, startServe } from "../src/testing/serve-process.js";
@@ -182,13 +183,7 @@ describe.skipIf(skip || !s3Available())(title, () => {
     writes.push(VOLUME_BYTES - 513);
     for (const [index, offset] of writes.entries()) {
       const pattern = 0x41 + index;
-      await qemuIo([
-        "-f",
-        "raw",
-        "-c",
-        `write -P ${pattern} ${offset} 512`,
-        server.nbdUri("S3VOL1"),
-      ]);
+      await writePattern(server.nbdUri("S3VOL1"), offset, 512, pattern);
       data.fill(pattern, offset, offset + 512);
     }
     expect((await copyOut(server.nbdUri("S3VOL1"), dir)).equals(data)).toBe(true);
@@ -215,22 +210,14 @@ describe.skipIf(skip || !s3Available())(title, () => {
     await qemuImg(["convert", "-n", "-f", "raw", "-O", "raw", source, local.nbdUri("VOL001")]);
 
     // Local to S3: the target's chunks go to the bucket.
-    await establishPath(local, {
+    const there = await gscOverPath(local, {
       ssid: "01A0",
       target: "0000000002.01B0",
       link: remote.linkAddress as string,
+      request: `VOL001:0.0-${cylinders - 1}.14, *, 0000000002.01B0.VOL900`,
     });
-    const there = JSON.parse(
-      await cliOk(
-        local,
-        "gsc",
-        `VOL001:0.0-${cylinders - 1}.14, *, 0000000002.01B0.VOL900`,
-        "--wait",
-        "--json",
-      ),
-    );
     expect(there).toMatchObject({ state: "succeeded", resultCode: "OK" });
-    expect([...(await leftovers(local)), ...(await leftovers(remote))]).toEqual([]);
+    expect(await leftovers(local, remote)).toEqual([]);
     await uploaded(remote);
     expect(await exportsIdentical(local.nbdUri("VOL001"), remote.nbdUri("VOL900"))).toBe(true);
 
@@ -240,24 +227,16 @@ describe.skipIf(skip || !s3Available())(title, () => {
       dataDir: remote.dataDir,
       args: s3Args(prefix),
     });
-    await establishPath(remote, {
+    const back = await gscOverPath(remote, {
       ssid: "01B0",
       target: "0000000001.01A0",
       link: local.linkAddress as string,
+      request: `VOL900:0.0-${cylinders - 1}.14, *, 0000000001.01A0.VOL002`,
     });
-    const back = JSON.parse(
-      await cliOk(
-        remote,
-        "gsc",
-        `VOL900:0.0-${cylinders - 1}.14, *, 0000000001.01A0.VOL002`,
-        "--wait",
-        "--json",
-      ),
-    );
     expect(back).toMatchObject({ state: "succeeded", resultCode: "OK" });
     // More than the one GET of the claim at start: the copy read the source's chunks remotely.
     expect(await metric(remote, 'gsnap_object_store_requests_total{op="get"}')).toBeGreaterThan(1);
-    expect([...(await leftovers(local)), ...(await leftovers(remote))]).toEqual([]);
+    expect(await leftovers(local, remote)).toEqual([]);
     expect(await exportsIdentical(local.nbdUri("VOL002"), remote.nbdUri("VOL900"))).toBe(true);
     expect(await exportsIdentical(local.nbdUri("VOL002"), local.nbdUri("VOL001"))).toBe(true);
   });
@@ -298,6 +277,20 @@ describe.skipIf(skip || !s3Available())(title, () => {
     await cliOk(first, "volume", "show", "VOL001");
   });
 });
+
+/**
+ * Establishes a path from `source`'s subsystem `ssid` to `target` ("SERIAL.SSID") over `link`,
+ * then runs the GSC `request` on `source` to its end; answers the job as `gsc --json` prints it.
+ */
+async function gscOverPath(
+  source: ServeProcess,
+  options: { ssid: string; target: string; link: string; request: string },
+  // biome-ignore lint/suspicious/noExplicitAny: the job as the CLI prints it.
+): Promise<any> {
+  const { request, ...route } = options;
+  await establishPath(source, route);
+  return JSON.parse(await cliOk(source, "gsc", request, "--wait", "--json"));
+}
 
 /** Runs `gsnap serve` on a fresh data dir to its exit (these runs are meant to fail at start). */
 function runServe(prefix: string, overrides: Record<string, string> = {}) {

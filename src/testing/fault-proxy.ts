@@ -364,3 +364,26 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       }),
   };
 }
+
+/** The proxies of one test file, each in front of a "HOST:PORT" address, closed together. */
+export interface FaultProxies {
+  /** Starts a proxy in front of `address`, such as a storage system's link listener. */
+  start(address: string): Promise<FaultProxy>;
+  /** Closes every proxy started since the last call (for an `afterEach`). */
+  closeAll(): Promise<void>;
+}
+
+export function faultProxies(): FaultProxies {
+  const started: FaultProxy[] = [];
+  return {
+    async start(address) {
+      const [host, port] = address.split(":");
+      const proxy = await startFaultProxy({ target: { host, port: Number(port) } });
+      started.push(proxy);
+      return proxy;
+    },
+    async closeAll() {
+      for (const proxy of started.splice(0)) await proxy.close();
+    },
+  };
+}

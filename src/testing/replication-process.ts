@@ -1,6 +1,6 @@
 // Test support for replication between real `gsnap serve` processes: start a system with a link
-// listener, run CLI commands that must succeed, establish a path, read a pair's state, write over NBD with
-// qemu-io, and compare two exports with qemu-img.
+// listener, run CLI commands that must succeed, establish a path and a pair, poll until a state is
+// reached, write over NBD with qemu-io, and compare two exports with qemu-img.
 
 import fs from "node:fs";
 import { expect } from "vitest";
@@ -74,9 +74,38 @@ export async function establishPath(
   return cliOk(source, "path", "establish", "--ssid", ssid, "--to", target, "--link", link);
 }
 
+/**
+ * Establishes a pair of `volser` on `source` onto `secondary` ("SERIAL.SSID.VOLSER") in `mode`
+ * and waits for it to be duplex; answers the pair as `pair establish --json` prints it.
+ */
+export async function establishPair(
+  source: ServeProcess,
+  options: { volser: string; secondary: string; mode: "copy" | "sync" },
+  // biome-ignore lint/suspicious/noExplicitAny: as pairInfo.
+): Promise<any> {
+  const { volser, secondary, mode } = options;
+  const args = ["pair", "establish", volser, secondary, "--mode", mode, "--wait", "--json"];
+  return JSON.parse(await cliOk(source, ...args));
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: tests read the pair's JSON as the API gives it.
 export async function pairInfo(server: ServeProcess, volser: string): Promise<any> {
   return JSON.parse(await cliOk(server, "pair", "show", volser, "--json"));
+}
+
+/** Calls `read` until `done` holds of its answer; fails with `what` and the last answer after `timeoutMs`. */
+export async function pollUntil<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  options: { what: string; timeoutMs?: number; intervalMs?: number },
+): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${options.what}: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 100));
+  }
 }
 
 /** Polls `pair show` until `until` holds; fails with the last state after `timeoutMs`. */
@@ -88,14 +117,10 @@ export async function waitForPair(
   timeoutMs = 30_000,
   // biome-ignore lint/suspicious/noExplicitAny: as pairInfo.
 ): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const info = await pairInfo(server, volser);
-    if (until(info)) return info;
-    if (Date.now() > deadline)
-      throw new Error(`pair ${volser} never got there: ${JSON.stringify(info)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  return pollUntil(() => pairInfo(server, volser), until, {
+    what: `pair ${volser} never got there`,
+    timeoutMs,
+  });
 }
 
 /** qemu-img compare: true when the two exports hold the same bytes. */
@@ -115,13 +140,11 @@ export function writePattern(uri: string, offset: number, length: number, patter
 
 /** Waits until the server's first path is established again (after a restart or a cut link). */
 export async function waitForPathUp(server: ServeProcess, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const [path] = JSON.parse(await cliOk(server, "path", "list", "--json"));
-    if (path?.state === "established") return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error("the path did not come back");
+  await pollUntil(
+    async () => JSON.parse(await cliOk(server, "path", "list", "--json"))[0],
+    (path) => path?.state === "established",
+    { what: "the path did not come back", timeoutMs, intervalMs: 200 },
+  );
 }
 
 /** `tracks` tracks of an export from `firstTrack`, read over NBD with gsnap's own client. */
@@ -139,14 +162,18 @@ export async function readTracks(
   }
 }
 
-/** What a job or a pair left on a system: its pairs and its allocated (`#`) volumes. */
-export async function leftovers(server: ServeProcess): Promise<string[]> {
-  const pairs = JSON.parse(await cliOk(server, "pair", "list", "--json"));
-  const volumes = JSON.parse(await cliOk(server, "volume", "list", "--json"));
-  return [
-    ...pairs.map((pair: { volser: string }) => `pair ${pair.volser}`),
-    ...volumes
-      .filter((volume: { volser: string }) => volume.volser.startsWith("#"))
-      .map((volume: { volser: string }) => `volume ${volume.volser}`),
-  ];
+/** What a job or a pair left on `servers`: their pairs and their allocated (`#`) volumes. */
+export async function leftovers(...servers: ServeProcess[]): Promise<string[]> {
+  const all: string[] = [];
+  for (const server of servers) {
+    const pairs = JSON.parse(await cliOk(server, "pair", "list", "--json"));
+    const volumes = JSON.parse(await cliOk(server, "volume", "list", "--json"));
+    all.push(
+      ...pairs.map((pair: { volser: string }) => `pair ${pair.volser}`),
+      ...volumes
+        .filter((volume: { volser: string }) => volume.volser.startsWith("#"))
+        .map((volume: { volser: string }) => `volume ${volume.volser}`),
+    );
+  }
+  return all;
 }
