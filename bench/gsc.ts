@@ -2,8 +2,9 @@
 // two real `gsnap serve` processes on loopback, timed from the POST to the job's end, against
 // nbdcopy of the same bytes between two nbdkit `file` servers (with and without --flush, since a
 // finished GSC is durable at the target); the time split by step; the same GSC repeated after 1%
-// of the source tracks changed; the GSC without a target intermediate; and the peak RSS of each
-// process. Prints a table of medians and ratios.
+// of the source tracks changed; the GSC without a target intermediate; the peak RSS of each
+// process; and the CPU seconds of each daemon during each GSC (per track, and against nbdcopy's
+// and its nbdkit servers') with its garbage collections. Prints tables of medians and ratios.
 
 import { execFile } from "node:child_process";
 import fs from "node:fs";
@@ -11,8 +12,9 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { GSC_STEPS, type GscRequest, type GscStep, type JobInfo } from "../src/gsc/job-service.js";
+import { printCpuTables } from "./cpu-table.js";
 import { runGsc, stepMs } from "./gsc-api.js";
-import { freshPeerTarget, median, peakRssMiB, resetPeakRss, timed } from "./link-peers.js";
+import { median, peakRssMiB, resetPeakRss, timed } from "./link-peers.js";
 import {
   CHANGE_TRACK_STRIDE,
   changeTracks,
@@ -26,6 +28,13 @@ import {
   TRACK_BYTES,
   TRACKS_PER_CYLINDER,
 } from "./link-systems.js";
+import {
+  type Add,
+  addCosts,
+  type DaemonCosts,
+  measureDaemons,
+  measureNbdcopyRuns,
+} from "./measure-costs.js";
 import { api } from "./pair-api.js";
 
 const run = promisify(execFile);
@@ -54,7 +63,6 @@ const NO_TARGET_INTERMEDIATE_GSC: GscRequest = {
 const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), "gsnap-gsc-bench-"));
 
 type Results = Record<string, number[]>;
-type Add = (key: string, value: number) => void;
 
 /** A target that does not hold the data: VOL900 deleted (when there) and created again, empty. */
 async function freshTarget(systems: Systems): Promise<void> {
@@ -73,9 +81,20 @@ async function freshTarget(systems: Systems): Promise<void> {
   await run("sync", []);
 }
 
-/** Records a GSC's time, bytes sent and the milliseconds of each step under `prefix`. */
-function addGsc(add: Add, prefix: string, result: { seconds: number; job: JobInfo }): void {
+/** Runs a GSC on the primary; answers its time and job, and what it cost both daemons. */
+async function measureGsc(systems: Systems, request: GscRequest) {
+  const { result, costs } = await measureDaemons(systems, () => runGsc(systems.primary, request));
+  return { ...result, costs };
+}
+
+/** Records a GSC's time, bytes sent, costs and the milliseconds of each step under `prefix`. */
+function addGsc(
+  add: Add,
+  prefix: string,
+  result: { seconds: number; job: JobInfo; costs: DaemonCosts },
+): void {
   add(prefix, result.seconds);
+  addCosts(add, prefix, result.costs);
   add(`${prefix}Bytes`, result.job.progress.bytesDone);
   let stepsMs = 0;
   for (const [step, { ms }] of stepMs(result.job)) {
@@ -91,16 +110,13 @@ async function gscRun(
   add: Add,
 ): Promise<void> {
   const { systems, peers } = options;
-  await freshPeerTarget(peers.targetFile, TOTAL_BYTES);
-  add("nbdcopy", await timed("nbdcopy", [peers.source.uri, peers.target.uri]));
-  await freshPeerTarget(peers.targetFile, TOTAL_BYTES);
-  add("nbdcopyFlush", await timed("nbdcopy", ["--flush", peers.source.uri, peers.target.uri]));
+  await measureNbdcopyRuns(peers, { totalBytes: TOTAL_BYTES, add });
   await freshTarget(systems);
-  const full = await runGsc(systems.primary, FULL_GSC);
+  const full = await measureGsc(systems, FULL_GSC);
   addGsc(add, "full", full);
   add("repeatTracks", await changeTracks(systems.primary, { volser: SOURCE, tracks: TRACKS }));
   await run("sync", []);
-  const repeat = await runGsc(systems.primary, FULL_GSC);
+  const repeat = await measureGsc(systems, FULL_GSC);
   addGsc(add, "repeat", repeat);
   console.error(
     `run ${options.index + 1}/${RUNS}: GSC ${full.seconds.toFixed(2)} s, ` +
@@ -179,6 +195,19 @@ function printTable(results: Results, rss: { name: string; fill: number; rest: n
     );
   }
   printSteps(results);
+  printCpuTables(results, {
+    totalBytes: TOTAL_BYTES,
+    copies: [
+      { name: "first GSC", prefix: "full", tracks: TRACKS, wholeExtent: true, goal: true },
+      { name: "repeated GSC, 1% changed", prefix: "repeat", tracks, wholeExtent: false },
+      {
+        name: "GSC without S', one run",
+        prefix: "noTargetIntermediate",
+        tracks: TRACKS,
+        wholeExtent: true,
+      },
+    ],
+  });
   console.log(
     "\n| process | peak RSS while the source was filled | peak RSS during the measures | goal |",
   );
@@ -224,7 +253,7 @@ async function main(): Promise<void> {
     for (const pid of pids) resetPeakRss(pid);
     for (let i = 0; i < RUNS; i += 1) await gscRun({ systems, peers, index: i }, add);
     await freshTarget(systems);
-    const direct = await runGsc(systems.primary, NO_TARGET_INTERMEDIATE_GSC);
+    const direct = await measureGsc(systems, NO_TARGET_INTERMEDIATE_GSC);
     addGsc(add, "noTargetIntermediate", direct);
     console.error(`GSC without S': ${direct.seconds.toFixed(2)} s`);
     const rss = pids.map((pid, i) => ({

@@ -3,7 +3,9 @@
 // duplex) against a plain Node socket pump (raw loopback TCP, two processes) and against nbdcopy
 // between two nbdkit `file` servers (with and without --flush); the resume after 1% of the tracks
 // changed against the full copy; 4 KiB writes at queue depth 1 on a sync pair against a volume in
-// no pair; and the peak RSS of each process. Prints a table of medians and ratios.
+// no pair; the peak RSS of each process; and the CPU seconds of each daemon during the initial
+// copy and the resume (per track, and against nbdcopy's and its nbdkit servers') with its garbage
+// collections. Prints tables of medians and ratios.
 
 import { execFile } from "node:child_process";
 import { randomFillSync } from "node:crypto";
@@ -14,8 +16,8 @@ import { promisify } from "node:util";
 import { NbdClient } from "../src/nbd/nbd-client.js";
 import type { PairInfo } from "../src/pprc/pair-service.js";
 import type { ServeProcess } from "../src/testing/serve-process.js";
+import { printCpuTables } from "./cpu-table.js";
 import {
-  freshPeerTarget,
   median,
   peakRssMiB,
   pumpSeconds,
@@ -35,6 +37,13 @@ import {
   TRACK_BYTES,
   TRACKS_PER_CYLINDER,
 } from "./link-systems.js";
+import {
+  type Add,
+  addCosts,
+  type DaemonCosts,
+  measureDaemons,
+  measureNbdcopyRuns,
+} from "./measure-costs.js";
 import { api, POLL_INTERVAL_MS, pairInfo, waitForDuplex } from "./pair-api.js";
 
 const run = promisify(execFile);
@@ -57,53 +66,67 @@ function createVolume(server: ServeProcess, volume: { volser: string; ssid: stri
   return createSystemVolume(server, { ...volume, cylinders: CYLINDERS });
 }
 
-/** Establishes a pair of `volser` onto a new secondary volume; seconds from POST to duplex. */
+/**
+ * Establishes a pair of `volser` onto a new secondary volume; seconds from POST to duplex, and
+ * what those cost both daemons.
+ */
 async function establish(
-  systems: { primary: ServeProcess; secondary: ServeProcess },
+  systems: Systems,
   pair: { volser: string; target: string; mode: "copy" | "sync" },
-): Promise<{ seconds: number; pair: PairInfo }> {
+): Promise<{ seconds: number; pair: PairInfo; costs: DaemonCosts }> {
   await createVolume(systems.secondary, { volser: pair.target, ssid: SECONDARY.ssid });
   await run("sync", []);
-  const start = process.hrtime.bigint();
-  await api(systems.primary, {
-    method: "POST",
-    path: "/v1/pairs",
-    body: {
-      volser: pair.volser,
-      secondary: `${SECONDARY.serial}.${SECONDARY.ssid}.${pair.target}`,
-      mode: pair.mode,
-    },
+  const { result, costs } = await measureDaemons(systems, async () => {
+    const start = process.hrtime.bigint();
+    await api(systems.primary, {
+      method: "POST",
+      path: "/v1/pairs",
+      body: {
+        volser: pair.volser,
+        secondary: `${SECONDARY.serial}.${SECONDARY.ssid}.${pair.target}`,
+        mode: pair.mode,
+      },
+    });
+    const duplex = await waitForDuplex(systems.primary, pair.volser);
+    return { seconds: secondsSince(start), pair: duplex };
   });
-  const duplex = await waitForDuplex(systems.primary, pair.volser);
-  return { seconds: secondsSince(start), pair: duplex };
+  return { ...result, costs };
 }
 
 /** Terminates the pair of `volser` and deletes its secondary volume, so its space comes back. */
 async function terminate(
-  systems: { primary: ServeProcess; secondary: ServeProcess },
+  systems: Systems,
   pair: { volser: string; target: string },
 ): Promise<void> {
   await api(systems.primary, { method: "DELETE", path: `/v1/pairs/${pair.volser}` });
   await api(systems.secondary, { method: "DELETE", path: `/v1/volumes/${pair.target}` });
 }
 
-/** Suspends a duplex pair, changes 1% of its tracks, then times resume until duplex again. */
+/**
+ * Suspends a duplex pair, changes 1% of its tracks, then times resume until duplex again and
+ * measures what the resync costs both daemons.
+ */
 async function resumeSeconds(
-  server: ServeProcess,
+  systems: Systems,
   volser: string,
-): Promise<{ seconds: number; tracksChanged: number; tracksOutOfSync: number | null }> {
+): Promise<{
+  seconds: number;
+  tracksChanged: number;
+  tracksOutOfSync: number | null;
+  costs: DaemonCosts;
+}> {
+  const server = systems.primary;
   await api(server, { method: "POST", path: `/v1/pairs/${volser}/suspend` });
   const tracksChanged = await changeTracks(server, { volser, tracks: TRACKS });
   const suspended = await pairInfo(server, volser);
   await run("sync", []);
-  const start = process.hrtime.bigint();
-  await api(server, { method: "POST", path: `/v1/pairs/${volser}/resume` });
-  await waitForDuplex(server, volser);
-  return {
-    seconds: secondsSince(start),
-    tracksChanged,
-    tracksOutOfSync: suspended.tracksOutOfSync,
-  };
+  const { result: seconds, costs } = await measureDaemons(systems, async () => {
+    const start = process.hrtime.bigint();
+    await api(server, { method: "POST", path: `/v1/pairs/${volser}/resume` });
+    await waitForDuplex(server, volser);
+    return secondsSince(start);
+  });
+  return { seconds, tracksChanged, tracksOutOfSync: suspended.tracksOutOfSync, costs };
 }
 
 /** 4 KiB writes at random aligned offsets, one at a time; answers each one's latency in µs. */
@@ -128,21 +151,20 @@ type Results = Record<string, number[]>;
 /** One run of the copy measures: the socket pump, nbdcopy twice, gsnap's copy and resume. */
 async function copyRun(
   options: { systems: Systems; peers: Peers; index: number },
-  add: (key: string, value: number) => void,
+  add: Add,
 ): Promise<void> {
   const { systems, peers } = options;
   await run("sync", []);
   add("pump", await pumpSeconds(TOTAL_BYTES));
-  await freshPeerTarget(peers.targetFile, TOTAL_BYTES);
-  add("nbdcopy", await timed("nbdcopy", [peers.source.uri, peers.target.uri]));
-  await freshPeerTarget(peers.targetFile, TOTAL_BYTES);
-  add("nbdcopyFlush", await timed("nbdcopy", ["--flush", peers.source.uri, peers.target.uri]));
+  await measureNbdcopyRuns(peers, { totalBytes: TOTAL_BYTES, add });
   const pair = { volser: "PRIM", target: `SEC${String(options.index).padStart(3, "0")}` };
   const copy = await establish(systems, { ...pair, mode: "copy" });
   add("copy", copy.seconds);
+  addCosts(add, "copy", copy.costs);
   add("copyBytesSent", copy.pair.bytesSent);
-  const resume = await resumeSeconds(systems.primary, pair.volser);
+  const resume = await resumeSeconds(systems, pair.volser);
   add("resume", resume.seconds);
+  addCosts(add, "resume", resume.costs);
   add("resumeTracks", resume.tracksChanged);
   add("resumeOutOfSync", resume.tracksOutOfSync ?? Number.NaN);
   await terminate(systems, pair);
@@ -153,10 +175,7 @@ async function copyRun(
 }
 
 /** Sync-mode latency: a sync pair and a volume in no pair on the same primary, RUNS series each. */
-async function syncRuns(
-  systems: Systems,
-  add: (key: string, value: number) => void,
-): Promise<void> {
+async function syncRuns(systems: Systems, add: Add): Promise<void> {
   await createVolume(systems.primary, { volser: "SYNCP", ssid: PRIMARY.ssid });
   await createVolume(systems.primary, { volser: "SIMPLX", ssid: PRIMARY.ssid });
   const copy = await establish(systems, { volser: "SYNCP", target: "SYNCS", mode: "sync" });
@@ -204,6 +223,19 @@ function printTable(results: Results, rss: { name: string; fill: number; rest: n
       `${m("resume").toFixed(3)} s | ${((tracks * TRACK) / GIB / m("resume")).toFixed(2)} GiB/s | ` +
       `${(resumeShare * 100).toFixed(2)}% of the full copy | ${goal(resumeShare <= 0.03, "<= 3%")} |`,
   );
+  printCpuTables(results, {
+    totalBytes: TOTAL_BYTES,
+    copies: [
+      {
+        name: "pair establish (copy) -> duplex",
+        prefix: "copy",
+        tracks: TRACKS,
+        wholeExtent: true,
+        goal: true,
+      },
+      { name: "resume after 1% changed -> duplex", prefix: "resume", tracks, wholeExtent: false },
+    ],
+  });
   console.log(
     `\n| 4 KiB writes, queue depth 1, ${SYNC_WRITES} per series | simplex | sync duplex | ratio | goal |`,
   );
@@ -236,7 +268,7 @@ function printTable(results: Results, rss: { name: string; fill: number; rest: n
 async function main(): Promise<void> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const results: Results = {};
-  const add = (key: string, value: number) => {
+  const add: Add = (key, value) => {
     results[key] ??= [];
     results[key].push(value);
   };
