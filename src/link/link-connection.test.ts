@@ -158,8 +158,9 @@ describe("link connection", () => {
   it("authenticates two sockets and carries pipelined TRACK_DATA, TRACK_ZERO and their ACKs", async () => {
     const server = await served();
     const connection = await connectGood(server);
+    // Both speak versions 1 and 2: the highest, with TRACK_BATCH, is chosen.
     expect(connection.linkSession).toEqual({
-      version: 1,
+      version: 2,
       peerSerial: "GS00002",
       peerSsids: ["00A1"],
     });

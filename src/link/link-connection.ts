@@ -9,19 +9,24 @@ import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import type { ErrorCode } from "../errors/codes.js";
 import { GsnapError } from "../errors/gsnap-error.js";
+import { answerWithDamage, type BatchDamage, splitDamaged } from "./batch-damage.js";
 import { encodeFrame, encodeFrameParts } from "./frame-codec.js";
 import { FrameReader } from "./frame-reader.js";
 import {
+  BATCH_VERSION,
   type Frame,
   isReplyFrame,
   isRequestFrame,
+  MAX_BATCH_PAYLOAD_BYTES,
   NackReason,
   NONCE_BYTES,
   type ReplyFrame,
   type RequestFrame,
+  type TrackBatchFrame,
 } from "./frame-types.js";
 import { type HandshakeStep, LinkHandshake, type LinkSession } from "./handshake.js";
 import type { LinkLogger } from "./link-logger.js";
+import { SlabPool } from "./slab-pool.js";
 import { trackChecksum } from "./track-checksum.js";
 
 /**
@@ -39,9 +44,31 @@ export const MAX_FRAMES_IN_FLIGHT = 512;
  */
 export const MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
 
-/** What a request counts against MAX_BYTES_IN_FLIGHT. */
+/** What a request counts against MAX_BYTES_IN_FLIGHT: the track bytes it carries. */
 function windowBytes(request: RequestBody): number {
-  return request.type === "TRACK_DATA" ? request.data.length : 0;
+  if (request.type === "TRACK_DATA") return request.data.length;
+  if (request.type !== "TRACK_BATCH") return 0;
+  let bytes = 0;
+  for (const track of request.tracks) bytes += track.data?.length ?? 0;
+  return bytes;
+}
+
+/**
+ * Received TRACK_BATCH payloads are copied into slabs of this pool, shared by every connection of
+ * the process. 12 spare slabs (48 MiB) are one and a half connection windows: enough that a busy
+ * receiver allocates none in the steady state, few enough to keep an idle daemon small.
+ */
+const MAX_SPARE_SLABS = 12;
+const batchSlabs = new SlabPool(MAX_BATCH_PAYLOAD_BYTES, MAX_SPARE_SLABS);
+
+/** A request of the peer not answered yet. */
+interface Unanswered {
+  /** Its window bytes. */
+  readonly bytes: number;
+  /** The slab its payload was copied into: back to the pool once it is answered. */
+  readonly slab: Buffer | undefined;
+  /** The tracks of a TRACK_BATCH that arrived damaged: added to its answer. */
+  readonly damage: BatchDamage | undefined;
 }
 
 /** A peer that has not finished the handshake in this time is dropped: it holds a socket. */
@@ -72,13 +99,15 @@ interface Pending {
 
 export class LinkConnection {
   private session: LinkSession | undefined;
-  private readonly reader = new FrameReader();
+  private readonly reader = new FrameReader((type) =>
+    type === "TRACK_BATCH" ? batchSlabs.take() : undefined,
+  );
   private readonly pending = new Map<number, Pending>();
   private readonly windowWaiters: (() => void)[] = [];
   private pendingBytes = 0;
   private corked = false;
   /** Requests the peer sent that we have not answered yet, with their window bytes. */
-  private readonly unanswered = new Map<number, number>();
+  private readonly unanswered = new Map<number, Unanswered>();
   private unansweredBytes = 0;
   private readonly received: RequestFrame[] = [];
   private receivedWaiter: (() => void) | undefined;
@@ -107,6 +136,11 @@ export class LinkConnection {
   get linkSession(): LinkSession {
     assert.ok(this.session !== undefined, "the session is read after the handshake");
     return this.session;
+  }
+
+  /** Whether the peer takes TRACK_BATCH (the protocol version agreed is BATCH_VERSION or later). */
+  get carriesBatches(): boolean {
+    return this.linkSession.version >= BATCH_VERSION;
   }
 
   /** Bytes written to and read from the socket, handshake included. */
@@ -160,7 +194,7 @@ export class LinkConnection {
         return;
       }
       if (this.session === undefined) this.apply(handshake.receive(result.frame));
-      else this.dispatch(result.frame);
+      else this.dispatch(result.frame, result.copiedInto);
     }
   }
 
@@ -184,7 +218,7 @@ export class LinkConnection {
     this.settleHandshake?.();
   }
 
-  private dispatch(frame: Frame): void {
+  private dispatch(frame: Frame, slab: Buffer | undefined): void {
     if (isReplyFrame(frame)) {
       const pending = this.pending.get(frame.requestId);
       if (pending === undefined) {
@@ -211,6 +245,13 @@ export class LinkConnection {
       );
       return;
     }
+    if (frame.type === "TRACK_BATCH" && !this.carriesBatches) {
+      this.close(
+        "LINK_PROTOCOL",
+        `Cannot take TRACK_BATCH: protocol version ${this.linkSession.version} has none`,
+      );
+      return;
+    }
     const bytes = windowBytes(frame);
     if (
       this.unanswered.size >= MAX_FRAMES_IN_FLIGHT ||
@@ -223,8 +264,12 @@ export class LinkConnection {
       );
       return;
     }
-    this.unanswered.set(frame.requestId, bytes);
     this.unansweredBytes += bytes;
+    if (frame.type === "TRACK_BATCH") {
+      this.dispatchBatch(frame, { bytes, slab, damage: undefined });
+      return;
+    }
+    this.unanswered.set(frame.requestId, { bytes, slab, damage: undefined });
     if (frame.type === "TRACK_DATA" && trackChecksum(frame.data) !== frame.checksum) {
       // Damaged on the way: ask for the track again before anyone can store it.
       this.send({ type: "NACK", requestId: frame.requestId, reason: NackReason.CHECKSUM_MISMATCH });
@@ -232,6 +277,36 @@ export class LinkConnection {
     }
     this.received.push(frame);
     this.receivedWaiter?.();
+  }
+
+  /** Hands on the sound tracks of a batch; its damaged ones are added to the answer. */
+  private dispatchBatch(frame: TrackBatchFrame, entry: Unanswered): void {
+    const { sound, damage } = splitDamaged(frame);
+    this.unanswered.set(frame.requestId, { ...entry, damage });
+    if (sound === undefined) {
+      assert.ok(damage !== undefined, "a batch with no sound track has damaged ones");
+      this.socket.write(encodeFrame(this.settle(frame.requestId, undefined)));
+      return;
+    }
+    this.received.push(sound);
+    this.receivedWaiter?.();
+  }
+
+  /**
+   * Forgets an answered request, giving its slab back, and returns its answer with the damaged
+   * tracks of a batch added.
+   */
+  private settle(requestId: number, reply: ReplyFrame | undefined): ReplyFrame {
+    const entry = this.unanswered.get(requestId);
+    assert.ok(entry !== undefined, "a reply answers a request in flight");
+    this.unanswered.delete(requestId);
+    this.unansweredBytes -= entry.bytes;
+    if (entry.slab !== undefined) batchSlabs.give(entry.slab);
+    if (entry.damage === undefined) {
+      assert.ok(reply !== undefined, "a request with no damage has its handler's answer");
+      return reply;
+    }
+    return answerWithDamage(reply, entry.damage, requestId);
   }
 
   /** Sends a request when the window has room; resolves with the peer's ACK, NACK or PONG. */
@@ -275,12 +350,9 @@ export class LinkConnection {
   send(frame: Frame): boolean {
     if (this.closeError !== undefined) return false;
     assert.ok(isReplyFrame(frame), "send() carries replies; requests go through request()");
-    const bytes = this.unanswered.get(frame.requestId);
-    assert.ok(bytes !== undefined, "a reply answers a request in flight");
-    this.unanswered.delete(frame.requestId);
-    this.unansweredBytes -= bytes;
+    const answer = this.settle(frame.requestId, frame);
     this.corkUntilNextTick();
-    this.socket.write(encodeFrame(frame));
+    this.socket.write(encodeFrame(answer));
     return true;
   }
 

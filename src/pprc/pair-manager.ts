@@ -14,6 +14,7 @@ import {
   PairOpenOption,
   type PairStateFrame,
   type ReplyFrame,
+  type TrackBatchFrame,
   WirePairMode,
   WirePairState,
   WireSuspendReason,
@@ -274,10 +275,15 @@ export class PairManager implements PairService {
       default: {
         const secondary = this.secondaryFrom(request.volser, peerSerial);
         if (secondary === undefined) return { type: "NACK", reason: NackReason.NOT_PAIRED };
-        const reply = await this.storer.put(request);
-        if (reply.type === "ACK" && request.type === "TRACK_DATA") {
-          secondary.meter.add(request.data.length, performance.now());
+        if (request.type !== "TRACK_BATCH") {
+          const reply = await this.storer.put(request);
+          if (reply.type === "ACK" && request.type === "TRACK_DATA") {
+            secondary.meter.add(request.data.length, performance.now());
+          }
+          return reply;
         }
+        const reply = await this.storer.putBatch(request);
+        secondary.meter.add(storedBytes(request, reply), performance.now());
         return reply;
       }
     }
@@ -463,4 +469,15 @@ function stateOf(wire: number): "pending" | "duplex" | "suspended" {
 function reasonOf(wire: number): SuspendReason {
   const found = Object.entries(WireSuspendReason).find(([, value]) => value === wire);
   return (found === undefined || found[0] === "none" ? "operator" : found[0]) as SuspendReason;
+}
+
+/** The track bytes of a batch that its reply says were stored. */
+function storedBytes(batch: TrackBatchFrame, reply: PeerReply): number {
+  if (reply.type !== "ACK" && reply.type !== "BATCH_NACK") return 0;
+  const refused = new Set(reply.type === "BATCH_NACK" ? reply.refusals.map((r) => r.index) : []);
+  let bytes = 0;
+  batch.tracks.forEach((track, index) => {
+    if (!refused.has(index)) bytes += track.data?.length ?? 0;
+  });
+  return bytes;
 }

@@ -5,6 +5,7 @@
 // a path run this; a side with no pairs refuses every track as busy.
 
 import {
+  type BatchRefusal,
   NackReason,
   type NackReasonCode,
   type PingFrame,
@@ -18,6 +19,7 @@ export type PeerRequest = Exclude<RequestFrame, PingFrame>;
 export type PeerReply =
   | { readonly type: "ACK" }
   | { readonly type: "NACK"; reason: NackReasonCode }
+  | { readonly type: "BATCH_NACK"; readonly refusals: readonly BatchRefusal[] }
   | { readonly type: "RESULT"; readonly body: string };
 
 /** Handles one request from the storage system with serial `peerSerial`; never throws. */

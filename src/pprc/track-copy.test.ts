@@ -7,6 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { GsnapError } from "../errors/gsnap-error.js";
 import { connectLink } from "../link/connect-link.js";
 import { NackReason } from "../link/frame-types.js";
 import type { LinkConnection, RequestBody } from "../link/link-connection.js";
@@ -44,7 +45,11 @@ interface Sites {
 }
 
 /** A source volume with a pattern of mapped and unmapped tracks, a target with stale data. */
-async function sites(connectionCount: number, accept = (_volser: string) => true): Promise<Sites> {
+async function sites(
+  connectionCount: number,
+  accept = (_volser: string) => true,
+  versions: readonly number[] = [1],
+): Promise<Sites> {
   const source = await openStore();
   const target = await openStore();
   await source.createVolume({
@@ -86,6 +91,7 @@ async function sites(connectionCount: number, accept = (_volser: string) => true
       secret: SECRET,
       serial: "GS00001",
       expectSerial: "GS00002",
+      versions,
     });
     cleanups.push(() => connection.close());
     connections.push(connection);
@@ -112,23 +118,35 @@ function copy(site: Sites, connections: readonly TrackLink[] = site.connections)
   });
 }
 
-/** A connection that closes itself (destroying its socket) after `acks` acknowledgements. */
-function failingAfter(connection: LinkConnection, acks: number): TrackLink {
+/**
+ * A connection that closes itself (destroying its socket) after `acks` acknowledgements. Replies
+ * that were already on their way when it closed are lost with it, as they are when a real link
+ * drops: their tracks may be stored at the target, but the sender never learns it.
+ */
+function failingAfter(
+  connection: LinkConnection,
+  acks: number,
+  options: { batches?: boolean } = {},
+): TrackLink {
   let seen = 0;
   return {
     get isClosed() {
       return connection.isClosed;
     },
+    get carriesBatches() {
+      return options.batches === true;
+    },
     request: async (body: RequestBody) => {
       const reply = await connection.request(body);
       seen += 1;
       if (seen === acks) connection.close("LINK_DOWN", "Link dropped by the test");
+      if (seen > acks) throw new GsnapError("LINK_DOWN", "Link dropped by the test");
       return reply;
     },
   };
 }
 
-describe("sendTracks and receiveTracks", () => {
+describe("sendTracks and receiveTracks, one track per request (protocol version 1)", () => {
   it("copy a volume over two connections, identical, with zero tracks left unmapped", async () => {
     const site = await sites(2);
     const carried = [0, 0];
@@ -345,5 +363,165 @@ describe("receiveTracks refusals", () => {
     // The connection still serves good requests afterwards.
     expect(await send(track("SEC001", 1, data))).toMatchObject({ type: "ACK" });
     expect(await send({ type: "PING" })).toMatchObject({ type: "PONG" });
+  });
+});
+
+/** Wraps a connection that carries batches, watching each request it sends. */
+function watching(
+  connection: LinkConnection,
+  watch: (body: RequestBody) => RequestBody,
+): TrackLink {
+  return {
+    get isClosed() {
+      return connection.isClosed;
+    },
+    carriesBatches: true,
+    request: (body: RequestBody) => connection.request(watch(body)),
+  };
+}
+
+describe("sendTracks and receiveTracks, many tracks per request (protocol version 2)", () => {
+  const batchSites = (count: number) => sites(count, () => true, [1, 2]);
+
+  it("copies a volume in TRACK_BATCH requests over two connections, identical, zero tracks unmapped", async () => {
+    const site = await batchSites(2);
+    expect(site.connections.every((connection) => connection.carriesBatches)).toBe(true);
+    const sizes: number[] = [];
+    const counting = site.connections.map((connection) =>
+      watching(connection, (body) => {
+        expect(body.type).toBe("TRACK_BATCH");
+        if (body.type === "TRACK_BATCH") sizes.push(body.tracks.length);
+        return body;
+      }),
+    );
+    const result = await copy(site, counting);
+    const zeroTracks = TRACKS / 3;
+    expect(result).toEqual({
+      tracksSent: TRACKS,
+      bytesSent: (TRACKS - zeroTracks) * TRACK_SIZE_BYTES,
+      zeroTracks,
+      resent: 0,
+    });
+    // 300 tracks in batches of at most 64: five requests, not 300.
+    expect(sizes.reduce((sum, size) => sum + size, 0)).toBe(TRACKS);
+    expect(sizes.length).toBe(Math.ceil(TRACKS / 64));
+    await expectIdentical(site);
+    expect(site.target.showVolume("SEC001").allocatedTracks).toBe(TRACKS - zeroTracks);
+  });
+
+  it("sends again only the track of a batch that the target found damaged", async () => {
+    const site = await batchSites(1);
+    const [connection] = site.connections;
+    const batches: number[] = [];
+    let damaged = false;
+    const damaging = watching(connection, (body) => {
+      if (body.type !== "TRACK_BATCH") return body;
+      batches.push(body.tracks.length);
+      if (damaged) return body;
+      damaged = true;
+      const tracks = body.tracks.map((track, index) =>
+        index === 1 ? { ...track, checksum: track.checksum ^ 1n } : track,
+      );
+      return { ...body, tracks };
+    });
+    const result = await copy(site, [damaging]);
+    expect(result.resent).toBe(1);
+    expect(result.tracksSent).toBe(TRACKS);
+    // The damaged track went again in a batch of its own; every other track went once.
+    expect(batches.filter((size) => size === 1)).toHaveLength(1);
+    expect(batches.reduce((sum, size) => sum + size, 0)).toBe(TRACKS + 1);
+    await expectIdentical(site);
+  });
+
+  it("fails with LINK_PROTOCOL when a track of a batch arrives damaged every time", async () => {
+    const site = await batchSites(1);
+    const damaging = watching(site.connections[0], (body) => {
+      if (body.type !== "TRACK_BATCH") return body;
+      return {
+        ...body,
+        tracks: body.tracks.map((track) =>
+          track.data === undefined ? track : { ...track, checksum: track.checksum ^ 1n },
+        ),
+      };
+    });
+    expect(await codeOfAsync(() => copy(site, [damaging]))).toBe("LINK_PROTOCOL");
+  });
+
+  it("moves the batches of a failed connection to the other and still ends identical", async () => {
+    const site = await batchSites(2);
+    const [first, second] = site.connections;
+    const result = await copy(site, [failingAfter(first, 1, { batches: true }), second]);
+    expect(first.isClosed).toBe(true);
+    expect(result.tracksSent).toBe(TRACKS);
+    expect(result.resent).toBeGreaterThan(0);
+    expect(result.zeroTracks).toBe(TRACKS / 3);
+    await expectIdentical(site);
+  });
+
+  it("fails with LINK_DOWN naming the tracks done when every connection fails", async () => {
+    const site = await batchSites(2);
+    const [first, second] = site.connections;
+    const copying = copy(site, [
+      failingAfter(first, 1, { batches: true }),
+      failingAfter(second, 1, { batches: true }),
+    ]);
+    await expect(copying).rejects.toMatchObject({
+      code: "LINK_DOWN",
+      message: expect.stringMatching(/every connection failed after \d+ of 300 tracks/),
+    });
+  });
+});
+
+describe("receiveTracks refusals of a batch", () => {
+  it("stores the sound tracks of a batch and names the refused ones in BATCH_NACK", async () => {
+    const site = await sites(1, (volser) => volser !== "SEC002", [1, 2]);
+    const [connection] = site.connections;
+    const data = randomBytes(TRACK_SIZE_BYTES);
+    const other = randomBytes(TRACK_SIZE_BYTES);
+    const sound = (trackNumber: number, bytes: Buffer) => ({
+      trackNumber,
+      checksum: trackChecksum(bytes),
+      data: bytes,
+    });
+    const reply = await connection.request({
+      type: "TRACK_BATCH",
+      volser: "SEC001",
+      tracks: [
+        sound(0, data),
+        // Damaged on the way: its checksum does not match.
+        { trackNumber: 1, checksum: trackChecksum(data) ^ 1n, data },
+        // Bytes that do not fit the volume's track.
+        sound(2, data.subarray(0, 4096)),
+        { trackNumber: 3, checksum: 0n, data: undefined },
+        sound(4, other),
+        sound(TRACKS, data),
+      ],
+    });
+    expect(reply).toEqual({
+      type: "BATCH_NACK",
+      requestId: expect.any(Number),
+      refusals: [
+        { index: 1, reason: NackReason.CHECKSUM_MISMATCH },
+        { index: 2, reason: NackReason.TRACK_OUT_OF_RANGE },
+        { index: 5, reason: NackReason.TRACK_OUT_OF_RANGE },
+      ],
+    });
+    const read = (track: number) =>
+      site.target.read("SEC001", {
+        offsetBytes: track * TRACK_SIZE_BYTES,
+        lengthBytes: TRACK_SIZE_BYTES,
+      });
+    expect((await read(0)).equals(data)).toBe(true);
+    expect((await read(4)).equals(other)).toBe(true);
+    expect(site.target.allocation("SEC001", { firstTrack: 3, count: 1 })[0].mapped).toBe(false);
+    expect((await read(1)).equals(data)).toBe(false);
+    // A batch for a volume in no pair, or one that does not exist, is refused whole.
+    const one = [sound(0, data)];
+    expect(
+      await connection.request({ type: "TRACK_BATCH", volser: "SEC002", tracks: one }),
+    ).toMatchObject({ type: "NACK", reason: NackReason.NOT_PAIRED });
+    expect(
+      await connection.request({ type: "TRACK_BATCH", volser: "NOPE01", tracks: one }),
+    ).toMatchObject({ type: "NACK", reason: NackReason.VOLUME_NOT_FOUND });
   });
 });

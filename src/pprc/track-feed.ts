@@ -1,18 +1,23 @@
-// The tracks a copy sends, in order, read from the store a batch at a time: mapped tracks come with
-// their bytes and checksum, unmapped (and all-zero) tracks as zero records that carry no bytes.
-// Which tracks go is the TrackSource's to say: a fixed list of ranges (an initial copy, GSC) or
-// an out-of-sync bitmap that host writes keep filling (a pair). Many senders may ask for the next
-// track at once; each track the source gives is handed out exactly once.
+// The tracks a copy sends, in order, read from the store a batch at a time into a pooled slab:
+// mapped tracks come with their bytes and the checksum the store verified them against (no second
+// hash), unmapped (and all-zero) tracks as zero records that carry no bytes. Which tracks go is the
+// TrackSource's to say: a fixed list of ranges (an initial copy, GSC) or an out-of-sync bitmap
+// that host writes keep filling (a pair): scattered tracks gather into one batch, read with one
+// store call. Many senders may ask for the next batch at once; each track the source gives is
+// handed out exactly once.
 
-import { trackChecksum } from "../link/track-checksum.js";
+import { MAX_BATCH_DATA_BYTES } from "../link/frame-types.js";
+import { SlabPool } from "../link/slab-pool.js";
+import { chunkChecksum } from "../store/checksum.js";
 import type { Store } from "../store/store.js";
 import { isZeroImage } from "../store/zero-image.js";
 
 /**
- * Tracks read from the store in one go. 16 tracks of at most 1 MiB bound a batch to 16 MiB, and
- * one read of 16 neighbouring tracks costs little more than one of a single track.
+ * Tracks of a batch at most: as many as fit MAX_BATCH_DATA_BYTES (73 of 3390 geometry, 4 of
+ * 1 MiB), but no more than 64, so that a copy of a small volume still spreads over connections
+ * and scattered out-of-sync tracks are not held back to fill a huge batch.
  */
-export const READ_BATCH_TRACKS = 16;
+export const MAX_BATCH_TRACKS_SENT = 64;
 
 export interface TrackRange {
   readonly firstTrack: number;
@@ -54,20 +59,35 @@ export type OutgoingTrack =
     }
   | { readonly kind: "zero"; readonly trackNumber: number };
 
+/** Tracks read together, in track order, their bytes in one slab. */
+export interface OutgoingBatch {
+  readonly tracks: readonly OutgoingTrack[];
+  /** Gives the slab back: call once no track of the batch is in flight any more. */
+  release(): void;
+}
+
 /**
  * Batches read ahead of the senders: while the lanes send one batch, the next ones are read on
  * the thread pool, so the disk and the link work at the same time.
  */
 const READ_AHEAD_BATCHES = 4;
 
+/**
+ * Slabs kept spare per feed: the batches in flight on a few connections' windows and the read
+ * ahead. More are left to the collector.
+ */
+const MAX_SPARE_SLABS = 32;
+
 export class TrackFeed {
-  private ready: OutgoingTrack[] = [];
   /** Batch reads in flight, in track order. */
-  private readonly reads: Promise<OutgoingTrack[]>[] = [];
+  private readonly reads: Promise<OutgoingBatch>[] = [];
   private exhausted = false;
   private readonly volser: string;
   private readonly source: TrackSource;
+  private readonly slabs: SlabPool;
+  private zeroChecksum: bigint | undefined;
   readonly trackSizeBytes: number;
+  readonly batchTracks: number;
 
   constructor(
     private readonly store: Store,
@@ -76,42 +96,39 @@ export class TrackFeed {
     this.volser = options.volser;
     this.source = options.source;
     this.trackSizeBytes = store.showVolume(this.volser).trackSizeBytes;
+    this.batchTracks = Math.max(
+      1,
+      Math.min(MAX_BATCH_TRACKS_SENT, Math.floor(MAX_BATCH_DATA_BYTES / this.trackSizeBytes)),
+    );
+    this.slabs = new SlabPool(this.batchTracks * this.trackSizeBytes, MAX_SPARE_SLABS);
   }
 
   get tracksTotal(): number {
     return this.source.tracksTotal;
   }
 
-  /** True once every track has been handed out. */
+  /** True once every batch has been handed out. */
   get done(): boolean {
-    return this.ready.length === 0 && this.reads.length === 0 && this.exhausted;
+    return this.reads.length === 0 && this.exhausted;
   }
 
-  /** The next track in order, or undefined when every track has been handed out. */
-  async next(): Promise<OutgoingTrack | undefined> {
-    for (;;) {
-      this.readAhead();
-      const track = this.ready.shift();
-      if (track !== undefined) return track;
-      const first = this.reads[0];
-      if (first === undefined) return undefined;
-      const tracks = await first;
-      // Of the callers waiting for the same batch, the first to wake hands it on.
-      if (this.reads[0] === first) {
-        this.reads.shift();
-        this.ready = this.ready.concat(tracks);
-      }
-    }
+  /** The next batch in order, or undefined when every track has been handed out. */
+  async next(): Promise<OutgoingBatch | undefined> {
+    this.readAhead();
+    const first = this.reads.shift();
+    if (first === undefined) return undefined;
+    this.readAhead();
+    return first;
   }
 
   private readAhead(): void {
     while (!this.exhausted && this.reads.length < READ_AHEAD_BATCHES) {
-      // A batch gathers up to READ_BATCH_TRACKS tracks, in one run or several (scattered
-      // out-of-sync tracks after a resume), whose reads then go at once.
+      // A batch gathers up to batchTracks tracks, in one run or several (scattered out-of-sync
+      // tracks after a resume), read with one store call.
       const runs: TrackRange[] = [];
       let tracks = 0;
-      while (tracks < READ_BATCH_TRACKS) {
-        const run = this.source.take(READ_BATCH_TRACKS - tracks);
+      while (tracks < this.batchTracks) {
+        const run = this.source.take(this.batchTracks - tracks);
         if (run === undefined) {
           this.exhausted = true;
           break;
@@ -120,36 +137,56 @@ export class TrackFeed {
         tracks += run.count;
       }
       if (runs.length === 0) return;
-      const read = Promise.all(runs.map((run) => this.readBatch(run))).then((all) => all.flat());
+      const read = this.readBatch(runs);
       // A failed read fails the caller that awaits it; until then it is not unhandled.
       read.catch(() => {});
       this.reads.push(read);
     }
   }
 
-  private async readBatch(batch: TrackRange): Promise<OutgoingTrack[]> {
-    const { firstTrack, count } = batch;
+  private async readBatch(runs: readonly TrackRange[]): Promise<OutgoingBatch> {
     const size = this.trackSizeBytes;
+    const slab = this.slabs.take();
+    let checksums: (bigint | undefined)[];
+    try {
+      checksums = await this.store.readTracks(this.volser, { runs, into: slab });
+    } catch (error) {
+      this.slabs.give(slab);
+      throw error;
+    }
     const tracks: OutgoingTrack[] = [];
-    for (const run of this.store.allocation(this.volser, { firstTrack, count })) {
-      if (!run.mapped) {
-        for (let i = 0; i < run.count; i += 1) {
-          tracks.push({ kind: "zero", trackNumber: run.firstTrack + i });
-        }
-        continue;
-      }
-      const bytes = await this.store.read(this.volser, {
-        offsetBytes: run.firstTrack * size,
-        lengthBytes: run.count * size,
-      });
-      for (let i = 0; i < run.count; i += 1) {
-        const data = bytes.subarray(i * size, (i + 1) * size);
+    let slot = 0;
+    let hasData = false;
+    for (const run of runs) {
+      for (let i = 0; i < run.count; i += 1, slot += 1) {
         const trackNumber = run.firstTrack + i;
-        // A mapped track that holds only zeroes still travels as a zero record (DESIGN.md §2).
-        if (isZeroImage(data)) tracks.push({ kind: "zero", trackNumber });
-        else tracks.push({ kind: "data", trackNumber, data, checksum: trackChecksum(data) });
+        const checksum = checksums[slot];
+        const data = slab.subarray(slot * size, (slot + 1) * size);
+        // A mapped track that holds only zeroes still travels as a zero record (DESIGN.md §2);
+        // the store keeps none, so only a track whose checksum is that of zeroes is compared.
+        if (checksum === undefined || (checksum === this.zeroChecksumOf() && isZeroImage(data))) {
+          tracks.push({ kind: "zero", trackNumber });
+          continue;
+        }
+        tracks.push({ kind: "data", trackNumber, data, checksum });
+        hasData = true;
       }
     }
-    return tracks;
+    if (!hasData) {
+      this.slabs.give(slab);
+      return { tracks, release: () => {} };
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.slabs.give(slab);
+    };
+    return { tracks, release };
+  }
+
+  private zeroChecksumOf(): bigint {
+    this.zeroChecksum ??= chunkChecksum(Buffer.alloc(this.trackSizeBytes));
+    return this.zeroChecksum;
   }
 }

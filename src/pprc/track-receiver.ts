@@ -1,17 +1,22 @@
 // Stores the tracks a peer sends: the receiving half of the copy engine (DESIGN.md §2).
-// TRACK_DATA becomes a write of the whole track, TRACK_ZERO a zero (which unmaps the track); each
-// is answered ACK once stored, or NACK with a reason when refused or when the store fails. The
-// connection has already checked each TRACK_DATA checksum and answered NACK (checksum mismatch)
-// itself, so a damaged track never reaches the store.
+// TRACK_BATCH carries many tracks of one volume, TRACK_DATA and TRACK_ZERO one each (protocol
+// version 1); a track with data becomes a whole-track write, a zero record unmaps its track. A
+// request is answered once all its tracks are stored: ACK, or NACK with a reason (one track, or
+// a whole batch refused), or BATCH_NACK naming the tracks of a batch not stored. The connection
+// has already checked every checksum and answered the damaged tracks itself, so a damaged track
+// never reaches the store.
 //
 // The same track may arrive twice on different connections (the sender moved it after a
-// connection failed); both carry the same bytes, so their order does not matter.
+// connection failed); both carry the same bytes, so it is stored once and both are answered.
 
 import type { ErrorCode } from "../errors/codes.js";
 import { isGsnapError } from "../errors/gsnap-error.js";
 import {
+  type BatchRefusal,
+  type BatchTrack,
   NackReason,
   type NackReasonCode,
+  type TrackBatchFrame,
   type TrackDataFrame,
   type TrackZeroFrame,
 } from "../link/frame-types.js";
@@ -25,54 +30,83 @@ interface VolumeShape {
   readonly trackSizeBytes: number;
 }
 
-/** A track waiting in a batch, with the settling of its reply. */
-interface Waiting {
-  readonly frame: TrackDataFrame | TrackZeroFrame;
-  readonly reply: (reply: PeerReply) => void;
+/** One request's tracks waiting for the store, and what was refused of them so far. */
+interface Request {
+  readonly volser: string;
+  /** The tracks to store, each with its index in the request. */
+  readonly tracks: readonly { readonly track: BatchTrack; readonly index: number }[];
+  readonly refusals: BatchRefusal[];
+  /** Answers the request once its store call settled. */
+  readonly answer: (refusals: readonly BatchRefusal[]) => void;
 }
 
 /**
- * Store calls in flight past which no new batch starts (a batch of one volume makes at most two:
- * its data runs and its zero runs). While they run, arriving tracks wait and then go together: a
- * group commit. Four keep the thread pool's appends and the catalog busy while the next batch
- * gathers.
+ * Store calls in flight past which no new one starts. While they run, arriving requests wait and
+ * then go together: a group commit. Four keep the thread pool's appends and the catalog busy while
+ * the next call gathers.
  */
 const MAX_STORE_CALLS = 4;
 
 /**
- * Stores tracks as they arrive, in batches: the tracks that arrived while the store was busy are
- * sorted, and each run of neighbouring tracks of one volume becomes one store write (or one
- * zero). The store writes a run of 16 tracks about 2.5 times as fast as 16 single-track writes
- * (fewer transactions and chunk appends), and a sender keeps hundreds of tracks per connection in
- * flight, so batches fill by themselves while the store is busy.
+ * Stores tracks as they arrive, in one store change per volume per turn: the tracks of every
+ * request that arrived while the store was busy are sorted, and their runs of neighbouring tracks
+ * go in one writeTracks (one catalog transaction, each chunk appended and recorded once). A
+ * sender keeps many batches in flight per connection, so calls fill by themselves while the store
+ * is busy.
  */
 export class TrackStorer {
   // A volume's geometry never changes while it exists, and asking the store for it on every
-  // track would walk its mapping tree each time; a deleted volume still fails in the store.
+  // request would walk its mapping tree each time; a deleted volume still fails in the store.
   private readonly shapes = new Map<string, VolumeShape>();
-  private readonly waiting = new Map<string, Waiting[]>();
+  private readonly waiting = new Map<string, Request[]>();
   private scheduled = false;
   private storeCalls = 0;
 
   constructor(private readonly store: Store) {}
 
-  /** Stores one track; the reply says whether it was stored. */
-  put(frame: TrackDataFrame | TrackZeroFrame): Promise<PeerReply> {
+  /** Stores one track (protocol version 1); the reply says whether it was stored. */
+  async put(frame: TrackDataFrame | TrackZeroFrame): Promise<PeerReply> {
+    const track: BatchTrack =
+      frame.type === "TRACK_DATA"
+        ? { trackNumber: frame.trackNumber, checksum: frame.checksum, data: frame.data }
+        : { trackNumber: frame.trackNumber, checksum: 0n, data: undefined };
+    const reply = await this.putBatch({
+      type: "TRACK_BATCH",
+      requestId: frame.requestId,
+      volser: frame.volser,
+      tracks: [track],
+    });
+    if (reply.type !== "BATCH_NACK") return reply;
+    return { type: "NACK", reason: reply.refusals[0].reason as NackReasonCode };
+  }
+
+  /** Stores the tracks of a batch; ACK, NACK (all refused alike) or BATCH_NACK (some refused). */
+  putBatch(frame: TrackBatchFrame): Promise<PeerReply> {
     let shape: VolumeShape;
     try {
       shape = this.shapeOf(frame.volser);
     } catch (error) {
       return Promise.resolve(this.refusal(frame.volser, error));
     }
-    if (frame.trackNumber >= shape.trackCount) return nack(NackReason.TRACK_OUT_OF_RANGE);
-    // No reason names a wrong length; the closest is out of range: the bytes do not fit the
-    // volume's track, just as a track past its end does not fit the volume.
-    if (frame.type === "TRACK_DATA" && frame.data.length !== shape.trackSizeBytes) {
-      return nack(NackReason.TRACK_OUT_OF_RANGE);
-    }
+    const refusals: BatchRefusal[] = [];
+    const tracks: { track: BatchTrack; index: number }[] = [];
+    frame.tracks.forEach((track, index) => {
+      // No reason names a wrong length; the closest is out of range: the bytes do not fit the
+      // volume's track, just as a track past its end does not fit the volume.
+      const fits =
+        track.trackNumber < shape.trackCount &&
+        (track.data === undefined || track.data.length === shape.trackSizeBytes);
+      if (fits) tracks.push({ track, index });
+      else refusals.push({ index, reason: NackReason.TRACK_OUT_OF_RANGE });
+    });
     return new Promise((reply) => {
+      const answer = (all: readonly BatchRefusal[]) => reply(replyFor(frame, all));
+      if (tracks.length === 0) {
+        answer(refusals);
+        return;
+      }
       const list = this.waiting.get(frame.volser) ?? [];
-      list.push({ frame, reply });
+      list.push({ volser: frame.volser, tracks, refusals, answer });
       this.waiting.set(frame.volser, list);
       this.kick();
     });
@@ -89,73 +123,38 @@ export class TrackStorer {
   }
 
   private storeWaiting(): void {
-    for (const [volser, list] of this.waiting) {
+    for (const [volser, requests] of this.waiting) {
       this.waiting.delete(volser);
-      const size = this.shapes.get(volser)?.trackSizeBytes;
-      if (size === undefined) {
-        // The volume failed since its tracks were taken: they fail the same way.
-        for (const item of list) void this.put(item.frame).then(item.reply);
-        continue;
-      }
-      const runs = runsOf(list);
-      // Every run of data goes in one store change; each run of zero records is one zero, and the
-      // zeros of a batch count as one store call.
-      const dataRuns = runs.filter((run) => run[0].frame.type === "TRACK_DATA");
-      const zeroRuns = runs.filter((run) => run[0].frame.type === "TRACK_ZERO");
-      if (zeroRuns.length > 0) {
-        this.storing(
-          Promise.all(
-            zeroRuns.map((run) => this.settle(volser, run, this.zeroRun(volser, size, run))),
-          ),
-        );
-      }
-      if (dataRuns.length > 0) {
-        this.storing(this.settle(volser, dataRuns.flat(), this.writeRuns(volser, dataRuns)));
-      }
+      this.storeCalls += 1;
+      void this.storeRequests(volser, requests).finally(() => {
+        this.storeCalls -= 1;
+        this.kick();
+      });
     }
   }
 
-  /** Counts a store call while it runs; settle() answers its tracks and never rejects. */
-  private storing(call: Promise<unknown>): void {
-    this.storeCalls += 1;
-    void call.finally(() => {
-      this.storeCalls -= 1;
-      this.kick();
-    });
-  }
-
-  private zeroRun(volser: string, size: number, run: readonly Waiting[]): Promise<void> {
-    const offsetBytes = run[0].frame.trackNumber * size;
-    return this.store.zero(volser, { offsetBytes, lengthBytes: run.length * size });
-  }
-
-  /** The link verified each checksum: the store keeps it rather than hashing again. */
-  private writeRuns(volser: string, runs: readonly (readonly Waiting[])[]): Promise<void> {
-    return this.store.writeTracks(
-      volser,
-      runs.map((run) => ({
-        firstTrack: run[0].frame.trackNumber,
-        tracks: run.map((item) => {
-          const frame = item.frame as TrackDataFrame;
-          return { data: frame.data, checksum: frame.checksum };
-        }),
-      })),
-    );
-  }
-
-  /** Answers each track of a store call with its outcome. */
-  private async settle(
-    volser: string,
-    items: readonly Waiting[],
-    stored: Promise<void>,
-  ): Promise<void> {
-    let reply: PeerReply = { type: "ACK" };
+  /** One store change for the tracks of every request of a volume; answers each. Never rejects. */
+  private async storeRequests(volser: string, requests: readonly Request[]): Promise<void> {
+    const runs = runsOf(requests);
+    let failure: NackReasonCode | undefined;
     try {
-      await stored;
+      await this.store.writeTracks(
+        volser,
+        runs.map((run) => ({
+          firstTrack: run[0].trackNumber,
+          tracks: run.map((track) => ({ data: track.data, checksum: track.checksum })),
+        })),
+      );
     } catch (error) {
-      reply = this.refusal(volser, error);
+      const reply = this.refusal(volser, error);
+      failure = reply.type === "NACK" ? reply.reason : NackReason.IO_ERROR;
     }
-    for (const item of items) item.reply(reply);
+    for (const request of requests) {
+      if (failure !== undefined) {
+        for (const { index } of request.tracks) request.refusals.push({ index, reason: failure });
+      }
+      request.answer(request.refusals);
+    }
   }
 
   private shapeOf(volser: string): VolumeShape {
@@ -177,51 +176,38 @@ export class TrackStorer {
   }
 }
 
-function nack(reason: NackReasonCode): Promise<PeerReply> {
-  return Promise.resolve({ type: "NACK", reason });
+/** ACK when nothing was refused; else BATCH_NACK with the refusals in index order. */
+function replyFor(frame: TrackBatchFrame, refusals: readonly BatchRefusal[]): PeerReply {
+  if (refusals.length === 0) return { type: "ACK" };
+  const reason = refusals[0].reason as NackReasonCode;
+  if (refusals.length === frame.tracks.length && refusals.every((r) => r.reason === reason)) {
+    return { type: "NACK", reason };
+  }
+  return { type: "BATCH_NACK", refusals: [...refusals].sort((a, b) => a.index - b.index) };
 }
 
 /**
- * Splits waiting tracks into runs of neighbouring tracks of one kind, in track order. A track that
- * came twice (resent after a connection failed: the same bytes) is stored once and both replies
- * get the outcome.
+ * The tracks of the requests as runs of neighbouring tracks, in track order. A track that came
+ * twice (resent after a connection failed: the same bytes) is stored once.
  */
-function runsOf(list: readonly Waiting[]): Waiting[][] {
-  const sorted = [...list].sort((a, b) => a.frame.trackNumber - b.frame.trackNumber);
-  const runs: Waiting[][] = [];
-  let run: Waiting[] = [];
-  const twins = new Map<Waiting, Waiting[]>();
-  for (const item of sorted) {
+function runsOf(requests: readonly Request[]): BatchTrack[][] {
+  const tracks: BatchTrack[] = [];
+  for (const request of requests) for (const { track } of request.tracks) tracks.push(track);
+  // One request's tracks come in order: sorting is needed only when several requests gathered.
+  if (requests.length > 1) tracks.sort((a, b) => a.trackNumber - b.trackNumber);
+  const runs: BatchTrack[][] = [];
+  let run: BatchTrack[] = [];
+  for (const track of tracks) {
     const last = run.at(-1);
-    if (last !== undefined && last.frame.trackNumber === item.frame.trackNumber) {
-      twins.set(last, [...(twins.get(last) ?? []), item]);
-      continue;
-    }
-    const joins =
-      last !== undefined &&
-      last.frame.type === item.frame.type &&
-      last.frame.trackNumber + 1 === item.frame.trackNumber;
-    if (!joins && run.length > 0) {
+    if (last !== undefined && last.trackNumber === track.trackNumber) continue;
+    if (last !== undefined && last.trackNumber + 1 !== track.trackNumber) {
       runs.push(run);
       run = [];
     }
-    run.push(item);
+    run.push(track);
   }
   if (run.length > 0) runs.push(run);
-  if (twins.size === 0) return runs;
-  return runs.map((items) =>
-    items.map((item) => {
-      const copies = twins.get(item);
-      if (copies === undefined) return item;
-      return {
-        frame: item.frame,
-        reply: (reply: PeerReply) => {
-          item.reply(reply);
-          for (const copy of copies) copy.reply(reply);
-        },
-      };
-    }),
-  );
+  return runs;
 }
 
 export interface ReceiveTracksOptions {
@@ -238,11 +224,15 @@ export interface ReceiveTracksOptions {
 export async function receiveTracks(options: ReceiveTracksOptions): Promise<void> {
   const storer = new TrackStorer(options.store);
   await serveLinkRequests(options.connection, async (request) => {
-    if (request.type !== "TRACK_DATA" && request.type !== "TRACK_ZERO") {
+    if (
+      request.type !== "TRACK_DATA" &&
+      request.type !== "TRACK_ZERO" &&
+      request.type !== "TRACK_BATCH"
+    ) {
       return { type: "NACK", reason: NackReason.BUSY };
     }
     if (!options.accept(request.volser)) return { type: "NACK", reason: NackReason.NOT_PAIRED };
-    return storer.put(request);
+    return request.type === "TRACK_BATCH" ? storer.putBatch(request) : storer.put(request);
   });
 }
 

@@ -1,16 +1,18 @@
 // Sends tracks of a source volume to a target volume on a peer over a path's connections: the
-// copy engine of pairs and GSC (DESIGN.md §2). Tracks go in order, many in flight, spread over
-// every connection (each connection's window bounds its share). A track the target received
-// damaged (NACK, checksum mismatch) is sent again, a bounded number of times. When a connection
-// fails, the tracks it had not had acknowledged go back to the queue and the other connections
-// take them, so no track is lost; when every connection has failed, the copy fails with LINK_DOWN.
+// copy engine of pairs and GSC (DESIGN.md §2). Tracks go in batches, in order, many in flight,
+// spread over every connection (each connection's window bounds its share): one TRACK_BATCH
+// request per batch where the peer speaks protocol version 2, one TRACK_DATA or TRACK_ZERO per
+// track where it speaks 1. A track the target received damaged (checksum mismatch) is sent again
+// alone, a bounded number of times. When a connection fails, the tracks it had not had
+// acknowledged go back to the queue and the other connections take them, so no track is lost;
+// when every connection has failed, the copy fails with LINK_DOWN.
 //
 // A track moved to another connection may have been stored on the target already (its ACK was
 // lost with the connection): storing it twice is harmless, because it carries the same bytes.
 
 import { GsnapError, isGsnapError } from "../errors/gsnap-error.js";
 import { checkVolser } from "../geometry/names.js";
-import { NackReason, type ReplyFrame } from "../link/frame-types.js";
+import { type BatchTrack, NackReason, type ReplyFrame } from "../link/frame-types.js";
 import {
   type LinkConnection,
   MAX_BYTES_IN_FLIGHT,
@@ -19,7 +21,12 @@ import {
 } from "../link/link-connection.js";
 import type { Store } from "../store/store.js";
 import { RateLimiter } from "./rate-limiter.js";
-import { type OutgoingTrack, TrackFeed, type TrackSource } from "./track-feed.js";
+import {
+  type OutgoingBatch,
+  type OutgoingTrack,
+  TrackFeed,
+  type TrackSource,
+} from "./track-feed.js";
 
 /**
  * How often one track is sent again on one connection after the target found it damaged. Links
@@ -28,8 +35,12 @@ import { type OutgoingTrack, TrackFeed, type TrackSource } from "./track-feed.js
  */
 export const MAX_CHECKSUM_RESENDS = 3;
 
-/** What the sender needs of a connection; LinkConnection is one, tests wrap one. */
-export type TrackLink = Pick<LinkConnection, "request" | "isClosed">;
+/**
+ * What the sender needs of a connection; LinkConnection is one, tests wrap one. Without
+ * `carriesBatches` (a wrapper that does not say) tracks go one per request.
+ */
+export type TrackLink = Pick<LinkConnection, "request" | "isClosed"> &
+  Partial<Pick<LinkConnection, "carriesBatches">>;
 
 export interface SendTracksOptions {
   readonly store: Store;
@@ -71,13 +82,35 @@ export async function sendTracks(options: SendTracksOptions): Promise<SendResult
   return new TrackSend(feed, options).run();
 }
 
-type Delivery = "acknowledged" | "link-failed" | "refused";
+/** A batch read from the feed, with its tracks not yet acknowledged: at zero its slab goes back. */
+interface Lease {
+  readonly batch: OutgoingBatch;
+  left: number;
+}
+
+/**
+ * Tracks of one batch that a lane sends together (a whole batch on a connection that carries
+ * batches, one track on one that does not); what is not acknowledged may go back.
+ */
+interface Work {
+  readonly tracks: readonly OutgoingTrack[];
+  readonly lease: Lease;
+}
+
+/** How a lane's send of its work ended: the tracks not acknowledged, and why. */
+type Delivery =
+  | { readonly outcome: "acknowledged" }
+  | { readonly outcome: "link-failed"; readonly left: readonly OutgoingTrack[] }
+  | { readonly outcome: "refused" };
 
 class TrackSend {
   private readonly totals = { tracksSent: 0, bytesSent: 0, zeroTracks: 0, resent: 0 };
-  /** Tracks whose connection failed before they were acknowledged. */
-  private readonly returned: OutgoingTrack[] = [];
-  /** Tracks taken from the feed or `returned` and not yet acknowledged or returned. */
+  /**
+   * Work to send before the feed's next batch: what a connection failed to have acknowledged
+   * (`resent` counts it) and the rest of batches split into single tracks.
+   */
+  private readonly ready: { work: Work; returned: boolean }[] = [];
+  /** Work taken from the feed or `returned` and not yet acknowledged or returned. */
   private taken = 0;
   private waiters: (() => void)[] = [];
   private failure: unknown;
@@ -104,16 +137,20 @@ class TrackSend {
       { once: true },
     );
     const lanes: Promise<void>[] = [];
-    // One lane per track the window lets fly; each lane holds its track while it waits, so the
-    // byte window bounds them too (a few 1 MiB tracks, hundreds of 56 KiB ones).
-    const perConnection = Math.min(
-      MAX_FRAMES_IN_FLIGHT,
-      Math.ceil(MAX_BYTES_IN_FLIGHT / this.feed.trackSizeBytes) + 1,
-    );
-    // Lanes start taking tracks as they are made: made in turn over the connections, so that
-    // each connection gets its share from the first track on.
-    for (let i = 0; i < perConnection; i += 1) {
-      for (const connection of this.options.connections) lanes.push(this.lane(connection));
+    // One lane per request the window lets fly (a batch, or a track where the connection carries
+    // no batches); each lane holds its work while it waits, so the byte window bounds them too.
+    const laneCount = (connection: TrackLink) => {
+      const workBytes =
+        this.feed.trackSizeBytes * (connection.carriesBatches === true ? this.feed.batchTracks : 1);
+      return Math.min(MAX_FRAMES_IN_FLIGHT, Math.ceil(MAX_BYTES_IN_FLIGHT / workBytes) + 1);
+    };
+    const counts = this.options.connections.map(laneCount);
+    // Lanes start taking work as it is read: in turn over the connections, so that each
+    // connection gets its share from the first batch on.
+    for (let i = 0; i < Math.max(0, ...counts); i += 1) {
+      this.options.connections.forEach((connection, index) => {
+        if (i < counts[index]) lanes.push(this.lane(connection));
+      });
     }
     await Promise.all(lanes);
     if (this.failure !== undefined) throw this.failure;
@@ -132,18 +169,20 @@ class TrackSend {
 
   private async lane(connection: TrackLink): Promise<void> {
     while (true) {
-      const track = await this.take(connection);
-      if (track === undefined) return;
-      const delivery = await this.deliver(connection, track);
+      const work = await this.take(connection);
+      if (work === undefined) return;
+      const delivery = await this.deliver(connection, work);
       this.taken -= 1;
-      if (delivery === "link-failed") this.returned.push(track);
+      if (delivery.outcome === "link-failed") {
+        this.ready.push({ work: { tracks: delivery.left, lease: work.lease }, returned: true });
+      }
       this.wake();
-      if (delivery !== "acknowledged") return;
+      if (delivery.outcome !== "acknowledged") return;
     }
   }
 
-  /** The next track for a lane, or undefined when the lane is done. */
-  private async take(connection: TrackLink): Promise<OutgoingTrack | undefined> {
+  /** The next work for a lane, or undefined when the lane is done. */
+  private async take(connection: TrackLink): Promise<Work | undefined> {
     const signal = this.options.signal;
     while (this.failure === undefined && !connection.isClosed) {
       if (signal?.aborted) {
@@ -151,29 +190,47 @@ class TrackSend {
         this.wake();
         return undefined;
       }
-      const returned = this.returned.shift();
-      if (returned !== undefined) {
-        this.totals.resent += 1;
+      const ready = this.ready.shift();
+      if (ready !== undefined) {
+        if (ready.returned) this.totals.resent += ready.work.tracks.length;
         this.taken += 1;
-        return returned;
+        return this.fit(connection, ready.work);
       }
       if (!this.feed.done) {
         // Counted before the read, so that idle lanes know more work may still come.
         this.taken += 1;
-        const track = await this.nextFromFeed();
-        if (track !== undefined) return track;
+        const batch = await this.nextFromFeed();
+        if (batch !== undefined) {
+          const lease = { batch, left: batch.tracks.length };
+          if (lease.left === 0) batch.release();
+          else return this.fit(connection, { tracks: batch.tracks, lease });
+        }
         this.taken -= 1;
         this.wake();
         continue;
       }
-      // Tracks in flight elsewhere may yet come back from a failed connection.
+      // Work in flight elsewhere may yet come back from a failed connection.
       if (this.taken === 0) return undefined;
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
     return undefined;
   }
 
-  private async nextFromFeed(): Promise<OutgoingTrack | undefined> {
+  /**
+   * The work as the connection takes it: whole where it carries batches, else its first track,
+   * the rest ready for the next lane (not counted as resent).
+   */
+  private fit(connection: TrackLink, work: Work): Work {
+    if (connection.carriesBatches === true || work.tracks.length === 1) return work;
+    this.ready.unshift({
+      work: { tracks: work.tracks.slice(1), lease: work.lease },
+      returned: false,
+    });
+    this.wake();
+    return { tracks: work.tracks.slice(0, 1), lease: work.lease };
+  }
+
+  private async nextFromFeed(): Promise<OutgoingBatch | undefined> {
     try {
       return await this.feed.next();
     } catch (error) {
@@ -182,33 +239,38 @@ class TrackSend {
     }
   }
 
-  private async deliver(connection: TrackLink, track: OutgoingTrack): Promise<Delivery> {
-    if (this.limiter !== undefined && track.kind === "data") {
-      const waitMs = this.limiter.take(track.data.length, performance.now());
-      if (waitMs > 0 && !(await this.pause(waitMs))) return "refused";
+  private async deliver(connection: TrackLink, work: Work): Promise<Delivery> {
+    if (this.limiter !== undefined) {
+      let bytes = 0;
+      for (const track of work.tracks) if (track.kind === "data") bytes += track.data.length;
+      const waitMs = bytes === 0 ? 0 : this.limiter.take(bytes, performance.now());
+      if (waitMs > 0 && !(await this.pause(waitMs))) return { outcome: "refused" };
     }
-    let sent: SentTrack;
-    try {
-      sent = await sendTrack(connection, this.options.targetVolser, track);
-    } catch (error) {
-      if (!isGsnapError(error)) throw error;
-      this.lastLinkError = error;
-      return "link-failed";
-    }
+    const target = this.options.targetVolser;
+    const sent =
+      connection.carriesBatches === true
+        ? await sendBatch(connection, target, work.tracks)
+        : await sendOneByOne(connection, target, work.tracks);
     this.totals.resent += sent.resends;
-    if (sent.reply.type === "ACK") {
-      this.acknowledge(track);
-      return "acknowledged";
+    for (const track of sent.acknowledged) this.acknowledge(track);
+    work.lease.left -= sent.acknowledged.length;
+    if (work.lease.left === 0) work.lease.batch.release();
+    if (sent.refused !== undefined) {
+      this.failure ??= trackRefusal(
+        { source: this.options.sourceVolser, target, track: sent.refused.track },
+        sent.refused.sent,
+      );
+      return { outcome: "refused" };
     }
-    this.failure ??= trackRefusal(
-      { source: this.options.sourceVolser, target: this.options.targetVolser, track },
-      sent,
-    );
-    return "refused";
+    if (sent.left.length > 0) {
+      this.lastLinkError = sent.linkError;
+      return { outcome: "link-failed", left: sent.left };
+    }
+    return { outcome: "acknowledged" };
   }
 
   /**
-   * Waits out the bandwidth cap; false when the send was aborted meanwhile. Hundreds of lanes may
+   * Waits out the bandwidth cap; false when the send was aborted meanwhile. Dozens of lanes may
    * each wait seconds for their turn under a low cap: an abort (pair stop, job cancel) must not
    * wait for them.
    */
@@ -239,6 +301,122 @@ class TrackSend {
   private wake(): void {
     for (const waiter of this.waiters.splice(0)) waiter();
   }
+}
+
+/** What became of the tracks of one work on one connection. */
+interface SentWork {
+  readonly acknowledged: readonly OutgoingTrack[];
+  /** Not acknowledged because the connection failed: they go to another. */
+  readonly left: readonly OutgoingTrack[];
+  readonly linkError?: unknown;
+  /** The first track the target refused for good, which ends the copy. */
+  readonly refused?: { readonly track: OutgoingTrack; readonly sent: SentTrack };
+  /** Tracks sent again after the target found them damaged. */
+  readonly resends: number;
+}
+
+/**
+ * Sends tracks as TRACK_BATCH requests on one connection: all of them, then again those the
+ * target found damaged (at most MAX_CHECKSUM_RESENDS times).
+ */
+async function sendBatch(
+  connection: TrackLink,
+  volser: string,
+  tracks: readonly OutgoingTrack[],
+): Promise<SentWork> {
+  const acknowledged: OutgoingTrack[] = [];
+  let pending = tracks;
+  let resends = 0;
+  for (let attempt = 0; ; attempt += 1) {
+    let reply: ReplyFrame;
+    try {
+      reply = await connection.request({
+        type: "TRACK_BATCH",
+        volser,
+        tracks: pending.map(batchTrackOf),
+      });
+    } catch (error) {
+      if (!isGsnapError(error)) throw error;
+      return { acknowledged, left: pending, linkError: error, resends };
+    }
+    const reasons = refusalReasons(reply, pending.length);
+    const damaged: OutgoingTrack[] = [];
+    for (let i = 0; i < pending.length; i += 1) {
+      const reason = reasons?.[i] ?? 0;
+      if (reason === 0) {
+        acknowledged.push(pending[i]);
+        continue;
+      }
+      const nack: ReplyFrame = { type: "NACK", requestId: reply.requestId, reason };
+      const lastTry = attempt === MAX_CHECKSUM_RESENDS;
+      if (reason !== NackReason.CHECKSUM_MISMATCH || lastTry) {
+        const sent = { reply: reasons === undefined ? reply : nack, resends: attempt };
+        return { acknowledged, left: [], refused: { track: pending[i], sent }, resends };
+      }
+      damaged.push(pending[i]);
+    }
+    if (damaged.length === 0) return { acknowledged, left: [], resends };
+    resends += damaged.length;
+    pending = damaged;
+  }
+}
+
+/**
+ * The reason each track of a batch was refused (0: stored), from its reply; undefined when the
+ * reply is not one a batch can have (the caller refuses the first track with it).
+ */
+function refusalReasons(reply: ReplyFrame, count: number): number[] | undefined {
+  if (reply.type === "ACK") return new Array(count).fill(0);
+  if (reply.type === "NACK") return new Array(count).fill(reply.reason);
+  if (reply.type !== "BATCH_NACK") return undefined;
+  const reasons = new Array(count).fill(0);
+  for (const refusal of reply.refusals) {
+    // An index past the batch is the peer's fault: its track is refused like a protocol error.
+    if (refusal.index >= count) return undefined;
+    reasons[refusal.index] = refusal.reason;
+  }
+  return reasons;
+}
+
+function batchTrackOf(track: OutgoingTrack): BatchTrack {
+  return track.kind === "zero"
+    ? { trackNumber: track.trackNumber, checksum: 0n, data: undefined }
+    : { trackNumber: track.trackNumber, checksum: track.checksum, data: track.data };
+}
+
+/** Sends tracks one per request (protocol version 1), all at once; the window paces them. */
+async function sendOneByOne(
+  connection: TrackLink,
+  volser: string,
+  tracks: readonly OutgoingTrack[],
+): Promise<SentWork> {
+  const outcomes = await Promise.all(
+    tracks.map((track) =>
+      sendTrack(connection, volser, track).then(
+        (sent) => ({ track, sent, error: undefined }),
+        (error: unknown) => {
+          if (!isGsnapError(error)) throw error;
+          return { track, sent: undefined, error };
+        },
+      ),
+    ),
+  );
+  const acknowledged: OutgoingTrack[] = [];
+  const left: OutgoingTrack[] = [];
+  let linkError: unknown;
+  let refused: SentWork["refused"];
+  let resends = 0;
+  for (const { track, sent, error } of outcomes) {
+    if (sent === undefined) {
+      left.push(track);
+      linkError = error;
+      continue;
+    }
+    resends += sent.resends;
+    if (sent.reply.type === "ACK") acknowledged.push(track);
+    else refused ??= { track, sent };
+  }
+  return { acknowledged, left: refused === undefined ? left : [], linkError, refused, resends };
 }
 
 export interface SentTrack {

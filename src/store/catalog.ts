@@ -186,9 +186,12 @@ export class Catalog implements NodeStore {
     return this.nextChunkId++;
   }
 
-  /** Records a newly appended chunk with no references yet; the mapping tree retains it. */
+  /**
+   * Records a newly appended chunk with the one reference of the track that will map it (the
+   * mapping tree is then told not to retain it again): one put per new chunk, not three.
+   */
   addChunk(id: number, chunk: { location: ChunkLocation; hash: bigint }): void {
-    this.putChunk(id, { ...chunk, refs: 0 });
+    this.putChunk(id, { ...chunk, refs: 1 });
     this.addLive(chunk.location, 1);
     this.segmentChunks.putSync(segmentKey(chunk.location), id);
   }

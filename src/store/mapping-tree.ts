@@ -105,29 +105,28 @@ function collect(
   }
 }
 
+/** Tracks to point at chunks; `born` says the chunks already hold the reference they take. */
+interface Edit {
+  readonly firstTrack: number;
+  readonly chunkIds: Float64Array;
+  /** True for chunks recorded just now with one reference each (NodeStore.addChunk). */
+  readonly born?: boolean;
+}
+
 /**
  * Points tracks [firstTrack, firstTrack + chunkIds.length) at the given chunk ids (NONE unmaps),
- * retaining each new chunk and releasing each replaced one. Returns the tree's new root.
+ * retaining each new chunk (unless it was born with its reference) and releasing each replaced
+ * one. Returns the tree's new root.
  */
-export function assign(
-  store: NodeStore,
-  tree: Tree,
-  edit: { firstTrack: number; chunkIds: Float64Array },
-): Tree {
+export function assign(store: NodeStore, tree: Tree, edit: Edit): Tree {
   const { firstTrack, chunkIds } = edit;
   assert.ok(firstTrack >= 0 && firstTrack + chunkIds.length <= tree.trackCount);
   if (chunkIds.length === 0) return tree;
-  const root = assignInto(store, tree.root, tree.depth - 1, 0, { firstTrack, chunkIds });
+  const root = assignInto(store, tree.root, tree.depth - 1, 0, edit);
   return { ...tree, root };
 }
 
-function assignInto(
-  store: NodeStore,
-  id: number,
-  level: number,
-  base: number,
-  edit: { firstTrack: number; chunkIds: Float64Array },
-): number {
+function assignInto(store: NodeStore, id: number, level: number, base: number, edit: Edit): number {
   const low = Math.max(edit.firstTrack, base);
   const high = Math.min(edit.firstTrack + edit.chunkIds.length, base + spanOf(level));
   const values = edit.chunkIds.subarray(low - edit.firstTrack, high - edit.firstTrack);
@@ -140,7 +139,7 @@ function assignInto(
       const previous = node.entries[index];
       const next = values[i];
       if (previous === next) continue;
-      if (next !== NONE) store.retainChunk(next);
+      if (next !== NONE && edit.born !== true) store.retainChunk(next);
       if (previous !== NONE) store.releaseChunk(previous);
       node.entries[index] = next;
     }

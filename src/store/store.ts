@@ -19,6 +19,7 @@ import { type ChunkDevice, ChunkNotLocal } from "./chunk-device.js";
 import { Collector, type CollectorTotals } from "./collector.js";
 import { countMapped, releaseTree, snap } from "./mapping-tree.js";
 import { PendingTracks, type TrackSpan, wholeVolume } from "./pending-tracks.js";
+import { readTracksAsync, type TrackRun } from "./read-tracks.js";
 import { SegmentDevice } from "./segment-device.js";
 import { planSnap } from "./snap-plan.js";
 import { takeStoreLock } from "./store-lock.js";
@@ -226,6 +227,18 @@ export class Store {
   }
 
   /**
+   * Reads the whole tracks of `runs` into consecutive slots of `into` (a copy's batch), each
+   * verified; returns each track's stored checksum, undefined where unmapped (slot untouched).
+   */
+  async readTracks(
+    volser: string,
+    options: { readonly runs: readonly TrackRun[]; readonly into: Buffer },
+  ): Promise<(bigint | undefined)[]> {
+    this.checkOpen();
+    return readTracksAsync(this.parts, this.volume(volser, "read"), options);
+  }
+
+  /**
    * Writes bytes. The tracks the write covers whole go to the chunk device in the background
    * first; the transaction that maps them runs after every change requested before this one.
    * `data` must stay unchanged until the promise settles.
@@ -274,8 +287,8 @@ export class Store {
 
   /**
    * Writes runs of whole tracks whose checksums the caller has verified (a pair's secondary: the
-   * link checked each track), all in one change. The images are kept as they are until the
-   * promise settles.
+   * link checked each track), all in one change; a track without data is unmapped. The images are
+   * kept as they are until the promise settles.
    */
   async writeTracks(
     volser: string,

@@ -291,9 +291,12 @@ function newChunks(
   return { chunkIds, images };
 }
 
-/** A whole track image with its checksum (chunkChecksum of the bytes), already verified. */
+/**
+ * A whole track image with its checksum (chunkChecksum of the bytes), already verified; no data:
+ * the track is all zeroes (it is unmapped).
+ */
 export interface ChecksummedTrack {
-  readonly data: Buffer;
+  readonly data: Buffer | undefined;
   readonly checksum: bigint;
 }
 
@@ -313,7 +316,7 @@ export function prepareTrackWrite(
   };
   checkByteRange(volume, range, "write");
   for (const track of write.tracks) {
-    if (track.data.length !== trackSizeBytes) {
+    if (track.data !== undefined && track.data.length !== trackSizeBytes) {
       throw new GsnapError(
         "IO_OUT_OF_RANGE",
         `Cannot write a track of ${track.data.length} bytes to volume "${volume.volser}": its tracks hold ${trackSizeBytes}`,
@@ -354,7 +357,8 @@ function pointTracks(
   volume: VolumeRecord,
   tracks: { firstTrack: number; chunkIds: Float64Array },
 ): VolumeRecord {
-  const tree = assign(parts.catalog, treeOf(volume), tracks);
+  // Every chunk id given here is new, recorded with the reference this track takes.
+  const tree = assign(parts.catalog, treeOf(volume), { ...tracks, born: true });
   if (tree.root === volume.root) return volume;
   const updated = { ...volume, root: tree.root };
   parts.catalog.putVolume(updated);
