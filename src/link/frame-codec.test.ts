@@ -8,6 +8,9 @@ import {
   FRAME_MAGIC,
   type Frame,
   FrameType,
+  MAX_BATCH_DATA_BYTES,
+  MAX_BATCH_PAYLOAD_BYTES,
+  MAX_BATCH_TRACKS,
   MAX_FRAME_BYTES,
   MAX_PAYLOAD_BYTES,
   NackReason,
@@ -49,8 +52,36 @@ const EVERY_FRAME: Frame[] = [
     data: Buffer.alloc(0),
   },
   { type: "TRACK_ZERO", requestId: 43, volser: "VOL001", trackNumber: 15 },
+  {
+    type: "TRACK_BATCH",
+    requestId: 44,
+    volser: "VOL001",
+    tracks: [
+      { trackNumber: 3, checksum: 0x0123_4567_89ab_cdefn, data: Buffer.alloc(57_344, 1) },
+      { trackNumber: 4, checksum: 0n, data: undefined },
+      { trackNumber: 0xffff_ffff, checksum: 7n, data: Buffer.alloc(MAX_TRACK_SIZE_BYTES, 2) },
+    ],
+  },
+  {
+    type: "TRACK_BATCH",
+    requestId: 45,
+    volser: "V",
+    tracks: Array.from({ length: MAX_BATCH_TRACKS }, (_, trackNumber) => ({
+      trackNumber,
+      checksum: 0n,
+      data: undefined,
+    })),
+  },
   { type: "ACK", requestId: 42 },
   { type: "NACK", requestId: 42, reason: NackReason.CHECKSUM_MISMATCH },
+  {
+    type: "BATCH_NACK",
+    requestId: 44,
+    refusals: [
+      { index: 0, reason: NackReason.CHECKSUM_MISMATCH },
+      { index: MAX_BATCH_TRACKS - 1, reason: NackReason.TRACK_OUT_OF_RANGE },
+    ],
+  },
   { type: "PING", requestId: 0xffff_ffff },
   { type: "PONG", requestId: 0xffff_ffff },
   {
@@ -110,8 +141,111 @@ describe("frame codec", () => {
       expect(Buffer.concat(parts).equals(encodeFrame(frame))).toBe(true);
       // A track's bytes go as they are, not copied.
       if (frame.type === "TRACK_DATA") expect(parts.at(-1)).toBe(frame.data);
+      if (frame.type === "TRACK_BATCH") {
+        const data = frame.tracks.flatMap((track) =>
+          track.data === undefined ? [] : [track.data],
+        );
+        expect(parts.slice(1)).toEqual(data);
+        for (const [index, part] of parts.slice(1).entries()) expect(part).toBe(data[index]);
+      }
     },
   );
+
+  it("refuses a batch that breaks its rules, and a BATCH_NACK out of order", () => {
+    const batch = (tracks: { trackNumber: number; checksum: bigint; data?: Buffer }[]) =>
+      encodeFrame({
+        type: "TRACK_BATCH",
+        requestId: 1,
+        volser: "V",
+        tracks: tracks.map((track) => ({ ...track, data: track.data })),
+      });
+    const good = batch([
+      { trackNumber: 1, checksum: 5n, data: Buffer.alloc(8) },
+      { trackNumber: 2, checksum: 0n },
+    ]);
+    expect(decodeFrame(good).status).toBe("frame");
+    const refused = { status: "failure", failure: { kind: "bad-field" } };
+    // Payload: 1+1 VOLSER, count u16 at 2, entries from 4 (track u32, length u32, checksum u64).
+    const changed = (edit: (payload: Buffer) => void) => {
+      const bytes = Buffer.from(good);
+      edit(bytes.subarray(FRAME_HEADER_BYTES));
+      return decodeFrame(bytes);
+    };
+    // Tracks out of order, or the same track twice.
+    expect(changed((p) => p.writeUInt32BE(2, 4))).toMatchObject(refused);
+    expect(changed((p) => p.writeUInt32BE(3, 4))).toMatchObject(refused);
+    // A zero record with a checksum.
+    expect(changed((p) => p.writeBigUInt64BE(1n, 4 + 16 + 8))).toMatchObject(refused);
+    // No tracks at all (the payload then ends early or has bytes left over).
+    expect(changed((p) => p.writeUInt16BE(0, 2)).status).toBe("failure");
+    // Data lengths that do not fill the payload.
+    expect(changed((p) => p.writeUInt32BE(9, 8))).toMatchObject({
+      status: "failure",
+      failure: { kind: "bad-length" },
+    });
+    expect(changed((p) => p.writeUInt32BE(7, 8))).toMatchObject({
+      status: "failure",
+      failure: { kind: "bad-length" },
+    });
+    // More data than a batch may carry, said by its header alone.
+    expect(decodeFrame(header(FrameType.TRACK_BATCH, MAX_BATCH_PAYLOAD_BYTES + 1))).toMatchObject({
+      status: "failure",
+      failure: { kind: "oversized" },
+    });
+    const tooMuch = Array.from({ length: 5 }, (_, trackNumber) => ({
+      trackNumber,
+      checksum: 1n,
+      data: Buffer.alloc(MAX_TRACK_SIZE_BYTES),
+    }));
+    expect(() => batch(tooMuch)).toThrow();
+    expect(tooMuch.length * MAX_TRACK_SIZE_BYTES).toBeGreaterThan(MAX_BATCH_DATA_BYTES);
+    const nack = encodeFrame({
+      type: "BATCH_NACK",
+      requestId: 1,
+      refusals: [
+        { index: 1, reason: 1 },
+        { index: 2, reason: 1 },
+      ],
+    });
+    // BATCH_NACK payload: count u16, then (index u16, reason u16): the second index at 6.
+    const swapped = Buffer.from(nack);
+    swapped.writeUInt16BE(0, FRAME_HEADER_BYTES + 6);
+    expect(decodeFrame(swapped)).toMatchObject(refused);
+  });
+
+  it("decodes any valid batch it encodes, and never throws on a batch with bytes changed", () => {
+    const trackArb = fc.record({
+      gap: fc.integer({ min: 1, max: 1000 }),
+      length: fc.integer({ min: 0, max: 300 }),
+      checksum: fc.bigInt({ min: 1n, max: 2n ** 64n - 1n }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(trackArb, { minLength: 1, maxLength: 20 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+        (specs, flips) => {
+          let trackNumber = -1;
+          const tracks = specs.map((spec) => {
+            trackNumber += spec.gap;
+            return spec.length === 0
+              ? { trackNumber, checksum: 0n, data: undefined }
+              : { trackNumber, checksum: spec.checksum, data: Buffer.alloc(spec.length, 3) };
+          });
+          const frame: Frame = { type: "TRACK_BATCH", requestId: 9, volser: "VOL001", tracks };
+          const bytes = encodeFrame(frame);
+          const decoded = decodeFrame(bytes);
+          expect(decoded).toMatchObject({ status: "frame", frame });
+          for (const [at, value] of flips)
+            bytes[FRAME_HEADER_BYTES + (at % (bytes.length - FRAME_HEADER_BYTES))] = value;
+          const mangled = decodeFrame(bytes);
+          if (mangled.status === "frame") {
+            expect(encodeFrame(mangled.frame)).toEqual(bytes);
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
 
   it("says a frame is incomplete until its last byte is there", () => {
     const bytes = encodeFrame({

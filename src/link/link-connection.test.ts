@@ -56,6 +56,13 @@ function serveTracks(connection: LinkConnection, tracks: Map<string, Buffer | "z
         expect(trackChecksum(frame.data)).toBe(frame.checksum);
         tracks.set(`${frame.volser}/${frame.trackNumber}`, Buffer.from(frame.data));
         connection.send({ type: "ACK", requestId: frame.requestId });
+      } else if (frame.type === "TRACK_BATCH") {
+        for (const track of frame.tracks) {
+          if (track.data !== undefined) expect(trackChecksum(track.data)).toBe(track.checksum);
+          const stored = track.data === undefined ? "zero" : Buffer.from(track.data);
+          tracks.set(`${frame.volser}/${track.trackNumber}`, stored);
+        }
+        connection.send({ type: "ACK", requestId: frame.requestId });
       }
     }
   })();
@@ -111,10 +118,12 @@ async function rawPeer(port: number): Promise<{ socket: net.Socket; closed: Prom
 /** A raw socket that has passed the handshake by hand, free to misbehave afterwards. */
 async function rawAuthenticated(
   port: number,
+  versions?: readonly number[],
 ): Promise<{ socket: net.Socket; closed: Promise<void> }> {
   const peer = await rawPeer(port);
   const handshake = new LinkHandshake({
     role: "initiator",
+    versions,
     secret: SECRET,
     serial: "GS00001",
     expectSerial: "GS00002",
@@ -307,6 +316,57 @@ describe("link connection", () => {
     const line = server.lines.find((entry) => entry.level === "warn");
     expect(line?.obj).toMatchObject({ code: "LINK_PROTOCOL" });
     expect(line?.msg).toMatch(/type 77 is unknown/);
+    await expectStillServing(server);
+  });
+
+  it("carries a TRACK_BATCH and answers its damaged tracks alone with BATCH_NACK", async () => {
+    const server = await served();
+    const connection = await connectGood(server);
+    expect(connection.carriesBatches).toBe(true);
+    const good = randomBytes(57_344);
+    const bad = randomBytes(57_344);
+    const tracks = [
+      { trackNumber: 1, checksum: trackChecksum(good), data: good },
+      { trackNumber: 2, checksum: 0n, data: undefined },
+      { trackNumber: 3, checksum: trackChecksum(bad) ^ 1n, data: bad },
+    ];
+    const reply = await connection.request({ type: "TRACK_BATCH", volser: "VOL001", tracks });
+    expect(reply).toMatchObject({
+      type: "BATCH_NACK",
+      refusals: [{ index: 2, reason: NackReason.CHECKSUM_MISMATCH }],
+    });
+    // The sound tracks reached the handler; the damaged one never did.
+    expect(server.tracks.get("VOL001/1")).toEqual(good);
+    expect(server.tracks.get("VOL001/2")).toBe("zero");
+    expect(server.tracks.has("VOL001/3")).toBe(false);
+    // A batch all of whose data tracks are damaged is answered by the connection itself.
+    const allBad = [{ trackNumber: 5, checksum: 1n, data: bad }];
+    expect(
+      await connection.request({ type: "TRACK_BATCH", volser: "VOL001", tracks: allBad }),
+    ).toMatchObject({
+      type: "BATCH_NACK",
+      refusals: [{ index: 0, reason: NackReason.CHECKSUM_MISMATCH }],
+    });
+    expect(server.tracks.has("VOL001/5")).toBe(false);
+    expect(await connection.request({ type: "PING" })).toMatchObject({ type: "PONG" });
+  });
+
+  it("closes a peer that sends TRACK_BATCH on a link that agreed on version 1", async () => {
+    const server = await served();
+    const peer = await rawAuthenticated(server.listener.address.port, [1]);
+    peer.socket.write(
+      encodeFrame({
+        type: "TRACK_BATCH",
+        requestId: 1,
+        volser: "VOL001",
+        tracks: [{ trackNumber: 0, checksum: 0n, data: undefined }],
+      }),
+    );
+    await peer.closed;
+    const line = server.lines.find((entry) => entry.level === "warn");
+    expect(line?.obj).toMatchObject({ code: "LINK_PROTOCOL" });
+    expect(line?.msg).toMatch(/protocol version 1 has none/);
+    expect(server.tracks.size).toBe(0);
     await expectStillServing(server);
   });
 

@@ -25,8 +25,12 @@ export interface ChunkHeader {
   readonly hash: bigint;
 }
 
-export function encodeChunkHeader(header: ChunkHeader): Buffer {
-  const buffer = Buffer.alloc(CHUNK_HEADER_BYTES);
+export function encodeChunkHeader(
+  header: ChunkHeader,
+  into: Buffer = Buffer.alloc(CHUNK_HEADER_BYTES),
+): Buffer {
+  const buffer = into.subarray(0, CHUNK_HEADER_BYTES);
+  buffer.fill(0);
   buffer.writeUInt32LE(MAGIC, 0);
   buffer.writeUInt16LE(VERSION, 4);
   buffer.writeBigUInt64LE(BigInt(header.id), 8);
