@@ -125,8 +125,33 @@ function trackData(volser: string, trackNumber: number, data: Buffer): Frame {
   };
 }
 
+/** A TRACK_BATCH of tracks 0, 1, ... with the given data (empty: a zero record). */
+function trackBatch(volser: string, datas: readonly Buffer[]): Frame {
+  return {
+    type: "TRACK_BATCH",
+    requestId: 99,
+    volser,
+    tracks: datas.map((data, trackNumber) =>
+      data.length === 0
+        ? { trackNumber, checksum: 0n, data: undefined }
+        : { trackNumber, checksum: trackChecksum(data), data },
+    ),
+  };
+}
+
 const frameArbitrary: fc.Arbitrary<Frame> = fc.oneof(
   fc.constantFrom(...OTHER_FRAMES),
+  fc
+    .record({
+      volser: fc.constantFrom("A", "VOL001"),
+      datas: fc.array(fc.uint8Array({ maxLength: 30 }), { minLength: 1, maxLength: 5 }),
+    })
+    .map(({ volser, datas }) =>
+      trackBatch(
+        volser,
+        datas.map((data) => Buffer.from(data)),
+      ),
+    ),
   fc
     .record({
       volser: fc.constantFrom("A", "VOL001", "AB#$"),
@@ -136,7 +161,10 @@ const frameArbitrary: fc.Arbitrary<Frame> = fc.oneof(
     .map(({ volser, trackNumber, data }) => trackData(volser, trackNumber, Buffer.from(data))),
 );
 
-/** Byte ranges [start, end) of the data of TRACK_DATA frames that have data, in stream order. */
+/**
+ * Byte ranges [start, end) of the data of TRACK_DATA frames that have data, and of the data of
+ * TRACK_BATCH frames that have any (it ends the frame), in stream order.
+ */
 function dataRanges(frames: readonly Frame[]): [number, number][] {
   const ranges: [number, number][] = [];
   let offset = 0;
@@ -144,6 +172,10 @@ function dataRanges(frames: readonly Frame[]): [number, number][] {
     const frameBytes = encodeFrame(frame).length;
     if (frame.type === "TRACK_DATA" && frame.data.length > 0) {
       ranges.push([offset + frameBytes - frame.data.length, offset + frameBytes]);
+    }
+    if (frame.type === "TRACK_BATCH") {
+      const dataBytes = frame.tracks.reduce((sum, track) => sum + (track.data?.length ?? 0), 0);
+      if (dataBytes > 0) ranges.push([offset + frameBytes - dataBytes, offset + frameBytes]);
     }
     offset += frameBytes;
   }
@@ -167,7 +199,7 @@ function expectDataCorrupted(input: Buffer, output: Buffer, frames: Frame[], cou
 }
 
 describe("frame corrupter", () => {
-  it("flips one byte in the data of exactly the next n TRACK_DATA frames, however the stream is split", () => {
+  it("flips one byte in the data of exactly the next n TRACK_DATA or TRACK_BATCH frames, however the stream is split", () => {
     fc.assert(
       fc.property(
         fc.array(frameArbitrary, { maxLength: 12 }),

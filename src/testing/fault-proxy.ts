@@ -1,8 +1,9 @@
 // A TCP proxy that sits on a peer link between two storage systems and lets a test break it: cut
 // every connection at once or after a number of bytes, refuse new connections, delay traffic,
 // and corrupt frames going from the client to the target. Corruption follows the frame stream
-// (docs/link-protocol.md), so a test can flip a byte inside a track's data and leave the header
-// intact (the receiver sees a checksum mismatch), or flip the magic (a protocol error).
+// (docs/link-protocol.md), so a test can flip a byte inside a track's data (of a TRACK_DATA, or of
+// one track of a TRACK_BATCH) and leave the header intact (the receiver sees a checksum
+// mismatch), or flip the magic (a protocol error).
 //
 // The frame scanner is pure; the proxy around it forwards each direction of each connection pair
 // in order, after the delay, pausing the side that reads when the side that writes falls behind.
@@ -16,6 +17,10 @@ const FLIP_MASK = 0xff;
 
 /** TRACK_DATA fields after the VOLSER's length byte and text: track number u32, checksum u64. */
 const TRACK_FIELDS_BYTES = 12;
+
+/** TRACK_BATCH: the track count (u16) after the VOLSER, then a table of 16 bytes a track. */
+const BATCH_COUNT_BYTES = 2;
+const BATCH_ENTRY_BYTES = 16;
 
 /**
  * Bytes one direction of one pair holds (delayed or waiting for a slow reader) before the proxy
@@ -59,6 +64,9 @@ export class FrameCorrupter {
   private payloadOffset = 0;
   private payloadBytes = 0;
   private isTrackData = false;
+  private isTrackBatch = false;
+  /** A TRACK_BATCH's first payload bytes (VOLSER and count), to find where its data starts. */
+  private readonly batchPrefix = Buffer.alloc(1 + 255 + BATCH_COUNT_BYTES);
   /** Payload offset of the byte to flip in the current frame, or -1. */
   private flipOffset = -1;
 
@@ -82,7 +90,8 @@ export class FrameCorrupter {
         if (this.headerOffset === FRAME_HEADER_BYTES) this.startPayload();
       } else {
         if (this.payloadOffset === 0 && this.isTrackData) this.aimAtData(chunk[index]);
-        const take = Math.min(this.payloadBytes - this.payloadOffset, chunk.length - index);
+        let take = Math.min(this.payloadBytes - this.payloadOffset, chunk.length - index);
+        if (this.isTrackBatch) take = this.followBatchPrefix(chunk, index, take);
         const flipAt = this.flipOffset - this.payloadOffset;
         if (flipAt >= 0 && flipAt < take) flip(index + flipAt);
         this.payloadOffset += take;
@@ -99,6 +108,7 @@ export class FrameCorrupter {
     this.payloadOffset = 0;
     this.payloadBytes = this.header.readUInt32BE(12);
     this.isTrackData = this.header.readUInt8(5) === FrameType.TRACK_DATA;
+    this.isTrackBatch = this.header.readUInt8(5) === FrameType.TRACK_BATCH;
     this.flipOffset = -1;
     this.phase = this.payloadBytes === 0 ? "header" : "payload";
   }
@@ -111,6 +121,29 @@ export class FrameCorrupter {
     if (dataBytes <= 0 || !this.plan.takeTrackData()) return;
     this.flipOffset = dataOffset + Math.floor(dataBytes / 2);
     assert.ok(this.flipOffset < this.payloadBytes, "the flipped byte is inside the payload");
+  }
+
+  /**
+   * Takes a TRACK_BATCH's VOLSER and count as they pass (at most `take` bytes, stopping where the
+   * count ends) and aims at the middle byte of the batch's data once the count is known. Returns
+   * how many bytes to take now.
+   */
+  private followBatchPrefix(chunk: Buffer, index: number, take: number): number {
+    const volserBytes = this.payloadOffset === 0 ? chunk[index] : this.batchPrefix[0];
+    const prefixBytes = 1 + volserBytes + BATCH_COUNT_BYTES;
+    if (this.payloadOffset >= prefixBytes) return take;
+    const now = Math.min(take, prefixBytes - this.payloadOffset);
+    chunk.copy(this.batchPrefix, this.payloadOffset, index, index + now);
+    if (this.payloadOffset + now === prefixBytes) {
+      const count = this.batchPrefix.readUInt16BE(1 + volserBytes);
+      const dataOffset = prefixBytes + count * BATCH_ENTRY_BYTES;
+      const dataBytes = this.payloadBytes - dataOffset;
+      // A batch of zero records alone (or a malformed one) has nothing to corrupt.
+      if (dataBytes > 0 && this.plan.takeTrackData()) {
+        this.flipOffset = dataOffset + Math.floor(dataBytes / 2);
+      }
+    }
+    return now;
   }
 }
 
@@ -127,7 +160,7 @@ export interface FaultProxyStats {
   /** Bytes written client->target and target->client. */
   readonly bytesUp: number;
   readonly bytesDown: number;
-  /** TRACK_DATA frames and headers corrupted. */
+  /** TRACK_DATA and TRACK_BATCH frames and headers corrupted. */
   readonly framesCorrupted: number;
 }
 
@@ -141,7 +174,10 @@ export interface FaultProxy {
   setRefusing(refusing: boolean): void;
   /** Each chunk, in either direction, waits this long before it is forwarded; order is kept. */
   setDelay(delayMs: number): void;
-  /** Flips one byte in the data of each of the next `frameCount` TRACK_DATA frames. */
+  /**
+   * Flips one byte in the data of each of the next `frameCount` TRACK_DATA frames, or of one track
+   * of each of the next TRACK_BATCH frames.
+   */
   corruptTrackData(frameCount: number): void;
   /** Flips the first magic byte of the next frame client->target. */
   corruptHeader(): void;
