@@ -5,9 +5,16 @@
 import { GsnapError } from "../errors/gsnap-error.js";
 import { checkSsid, checkVolser } from "../geometry/names.js";
 import { ControlOp, type ControlOpName } from "../link/frame-types.js";
+import { CHECKSUM_BYTES } from "./copy-runs.js";
 
 /** A checksum list covers at most this many tracks: 32,768 × 8 bytes in base64 fits a RESULT. */
 export const MAX_CHECKSUM_TRACKS = 32_768;
+/**
+ * Runs one CHECKSUMS request may name: about 20 bytes of JSON each, so 8,192 of them take some
+ * 160 KiB of the 512 KiB a CONTROL body may hold. A repeated GSC asks for the scattered tracks it
+ * sent in as few requests as that allows.
+ */
+export const MAX_CHECKSUM_RUNS = 8_192;
 
 /** A job id as the source names it: "J" and six digits, or longer. */
 const JOB_PATTERN = /^J\d{6,12}$/;
@@ -54,8 +61,8 @@ export interface SnapRequestBody {
 export interface ChecksumsRequest {
   readonly job: string;
   readonly volser: string;
-  readonly firstTrack: number;
-  readonly count: number;
+  /** The tracks asked for, in the order of the answer; at most MAX_CHECKSUM_TRACKS in all. */
+  readonly runs: readonly { readonly firstTrack: number; readonly count: number }[];
 }
 
 export type ControlRequest =
@@ -88,10 +95,37 @@ function job(body: Record<string, unknown>): string {
 
 function count(body: Record<string, unknown>, name: string, max: number): number {
   const value = field<number>(body, name, "number");
-  if (!Number.isInteger(value) || value < 0 || value > max) {
+  if (!isCount(value, max)) {
     throw bad(`"${name}" is not an integer from 0 to ${max}`);
   }
   return value;
+}
+
+/** `[[firstTrack, count], ...]`: 1 to MAX_CHECKSUM_RUNS runs of MAX_CHECKSUM_TRACKS in all. */
+function checksumRuns(value: unknown): { firstTrack: number; count: number }[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_CHECKSUM_RUNS) {
+    throw bad(`"runs" is not a list of 1 to ${MAX_CHECKSUM_RUNS} runs`);
+  }
+  let tracks = 0;
+  const runs = value.map((run: unknown, index) => {
+    if (!Array.isArray(run) || run.length !== 2) {
+      throw bad(`run ${index} is not [firstTrack, count]`);
+    }
+    const [firstTrack, count] = run as unknown[];
+    if (!isCount(firstTrack, 0xffff_ffff) || !isCount(count, MAX_CHECKSUM_TRACKS) || count < 1) {
+      throw bad(`run ${index} is not [0 to 4294967295, 1 to ${MAX_CHECKSUM_TRACKS}]`);
+    }
+    tracks += count;
+    return { firstTrack, count };
+  });
+  if (tracks > MAX_CHECKSUM_TRACKS) {
+    throw bad(`the runs hold ${tracks} tracks, more than ${MAX_CHECKSUM_TRACKS}`);
+  }
+  return runs;
+}
+
+function isCount(value: unknown, max: number): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= max;
 }
 
 /** Reads a CONTROL frame's op and JSON body into a checked request. */
@@ -151,8 +185,7 @@ export function parseControl(op: number, text: string): ControlRequest {
         body: {
           job: job(body),
           volser: checkVolser(field(body, "volser", "string")),
-          firstTrack: count(body, "firstTrack", 0xffff_ffff),
-          count: count(body, "count", MAX_CHECKSUM_TRACKS),
+          runs: checksumRuns(body.runs),
         },
       };
     case "FLUSH":
@@ -160,22 +193,19 @@ export function parseControl(op: number, text: string): ControlRequest {
   }
 }
 
-/** Checksums as they travel in a RESULT: 8 bytes each, big-endian, in base64. */
-export function encodeChecksums(checksums: readonly bigint[]): string {
-  const bytes = Buffer.alloc(checksums.length * 8);
-  checksums.forEach((checksum, index) => {
-    bytes.writeBigUInt64BE(checksum, index * 8);
-  });
-  return bytes.toString("base64");
+/** A checksum list (8 bytes a track, big-endian) as it travels in a RESULT: in base64. */
+export function encodeChecksums(list: Buffer): string {
+  return list.toString("base64");
 }
 
-export function decodeChecksums(text: string, expected: number): bigint[] {
-  const bytes = Buffer.from(text, "base64");
-  if (bytes.length !== expected * 8) {
+/** The checksum list of a RESULT, which must hold `expected` tracks. */
+export function decodeChecksums(text: string, expected: number): Buffer {
+  const list = Buffer.from(text, "base64");
+  if (list.length !== expected * CHECKSUM_BYTES) {
     throw new GsnapError(
       "LINK_PROTOCOL",
-      `Cannot read checksums: ${bytes.length} bytes for ${expected} tracks`,
+      `Cannot read checksums: ${list.length} bytes for ${expected} tracks`,
     );
   }
-  return Array.from({ length: expected }, (_, index) => bytes.readBigUInt64BE(index * 8));
+  return list;
 }

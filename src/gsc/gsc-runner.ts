@@ -3,16 +3,33 @@
 // pair is terminated and what the job reserved is given back (`cleanUp`), so a failed job leaves
 // no pair, reservation or intermediate behind.
 //
-// Incremental: before the copy, the target tells the checksums of what it holds where the tracks
-// will land; only tracks whose checksums differ cross the link. With S', the target first snaps
-// S's extent into S' (so S' starts from what S holds), then takes the differing tracks, and the
-// final snap S' -> S changes the extent in one step.
+// Incremental: before the copy, the target tells the checksums of what the pair's secondary holds
+// where the tracks will land; only tracks whose checksums differ cross the link. With S', the
+// target first snaps S's extent into S' (so S' starts from what S holds), then takes the
+// differing tracks, and the final snap S' -> S changes the extent in one step.
+//
+// Verified: the tracks that matched were compared on the pair's secondary itself, just before
+// the pair made it read-only to hosts; the tracks sent were checked on arrival against the
+// source's checksums (docs/link-protocol.md). What is left to check (514, 520) is that each sent
+// track is stored where it belongs, with its checksum: the target's checksums of those tracks
+// only, so a repeated GSC checks what changed, not the whole extent.
 
+import assert from "node:assert";
 import { GsnapError, isGsnapError } from "../errors/gsnap-error.js";
 import { type Extent, parseExtentList } from "../geometry/address.js";
 import type { PairManager } from "../pprc/pair-manager.js";
 import type { TrackRange } from "../pprc/track-feed.js";
 import type { Store } from "../store/store.js";
+import {
+  CHECKSUM_BYTES,
+  checksumList,
+  differingPositions,
+  gatherChecksums,
+  type PositionRun,
+  positionAt,
+  positionCount,
+  tracksAt,
+} from "./copy-runs.js";
 import { type GscPlan, runsOf } from "./gsc-plan.js";
 import type { GscStep, JobProgress } from "./job-service.js";
 import { type RemoteSystem, TargetRefusal } from "./remote-system.js";
@@ -34,15 +51,16 @@ export interface RunnerDeps {
   readonly jobId: string;
   /** Records a step's start (before it runs) or end (after). */
   readonly step: (step: GscStep, event: "start" | "end", note?: string) => Promise<void>;
-  /** Records the plan as it becomes concrete (allocated names). */
-  readonly savePlan: (plan: GscPlan) => Promise<void>;
+  /**
+   * Records the plan as it becomes concrete: "durable" when a crash must find the change (a
+   * name clean-up depends on), "lazy" when it is news (the S' the target named).
+   */
+  readonly savePlan: (plan: GscPlan, durability: "durable" | "lazy") => Promise<void>;
   readonly progress: (progress: JobProgress) => void;
   /** Aborted when the job is cancelled. */
   readonly signal: AbortSignal;
   /** Tests: a step at which the job stops and waits (GSNAP_TEST_PAUSE_AT). */
   readonly pauseAt?: TestPause;
-  /** Allocates a free local VOLSER for P'. */
-  readonly freeLocalName: () => string;
   readonly bytesPerSecond?: number;
 }
 
@@ -61,7 +79,6 @@ export class GscRunner {
     const { deps } = this;
     const sourceExtents = parseExtentList(this.plan.source.extents);
     const targetExtents = parseExtentList(this.plan.target.extents);
-    const runs = runsOf(sourceExtents);
 
     await this.at(502);
     await this.reserve();
@@ -72,18 +89,17 @@ export class GscRunner {
     await deps.step(506, "end", `snapped ${this.plan.tracks} tracks into ${intermediate}`);
 
     await this.at(508);
-    const sums = this.sourceChecksums(intermediate, runs);
-    const differing = await this.differingTracks(runs, sums, targetExtents);
     const pairTarget = this.plan.targetIntermediate?.volser ?? this.plan.target.volser;
+    const { sums, differing } = await this.compare(intermediate, pairTarget);
     await deps.pairs.establish(
       {
         volser: intermediate,
         secondary: `${this.plan.target.serial}.${this.plan.target.ssid}.${pairTarget}`,
         mode: "copy",
       },
-      { copy: differing, bytesPerSecond: deps.bytesPerSecond },
+      { copy: tracksAt(sourceExtents, differing), bytesPerSecond: deps.bytesPerSecond },
     );
-    const toSend = differing.reduce((sum, run) => sum + run.count, 0);
+    const toSend = positionCount(differing);
     await deps.step(
       508,
       "end",
@@ -104,8 +120,8 @@ export class GscRunner {
     }
 
     await this.at(514);
-    await this.verify(pairTarget, sourceExtents, sums);
-    await deps.step(514, "end", "the target's checksums match the source's");
+    await this.verify({ volser: pairTarget, extents: sourceExtents, sent: differing, sums });
+    await deps.step(514, "end", `the target's checksums of the ${toSend} tracks sent match`);
 
     await this.at(516);
     const withIntermediate = this.plan.targetIntermediate !== undefined;
@@ -122,8 +138,13 @@ export class GscRunner {
 
     await this.at(520);
     await deps.remote.flush();
-    await this.verify(this.plan.target.volser, targetExtents, sums);
-    await deps.step(520, "end", "the target extent matches the source");
+    await this.verify({
+      volser: this.plan.target.volser,
+      extents: targetExtents,
+      sent: differing,
+      sums,
+    });
+    await deps.step(520, "end", `the target extent holds the ${toSend} tracks sent`);
     return `copied ${this.plan.tracks} tracks to ${this.targetName()}:${this.plan.target.extents}`;
   }
 
@@ -171,20 +192,16 @@ export class GscRunner {
       create: wanted.auto ? this.plan.pairGeometry : undefined,
     });
     this.plan = { ...this.plan, targetIntermediate: { ...wanted, volser } };
-    await this.deps.savePlan(this.plan);
+    // News only: the target deletes an S' it created when the job's reservations are released.
+    await this.deps.savePlan(this.plan, "lazy");
   }
 
   /** Step 506: P's extents into P' at the same addresses; P is free again once this returns. */
   private async snapSource(): Promise<string> {
     const { store } = this.deps;
-    let volser = this.plan.intermediate.volser;
-    if (volser === undefined) {
-      volser = this.deps.freeLocalName();
-      // Recorded before it exists, so that a crash right after still finds it to delete.
-      this.plan = { ...this.plan, intermediate: { volser, auto: true } };
-      await this.deps.savePlan(this.plan);
-      await store.createVolume({ volser, ssid: this.plan.source.ssid, ...this.plan.pairGeometry });
-    }
+    const { volser, auto } = this.plan.intermediate;
+    assert.ok(volser !== undefined, "the job names P' when it is accepted");
+    if (auto) await this.createIntermediate(volser);
     await store.snap({
       source: {
         volser: this.plan.source.volser,
@@ -195,51 +212,67 @@ export class GscRunner {
     return volser;
   }
 
-  private sourceChecksums(intermediate: string, runs: readonly TrackRange[]): bigint[] {
-    return runs.flatMap((run) => this.deps.store.trackChecksums(intermediate, run));
+  /**
+   * Creates the P' the job named when it was accepted. A volume of that name made since then is
+   * not the job's: its name leaves the record (durably, so that no clean-up deletes it) and the
+   * job fails.
+   */
+  private async createIntermediate(volser: string): Promise<void> {
+    try {
+      await this.deps.store.createVolume({
+        volser,
+        ssid: this.plan.source.ssid,
+        ...this.plan.pairGeometry,
+      });
+    } catch (error) {
+      if (!isGsnapError(error) || error.code !== "VOLUME_EXISTS") throw error;
+      this.plan = { ...this.plan, intermediate: { auto: true } };
+      await this.deps.savePlan(this.plan, "durable");
+      throw new GsnapError(
+        "GSC_VOLUME_BUSY",
+        `Cannot create P' ${volser} for job ${this.deps.jobId}: a volume of that name was created after the job was accepted; run the GSC again`,
+        { cause: error },
+      );
+    }
   }
 
-  /** The tracks of P' (at P's addresses) whose checksums differ from what the target holds. */
-  private async differingTracks(
-    runs: readonly TrackRange[],
-    sums: readonly bigint[],
-    targetExtents: Extent[],
-  ): Promise<TrackRange[]> {
+  /** The checksum list of P' at P's extents (`runs`), in copy order. */
+  private sourceChecksums(intermediate: string, runs: readonly TrackRange[]): Buffer {
+    const { store } = this.deps;
+    const sums = checksumList(runs.flatMap((run) => store.trackChecksums(intermediate, run)));
+    assert.equal(sums.length, this.plan.tracks * CHECKSUM_BYTES, "a checksum for each track");
+    return sums;
+  }
+
+  /**
+   * P''s checksum list, and the positions of the copy whose checksums differ between P' and the
+   * pair's secondary to be (S, or S' at P's addresses). With S', S's extent is snapped into S'
+   * first, so S' starts from what S holds and the compare reads S' itself: a host write to S
+   * after the snap cannot slip past. Each side reads its checksums at the same time.
+   */
+  private async compare(
+    intermediate: string,
+    pairTarget: string,
+  ): Promise<{ sums: Buffer; differing: PositionRun[] }> {
     const { remote, jobId } = this.deps;
-    const held = await this.targetChecksums(this.plan.target.volser, targetExtents);
-    const intermediate = this.plan.targetIntermediate?.volser;
-    if (intermediate !== undefined && held.some((sum, index) => sum === sums[index])) {
-      // S' starts as S's extent, at P's addresses, so the tracks that match need not cross.
-      // (When none matches, every track crosses and S' is overwritten where it matters.)
+    const runs = runsOf(parseExtentList(this.plan.source.extents));
+    if (this.plan.targetIntermediate !== undefined) {
       await remote.snap({
         job: jobId,
         source: `${this.plan.target.volser}:${this.plan.target.extents}`,
-        target: `${intermediate}:${this.plan.source.extents}`,
+        target: `${pairTarget}:${this.plan.source.extents}`,
       });
     }
-    const differing: TrackRange[] = [];
-    let index = 0;
-    for (const run of runs) {
-      for (let i = 0; i < run.count; i += 1, index += 1) {
-        if (held[index] === sums[index]) continue;
-        const track = run.firstTrack + i;
-        const last = differing.at(-1);
-        if (last !== undefined && last.firstTrack + last.count === track) {
-          differing[differing.length - 1] = { firstTrack: last.firstTrack, count: last.count + 1 };
-        } else differing.push({ firstTrack: track, count: 1 });
-      }
+    // The requests go out now; the target answers them while this side reads P'.
+    const reading = remote.checksums({ job: jobId, volser: pairTarget, runs });
+    let sums: Buffer;
+    try {
+      sums = this.sourceChecksums(intermediate, runs);
+    } catch (error) {
+      reading.catch(() => {});
+      throw error;
     }
-    return differing;
-  }
-
-  private async targetChecksums(volser: string, extents: readonly Extent[]): Promise<bigint[]> {
-    const all: bigint[] = [];
-    for (const run of runsOf(extents)) {
-      all.push(
-        ...(await this.deps.remote.checksums(this.deps.jobId, volser, run.firstTrack, run.count)),
-      );
-    }
-    return all;
+    return { sums, differing: differingPositions(sums, await reading) };
   }
 
   /** Step 510: waits for the copy, reading its progress; a suspended pair fails the job. */
@@ -281,18 +314,29 @@ export class GscRunner {
     }
   }
 
-  /** The target's checksums of `extents` of `volser` must equal the source's, track by track. */
-  private async verify(
-    volser: string,
-    extents: readonly Extent[],
-    sums: readonly bigint[],
-  ): Promise<void> {
-    const held = await this.targetChecksums(volser, extents);
-    const wrong = held.findIndex((sum, index) => sum !== sums[index]);
-    if (wrong >= 0) {
+  /**
+   * The target's checksums of the tracks sent, where `extents` of `volser` hold the copy, must
+   * equal the source's, track by track: one CHECKSUMS request per batch of them.
+   */
+  private async verify(check: {
+    volser: string;
+    extents: readonly Extent[];
+    sent: readonly PositionRun[];
+    sums: Buffer;
+  }): Promise<void> {
+    if (check.sent.length === 0) return;
+    const expected = gatherChecksums(check.sums, check.sent);
+    const held = await this.deps.remote.checksums({
+      job: this.deps.jobId,
+      volser: check.volser,
+      runs: tracksAt(check.extents, check.sent),
+    });
+    const [wrong] = differingPositions(expected, held);
+    if (wrong !== undefined) {
+      const position = positionAt(check.sent, wrong.firstPosition);
       throw new GsnapError(
         "GSC_VERIFY_MISMATCH",
-        `The target's ${volser} differs from the source at the copy's track ${wrong} (of ${sums.length}): the job failed and changed nothing it could undo; run it again`,
+        `The target's ${check.volser} differs from the source at the copy's track ${position} (of ${this.plan.tracks}): the job failed and changed nothing it could undo; run it again`,
       );
     }
   }

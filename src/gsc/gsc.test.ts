@@ -4,49 +4,18 @@
 // verification; cancel; and that a job leaves no pair, reservation or intermediate behind.
 
 import { randomBytes } from "node:crypto";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { codeOfAsync } from "../testing/error-code.js";
-import { type PairSystems, SECONDARY_SERIAL, startPairSystems } from "../testing/pair-systems.js";
-import type { TestPause } from "./gsc-runner.js";
-import type { JobInfo } from "./job-service.js";
-
-const TRACK = 57_344;
-const CYLINDERS = 20;
-const TRACKS = CYLINDERS * 15;
-const S = `${SECONDARY_SERIAL}.01B0`;
-
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function systems(options: { pauseAt?: TestPause } = {}): Promise<PairSystems> {
-  const both = await startPairSystems(options);
-  cleanups.push(
-    () => both.secondary.stop(),
-    () => both.primary.stop(),
-  );
-  const { primary, secondary } = both;
-  await primary.store.createVolume({ volser: "VOL001", ssid: "01A0", cylinders: CYLINDERS });
-  await primary.store.write("VOL001", { offsetBytes: 0, data: randomBytes(TRACKS * TRACK) });
-  await secondary.store.createVolume({ volser: "VOL900", ssid: "01B0", cylinders: CYLINDERS });
-  await secondary.store.write("VOL900", { offsetBytes: 0, data: randomBytes(TRACKS * TRACK) });
-  return both;
-}
-
-function tracks(first: number, count: number) {
-  return { offsetBytes: first * TRACK, lengthBytes: count * TRACK };
-}
-
-/** Nothing of the job is left: no pair on either side, no allocated volume, no reservation. */
-function expectClean(both: PairSystems, job: JobInfo): void {
-  expect(both.primary.pairs.list()).toEqual([]);
-  expect(both.secondary.pairs.list()).toEqual([]);
-  const names = (volumes: { volser: string }[]) => volumes.map((volume) => volume.volser).sort();
-  expect(names(both.primary.store.listVolumes()).filter((v) => v.startsWith("#"))).toEqual([]);
-  expect(names(both.secondary.store.listVolumes()).filter((v) => v.startsWith("#"))).toEqual([]);
-  expect(job.steps.map((step) => step.step)).toContain(522);
-}
+import {
+  CYLINDERS,
+  expectClean,
+  S,
+  gscSystems as systems,
+  TRACK,
+  TRACKS,
+  tracks,
+} from "../testing/gsc-systems.js";
+import { SECONDARY_SERIAL } from "../testing/pair-systems.js";
 
 describe("global snap copy", () => {
   it("copies P's extents to S at the same addresses through an allocated P', leaving the rest of S", async () => {

@@ -1,15 +1,16 @@
 // The GSC jobs of one storage system (DESIGN.md §3): the I/O shell that verifies requests, queues
-// and runs jobs (a few at once), keeps them in DATA_DIR/gsc-jobs.json, and cleans up after every
-// job and after a restart. A job is recorded before and after each step; a job found running at
-// start (the system stopped in its middle) is cleaned up and reported failed. Clean-up terminates
-// the job's pair, asks the target to release what it reserved (deleting an S' it allocated) and
-// deletes an allocated P'; when the target cannot be reached it is tried again until it can.
+// and runs jobs (a few at once), keeps them on disk (job-file.ts), and cleans up after every job
+// and after a restart. A job is written durably where a crash must find it: when it is accepted
+// (naming the P' it will create) and when it ended; its step records and the rest are written
+// lazily. A job found unended at start (the system stopped in its middle) is cleaned up and
+// reported failed. Clean-up terminates the job's pair, asks the target to release what it
+// reserved (deleting an S' it allocated) and deletes an allocated P'; when the target cannot be
+// reached it is tried again until it can. Clean-up needs only the job's id, its target and its
+// P', all in the record written when the job was accepted.
 
-import path from "node:path";
 import { ERROR_CODES, type ErrorCode } from "../errors/codes.js";
 import { GsnapError, isGsnapError } from "../errors/gsnap-error.js";
 import { type Extent, extentListsOverlap, parseExtentList } from "../geometry/address.js";
-import { readJsonFile, writeJsonFile } from "../pprc/json-file.js";
 import type { PairManager } from "../pprc/pair-manager.js";
 import type { PathManager } from "../pprc/path-manager.js";
 import type { Store } from "../store/store.js";
@@ -17,6 +18,8 @@ import { freeVolser } from "./free-volser.js";
 import { type GscPlan, planGsc } from "./gsc-plan.js";
 import { failureCode, GscRunner, type TestPause } from "./gsc-runner.js";
 import { checkGscRequest } from "./gsc-spec.js";
+import { JobFile } from "./job-file.js";
+import type { JobRecord } from "./job-record.js";
 import {
   GSC_STEPS,
   type GscRequest,
@@ -29,7 +32,6 @@ import {
 import { isJobEnded, whenJobEnded } from "./job-states.js";
 import { RemoteSystem } from "./remote-system.js";
 
-export const JOB_FILE_NAME = "gsc-jobs.json";
 /** Jobs run at once; the rest wait in order. Each copy keeps both disks and the link busy. */
 export const MAX_RUNNING_JOBS = 2;
 /** Ended jobs kept for `job list`; older ones are dropped. */
@@ -37,13 +39,6 @@ const KEPT_ENDED_JOBS = 200;
 /** A clean-up that could not reach the target is tried again this often. */
 const CLEANUP_RETRY_MS = 2_000;
 const NOTIFY_TIMEOUT_MS = 10_000;
-
-interface JobRecord {
-  info: JobInfo;
-  plan: GscPlan;
-  /** Clean-up left to do: the target could not be reached yet. */
-  cleanupPending: boolean;
-}
 
 export interface JobLogger {
   info(obj: object, msg: string): void;
@@ -67,20 +62,24 @@ export class JobManager implements JobService {
   private readonly queue: string[] = [];
   private readonly watchers = new Map<string, Set<(job: JobInfo) => void>>();
   private nextId = 1;
-  private writing: Promise<void> = Promise.resolve();
-  private saveScheduled = false;
   private cleanupTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  private constructor(private readonly options: JobManagerOptions) {}
+  private constructor(
+    private readonly options: JobManagerOptions,
+    private readonly file: JobFile,
+  ) {}
 
   /** Loads the jobs; any that did not end are cleaned up and reported failed. */
   static async open(options: JobManagerOptions): Promise<JobManager> {
-    const manager = new JobManager(options);
-    const kept = (await readJsonFile(path.join(options.dataDir, JOB_FILE_NAME))) as
-      | { jobs?: JobRecord[] }
-      | undefined;
-    for (const record of kept?.jobs ?? []) {
+    let manager: JobManager | undefined;
+    const file = await JobFile.open({
+      dataDir: options.dataDir,
+      records: () => manager?.pruned() ?? [],
+      logger: options.logger,
+    });
+    manager = new JobManager(options, file);
+    for (const record of file.loaded) {
       manager.jobs.set(record.info.id, record);
       manager.nextId = Math.max(manager.nextId, Number(record.info.id.slice(1)) + 1);
       if (!isJobEnded(record.info)) {
@@ -91,7 +90,7 @@ export class JobManager implements JobService {
         record.cleanupPending = true;
       }
     }
-    await manager.save();
+    await file.compact();
     manager.retryCleanups();
     return manager;
   }
@@ -114,17 +113,32 @@ export class JobManager implements JobService {
     this.remote(routeOf(plan));
     const id = `J${String(this.nextId++).padStart(6, "0")}`;
     const now = new Date().toISOString();
+    // An allocated P' is named now, so that the record that makes the job durable holds all a
+    // clean-up needs: a crash at any later step finds the P' to delete.
+    const intermediate = plan.intermediate.volser ?? this.freeLocalName();
+    const note = plan.intermediate.auto ? `received; P' will be ${intermediate}` : "received";
     const info: JobInfo = {
       id,
       request,
       state: "queued",
       step: 500,
-      steps: [{ step: 500, name: GSC_STEPS[500], startedAt: now, endedAt: now, note: "received" }],
+      steps: [{ step: 500, name: GSC_STEPS[500], startedAt: now, endedAt: now, note }],
       progress: emptyProgress(plan.tracks),
       createdAt: now,
     };
-    this.jobs.set(id, { info, plan, cleanupPending: false });
-    await this.save();
+    const record: JobRecord = {
+      info,
+      plan: { ...plan, intermediate: { ...plan.intermediate, volser: intermediate } },
+      cleanupPending: false,
+    };
+    this.jobs.set(id, record);
+    try {
+      await this.file.saveDurably(record);
+    } catch (error) {
+      // Not on disk, so not accepted: a crash would forget it.
+      this.jobs.delete(id);
+      throw error;
+    }
     this.queue.push(id);
     this.pump();
     return this.show(id);
@@ -179,7 +193,12 @@ export class JobManager implements JobService {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.cleanupTimer);
-    await this.writing;
+    await this.file.close();
+  }
+
+  /** The syncs of the jobs file so far: what a job's durability costs. */
+  get fileSyncs(): number {
+    return this.file.syncs;
   }
 
   private pump(): void {
@@ -197,20 +216,21 @@ export class JobManager implements JobService {
   private async run(id: string, signal: AbortSignal): Promise<void> {
     const record = this.jobs.get(id) as JobRecord;
     this.update(id, { state: "running" });
+    this.file.saveSoon(record);
     const runner = new GscRunner(record.plan, {
       store: this.options.store,
       pairs: this.options.pairs,
       remote: this.remote(routeOf(record.plan)),
       jobId: id,
       step: (step, event, note) => this.recordStep(id, step, event, note),
-      savePlan: async (plan) => {
+      savePlan: async (plan, durability) => {
         record.plan = plan;
-        await this.save();
+        if (durability === "durable") await this.file.saveDurably(record);
+        else this.file.saveSoon(record);
       },
       progress: (progress) => this.update(id, { progress }),
       signal,
       pauseAt: this.options.pauseAt,
-      freeLocalName: () => freeVolser(this.options.store, "#P"),
       bytesPerSecond: checkGscRequest(record.info.request).bandwidthBytesPerSecond,
     });
     let outcome: { state: "succeeded" | "failed" | "cancelled"; code: string; message: string };
@@ -266,7 +286,6 @@ export class JobManager implements JobService {
         if (!isGsnapError(error) || error.code !== "VOLUME_NOT_FOUND") throw error;
       }
     }
-    await this.save();
     return notes.join("; ");
   }
 
@@ -281,6 +300,8 @@ export class JobManager implements JobService {
         if (this.closed) return;
         try {
           const note = await this.cleanUp(record);
+          // Written durably: a clean-up found pending again after a crash would be repeated.
+          await this.file.saveDurably(record);
           this.options.logger?.info({ job: record.info.id, note }, "job cleaned up");
         } catch (error) {
           this.options.logger?.warn(
@@ -302,6 +323,7 @@ export class JobManager implements JobService {
     const record = this.jobs.get(id) as JobRecord;
     record.info = ended(record.info, state, result);
     await this.recordStep(id, 524, "end", `${result.code}: ${result.message}`);
+    this.pruned();
     this.options.logger?.info({ job: id, state, code: result.code }, "job ended");
     void this.notify(record.info);
   }
@@ -325,28 +347,25 @@ export class JobManager implements JobService {
       if (index >= 0) steps[index] = closed;
       else steps.push(closed);
     }
-    // Step records are news, not state clean-up depends on (that is the plan, saved at once):
-    // they go to the file with the next write. The job's end is saved before anyone is told.
+    // Step records are news, not what clean-up depends on (the record written when the job was
+    // accepted): they are written lazily. The job's end is written durably before anyone is told.
     if (step === 524 && event === "end") {
       record.info = { ...record.info, step, steps };
-      await this.save();
+      await this.file.saveDurably(record);
       this.update(id, {});
     } else {
       this.update(id, { step, steps });
-      this.saveSoon();
+      this.file.saveSoon(record);
     }
   }
 
-  /** Saves on the next turn, once for all the changes made until then. */
-  private saveSoon(): void {
-    if (this.saveScheduled) return;
-    this.saveScheduled = true;
-    setImmediate(() => {
-      this.saveScheduled = false;
-      this.save().catch((error: unknown) => {
-        this.options.logger?.warn({ err: String(error) }, "job file not written");
-      });
-    });
+  /** A name for an allocated P': no volume has it and no job has promised it. */
+  private freeLocalName(): string {
+    const promised = [...this.jobs.values()]
+      .filter((record) => !isJobEnded(record.info) || record.cleanupPending)
+      .map((record) => record.plan.intermediate.volser)
+      .filter((volser) => volser !== undefined);
+    return freeVolser(this.options.store, { prefix: "#P", taken: promised });
   }
 
   private update(id: string, change: Partial<JobInfo>): void {
@@ -415,17 +434,14 @@ export class JobManager implements JobService {
     return undefined;
   }
 
-  private save(): Promise<void> {
+  /** Drops ended jobs past the KEPT_ENDED_JOBS newest; answers the jobs kept, oldest first. */
+  private pruned(): JobRecord[] {
     const ended = [...this.jobs.values()].filter((record) => isJobEnded(record.info));
     for (const old of ended.slice(0, Math.max(0, ended.length - KEPT_ENDED_JOBS))) {
+      // One whose clean-up is still to do stays until it is done.
       if (!old.cleanupPending) this.jobs.delete(old.info.id);
     }
-    const jobs = [...this.jobs.values()];
-    const write = this.writing.then(() =>
-      writeJsonFile(path.join(this.options.dataDir, JOB_FILE_NAME), { format: 1, jobs }),
-    );
-    this.writing = write.catch(() => {});
-    return write;
+    return [...this.jobs.values()];
   }
 }
 

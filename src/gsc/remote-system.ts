@@ -7,8 +7,10 @@ import { ERROR_CODES, type ErrorCode } from "../errors/codes.js";
 import { GsnapError } from "../errors/gsnap-error.js";
 import { ControlOp, type ControlOpName } from "../link/frame-types.js";
 import type { LinkConnection } from "../link/link-connection.js";
+import type { TrackRange } from "../pprc/track-feed.js";
 import {
   decodeChecksums,
+  MAX_CHECKSUM_RUNS,
   MAX_CHECKSUM_TRACKS,
   type RemoteVolumeInfo,
   type ReserveRequest,
@@ -50,25 +52,26 @@ export class RemoteSystem {
     await this.call("FLUSH", {});
   }
 
-  /** The stored checksums of `count` tracks from `firstTrack`, asked for in slices. */
-  async checksums(
-    job: string,
-    volser: string,
-    firstTrack: number,
-    count: number,
-  ): Promise<bigint[]> {
-    const all: bigint[] = [];
-    for (let done = 0; done < count; done += MAX_CHECKSUM_TRACKS) {
-      const slice = Math.min(MAX_CHECKSUM_TRACKS, count - done);
+  /**
+   * The stored checksums of the tracks of `runs` of `volser`, as one checksum list in run order:
+   * one CHECKSUMS request per batch of at most MAX_CHECKSUM_TRACKS tracks and MAX_CHECKSUM_RUNS
+   * runs, however the tracks are scattered. Every request is sent at once (the target answers
+   * them one after another), so the caller may work while the target reads.
+   */
+  async checksums(request: {
+    job: string;
+    volser: string;
+    runs: readonly TrackRange[];
+  }): Promise<Buffer> {
+    const lists = checksumBatches(request.runs).map(async (batch) => {
       const result = await this.call("CHECKSUMS", {
-        job,
-        volser,
-        firstTrack: firstTrack + done,
-        count: slice,
+        job: request.job,
+        volser: request.volser,
+        runs: batch.runs.map((run) => [run.firstTrack, run.count]),
       });
-      all.push(...decodeChecksums(result.checksums as string, slice));
-    }
-    return all;
+      return decodeChecksums(result.checksums as string, batch.tracks);
+    });
+    return Buffer.concat(await Promise.all(lists));
   }
 
   private async call(op: ControlOpName, body: object): Promise<Record<string, unknown>> {
@@ -103,4 +106,28 @@ export class RemoteSystem {
         : "GSC_TARGET_ERROR";
     throw new TargetRefusal(code as ErrorCode, `${what}: ${String(result.message)}`);
   }
+}
+
+/** `runs` cut into CHECKSUMS requests: a run longer than a request's room is split. */
+export function checksumBatches(
+  runs: readonly TrackRange[],
+): { runs: TrackRange[]; tracks: number }[] {
+  const batches: { runs: TrackRange[]; tracks: number }[] = [];
+  let batch = { runs: [] as TrackRange[], tracks: 0 };
+  for (const run of runs) {
+    let { firstTrack, count } = run;
+    while (count > 0) {
+      if (batch.tracks === MAX_CHECKSUM_TRACKS || batch.runs.length === MAX_CHECKSUM_RUNS) {
+        batches.push(batch);
+        batch = { runs: [], tracks: 0 };
+      }
+      const taken = Math.min(count, MAX_CHECKSUM_TRACKS - batch.tracks);
+      batch.runs.push({ firstTrack, count: taken });
+      batch.tracks += taken;
+      firstTrack += taken;
+      count -= taken;
+    }
+  }
+  if (batch.runs.length > 0) batches.push(batch);
+  return batches;
 }

@@ -25,6 +25,7 @@ import {
   type ReserveRequest,
   type SnapRequestBody,
 } from "./control-body.js";
+import { checksumList } from "./copy-runs.js";
 import { freeVolser } from "./free-volser.js";
 
 export const RESERVATION_FILE_NAME = "gsc-reservations.json";
@@ -131,7 +132,7 @@ export class GscTarget {
     const what = `Cannot reserve ${request.volser ?? "a new volume"} for job ${request.job}`;
     let volser = request.volser;
     if (request.create !== undefined) {
-      volser ??= freeVolser(this.options.store, "#T");
+      volser ??= freeVolser(this.options.store, { prefix: "#T" });
       // Kept before the volume exists, so that a crash in between leaves nothing unreleased.
       const reservation = { job: request.job, peer, volser, created: true };
       this.reservations.push(reservation);
@@ -224,9 +225,11 @@ export class GscTarget {
     return tracks;
   }
 
-  private checksums(request: ChecksumsRequest, peer: string): bigint[] {
+  /** One checksum list of every run asked for, in the order asked. */
+  private checksums(request: ChecksumsRequest, peer: string): Buffer {
     this.checkHeld(request.job, peer, request.volser);
-    return this.options.store.trackChecksums(request.volser, request);
+    const { store } = this.options;
+    return checksumList(request.runs.flatMap((run) => store.trackChecksums(request.volser, run)));
   }
 
   private checkHeld(job: string, peer: string, volser: string): void {
