@@ -1,15 +1,11 @@
 // The GSC jobs of one storage system (DESIGN.md §3): the I/O shell that verifies requests, queues
-// and runs jobs (a few at once), keeps them on disk (job-file.ts), and cleans up after every job
-// and after a restart. A job is written durably where a crash must find it: when it is accepted
-// (naming the P' it will create) and when it ended; its step records and the rest are written
-// lazily. A job found unended at start (the system stopped in its middle) is cleaned up and
-// reported failed. Clean-up terminates the job's pair, asks the target to release what it
-// reserved (deleting an S' it allocated) and deletes an allocated P'; when the target cannot be
-// reached it is tried again until it can. Clean-up needs only the job's id, its target and its
-// P', all in the record written when the job was accepted.
+// and runs jobs (a few at once), keeps them on disk (job-file.ts) and has them cleaned up
+// (job-cleaner.ts) after every job and after a restart. A job is written durably where a crash
+// must find it: when it is accepted (naming the P' it will create, so the record holds all its
+// clean-up needs) and when it ended; its step records and the rest are written lazily. A job
+// found unended at start (the system stopped in its middle) is cleaned up and reported failed.
 
-import { ERROR_CODES, type ErrorCode } from "../errors/codes.js";
-import { GsnapError, isGsnapError } from "../errors/gsnap-error.js";
+import { GsnapError } from "../errors/gsnap-error.js";
 import { type Extent, extentListsOverlap, parseExtentList } from "../geometry/address.js";
 import type { PairManager } from "../pprc/pair-manager.js";
 import type { PathManager } from "../pprc/path-manager.js";
@@ -18,6 +14,7 @@ import { freeVolser } from "./free-volser.js";
 import { type GscPlan, planGsc } from "./gsc-plan.js";
 import { failureCode, GscRunner, type TestPause } from "./gsc-runner.js";
 import { checkGscRequest } from "./gsc-spec.js";
+import { JobCleaner } from "./job-cleaner.js";
 import { JobFile } from "./job-file.js";
 import type { JobRecord } from "./job-record.js";
 import {
@@ -25,20 +22,17 @@ import {
   type GscRequest,
   type GscStep,
   type JobInfo,
-  type JobProgress,
   type JobService,
   type StepRecord,
 } from "./job-service.js";
-import { isJobEnded, whenJobEnded } from "./job-states.js";
+import { emptyProgress, endedJob, isJobEnded, whenJobEnded } from "./job-states.js";
+import { notifyJob } from "./notify-job.js";
 import { RemoteSystem } from "./remote-system.js";
 
 /** Jobs run at once; the rest wait in order. Each copy keeps both disks and the link busy. */
 export const MAX_RUNNING_JOBS = 2;
 /** Ended jobs kept for `job list`; older ones are dropped. */
 const KEPT_ENDED_JOBS = 200;
-/** A clean-up that could not reach the target is tried again this often. */
-const CLEANUP_RETRY_MS = 2_000;
-const NOTIFY_TIMEOUT_MS = 10_000;
 
 export interface JobLogger {
   info(obj: object, msg: string): void;
@@ -62,13 +56,22 @@ export class JobManager implements JobService {
   private readonly queue: string[] = [];
   private readonly watchers = new Map<string, Set<(job: JobInfo) => void>>();
   private nextId = 1;
-  private cleanupTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly cleaner: JobCleaner;
 
   private constructor(
     private readonly options: JobManagerOptions,
     private readonly file: JobFile,
-  ) {}
+  ) {
+    this.cleaner = new JobCleaner({
+      store: options.store,
+      pairs: options.pairs,
+      remote: (plan) => this.remote(routeOf(plan)),
+      pending: () => [...this.jobs.values()].filter((record) => record.cleanupPending),
+      saveDurably: (record) => file.saveDurably(record),
+      logger: options.logger,
+    });
+  }
 
   /** Loads the jobs; any that did not end are cleaned up and reported failed. */
   static async open(options: JobManagerOptions): Promise<JobManager> {
@@ -83,15 +86,17 @@ export class JobManager implements JobService {
       manager.jobs.set(record.info.id, record);
       manager.nextId = Math.max(manager.nextId, Number(record.info.id.slice(1)) + 1);
       if (!isJobEnded(record.info)) {
-        record.info = ended(record.info, "failed", {
+        record.info = endedJob(record.info, {
+          state: "failed",
           code: "GSC_TRANSFER_FAILED",
           message: `The system stopped during step ${record.info.step} (${GSC_STEPS[record.info.step]}); the job was cleaned up`,
+          at: new Date().toISOString(),
         });
         record.cleanupPending = true;
       }
     }
     await file.compact();
-    manager.retryCleanups();
+    manager.cleaner.retryPending();
     return manager;
   }
 
@@ -192,7 +197,7 @@ export class JobManager implements JobService {
   /** Stops running jobs (they are cleaned up at the next start) and waits for the file. */
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.cleanupTimer);
+    this.cleaner.close();
     await this.file.close();
   }
 
@@ -246,73 +251,16 @@ export class JobManager implements JobService {
     await this.recordStep(id, 522, "start");
     let cleaned: string;
     try {
-      cleaned = await this.cleanUp(record);
+      cleaned = await this.cleaner.cleanUp(record);
     } catch (error) {
       // The job ends all the same; what is left is retried until it is done.
       record.cleanupPending = true;
       cleaned = `clean-up left for later: ${(error as Error).message}`;
-      this.retryCleanups();
+      this.cleaner.retryPending();
     }
     await this.recordStep(id, 522, "end", cleaned);
     await this.recordStep(id, 524, "start");
     await this.finish(id, outcome.state, outcome);
-  }
-
-  /** Terminates the job's pair, releases the target's reservations, deletes an allocated P'. */
-  private async cleanUp(record: JobRecord): Promise<string> {
-    const { pairs, store } = this.options;
-    const notes: string[] = [];
-    const intermediate = record.plan.intermediate.volser;
-    if (intermediate !== undefined && pairs.primaryOf(intermediate) !== undefined) {
-      await pairs.terminate(intermediate);
-      notes.push(`pair of ${intermediate} terminated`);
-    }
-    try {
-      const deleted = await this.remote(routeOf(record.plan)).release(record.info.id);
-      notes.push(
-        deleted.length > 0 ? `target released (deleted ${deleted.join(", ")})` : "target released",
-      );
-      record.cleanupPending = false;
-    } catch (error) {
-      record.cleanupPending = true;
-      notes.push(`target not reached, release retried: ${(error as Error).message}`);
-      this.retryCleanups();
-    }
-    if (record.plan.intermediate.auto && intermediate !== undefined) {
-      try {
-        await store.deleteVolume(intermediate);
-        notes.push(`${intermediate} deleted`);
-      } catch (error) {
-        if (!isGsnapError(error) || error.code !== "VOLUME_NOT_FOUND") throw error;
-      }
-    }
-    return notes.join("; ");
-  }
-
-  /** Retries the clean-ups left pending (after a restart, or a target that was down). */
-  private retryCleanups(): void {
-    if (this.closed || this.cleanupTimer !== undefined) return;
-    const pending = [...this.jobs.values()].filter((record) => record.cleanupPending);
-    if (pending.length === 0) return;
-    this.cleanupTimer = setTimeout(async () => {
-      this.cleanupTimer = undefined;
-      for (const record of pending) {
-        if (this.closed) return;
-        try {
-          const note = await this.cleanUp(record);
-          // Written durably: a clean-up found pending again after a crash would be repeated.
-          await this.file.saveDurably(record);
-          this.options.logger?.info({ job: record.info.id, note }, "job cleaned up");
-        } catch (error) {
-          this.options.logger?.warn(
-            { job: record.info.id, err: String(error) },
-            "job clean-up failed",
-          );
-        }
-      }
-      this.retryCleanups();
-    }, CLEANUP_RETRY_MS);
-    this.cleanupTimer.unref();
   }
 
   private async finish(
@@ -321,11 +269,11 @@ export class JobManager implements JobService {
     result: { code: string; message: string },
   ): Promise<void> {
     const record = this.jobs.get(id) as JobRecord;
-    record.info = ended(record.info, state, result);
+    record.info = endedJob(record.info, { state, ...result, at: new Date().toISOString() });
     await this.recordStep(id, 524, "end", `${result.code}: ${result.message}`);
     this.pruned();
     this.options.logger?.info({ job: id, state, code: result.code }, "job ended");
-    void this.notify(record.info);
+    void notifyJob(record.info, this.options.logger);
   }
 
   private async recordStep(
@@ -372,24 +320,6 @@ export class JobManager implements JobService {
     const record = this.jobs.get(id) as JobRecord;
     record.info = { ...record.info, ...change };
     for (const listener of [...(this.watchers.get(id) ?? [])]) listener(record.info);
-  }
-
-  private async notify(job: JobInfo): Promise<void> {
-    const url = job.request.notifyUrl;
-    if (url === undefined) return;
-    try {
-      await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(job),
-        signal: AbortSignal.timeout(NOTIFY_TIMEOUT_MS),
-      });
-    } catch (error) {
-      this.options.logger?.warn(
-        { job: job.id, url, err: String(error) },
-        "job notification failed",
-      );
-    }
   }
 
   /** The target system over the path from the source's SSID; PATH_NOT_FOUND, LINK_DOWN now. */
@@ -453,30 +383,4 @@ interface Route {
 
 function routeOf(plan: GscPlan): Route {
   return { ssid: plan.source.ssid, serial: plan.target.serial, remoteSsid: plan.target.ssid };
-}
-
-function emptyProgress(tracks: number): JobProgress {
-  return {
-    tracksTotal: tracks,
-    tracksDone: 0,
-    bytesTotal: 0,
-    bytesDone: 0,
-    rateBytesPerSecond: 0,
-    etaSeconds: null,
-  };
-}
-
-function ended(
-  info: JobInfo,
-  state: "succeeded" | "failed" | "cancelled",
-  result: { code: string; message: string },
-): JobInfo {
-  const code = result.code === "OK" || result.code in ERROR_CODES ? result.code : "INTERNAL";
-  return {
-    ...info,
-    state,
-    endedAt: new Date().toISOString(),
-    resultCode: code as "OK" | ErrorCode,
-    resultMessage: result.message,
-  };
 }

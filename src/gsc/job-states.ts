@@ -1,7 +1,8 @@
 // Which job states are final. A job moves queued → running → succeeded | failed | cancelled (a
 // queued job may be cancelled at once); the last three never change again.
 
-import type { JobInfo, JobService, JobState } from "./job-service.js";
+import { ERROR_CODES, type ErrorCode } from "../errors/codes.js";
+import type { JobInfo, JobProgress, JobService, JobState } from "./job-service.js";
 
 export const ENDED_JOB_STATES: readonly JobState[] = ["succeeded", "failed", "cancelled"];
 
@@ -28,4 +29,31 @@ export function whenJobEnded(
       resolve(changed);
     });
   });
+}
+
+/** The progress of a job that has not started copying `tracks` tracks. */
+export function emptyProgress(tracks: number): JobProgress {
+  return {
+    tracksTotal: tracks,
+    tracksDone: 0,
+    bytesTotal: 0,
+    bytesDone: 0,
+    rateBytesPerSecond: 0,
+    etaSeconds: null,
+  };
+}
+
+/** `info` ended `at` in `state` with a result; a code not in the error list becomes INTERNAL. */
+export function endedJob(
+  info: JobInfo,
+  end: { state: "succeeded" | "failed" | "cancelled"; code: string; message: string; at: string },
+): JobInfo {
+  const code = end.code === "OK" || end.code in ERROR_CODES ? end.code : "INTERNAL";
+  return {
+    ...info,
+    state: end.state,
+    endedAt: end.at,
+    resultCode: code as "OK" | ErrorCode,
+    resultMessage: end.message,
+  };
 }
