@@ -6,8 +6,9 @@ import { readFile } from "node:fs/promises";
 import net, { type Socket } from "node:net";
 import tls from "node:tls";
 import { GsnapError } from "../errors/gsnap-error.js";
-import { LinkConnection } from "./link-connection.js";
+import { LinkConnection, linkReads } from "./link-connection.js";
 import { type LinkLogger, silentLinkLogger } from "./link-logger.js";
+import type { SocketReads } from "./socket-reads.js";
 
 /** How to check the peer's certificate. */
 export interface LinkTlsClientOptions {
@@ -31,20 +32,26 @@ export interface ConnectLinkOptions {
 }
 
 export async function connectLink(options: ConnectLinkOptions): Promise<LinkConnection> {
-  const socket = await openSocket(options);
-  return LinkConnection.establish(socket, {
-    role: "initiator",
-    secret: options.secret,
-    serial: options.serial,
-    expectSerial: options.expectSerial,
-    ssids: options.ssids,
-    versions: options.versions,
-    logger: options.logger ?? silentLinkLogger,
-    handshakeTimeoutMs: options.handshakeTimeoutMs,
-  });
+  // A TCP socket reads into the link's own buffers (socket-reads.ts); a TLS one cannot.
+  const reads = options.tls ? undefined : linkReads();
+  const socket = await openSocket(options, reads);
+  return LinkConnection.establish(
+    socket,
+    {
+      role: "initiator",
+      secret: options.secret,
+      serial: options.serial,
+      expectSerial: options.expectSerial,
+      ssids: options.ssids,
+      versions: options.versions,
+      logger: options.logger ?? silentLinkLogger,
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
+    },
+    reads,
+  );
 }
 
-async function openSocket(options: ConnectLinkOptions): Promise<Socket> {
+async function openSocket(options: ConnectLinkOptions, reads?: SocketReads): Promise<Socket> {
   const where = `${options.host}:${options.port}`;
   const ca = options.tls?.caPath === undefined ? undefined : await readFile(options.tls.caPath);
   return new Promise<Socket>((resolve, reject) => {
@@ -58,7 +65,7 @@ async function openSocket(options: ConnectLinkOptions): Promise<Socket> {
           // certificate's IP subject alternative names instead.
           servername: options.tls.servername ?? (net.isIP(options.host) ? undefined : options.host),
         })
-      : net.connect({ host: options.host, port: options.port });
+      : net.connect({ host: options.host, port: options.port, onread: reads?.onread });
     const onError = (error: Error): void => {
       socket.destroy();
       reject(

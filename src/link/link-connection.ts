@@ -15,6 +15,7 @@ import { FrameReader } from "./frame-reader.js";
 import {
   BATCH_VERSION,
   type Frame,
+  type FrameTypeName,
   isReplyFrame,
   isRequestFrame,
   MAX_BATCH_PAYLOAD_BYTES,
@@ -27,6 +28,8 @@ import {
 import { type HandshakeStep, LinkHandshake, type LinkSession } from "./handshake.js";
 import type { LinkLogger } from "./link-logger.js";
 import { SlabPool } from "./slab-pool.js";
+import { SocketReads } from "./socket-reads.js";
+import { StreamFrameReader } from "./stream-frame-reader.js";
 import { trackChecksum } from "./track-checksum.js";
 
 /**
@@ -60,6 +63,16 @@ function windowBytes(request: RequestBody): number {
  */
 const MAX_SPARE_SLABS = 12;
 const batchSlabs = new SlabPool(MAX_BATCH_PAYLOAD_BYTES, MAX_SPARE_SLABS);
+
+/** TRACK_BATCH payloads go into slabs of the pool; other payloads into buffers of their own. */
+function allocatePayload(type: FrameTypeName): Buffer | undefined {
+  return type === "TRACK_BATCH" ? batchSlabs.take() : undefined;
+}
+
+/** Reads for a socket made with `onread` (socket-reads.ts): TRACK_BATCH straight into slabs. */
+export function linkReads(): SocketReads {
+  return new SocketReads(new StreamFrameReader(allocatePayload));
+}
 
 /** A request of the peer not answered yet. */
 interface Unanswered {
@@ -99,9 +112,7 @@ interface Pending {
 
 export class LinkConnection {
   private session: LinkSession | undefined;
-  private readonly reader = new FrameReader((type) =>
-    type === "TRACK_BATCH" ? batchSlabs.take() : undefined,
-  );
+  private readonly reader: FrameReader | StreamFrameReader;
   private readonly pending = new Map<number, Pending>();
   private readonly windowWaiters: (() => void)[] = [];
   private pendingBytes = 0;
@@ -119,16 +130,25 @@ export class LinkConnection {
   private constructor(
     private readonly socket: Socket,
     private readonly options: LinkConnectionOptions,
+    private readonly reads: SocketReads | undefined,
   ) {
     this.peerAddress = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.reader = reads?.reader ?? new FrameReader(allocatePayload);
   }
 
-  /** Runs the handshake on a connected socket; resolves with an authenticated connection. */
-  static establish(socket: Socket, options: LinkConnectionOptions): Promise<LinkConnection> {
+  /**
+   * Runs the handshake on a connected socket; resolves with an authenticated connection. A socket
+   * made to read through `reads` (linkReads()) delivers its bytes there; any other, as 'data'.
+   */
+  static establish(
+    socket: Socket,
+    options: LinkConnectionOptions,
+    reads?: SocketReads,
+  ): Promise<LinkConnection> {
     // Replies are 16-byte frames: with Nagle on, each waits for the TCP acknowledgement of the one
     // before, and the peer delays those by up to 40 ms; pipelining needs them sent at once.
     socket.setNoDelay(true);
-    const connection = new LinkConnection(socket, options);
+    const connection = new LinkConnection(socket, options, reads);
     return connection.runHandshake();
   }
 
@@ -177,15 +197,24 @@ export class LinkConnection {
         if (error === undefined) resolve(this);
         else reject(error);
       };
-      this.socket.on("data", (chunk: Buffer) => this.onData(chunk, handshake));
+      if (this.reads === undefined) {
+        const reader = this.reader as FrameReader;
+        this.socket.on("data", (chunk: Buffer) => {
+          reader.push(chunk);
+          this.takeFrames(handshake);
+        });
+      } else {
+        this.reads.onRead(() => this.takeFrames(handshake));
+      }
       this.socket.on("error", (error) => this.close("LINK_DOWN", `Link socket failed: ${error}`));
       this.socket.on("close", () => this.close("LINK_DOWN", "Link closed by the peer"));
       this.apply(handshake.start());
+      // A socket that reads through `reads` may have read before we listened: take what it has.
+      if (this.reads !== undefined) this.takeFrames(handshake);
     });
   }
 
-  private onData(chunk: Buffer, handshake: LinkHandshake): void {
-    this.reader.push(chunk);
+  private takeFrames(handshake: LinkHandshake): void {
     while (!this.isClosed) {
       const result = this.reader.next();
       if (result.status === "incomplete") return;

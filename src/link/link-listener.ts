@@ -5,8 +5,9 @@
 import { readFile } from "node:fs/promises";
 import net, { type AddressInfo, type Socket } from "node:net";
 import tls from "node:tls";
-import { LinkConnection } from "./link-connection.js";
+import { LinkConnection, linkReads } from "./link-connection.js";
 import type { LinkLogger } from "./link-logger.js";
+import { adoptReads } from "./socket-reads.js";
 
 /** Certificate and key files for a TLS listener, PEM. */
 export interface LinkTlsServerOptions {
@@ -35,17 +36,26 @@ export interface LinkListener {
 
 export async function listenLink(options: ListenLinkOptions): Promise<LinkListener> {
   const sockets = new Set<Socket>();
-  const accept = (socket: Socket): void => {
+  const accept = (accepted: Socket): void => {
+    // A TCP connection reads into the link's own buffers (socket-reads.ts); a TLS one cannot.
+    const reads = options.tls ? undefined : linkReads();
+    const adopted = reads === undefined ? undefined : adoptReads(accepted, reads);
+    const socket = adopted ?? accepted;
+    if (adopted === undefined) socket.resume();
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
-    LinkConnection.establish(socket, {
-      role: "responder",
-      secret: options.secret,
-      serial: options.serial,
-      ssids: options.ssids,
-      logger: options.logger,
-      handshakeTimeoutMs: options.handshakeTimeoutMs,
-    }).then(options.onConnection, () => {
+    LinkConnection.establish(
+      socket,
+      {
+        role: "responder",
+        secret: options.secret,
+        serial: options.serial,
+        ssids: options.ssids,
+        logger: options.logger,
+        handshakeTimeoutMs: options.handshakeTimeoutMs,
+      },
+      adopted === undefined ? undefined : reads,
+    ).then(options.onConnection, () => {
       // The connection logged why it refused the peer; nothing more to do.
     });
   };
@@ -57,7 +67,8 @@ export async function listenLink(options: ListenLinkOptions): Promise<LinkListen
         },
         accept,
       )
-    : net.createServer(accept);
+    : // Paused until accept() moves the socket to one that reads into the link's buffers.
+      net.createServer({ pauseOnConnect: true }, accept);
   // A TLS peer that fails its own handshake never reaches accept(): log it and carry on.
   server.on("tlsClientError", (error: Error, socket: Socket) => {
     options.logger.warn(

@@ -419,8 +419,9 @@ describe("sendTracks and receiveTracks, many tracks per request (protocol versio
       batches.push(body.tracks.length);
       if (damaged) return body;
       damaged = true;
+      const victim = body.tracks.findIndex((track) => track.data !== undefined);
       const tracks = body.tracks.map((track, index) =>
-        index === 1 ? { ...track, checksum: track.checksum ^ 1n } : track,
+        index === victim ? { ...track, checksum: track.checksum ^ 1n } : track,
       );
       return { ...body, tracks };
     });
