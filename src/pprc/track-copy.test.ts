@@ -409,6 +409,33 @@ describe("sendTracks and receiveTracks, many tracks per request (protocol versio
     expect(site.target.showVolume("SEC001").allocatedTracks).toBe(TRACKS - zeroTracks);
   });
 
+  it("sends runs that a source gives out of order (a bitmap wrapping around) in increasing order", async () => {
+    const site = await batchSites(1);
+    const result = await sendTracks({
+      store: site.source,
+      sourceVolser: "PRI001",
+      targetVolser: "SEC001",
+      source: rangeSource([
+        { firstTrack: 280, count: 20 },
+        { firstTrack: 0, count: 30 },
+      ]),
+      connections: site.connections,
+    });
+    expect(result.tracksSent).toBe(50);
+    const size = TRACK_SIZE_BYTES;
+    for (const [first, count] of [
+      [280, 20],
+      [0, 30],
+    ]) {
+      const range = { offsetBytes: first * size, lengthBytes: count * size };
+      const [source, target] = await Promise.all([
+        site.source.read("PRI001", range),
+        site.target.read("SEC001", range),
+      ]);
+      expect(target.equals(source)).toBe(true);
+    }
+  });
+
   it("sends again only the track of a batch that the target found damaged", async () => {
     const site = await batchSites(1);
     const [connection] = site.connections;

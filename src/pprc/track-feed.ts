@@ -137,6 +137,8 @@ export class TrackFeed {
         tracks += run.count;
       }
       if (runs.length === 0) return;
+      // A bitmap source wraps around to its start: a batch names its tracks in increasing order.
+      runs.sort((a, b) => a.firstTrack - b.firstTrack);
       const read = this.readBatch(runs);
       // A failed read fails the caller that awaits it; until then it is not unhandled.
       read.catch(() => {});
