@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { MemoryNodeStore } from "../testing/memory-node-store.js";
 import {
   assign,
+  assignSparse,
   countMapped,
   depthFor,
   emptyTree,
@@ -104,7 +105,7 @@ describe("mapping tree", () => {
     expect(store.chunkRefCounts.size).toBe(0);
   });
 
-  it("matches a flat model under random assigns, unmaps, snaps and releases", () => {
+  it("matches a flat model under random assigns, scattered assigns, unmaps, snaps and releases", () => {
     const sizes = [700, 1_600, 263_000];
     const op = fc.oneof(
       fc.record({
@@ -122,6 +123,13 @@ describe("mapping tree", () => {
         to: fc.nat(300_000),
         count: fc.oneof(fc.integer({ min: 1, max: 2_000 }), fc.constant(1_000_000)),
         aligned: fc.boolean(),
+      }),
+      fc.record({
+        kind: fc.constant("sparse" as const),
+        tree: fc.nat(2),
+        at: fc.nat(300_000),
+        gaps: fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 40 }),
+        unmap: fc.boolean(),
       }),
       fc.record({ kind: fc.constant("release" as const), tree: fc.nat(2) }),
     );
@@ -148,6 +156,21 @@ describe("mapping tree", () => {
             );
             trees[step.tree] = assign(store, trees[step.tree], { firstTrack: first, chunkIds });
             models[step.tree].set(chunkIds, first);
+          } else if (step.kind === "sparse") {
+            const size = sizes[step.tree];
+            const tracks: number[] = [];
+            for (let track = step.at % size, i = 0; track < size && i < step.gaps.length; i += 1) {
+              tracks.push(track);
+              track += step.gaps[i];
+            }
+            const chunkIds = Float64Array.from(tracks, (_, i) =>
+              step.unmap && i % 2 === 0 ? 0 : nextChunk++,
+            );
+            const edit = { tracks: Float64Array.from(tracks), chunkIds };
+            trees[step.tree] = assignSparse(store, trees[step.tree], edit);
+            tracks.forEach((track, i) => {
+              models[step.tree][track] = chunkIds[i];
+            });
           } else if (step.kind === "snap") {
             const count = Math.min(step.count, sizes[step.source], sizes[step.target]);
             const align = (n: number) => (step.aligned ? n - (n % FANOUT) : n);

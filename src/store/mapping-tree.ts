@@ -154,6 +154,88 @@ function assignInto(store: NodeStore, id: number, level: number, base: number, e
   return storeOrPrune(store, own, node);
 }
 
+/** Scattered tracks to point at chunks: track numbers in strictly increasing order. */
+export interface SparseEdit {
+  readonly tracks: Float64Array;
+  readonly chunkIds: Float64Array;
+  /** True for chunks recorded just now with one reference each (NodeStore.addChunk). */
+  readonly born?: boolean;
+}
+
+/**
+ * Points scattered tracks at chunks in one walk of the tree: each node on the way is read, copied
+ * if shared, and written once, however many of its tracks change (assign() would walk once per
+ * run, writing a leaf again for each). Returns the tree's new root.
+ */
+export function assignSparse(store: NodeStore, tree: Tree, edit: SparseEdit): Tree {
+  const { tracks, chunkIds } = edit;
+  assert.equal(tracks.length, chunkIds.length);
+  if (tracks.length === 0) return tree;
+  for (let i = 1; i < tracks.length; i += 1) {
+    assert.ok(tracks[i - 1] < tracks[i], "sparse tracks go in increasing order");
+  }
+  assert.ok(tracks[0] >= 0 && tracks[tracks.length - 1] < tree.trackCount);
+  const root = assignSparseInto(store, tree.root, tree.depth - 1, 0, {
+    edit,
+    from: 0,
+    to: tracks.length,
+  });
+  return { ...tree, root };
+}
+
+/** The edit's entries [from, to), all under the node at `level` that covers tracks from `base`. */
+interface SparseSlice {
+  readonly edit: SparseEdit;
+  readonly from: number;
+  readonly to: number;
+}
+
+function assignSparseInto(
+  store: NodeStore,
+  id: number,
+  level: number,
+  base: number,
+  slice: SparseSlice,
+): number {
+  const { edit, from, to } = slice;
+  if (id === NONE && edit.chunkIds.subarray(from, to).every((value) => value === NONE)) {
+    return NONE;
+  }
+  const own = ownNode(store, id, level);
+  const node = store.readNode(own);
+  if (level === 0) {
+    for (let i = from; i < to; i += 1) {
+      const index = edit.tracks[i] - base;
+      const previous = node.entries[index];
+      const next = edit.chunkIds[i];
+      if (previous === next) continue;
+      if (next !== NONE && edit.born !== true) store.retainChunk(next);
+      if (previous !== NONE) store.releaseChunk(previous);
+      node.entries[index] = next;
+    }
+  } else {
+    const childSpan = childSpanOf(level);
+    let start = from;
+    while (start < to) {
+      const child = Math.floor((edit.tracks[start] - base) / childSpan);
+      const childEnd = base + (child + 1) * childSpan;
+      let end = start + 1;
+      while (end < to && edit.tracks[end] < childEnd) end += 1;
+      const childBase = base + child * childSpan;
+      const part = { edit, from: start, to: end };
+      node.entries[child] = assignSparseInto(
+        store,
+        node.entries[child],
+        level - 1,
+        childBase,
+        part,
+      );
+      start = end;
+    }
+  }
+  return storeOrPrune(store, own, node);
+}
+
 /** A node id the caller's slot may modify: the node itself when unshared, else a private copy. */
 function ownNode(store: NodeStore, id: number, level: number): number {
   if (id === NONE) return store.createNode({ level, entries: new Float64Array(FANOUT) });

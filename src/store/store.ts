@@ -26,11 +26,8 @@ import { takeStoreLock } from "./store-lock.js";
 import {
   allocationRuns,
   type ByteRange,
-  type ChecksummedTrack,
   checkByteRange,
   commitWrite,
-  type PreparedWrite,
-  prepareTrackWrite,
   prepareWrite,
   readRangeAsync,
   readTrackImages,
@@ -41,6 +38,7 @@ import {
   trackLocations,
   zeroRange,
 } from "./track-io.js";
+import { commitTrackWrites, prepareTrackWrites, type TrackRunWrite } from "./track-writes.js";
 import {
   infoOf,
   treeOf,
@@ -290,27 +288,13 @@ export class Store {
    * link checked each track), all in one change; a track without data is unmapped. The images are
    * kept as they are until the promise settles.
    */
-  async writeTracks(
-    volser: string,
-    runs: readonly { firstTrack: number; tracks: readonly ChecksummedTrack[] }[],
-  ): Promise<void> {
+  async writeTracks(volser: string, runs: readonly TrackRunWrite[]): Promise<void> {
     this.checkOpen();
     const volume = this.writableVolume(volser, "write");
-    const prepared: PreparedWrite[] = [];
-    try {
-      for (const run of runs) prepared.push(prepareTrackWrite(this.parts, volume, run));
-    } catch (error) {
-      // Appends already started fail or finish unseen: their chunks are never mapped.
-      for (const run of prepared) run.written.catch(() => {});
-      throw error;
-    }
+    const prepared = prepareTrackWrites(this.parts, volume, runs);
     await this.change(
-      () => {
-        let updated = this.writableVolume(volser, "write");
-        for (const run of prepared) updated = commitWrite(this.parts, updated, run);
-        return updated;
-      },
-      Promise.all(prepared.map((run) => run.written)),
+      () => commitTrackWrites(this.parts, this.writableVolume(volser, "write"), prepared),
+      prepared.written,
       {
         touches: runs.map((run) => ({
           volser,

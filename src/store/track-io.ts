@@ -273,7 +273,7 @@ function mapTracks(
  * Gives each non-zero image a chunk id and a checksum (computed, or the one given, which the
  * caller has verified against the bytes); NONE stands for the zero ones.
  */
-function newChunks(
+export function newChunks(
   parts: StoreParts,
   volume: VolumeRecord,
   trackImages: readonly (Buffer | undefined)[],
@@ -291,55 +291,8 @@ function newChunks(
   return { chunkIds, images };
 }
 
-/**
- * A whole track image with its checksum (chunkChecksum of the bytes), already verified; no data:
- * the track is all zeroes (it is unmapped).
- */
-export interface ChecksummedTrack {
-  readonly data: Buffer | undefined;
-  readonly checksum: bigint;
-}
-
-/**
- * A write of whole tracks whose checksums are known, as a pair's secondary receives them: the
- * images are appended as they are (no copy into one buffer) and not hashed again.
- */
-export function prepareTrackWrite(
-  parts: StoreParts,
-  volume: VolumeRecord,
-  write: { firstTrack: number; tracks: readonly ChecksummedTrack[] },
-): PreparedWrite {
-  const trackSizeBytes = volume.geometry.trackSizeBytes;
-  const range = {
-    offsetBytes: write.firstTrack * trackSizeBytes,
-    lengthBytes: write.tracks.length * trackSizeBytes,
-  };
-  checkByteRange(volume, range, "write");
-  for (const track of write.tracks) {
-    if (track.data !== undefined && track.data.length !== trackSizeBytes) {
-      throw new GsnapError(
-        "IO_OUT_OF_RANGE",
-        `Cannot write a track of ${track.data.length} bytes to volume "${volume.volser}": its tracks hold ${trackSizeBytes}`,
-      );
-    }
-  }
-  const { chunkIds, images } = newChunks(
-    parts,
-    volume,
-    write.tracks.map((track) => track.data),
-    write.tracks.map((track) => track.checksum),
-  );
-  return appendInBackground(parts, {
-    trackSizeBytes,
-    firstWholeTrack: write.firstTrack,
-    chunkIds,
-    images,
-    partials: [],
-  });
-}
-
 /** Records appended chunks in the catalog (no references yet) and their segments' new sizes. */
-function recordChunks(
+export function recordChunks(
   parts: StoreParts,
   images: readonly ChunkImage[],
   locations: readonly ChunkLocation[],
