@@ -598,7 +598,8 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
       ETA: "none",
       Result: "OK",
     });
-    for (const line of await stepLines(page)) expect(line).toMatch(/: done in \d+ ms$/);
+    // The test itself paces the steps: on a busy machine one may last a second or more.
+    for (const line of await stepLines(page)) expect(line).toMatch(/: done in \d+(\.\d+)? m?s$/);
     await see(page, `Job ${id} has ended.`);
     // The API ends the stream after the job's end.
     await expect.poll(() => api.jobs.watcherCount(id), { timeout: VIEW_TIMEOUT_MS }).toBe(0);
