@@ -135,13 +135,7 @@ function assignInto(store: NodeStore, id: number, level: number, base: number, e
   const node = store.readNode(own);
   if (level === 0) {
     for (let i = 0; i < values.length; i += 1) {
-      const index = low - base + i;
-      const previous = node.entries[index];
-      const next = values[i];
-      if (previous === next) continue;
-      if (next !== NONE && edit.born !== true) store.retainChunk(next);
-      if (previous !== NONE) store.releaseChunk(previous);
-      node.entries[index] = next;
+      pointEntry(store, node, { index: low - base + i, next: values[i], born: edit.born });
     }
   } else {
     const childSpan = childSpanOf(level);
@@ -206,12 +200,7 @@ function assignSparseInto(
   if (level === 0) {
     for (let i = from; i < to; i += 1) {
       const index = edit.tracks[i] - base;
-      const previous = node.entries[index];
-      const next = edit.chunkIds[i];
-      if (previous === next) continue;
-      if (next !== NONE && edit.born !== true) store.retainChunk(next);
-      if (previous !== NONE) store.releaseChunk(previous);
-      node.entries[index] = next;
+      pointEntry(store, node, { index, next: edit.chunkIds[i], born: edit.born });
     }
   } else {
     const childSpan = childSpanOf(level);
@@ -234,6 +223,22 @@ function assignSparseInto(
     }
   }
   return storeOrPrune(store, own, node);
+}
+
+/**
+ * Points one entry of an owned leaf at a chunk: retains the new chunk (unless it was born with its
+ * reference) and releases the one it replaces.
+ */
+function pointEntry(
+  store: NodeStore,
+  leaf: TreeNode,
+  entry: { index: number; next: number; born: boolean | undefined },
+): void {
+  const previous = leaf.entries[entry.index];
+  if (previous === entry.next) return;
+  if (entry.next !== NONE && entry.born !== true) store.retainChunk(entry.next);
+  if (previous !== NONE) store.releaseChunk(previous);
+  leaf.entries[entry.index] = entry.next;
 }
 
 /** A node id the caller's slot may modify: the node itself when unshared, else a private copy. */

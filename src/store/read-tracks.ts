@@ -5,11 +5,9 @@
 // a bad wire. So each byte is hashed once on each side.
 
 import assert from "node:assert/strict";
-import { GsnapError } from "../errors/gsnap-error.js";
-import { chunkChecksum } from "./checksum.js";
 import type { ChunkLocation } from "./chunk-device.js";
 import { lookup, NONE } from "./mapping-tree.js";
-import { checkByteRange, type StoreParts } from "./track-io.js";
+import { checkByteRange, type StoreParts, verifyReads } from "./track-io.js";
 import { treeOf, type VolumeRecord } from "./volume-record.js";
 
 export interface TrackRun {
@@ -49,13 +47,6 @@ export async function readTracksAsync(
   }
   assert.ok(checksums.length * size <= options.into.length, "the tracks fit the buffer");
   await parts.device.readManyAsync(reads);
-  for (const read of reads) {
-    if (chunkChecksum(read.target) !== read.hash) {
-      throw new GsnapError(
-        "CHUNK_CORRUPT",
-        `Cannot read track ${read.track} of volume "${volume.volser}": its chunk fails its checksum`,
-      );
-    }
-  }
+  verifyReads(volume, reads);
   return checksums;
 }

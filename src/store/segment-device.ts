@@ -36,6 +36,14 @@ interface WriteRun {
 
 const SEGMENT_NAME = /^(\d{8})\.seg$/;
 
+/**
+ * Bytes appended to a segment in the background after which its writeback starts on the thread
+ * pool, while appends go on. Linux starts writing dirty pages back only past a tenth of memory
+ * (gigabytes here), so a copy's whole volume would otherwise wait for the flush that ends it
+ * (GSC steps 512/520): 64 MiB spreads that over the copy and leaves the flush little to do.
+ */
+const EARLY_WRITEBACK_BYTES = 64 * 1024 * 1024;
+
 export class SegmentDevice implements ChunkDevice {
   readonly remote = false;
   private readonly dir: string;
@@ -43,6 +51,8 @@ export class SegmentDevice implements ChunkDevice {
   private readonly fds = new Map<number, number>();
   private readonly sizes = new Map<number, number>();
   private readonly unsynced = new Set<number>();
+  /** Bytes appended in the background per segment since its last early writeback began. */
+  private readonly unwritten = new Map<number, number>();
   /** Background reads and writes under way per segment: such a segment is not removed. */
   private readonly busy = new Map<number, number>();
   /** Segments to remove once their reads and writes under way are done. */
@@ -316,6 +326,7 @@ export class SegmentDevice implements ChunkDevice {
     this.fds.delete(segment);
     this.sizes.delete(segment);
     this.unsynced.delete(segment);
+    this.unwritten.delete(segment);
     fs.rmSync(this.fileOf(segment), { force: true });
   }
 
@@ -364,7 +375,10 @@ export class SegmentDevice implements ChunkDevice {
             error ? reject(error) : resolve({ bytesWritten: bytes }),
           ),
         );
-        if (bytesWritten >= total) return;
+        if (bytesWritten >= total) {
+          this.writtenBack(run.segment, bytesWritten);
+          return;
+        }
         // A short write: go on with the rest.
         buffers = [Buffer.concat(buffers).subarray(bytesWritten)];
         position += bytesWritten;
@@ -374,6 +388,24 @@ export class SegmentDevice implements ChunkDevice {
     } finally {
       this.done(run.segment);
     }
+  }
+
+  /**
+   * Counts bytes appended in the background and, past EARLY_WRITEBACK_BYTES, starts the segment's
+   * writeback on the thread pool (an fdatasync nobody waits for). It is a head start, not a
+   * promise: only sync() makes anything durable, and a failure here is left to sync() to report.
+   */
+  private writtenBack(segment: number, bytes: number): void {
+    const unwritten = (this.unwritten.get(segment) ?? 0) + bytes;
+    if (unwritten < EARLY_WRITEBACK_BYTES) {
+      this.unwritten.set(segment, unwritten);
+      return;
+    }
+    this.unwritten.set(segment, 0);
+    const fd = this.fds.get(segment);
+    if (fd === undefined) return;
+    this.busy.set(segment, (this.busy.get(segment) ?? 0) + 1);
+    fs.fdatasync(fd, () => this.done(segment));
   }
 
   /** One background read or write of the segment ended. */

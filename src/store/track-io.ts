@@ -117,14 +117,7 @@ function planRead(
 
 /** Verifies every chunk read against its checksum and copies out the partial tracks. */
 function finishRead(plan: ReadPlan, volume: VolumeRecord): Buffer {
-  for (const read of plan.reads) {
-    if (chunkChecksum(read.target) !== read.hash) {
-      throw new GsnapError(
-        "CHUNK_CORRUPT",
-        `Cannot read track ${read.track} of volume "${volume.volser}": its chunk fails its checksum`,
-      );
-    }
-  }
+  verifyReads(volume, plan.reads);
   for (const { image, low, high, trackStart } of plan.partials) {
     image.copy(plan.output, low - plan.range.offsetBytes, low - trackStart, high - trackStart);
   }
@@ -156,6 +149,15 @@ export async function readTrackImages(
     images.set(track, { chunkId: chunk === undefined ? NONE : chunkId, image });
   }
   await parts.device.readManyAsync(reads);
+  verifyReads(volume, reads);
+  return images;
+}
+
+/** Every chunk read must match its stored checksum; the first that does not is CHUNK_CORRUPT. */
+export function verifyReads(
+  volume: VolumeRecord,
+  reads: readonly { target: Buffer; hash: bigint; track: number }[],
+): void {
   for (const read of reads) {
     if (chunkChecksum(read.target) !== read.hash) {
       throw new GsnapError(
@@ -164,7 +166,6 @@ export async function readTrackImages(
       );
     }
   }
-  return images;
 }
 
 /**
