@@ -6,7 +6,6 @@
 import net, { type Socket } from "node:net";
 import type { StreamFrameReader } from "./stream-frame-reader.js";
 
-
 /** A socket's reads into a stream frame reader; the connection says what to do after each. */
 export class SocketReads {
   private after: () => void = () => {};

@@ -259,8 +259,8 @@ export class ObjectSegmentDevice implements ChunkDevice {
       : (this.remoteSegments.sizeOf(segment) ?? 0);
   }
 
-  sync(): void {
-    this.local.sync();
+  async sync(): Promise<void> {
+    await this.local.sync();
   }
 
   removeSegment(segment: number): void {

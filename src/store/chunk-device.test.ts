@@ -91,11 +91,11 @@ describe.each([
 });
 
 describe("segment files on reopen", () => {
-  it("cut each segment back to its committed size and delete unknown ones", () => {
+  it("cut each segment back to its committed size and delete unknown ones", async () => {
     const make = segmentDevice();
     const first = make(new Map(), 2 * (8_192 + CHUNK_HEADER_BYTES));
     first.append([1, 2, 3].map((id) => image(id)));
-    first.sync();
+    await first.sync();
     first.close();
     const committed = new Map([[1, 8_192 + CHUNK_HEADER_BYTES]]);
     const second = make(committed, 2 * (8_192 + CHUNK_HEADER_BYTES));
@@ -120,5 +120,58 @@ describe("segment files under background reads", () => {
     expect(target.equals(image(1).data)).toBe(true);
     expect(device.segmentSizes().has(first.segment)).toBe(false);
     device.close();
+  });
+});
+
+describe("segment file syncs", () => {
+  const original = fs.fdatasync;
+  afterEach(() => {
+    fs.fdatasync = original;
+  });
+
+  it("resolve a sync asked while another runs only after the earlier one's writeback", async () => {
+    const device = segmentDevice()(new Map(), 1 << 20);
+    const ended: string[] = [];
+    let calls = 0;
+    fs.fdatasync = ((_fd: number, callback: (error: Error | null) => void) => {
+      calls += 1;
+      const call = calls;
+      // The first writeback is slow; the second, fast, would overtake it unless syncs are ordered.
+      setTimeout(
+        () => {
+          ended.push(`fdatasync ${call}`);
+          callback(null);
+        },
+        call === 1 ? 100 : 0,
+      );
+    }) as typeof fs.fdatasync;
+    device.append([image(1)]);
+    const first = device.sync().then(() => ended.push("first sync"));
+    // The first writeback is under way when the second append comes.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toBe(1);
+    device.append([image(2)]);
+    const second = device.sync().then(() => ended.push("second sync"));
+    await Promise.all([first, second]);
+    expect(ended).toEqual(["fdatasync 1", "first sync", "fdatasync 2", "second sync"]);
+  });
+
+  it("fail with IO_ERROR when the writeback fails, and sync those segments again at the next barrier", async () => {
+    const device = segmentDevice()(new Map(), 1 << 20);
+    let failing = true;
+    let calls = 0;
+    fs.fdatasync = ((_fd: number, callback: (error: Error | null) => void) => {
+      calls += 1;
+      const error = Object.assign(new Error("EIO: i/o error"), { code: "EIO" });
+      setImmediate(() => callback(failing ? error : null));
+    }) as typeof fs.fdatasync;
+    device.append([image(1)]);
+    await expect(device.sync()).rejects.toMatchObject({ code: "IO_ERROR" });
+    failing = false;
+    await device.sync();
+    expect(calls).toBe(2);
+    // Nothing was appended since: the next barrier has nothing to write back.
+    await device.sync();
+    expect(calls).toBe(2);
   });
 });

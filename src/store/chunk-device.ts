@@ -6,7 +6,7 @@
 // A device whose segments may live elsewhere (an object store) reads them synchronously only when
 // they are at hand (on local disk or in its cache); otherwise a synchronous read throws
 // ChunkNotLocal, and the caller fetches them (fetch) and tries again.
-// An append is not durable until sync() returns. An append reserves its place at once and writes
+// An append is not durable until sync() resolves. An append reserves its place at once and writes
 // either synchronously (append, inside a catalog transaction) or in the background (appendAsync,
 // before the transaction that records the chunks). Space whose transaction never commits is dead:
 // the catalog does not know its chunks, and the collector reclaims it with its segment.
@@ -83,8 +83,12 @@ export interface ChunkDevice {
   segmentSizes(): Map<number, number>;
   /** The size of one segment (0 if it does not exist): what a write records, without a copy of all. */
   segmentSize(segment: number): number;
-  /** A durability barrier: every append before it survives a crash once it returns. */
-  sync(): void;
+  /**
+   * A durability barrier: every append before it survives a crash once it resolves. The syncs run
+   * on the thread pool (a flush of a copy's gigabytes must not stall the event loop), one after
+   * another.
+   */
+  sync(): Promise<void>;
   /** Deletes a segment whose chunks are all dead or moved (once its reads under way are done). */
   removeSegment(segment: number): void;
   close(): void;

@@ -51,6 +51,8 @@ export class SegmentDevice implements ChunkDevice {
   private readonly fds = new Map<number, number>();
   private readonly sizes = new Map<number, number>();
   private readonly unsynced = new Set<number>();
+  /** Settles when the last sync asked for has ended. */
+  private syncing: Promise<void> = Promise.resolve();
   /** Bytes appended in the background per segment since its last early writeback began. */
   private readonly unwritten = new Map<number, number>();
   /** Background reads and writes under way per segment: such a segment is not removed. */
@@ -301,17 +303,43 @@ export class SegmentDevice implements ChunkDevice {
     return new Map(this.sizes);
   }
 
-  sync(): void {
-    for (const segment of this.unsynced) {
-      const fd = this.fds.get(segment);
-      if (fd === undefined) continue;
-      try {
-        fs.fdatasyncSync(fd);
-      } catch (error) {
-        throw deviceError(`sync segment ${segment}`, error);
-      }
-    }
+  sync(): Promise<void> {
+    // After the syncs before it, whether they failed or not: a barrier asked later must not
+    // resolve while an earlier one is still writing back.
+    const sync = this.syncing.then(
+      () => this.syncUnsynced(),
+      () => this.syncUnsynced(),
+    );
+    this.syncing = sync;
+    return sync;
+  }
+
+  /** Syncs the segments appended to since the last sync, in parallel on the thread pool. */
+  private async syncUnsynced(): Promise<void> {
+    const segments = [...this.unsynced];
     this.unsynced.clear();
+    try {
+      await Promise.all(segments.map((segment) => this.syncSegment(segment)));
+    } catch (error) {
+      // Not known to be durable: the next barrier syncs them again.
+      for (const segment of segments) this.unsynced.add(segment);
+      throw error;
+    }
+  }
+
+  private async syncSegment(segment: number): Promise<void> {
+    const fd = this.fds.get(segment);
+    if (fd === undefined) return;
+    this.busy.set(segment, (this.busy.get(segment) ?? 0) + 1);
+    try {
+      await new Promise<void>((resolve, reject) =>
+        fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())),
+      );
+    } catch (error) {
+      throw deviceError(`sync segment ${segment}`, error);
+    } finally {
+      this.done(segment);
+    }
   }
 
   removeSegment(segment: number): void {

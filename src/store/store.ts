@@ -151,7 +151,7 @@ export class Store {
     await this.collecting;
     await this.queue;
     await this.parts.catalog.flushed();
-    this.parts.device.sync();
+    await this.parts.device.sync();
     this.parts.device.close();
     await this.parts.catalog.close();
     this.unlock();
@@ -356,7 +356,7 @@ export class Store {
     this.checkOpen();
     await this.queue;
     await this.parts.catalog.flushed();
-    this.parts.device.sync();
+    await this.parts.device.sync();
     await this.parts.catalog.flushed();
   }
 

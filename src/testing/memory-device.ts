@@ -153,7 +153,7 @@ export class MemoryDevice implements ChunkDevice {
     return new Map(this.sizes);
   }
 
-  sync(): void {
+  async sync(): Promise<void> {
     this.syncs += 1;
   }
 
