@@ -1,29 +1,17 @@
 // Turns the byte stream of one link connection into frames. Received chunks are kept as a list
-// (appending is O(1)); a frame is copied out once when it spans chunks (into a buffer the caller's
-// `allocate` gives, so that big payloads can go into pooled slabs) and is a view of its chunk
+// (appending is O(1)); a frame is copied out once when it spans chunks and is a view of its chunk
 // when it does not. The header is checked as soon as its 16 bytes arrive, so an oversized length
 // fails at once instead of making us buffer a megabyte of garbage. After a failure the reader
 // stays failed: the connection must close. Pure: no I/O.
 
-import assert from "node:assert/strict";
 import { decodeFrameHeader, decodePayload, type FrameHeader } from "./frame-codec.js";
-import {
-  FRAME_HEADER_BYTES,
-  type Frame,
-  type FrameFailure,
-  type FrameTypeName,
-} from "./frame-types.js";
+import { FRAME_HEADER_BYTES, type Frame, type FrameFailure } from "./frame-types.js";
 
 /** Consumed chunks are dropped from the front of the list in batches of this many, not one by one. */
 const COMPACT_AFTER_CHUNKS = 64;
 
 export type ReadResult =
-  | {
-      readonly status: "frame";
-      readonly frame: Frame;
-      /** The buffer `allocate` gave for the payload's copy, when it was copied there. */
-      readonly copiedInto?: Buffer;
-    }
+  | { readonly status: "frame"; readonly frame: Frame }
   | { readonly status: "incomplete" }
   | { readonly status: "failure"; readonly failure: FrameFailure };
 
@@ -34,16 +22,6 @@ export class FrameReader {
   private total = 0;
   private header: FrameHeader | undefined;
   private failure: FrameFailure | undefined;
-  private copiedInto: Buffer | undefined;
-
-  /**
-   * @param allocate gives a buffer of at least `bytes` for a payload that spans chunks, or
-   *   undefined to let the reader allocate one of its own
-   */
-  constructor(
-    private readonly allocate: (type: FrameTypeName, bytes: number) => Buffer | undefined = () =>
-      undefined,
-  ) {}
 
   /** Bytes received and not yet taken into a frame. */
   get bufferedBytes(): number {
@@ -68,14 +46,9 @@ export class FrameReader {
     if (this.total < this.header.payloadBytes) return { status: "incomplete" };
     const header = this.header;
     this.header = undefined;
-    this.copiedInto = undefined;
-    const allocate = (bytes: number) => this.allocate(header.type, bytes);
-    const payload = decodePayload(header, this.take(header.payloadBytes, allocate));
+    const payload = decodePayload(header, this.take(header.payloadBytes));
     if (!payload.ok) return this.fail(payload.failure);
-    const copiedInto = this.copiedInto;
-    return copiedInto === undefined
-      ? { status: "frame", frame: payload.frame }
-      : { status: "frame", frame: payload.frame, copiedInto };
+    return { status: "frame", frame: payload.frame };
   }
 
   private fail(failure: FrameFailure): ReadResult {
@@ -88,7 +61,7 @@ export class FrameReader {
   }
 
   /** Consumes the first `count` bytes: a view when they lie in one chunk, else one copy. */
-  private take(count: number, allocate?: (bytes: number) => Buffer | undefined): Buffer {
+  private take(count: number): Buffer {
     if (count === 0) return Buffer.alloc(0);
     const head = this.chunks[this.first];
     let output: Buffer;
@@ -96,10 +69,7 @@ export class FrameReader {
       output = head.subarray(this.firstOffset, this.firstOffset + count);
       this.firstOffset += count;
     } else {
-      const given = allocate?.(count);
-      assert.ok(given === undefined || given.length >= count, "an allocated buffer fits");
-      this.copiedInto = given;
-      output = given === undefined ? Buffer.allocUnsafe(count) : given.subarray(0, count);
+      output = Buffer.allocUnsafe(count);
       let copied = 0;
       while (copied < count) {
         const chunk = this.chunks[this.first];

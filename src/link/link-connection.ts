@@ -11,7 +11,6 @@ import type { ErrorCode } from "../errors/codes.js";
 import { GsnapError } from "../errors/gsnap-error.js";
 import { answerWithDamage, type BatchDamage, splitDamaged } from "./batch-damage.js";
 import { encodeFrame, encodeFrameParts } from "./frame-codec.js";
-import { FrameReader } from "./frame-reader.js";
 import {
   BATCH_VERSION,
   type Frame,
@@ -112,7 +111,7 @@ interface Pending {
 
 export class LinkConnection {
   private session: LinkSession | undefined;
-  private readonly reader: FrameReader | StreamFrameReader;
+  private readonly reader: StreamFrameReader;
   private readonly pending = new Map<number, Pending>();
   private readonly windowWaiters: (() => void)[] = [];
   private pendingBytes = 0;
@@ -133,7 +132,7 @@ export class LinkConnection {
     private readonly reads: SocketReads | undefined,
   ) {
     this.peerAddress = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.reader = reads?.reader ?? new FrameReader(allocatePayload);
+    this.reader = reads?.reader ?? new StreamFrameReader(allocatePayload);
   }
 
   /**
@@ -198,9 +197,8 @@ export class LinkConnection {
         else reject(error);
       };
       if (this.reads === undefined) {
-        const reader = this.reader as FrameReader;
         this.socket.on("data", (chunk: Buffer) => {
-          reader.push(chunk);
+          this.reader.push(chunk);
           this.takeFrames(handshake);
         });
       } else {
@@ -236,6 +234,7 @@ export class LinkConnection {
       return;
     }
     this.session = outcome.session;
+    this.reader.admitLargePayloads();
     this.options.logger.info(
       {
         peer: this.peerAddress,

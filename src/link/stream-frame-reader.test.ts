@@ -59,7 +59,22 @@ describe("stream frame reader", () => {
         fc.array(fc.integer({ min: 7, max: 70_000 }), { minLength: 1, maxLength: 10 }),
         (frames, sizes) => {
           const bytes = Buffer.concat(frames.map(encodeFrame));
-          expect(readAll(new StreamFrameReader(), bytes, sizes)).toEqual(frames);
+          const reader = new StreamFrameReader();
+          reader.admitLargePayloads();
+          expect(readAll(reader, bytes, sizes)).toEqual(frames);
+          // The same stream in chunks the socket read itself (TLS): the same frames.
+          const pushed = new StreamFrameReader();
+          pushed.admitLargePayloads();
+          const frames2: Frame[] = [];
+          for (let at = 0, i = 0; at < bytes.length; i += 1) {
+            const size = sizes[i % sizes.length];
+            pushed.push(bytes.subarray(at, at + size));
+            at += size;
+            for (let result = pushed.next(); result.status === "frame"; result = pushed.next()) {
+              frames2.push(result.frame);
+            }
+          }
+          expect(frames2).toEqual(frames);
         },
       ),
       { numRuns: 50 },
@@ -69,6 +84,7 @@ describe("stream frame reader", () => {
   it("reads the rest of a big payload straight into the buffer allocated for it", () => {
     const slab = Buffer.alloc(1024 * 1024);
     const reader = new StreamFrameReader((type) => (type === "TRACK_BATCH" ? slab : undefined));
+    reader.admitLargePayloads();
     const bytes = encodeFrame(batch(500_000));
     let direct = 0;
     let at = 0;
@@ -88,6 +104,19 @@ describe("stream frame reader", () => {
     if (result.status === "frame" && result.frame.type === "TRACK_BATCH") {
       expect(result.frame.tracks[0].data?.buffer).toBe(slab.buffer);
     }
+  });
+
+  it("refuses a payload larger than a handshake frame's until the handshake is over", () => {
+    const big = encodeFrame(batch(4096));
+    const early = new StreamFrameReader((_type, bytes) => {
+      expect.fail(`allocated ${bytes} bytes for a peer that has not authenticated`);
+    });
+    early.push(big);
+    expect(early.next()).toMatchObject({ status: "failure", failure: { kind: "oversized" } });
+    const later = new StreamFrameReader();
+    later.admitLargePayloads();
+    later.push(big);
+    expect(later.next().status).toBe("frame");
   });
 
   it("fails for good on a bad magic", () => {

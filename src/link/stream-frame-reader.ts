@@ -5,15 +5,40 @@
 // payload's own buffer (a pooled slab), so that its bytes go from the kernel straight to where
 // they are stored from. Nothing is allocated per read, and the bulk of a copy is never copied in
 // user space. Every frame's payload is its own buffer: nothing refers to the scratch once a read
-// has been taken in. Pure: no I/O; the socket asks readBuffer() and reports filled().
+// has been taken in. Pure: no I/O; the socket asks readBuffer() and reports filled(), or (a TLS
+// socket, which cannot read into our buffers) hands whole chunks to push().
+//
+// Until the handshake is over, a payload may be no larger than a handshake frame's: a peer that
+// has not authenticated must not make us set aside megabytes with a 16-byte header.
 //
 // States: awaiting the header (headerFilled of 16 bytes) -> filling the payload (payloadFilled
 // of its length) -> a frame, then the header again; a failure (a bad header or payload) is final.
 
 import assert from "node:assert/strict";
 import { decodeFrameHeader, decodePayload, type FrameHeader } from "./frame-codec.js";
-import type { ReadResult } from "./frame-reader.js";
-import { FRAME_HEADER_BYTES, type FrameFailure, type FrameTypeName } from "./frame-types.js";
+import {
+  FRAME_HEADER_BYTES,
+  type Frame,
+  type FrameFailure,
+  type FrameTypeName,
+  MAX_REASON_TEXT_BYTES,
+} from "./frame-types.js";
+
+export type ReadResult =
+  | {
+      readonly status: "frame";
+      readonly frame: Frame;
+      /** The buffer `allocate` gave for the payload, when it gave one. */
+      readonly copiedInto?: Buffer;
+    }
+  | { readonly status: "incomplete" }
+  | { readonly status: "failure"; readonly failure: FrameFailure };
+
+/**
+ * The largest payload before the handshake is over: a REFUSE with its longest text (2 + 2 +
+ * 1,024 bytes) is the largest handshake frame; HELLO is at most 550.
+ */
+export const MAX_HANDSHAKE_PAYLOAD_BYTES = 4 + MAX_REASON_TEXT_BYTES;
 
 /**
  * The scratch buffer: one socket read of headers and small frames. 64 KiB is what Node reads
@@ -40,6 +65,7 @@ export class StreamFrameReader {
   private direct = false;
   private readonly frames: ReadResult[] = [];
   private failure: FrameFailure | undefined;
+  private maxPayloadBytes = MAX_HANDSHAKE_PAYLOAD_BYTES;
 
   /**
    * @param allocate gives a buffer of at least `bytes` for a payload (a pooled slab), or
@@ -49,6 +75,23 @@ export class StreamFrameReader {
     private readonly allocate: (type: FrameTypeName, bytes: number) => Buffer | undefined = () =>
       undefined,
   ) {}
+
+  /** The handshake is over: payloads may be as large as their frame type allows. */
+  admitLargePayloads(): void {
+    this.maxPayloadBytes = Number.POSITIVE_INFINITY;
+  }
+
+  /** Takes a chunk the socket read into a buffer of its own (a TLS socket's 'data'). */
+  push(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length && this.failure === undefined) {
+      const into = this.readBuffer();
+      const bytes = Math.min(into.length, chunk.length - at);
+      chunk.copy(into, 0, at, at + bytes);
+      at += bytes;
+      this.filled(bytes);
+    }
+  }
 
   /** Where the next socket read should put its bytes. */
   readBuffer(): Buffer {
@@ -94,8 +137,15 @@ export class StreamFrameReader {
       this.failure = decoded.failure;
       return end;
     }
-    this.header = decoded.header;
     const bytes = decoded.header.payloadBytes;
+    if (bytes > this.maxPayloadBytes) {
+      const message =
+        `Cannot read ${decoded.header.type} frame: payload of ${bytes} bytes exceeds ` +
+        `${this.maxPayloadBytes} before the handshake is over`;
+      this.failure = { kind: "oversized", message };
+      return end;
+    }
+    this.header = decoded.header;
     const given = bytes === 0 ? undefined : this.allocate(decoded.header.type, bytes);
     assert.ok(given === undefined || given.length >= bytes, "an allocated buffer fits");
     this.given = given;
