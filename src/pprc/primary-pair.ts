@@ -25,7 +25,8 @@ import type { PairInfo, PairState, SuspendReason } from "./pair-service.js";
 import { RateMeter } from "./rate-meter.js";
 import type { OutgoingTrack, TrackRange } from "./track-feed.js";
 import { TrackLocks } from "./track-locks.js";
-import { sendTrack, sendTracks, trackRefusal } from "./track-sender.js";
+import { sendTrack, trackRefusal } from "./track-requests.js";
+import { sendTracks } from "./track-sender.js";
 
 export interface PrimaryPairDeps {
   readonly store: Store;

@@ -18,7 +18,8 @@ import { Store } from "../store/store.js";
 import { codeOfAsync } from "../testing/error-code.js";
 import { rangeSource } from "./track-feed.js";
 import { receiveTracks } from "./track-receiver.js";
-import { sendTracks, type TrackLink } from "./track-sender.js";
+import type { TrackLink } from "./track-requests.js";
+import { sendTracks } from "./track-sender.js";
 
 const SECRET = "track copy test secret";
 const CYLINDERS = 20;
