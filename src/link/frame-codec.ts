@@ -30,8 +30,14 @@
 import assert from "node:assert/strict";
 import { MAX_TRACK_SIZE_BYTES } from "../geometry/geometry.js";
 import {
-  BATCH_ENTRY_BYTES,
-  type BatchTrack,
+  checkBatchRefusals,
+  checkBatchTracks,
+  encodeBatchParts,
+  readBatchNack,
+  readTrackBatch,
+  writeBatchNack,
+} from "./batch-codec.js";
+import {
   ControlOp,
   FRAME_FORMAT,
   FRAME_HEADER_BYTES,
@@ -42,9 +48,7 @@ import {
   FrameType,
   type FrameTypeName,
   KNOWN_FLAGS,
-  MAX_BATCH_DATA_BYTES,
   MAX_BATCH_PAYLOAD_BYTES,
-  MAX_BATCH_TRACKS,
   MAX_CONTROL_BYTES,
   MAX_PAYLOAD_BYTES,
   MAX_REASON_TEXT_BYTES,
@@ -208,14 +212,8 @@ function readPayload(header: FrameHeader, reader: PayloadReader): Frame | undefi
       return readTrackBatch(requestId, reader);
     case "NACK":
       return { type: "NACK", requestId, reason: reader.u16() };
-    case "BATCH_NACK": {
-      const count = reader.u16();
-      const refusals: { index: number; reason: number }[] = [];
-      for (let i = 0; i < count && !reader.failed; i += 1) {
-        refusals.push({ index: reader.u16(), reason: reader.u16() });
-      }
-      return { type: "BATCH_NACK", requestId, refusals };
-    }
+    case "BATCH_NACK":
+      return readBatchNack(requestId, reader);
     case "PAIR_OPEN":
       return {
         type: "PAIR_OPEN",
@@ -253,23 +251,6 @@ function readPayload(header: FrameHeader, reader: PayloadReader): Frame | undefi
     case "PONG":
       return { type: header.type, requestId };
   }
-}
-
-/** The table first, then the data of each entry that has some, as views of the payload. */
-function readTrackBatch(requestId: number, reader: PayloadReader): Frame {
-  const volser = reader.ascii(reader.u8());
-  const count = reader.u16();
-  const entries: { trackNumber: number; lengthBytes: number; checksum: bigint }[] = [];
-  for (let i = 0; i < count && !reader.failed; i += 1) {
-    entries.push({ trackNumber: reader.u32(), lengthBytes: reader.u32(), checksum: reader.u64() });
-  }
-  const tracks: BatchTrack[] = [];
-  for (const entry of entries) {
-    if (reader.failed) break;
-    const data = entry.lengthBytes === 0 ? undefined : reader.bytes(entry.lengthBytes);
-    tracks.push({ trackNumber: entry.trackNumber, checksum: entry.checksum, data });
-  }
-  return { type: "TRACK_BATCH", requestId, volser, tracks };
 }
 
 const CONTROL_OPS: ReadonlySet<number> = new Set(Object.values(ControlOp));
@@ -333,7 +314,8 @@ export function checkFields(frame: Frame): string | undefined {
     case "TRACK_ZERO":
       return checkTrack(frame.volser, frame.trackNumber);
     case "TRACK_BATCH":
-      return checkBatch(frame.volser, frame.tracks);
+      if (!VOLSER_PATTERN.test(frame.volser)) return `VOLSER "${frame.volser}" is not valid`;
+      return checkBatchTracks(frame.tracks);
     case "BATCH_NACK":
       return checkBatchRefusals(frame.refusals);
     case "PAIR_OPEN":
@@ -378,54 +360,16 @@ function checkTrack(volser: string, trackNumber: number): string | undefined {
   return undefined;
 }
 
-function checkBatch(volser: string, tracks: readonly BatchTrack[]): string | undefined {
-  if (!VOLSER_PATTERN.test(volser)) return `VOLSER "${volser}" is not valid`;
-  if (tracks.length === 0 || tracks.length > MAX_BATCH_TRACKS) {
-    return `a batch of ${tracks.length} tracks is not 1-${MAX_BATCH_TRACKS}`;
-  }
-  let dataBytes = 0;
-  let previous = -1;
-  for (const track of tracks) {
-    if (track.trackNumber <= previous) {
-      return `track ${track.trackNumber} follows track ${previous}: tracks go in increasing order`;
-    }
-    previous = track.trackNumber;
-    if (track.data === undefined) {
-      if (track.checksum !== 0n) return `zero record of track ${track.trackNumber} has a checksum`;
-      continue;
-    }
-    if (track.data.length > MAX_TRACK_SIZE_BYTES) {
-      return `track data of ${track.data.length} bytes exceeds ${MAX_TRACK_SIZE_BYTES}`;
-    }
-    dataBytes += track.data.length;
-  }
-  if (dataBytes > MAX_BATCH_DATA_BYTES) {
-    return `batch data of ${dataBytes} bytes exceeds ${MAX_BATCH_DATA_BYTES}`;
-  }
-  return undefined;
-}
-
-function checkBatchRefusals(refusals: readonly { index: number }[]): string | undefined {
-  if (refusals.length === 0 || refusals.length > MAX_BATCH_TRACKS) {
-    return `${refusals.length} refusals is not 1-${MAX_BATCH_TRACKS}`;
-  }
-  let previous = -1;
-  for (const { index } of refusals) {
-    if (index <= previous || index >= MAX_BATCH_TRACKS) {
-      return `refusal index ${index} is out of order or past ${MAX_BATCH_TRACKS - 1}`;
-    }
-    previous = index;
-  }
-  return undefined;
-}
-
 /**
  * Encodes a frame as buffers to send in order: for TRACK_DATA the header and fields, then the
  * track's bytes as they are (a track is not copied on its way to the socket); for the rest one
  * buffer.
  */
 export function encodeFrameParts(frame: Frame): Buffer[] {
-  if (frame.type === "TRACK_BATCH") return encodeBatchParts(frame);
+  if (frame.type === "TRACK_BATCH") {
+    assert.equal(checkFields(frame), undefined, "a TRACK_BATCH to send is valid");
+    return encodeBatchParts(frame);
+  }
   if (frame.type !== "TRACK_DATA") return [encodeFrame(frame)];
   assert.ok(frame.data.length <= MAX_TRACK_SIZE_BYTES, "a track to send fits a frame");
   const empty = encodeFrame({ ...frame, data: EMPTY });
@@ -434,37 +378,6 @@ export function encodeFrameParts(frame: Frame): Buffer[] {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** A TRACK_BATCH as its header and table in one buffer, then each track's bytes as they are. */
-function encodeBatchParts(frame: Frame & { type: "TRACK_BATCH" }): Buffer[] {
-  const problem = checkFields(frame);
-  assert.equal(problem, undefined, "a TRACK_BATCH to send is valid");
-  const volser = Buffer.from(frame.volser, "latin1");
-  const headBytes = FRAME_HEADER_BYTES + 1 + volser.length + 2;
-  const head = Buffer.allocUnsafe(headBytes + frame.tracks.length * BATCH_ENTRY_BYTES);
-  const parts: Buffer[] = [head];
-  let payloadBytes = head.length - FRAME_HEADER_BYTES;
-  let at = headBytes;
-  for (const track of frame.tracks) {
-    const lengthBytes = track.data?.length ?? 0;
-    head.writeUInt32BE(track.trackNumber, at);
-    head.writeUInt32BE(lengthBytes, at + 4);
-    head.writeBigUInt64BE(track.checksum, at + 8);
-    at += BATCH_ENTRY_BYTES;
-    if (track.data !== undefined) parts.push(track.data);
-    payloadBytes += lengthBytes;
-  }
-  head.writeUInt32BE(FRAME_MAGIC, 0);
-  head.writeUInt8(FRAME_FORMAT, 4);
-  head.writeUInt8(FrameType.TRACK_BATCH, 5);
-  head.writeUInt16BE(0, 6);
-  head.writeUInt32BE(frame.requestId, 8);
-  head.writeUInt32BE(payloadBytes, 12);
-  head.writeUInt8(volser.length, FRAME_HEADER_BYTES);
-  volser.copy(head, FRAME_HEADER_BYTES + 1);
-  head.writeUInt16BE(frame.tracks.length, headBytes - 2);
-  return parts;
-}
 
 /** Encodes a frame, header and payload, into one buffer. The frame must be valid. */
 export function encodeFrame(frame: Frame): Buffer {
@@ -523,25 +436,18 @@ function writePayload(frame: Frame, writer: PayloadWriter): void {
       writer.shortAscii(frame.volser, MAX_VOLSER_BYTES);
       writer.u32(frame.trackNumber);
       return;
-    case "TRACK_BATCH":
-      writer.shortAscii(frame.volser, MAX_VOLSER_BYTES);
-      writer.u16(frame.tracks.length);
-      for (const track of frame.tracks) {
-        writer.u32(track.trackNumber);
-        writer.u32(track.data?.length ?? 0);
-        writer.u64(track.checksum);
-      }
-      for (const track of frame.tracks) if (track.data !== undefined) writer.bytes(track.data);
+    case "TRACK_BATCH": {
+      // The parts that go to the socket, less the frame header at the start of the first.
+      const [head, ...data] = encodeBatchParts(frame);
+      writer.bytes(head.subarray(FRAME_HEADER_BYTES));
+      for (const part of data) writer.bytes(part);
       return;
+    }
     case "NACK":
       writer.u16(frame.reason);
       return;
     case "BATCH_NACK":
-      writer.u16(frame.refusals.length);
-      for (const refusal of frame.refusals) {
-        writer.u16(refusal.index);
-        writer.u16(refusal.reason);
-      }
+      writeBatchNack(frame, writer);
       return;
     case "PAIR_OPEN":
       writer.u16(Number.parseInt(frame.primarySsid, 16));
