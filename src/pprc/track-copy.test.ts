@@ -476,6 +476,22 @@ describe("sendTracks and receiveTracks, many tracks per request (protocol versio
     expect(await codeOfAsync(() => copy(site, [damaging]))).toBe("LINK_PROTOCOL");
   });
 
+  it("fails with LINK_PROTOCOL when the target's answer to a batch names a track it does not hold", async () => {
+    const site = await batchSites(1);
+    const [connection] = site.connections;
+    const lying: TrackLink = {
+      get isClosed() {
+        return connection.isClosed;
+      },
+      carriesBatches: true,
+      request: async (body: RequestBody) => {
+        await connection.request(body);
+        return { type: "BATCH_NACK", requestId: 1, refusals: [{ index: 999, reason: 1 }] };
+      },
+    };
+    expect(await codeOfAsync(() => copy(site, [lying]))).toBe("LINK_PROTOCOL");
+  });
+
   it("moves the batches of a failed connection to the other and still ends identical", async () => {
     const site = await batchSites(2);
     const [first, second] = site.connections;

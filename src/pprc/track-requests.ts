@@ -60,17 +60,22 @@ async function sendBatch(
       return { acknowledged, left: pending, linkError: error, resends };
     }
     const reasons = refusalReasons(reply, pending.length);
+    if (reasons === undefined) {
+      // An answer no batch can have (another type, a track the batch does not hold): nothing
+      // of it counts as stored, and the copy ends on its first track with the answer.
+      const sent = { reply, resends: attempt };
+      return { acknowledged, left: [], refused: { track: pending[0], sent }, resends };
+    }
     const damaged: OutgoingTrack[] = [];
     for (let i = 0; i < pending.length; i += 1) {
-      const reason = reasons?.[i] ?? 0;
+      const reason = reasons[i];
       if (reason === 0) {
         acknowledged.push(pending[i]);
         continue;
       }
-      const nack: ReplyFrame = { type: "NACK", requestId: reply.requestId, reason };
-      const lastTry = attempt === MAX_CHECKSUM_RESENDS;
-      if (reason !== NackReason.CHECKSUM_MISMATCH || lastTry) {
-        const sent = { reply: reasons === undefined ? reply : nack, resends: attempt };
+      if (reason !== NackReason.CHECKSUM_MISMATCH || attempt === MAX_CHECKSUM_RESENDS) {
+        const nack: ReplyFrame = { type: "NACK", requestId: reply.requestId, reason };
+        const sent = { reply: nack, resends: attempt };
         return { acknowledged, left: [], refused: { track: pending[i], sent }, resends };
       }
       damaged.push(pending[i]);
