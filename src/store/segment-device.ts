@@ -207,7 +207,7 @@ export class SegmentDevice implements ChunkDevice {
       into !== undefined && into.length >= sizeBytes
         ? into.subarray(0, sizeBytes)
         : Buffer.allocUnsafe(sizeBytes);
-    this.busy.set(segment, (this.busy.get(segment) ?? 0) + 1);
+    this.hold(segment);
     try {
       let done = 0;
       while (done < sizeBytes) {
@@ -233,7 +233,7 @@ export class SegmentDevice implements ChunkDevice {
     const { segment, offsetBytes } = run[0].location;
     const fd = this.fdOf(segment);
     const { buffers, total } = runBuffers(run);
-    this.busy.set(segment, (this.busy.get(segment) ?? 0) + 1);
+    this.hold(segment);
     try {
       const done = await new Promise<number>((resolve, reject) =>
         fs.readv(fd, buffers, offsetBytes, (error, bytes) =>
@@ -330,7 +330,7 @@ export class SegmentDevice implements ChunkDevice {
   private async syncSegment(segment: number): Promise<void> {
     const fd = this.fds.get(segment);
     if (fd === undefined) return;
-    this.busy.set(segment, (this.busy.get(segment) ?? 0) + 1);
+    this.hold(segment);
     try {
       await new Promise<void>((resolve, reject) =>
         fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())),
@@ -392,7 +392,7 @@ export class SegmentDevice implements ChunkDevice {
   /** Writes a run on the thread pool, so the kernel's copy overlaps the main thread's work. */
   private async writeAsyncAt(run: WriteRun): Promise<void> {
     const fd = this.fdOf(run.segment);
-    this.busy.set(run.segment, (this.busy.get(run.segment) ?? 0) + 1);
+    this.hold(run.segment);
     try {
       let buffers = run.buffers;
       let position = run.position;
@@ -432,8 +432,13 @@ export class SegmentDevice implements ChunkDevice {
     this.unwritten.set(segment, 0);
     const fd = this.fds.get(segment);
     if (fd === undefined) return;
-    this.busy.set(segment, (this.busy.get(segment) ?? 0) + 1);
+    this.hold(segment);
     fs.fdatasync(fd, () => this.done(segment));
+  }
+
+  /** One background read, write or sync of the segment begins: it is not removed meanwhile. */
+  private hold(segment: number): void {
+    this.busy.set(segment, (this.busy.get(segment) ?? 0) + 1);
   }
 
   /** One background read or write of the segment ended. */
