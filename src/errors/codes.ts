@@ -57,6 +57,11 @@ export const ERROR_CODES = {
   STORE_CLOSED: { httpStatus: 503, exitCode: 44, summary: "the store is closed" },
   IO_ERROR: { httpStatus: 500, exitCode: 45, summary: "a disk read or write failed" },
   CHECK_FAILED: { httpStatus: 500, exitCode: 46, summary: "the store checker found problems" },
+  JOURNAL_CORRUPT: {
+    httpStatus: 500,
+    exitCode: 47,
+    summary: "a journal record failed its checksum",
+  },
   TRACK_SIZE_MISMATCH: {
     httpStatus: 400,
     exitCode: 18,

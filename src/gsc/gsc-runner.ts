@@ -237,9 +237,13 @@ export class GscRunner {
   }
 
   /** The checksum list of P' at P's extents (`runs`), in copy order. */
-  private sourceChecksums(intermediate: string, runs: readonly TrackRange[]): Buffer {
+  private async sourceChecksums(
+    intermediate: string,
+    runs: readonly TrackRange[],
+  ): Promise<Buffer> {
     const { store } = this.deps;
-    const sums = checksumList(runs.flatMap((run) => store.trackChecksums(intermediate, run)));
+    const lists = await Promise.all(runs.map((run) => store.trackChecksums(intermediate, run)));
+    const sums = checksumList(lists.flat());
     assert.equal(sums.length, this.plan.tracks * CHECKSUM_BYTES, "a checksum for each track");
     return sums;
   }
@@ -267,7 +271,7 @@ export class GscRunner {
     const reading = remote.checksums({ job: jobId, volser: pairTarget, runs });
     let sums: Buffer;
     try {
-      sums = this.sourceChecksums(intermediate, runs);
+      sums = await this.sourceChecksums(intermediate, runs);
     } catch (error) {
       reading.catch(() => {});
       throw error;

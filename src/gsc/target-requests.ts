@@ -101,7 +101,7 @@ export class GscTarget {
       case "SNAP":
         return { tracks: await this.snap(request.body, peer) };
       case "CHECKSUMS":
-        return { checksums: encodeChecksums(this.checksums(request.body, peer)) };
+        return { checksums: encodeChecksums(await this.checksums(request.body, peer)) };
       case "FLUSH":
         await this.options.store.flush();
         return {};
@@ -226,10 +226,13 @@ export class GscTarget {
   }
 
   /** One checksum list of every run asked for, in the order asked. */
-  private checksums(request: ChecksumsRequest, peer: string): Buffer {
+  private async checksums(request: ChecksumsRequest, peer: string): Promise<Buffer> {
     this.checkHeld(request.job, peer, request.volser);
     const { store } = this.options;
-    return checksumList(request.runs.flatMap((run) => store.trackChecksums(request.volser, run)));
+    const lists = await Promise.all(
+      request.runs.map((run) => store.trackChecksums(request.volser, run)),
+    );
+    return checksumList(lists.flat());
   }
 
   private checkHeld(job: string, peer: string, volser: string): void {

@@ -102,14 +102,15 @@ describe("NBD server protocol", () => {
     });
     const raw = await client(server);
     await raw.open("VOL001");
+    // Whole-track writes go to the chunk device (smaller ones to the journal).
     device?.failAppends("NO_SPACE");
-    raw.send({ type: Command.WRITE }, Buffer.alloc(4096, 1));
+    raw.send({ type: Command.WRITE }, Buffer.alloc(TRACK, 1));
     expect((await raw.reply()).error).toBe(Errno.ENOSPC);
     device?.failAppends("IO_ERROR");
-    raw.send({ type: Command.WRITE }, Buffer.alloc(4096, 1));
+    raw.send({ type: Command.WRITE }, Buffer.alloc(TRACK, 1));
     expect((await raw.reply()).error).toBe(Errno.EIO);
     device?.failAppends(undefined);
-    raw.send({ type: Command.WRITE }, Buffer.alloc(4096, 1));
+    raw.send({ type: Command.WRITE }, Buffer.alloc(TRACK, 1));
     expect((await raw.reply()).error).toBe(0);
   });
 

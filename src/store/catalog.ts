@@ -314,6 +314,23 @@ export class Catalog implements NodeStore {
    * open, and an open that asks for another place is refused, so that a store is never opened
    * over the wrong chunks. A store from before the record keeps its chunks locally.
    */
+  /** Every journal record up to this sequence number is merged into chunks (0: none yet). */
+  journalMergedThrough(): number {
+    return (this.meta.get("journalMerged") as number | undefined) ?? 0;
+  }
+
+  /** Records, in the running change, that the journal is merged up to `seq`. */
+  setJournalMergedThrough(seq: number): void {
+    if (seq > this.journalMergedThrough()) this.meta.putSync("journalMerged", seq);
+  }
+
+  /** A new volume incarnation, taken in the running change. */
+  nextIncarnation(): number {
+    const next = ((this.meta.get("incarnation") as number | undefined) ?? 0) + 1;
+    this.meta.putSync("incarnation", next);
+    return next;
+  }
+
   claimChunkHome(home: string): void {
     const recorded = this.meta.get("chunks") as string | undefined;
     if (recorded === undefined) {

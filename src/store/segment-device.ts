@@ -459,7 +459,7 @@ export class SegmentDevice implements ChunkDevice {
   }
 }
 
-function deviceError(action: string, error: unknown): GsnapError {
+export function deviceError(action: string, error: unknown): GsnapError {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === "ENOSPC" || code === "EDQUOT") {
     return new GsnapError("NO_SPACE", `Cannot ${action}: the disk is full`, { cause: error });

@@ -5,6 +5,7 @@
 // Data dir layout:
 //   catalog/      LMDB environment (catalog.ts)
 //   segments/     chunk segment files (segment-device.ts)
+//   journal/      the write-back journal of small host writes (journal.ts)
 //   gsnap.lock    pid of the process that has the store open (store-lock.ts)
 
 import fs from "node:fs";
@@ -15,10 +16,13 @@ import { geometryFor } from "../geometry/geometry.js";
 import { checkSsid, checkVolser } from "../geometry/names.js";
 import { Catalog } from "./catalog.js";
 import { type CheckReport, checkStore } from "./checker.js";
+import { chunkChecksum } from "./checksum.js";
 import { type ChunkDevice, ChunkNotLocal } from "./chunk-device.js";
 import { Collector, type CollectorTotals } from "./collector.js";
-import { countMapped, releaseTree, snap } from "./mapping-tree.js";
-import { PendingTracks, type TrackSpan, wholeVolume } from "./pending-tracks.js";
+import { Journal } from "./journal.js";
+import { commitMerge, prepareMerge } from "./journal-merge.js";
+import { applyEntries, piecesOf } from "./journal-overlay.js";
+import { countMapped, lookup, NONE, releaseTree, snap } from "./mapping-tree.js";
 import { readTracksAsync, type TrackRun } from "./read-tracks.js";
 import { SegmentDevice } from "./segment-device.js";
 import { planSnap } from "./snap-plan.js";
@@ -30,16 +34,14 @@ import {
   commitWrite,
   prepareWrite,
   readRangeAsync,
-  readTrackImages,
   type StoreParts,
   splitByTracks,
-  type TrackImages,
   trackChecksums,
-  trackLocations,
   zeroRange,
 } from "./track-io.js";
 import { commitTrackWrites, prepareTrackWrites, type TrackRunWrite } from "./track-writes.js";
 import {
+  incarnationOf,
   infoOf,
   treeOf,
   type VolumeInfo,
@@ -60,6 +62,15 @@ export interface StoreOptions {
   readonly chunkHome?: string;
   /** How often the background collector looks for work; false turns it off (tests). */
   readonly collectorIntervalMs?: number | false;
+  /** The most bytes the write-back journal holds before host writes wait for merges. */
+  readonly journalBytes?: number;
+  /** Bytes per journal file (tests make them small to exercise rotation). */
+  readonly journalFileBytes?: number;
+  /**
+   * How long the journal must see no append before the merger empties it; false: it merges only
+   * when the journal is half full (tests).
+   */
+  readonly mergeIdleMs?: number | false;
 }
 
 export interface CreateVolumeRequest {
@@ -94,23 +105,43 @@ const COLLECTOR_INTERVAL_MS = 250;
 
 export const DEFAULT_SSID = "0001";
 
+/** 128 MiB of journal: about 32,000 random 4 KiB writes before the merger must keep up. */
+export const DEFAULT_JOURNAL_BYTES = 128 * 1024 * 1024;
+
+/** A merge takes the oldest entries until they cover this many tracks (28 MiB of 56 KiB ones). */
+const MERGE_TRACKS = 512;
+
+/** The merger looks at the journal this often. */
+const MERGE_TICK_MS = 100;
+/** ...and empties it once no append came for this long. */
+const MERGE_IDLE_MS = 1_000;
+
 export class Store {
   readonly dataDir: string;
   private readonly parts: StoreParts;
+  private readonly journal: Journal;
   private readonly collector: Collector;
   private readonly unlock: () => void;
   private collectorTimer: NodeJS.Timeout | undefined;
   private collecting: Promise<void> | undefined;
   /** Settles once every change requested so far has been handed to the catalog, in order. */
   private queue: Promise<void> = Promise.resolve();
-  /** The tracks that changes asked for and not yet settled may remap. */
-  private readonly pending = new PendingTracks();
+  /** Settles once the last change requested so far has settled. */
+  private lastChange: Promise<unknown> = Promise.resolve();
+  /** Merges run one at a time, oldest entries first; this settles when the last one asked has. */
+  private merges: Promise<void> = Promise.resolve();
+  private mergerTimer: NodeJS.Timeout | undefined;
+  private merging: Promise<void> | undefined;
+  private lastAppendAt = 0;
+  private mergeIdleMs: number | false = false;
   private closed = false;
 
-  private constructor(dataDir: string, parts: StoreParts, unlock: () => void) {
+  private constructor(dataDir: string, parts: StoreParts, journal: Journal, unlock: () => void) {
     this.dataDir = dataDir;
     this.parts = parts;
+    this.journal = journal;
     this.unlock = unlock;
+    journal.onFull = () => this.startMerging();
     this.collector = new Collector(parts, (fn) => this.change(fn, undefined, { reads: true }));
   }
 
@@ -134,9 +165,29 @@ export class Store {
         await catalog.close();
         throw error;
       }
-      const store = new Store(dataDir, { catalog, device }, unlock);
+      let journal: Journal;
+      try {
+        journal = Journal.open(path.join(dataDir, "journal"), {
+          capacityBytes: options.journalBytes ?? DEFAULT_JOURNAL_BYTES,
+          fileBytes: options.journalFileBytes,
+          mergedThrough: catalog.journalMergedThrough(),
+          isLive: (volser, incarnation, track) => {
+            const volume = catalog.getVolume(volser);
+            return (
+              incarnationOf(volume) === incarnation &&
+              track < treeOf(volume as VolumeRecord).trackCount
+            );
+          },
+        });
+      } catch (error) {
+        device.close();
+        await catalog.close();
+        throw error;
+      }
+      const store = new Store(dataDir, { catalog, device }, journal, unlock);
       const interval = options.collectorIntervalMs ?? COLLECTOR_INTERVAL_MS;
       if (interval !== false) store.startCollector(interval);
+      store.startMerger(options.mergeIdleMs ?? MERGE_IDLE_MS);
       return store;
     } catch (error) {
       unlock();
@@ -148,10 +199,14 @@ export class Store {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.collectorTimer);
+    clearInterval(this.mergerTimer);
     await this.collecting;
+    await this.merges;
     await this.queue;
     await this.parts.catalog.flushed();
-    await this.parts.device.sync();
+    await this.journal.waitForAppends();
+    await Promise.all([this.parts.device.sync(), this.journal.sync()]);
+    this.journal.close();
     this.parts.device.close();
     await this.parts.catalog.close();
     this.unlock();
@@ -161,38 +216,35 @@ export class Store {
     const volser = checkVolser(request.volser);
     const ssid = checkSsid(request.ssid ?? DEFAULT_SSID);
     const geometry = geometryFor(request);
-    const record: VolumeRecord = {
-      volser,
-      ssid,
-      geometry,
-      root: 0,
-      readOnly: false,
-      createdAt: new Date().toISOString(),
-    };
-    await this.change(
-      () => {
-        if (this.parts.catalog.getVolume(volser) !== undefined) {
-          throw new GsnapError("VOLUME_EXISTS", `Cannot create volume "${volser}": it exists`);
-        }
-        this.parts.catalog.putVolume(record);
-      },
-      undefined,
-      { touches: [wholeVolume(volser)] },
-    );
+    const record = await this.change(() => {
+      if (this.parts.catalog.getVolume(volser) !== undefined) {
+        throw new GsnapError("VOLUME_EXISTS", `Cannot create volume "${volser}": it exists`);
+      }
+      const created: VolumeRecord = {
+        volser,
+        ssid,
+        geometry,
+        root: 0,
+        readOnly: false,
+        createdAt: new Date().toISOString(),
+        incarnation: this.parts.catalog.nextIncarnation(),
+      };
+      this.parts.catalog.putVolume(created);
+      return created;
+    });
     return infoOf(record);
   }
 
   /** Deletes a volume at once; the collector gives its space back in the background. */
   async deleteVolume(volser: string): Promise<void> {
-    await this.change(
-      () => {
-        const volume = this.volume(volser, "delete");
-        releaseTree(this.parts.catalog, treeOf(volume));
-        this.parts.catalog.removeVolume(volser);
-      },
-      undefined,
-      { touches: [wholeVolume(volser)] },
-    );
+    const incarnation = await this.change(() => {
+      const volume = this.volume(volser, "delete");
+      releaseTree(this.parts.catalog, treeOf(volume));
+      this.parts.catalog.removeVolume(volser);
+      return incarnationOf(volume);
+    });
+    // Its journaled writes die with it; replay knows them by their incarnation.
+    this.journal.index.dropVolume(volser, incarnation);
   }
 
   async setReadOnly(volser: string, readOnly: boolean): Promise<void> {
@@ -210,7 +262,15 @@ export class Store {
   showVolume(volser: string): VolumeUsage {
     this.checkOpen();
     const volume = this.volume(volser, "show");
-    const allocatedTracks = countMapped(this.parts.catalog, treeOf(volume));
+    // Tracks only the journal holds pieces of count too: they read as written.
+    const journaled = new Set(
+      this.journal.index.entries(volser, 0, treeOf(volume).trackCount - 1).map((e) => e.track),
+    );
+    let allocatedTracks = countMapped(this.parts.catalog, treeOf(volume));
+    for (const track of journaled) {
+      const [chunk] = lookup(this.parts.catalog, treeOf(volume), { firstTrack: track, count: 1 });
+      if (chunk === NONE) allocatedTracks += 1;
+    }
     return {
       ...infoOf(volume),
       allocatedTracks,
@@ -218,69 +278,102 @@ export class Store {
     };
   }
 
-  /** Reads a byte range, into `into` when given (it must be exactly the range's length). */
+  /**
+   * Reads a byte range, into `into` when given (it must be exactly the range's length): the
+   * chunks, with the journal's entries for the range laid over them, both as they are now.
+   */
   async read(volser: string, range: ByteRange, into?: Buffer): Promise<Buffer> {
     this.checkOpen();
-    return readRangeAsync(this.parts, this.volume(volser, "read"), range, into);
+    const volume = this.volume(volser, "read");
+    checkByteRange(volume, range, "read");
+    const size = volume.geometry.trackSizeBytes;
+    const overlay =
+      range.lengthBytes === 0
+        ? []
+        : this.journal.load(
+            volser,
+            Math.floor(range.offsetBytes / size),
+            Math.floor((range.offsetBytes + range.lengthBytes - 1) / size),
+          );
+    const output = await readRangeAsync(this.parts, volume, range, into);
+    if (overlay.length > 0) applyEntries(output, range.offsetBytes, size, overlay);
+    return output;
   }
 
   /**
    * Reads the whole tracks of `runs` into consecutive slots of `into` (a copy's batch), each
-   * verified; returns each track's stored checksum, undefined where unmapped (slot untouched).
+   * verified; returns each track's checksum, undefined where unmapped (slot untouched). A track
+   * with journaled writes is read with them, and its checksum computed.
    */
   async readTracks(
     volser: string,
     options: { readonly runs: readonly TrackRun[]; readonly into: Buffer },
   ): Promise<(bigint | undefined)[]> {
     this.checkOpen();
-    return readTracksAsync(this.parts, this.volume(volser, "read"), options);
+    const volume = this.volume(volser, "read");
+    const overlays = options.runs.map((run) =>
+      this.journal.load(volser, run.firstTrack, run.firstTrack + run.count - 1),
+    );
+    const checksums = await readTracksAsync(this.parts, volume, options);
+    const size = volume.geometry.trackSizeBytes;
+    let slot = 0;
+    options.runs.forEach((run, i) => {
+      const touched = new Set(overlays[i].map(({ entry }) => entry.track));
+      for (let track = run.firstTrack; track < run.firstTrack + run.count; track += 1, slot += 1) {
+        if (!touched.has(track)) continue;
+        const image = options.into.subarray(slot * size, (slot + 1) * size);
+        if (checksums[slot] === undefined) image.fill(0);
+        applyEntries(image, track * size, size, overlays[i]);
+        checksums[slot] = chunkChecksum(image);
+      }
+    });
+    return checksums;
   }
 
   /**
    * Writes bytes. The tracks the write covers whole go to the chunk device in the background
-   * first; the transaction that maps them runs after every change requested before this one.
-   * `data` must stay unchanged until the promise settles.
+   * and are mapped by a change that runs after every change requested before this one; the
+   * pieces of tracks it covers in part go to the journal, as does all of a write that touches a
+   * track the journal holds pieces of (so that it lands after them). `data` must stay unchanged
+   * until the promise settles.
    */
   async write(volser: string, write: { offsetBytes: number; data: Buffer }): Promise<void> {
     this.checkOpen();
     const volume = this.writableVolume(volser, "write");
-    const prepared = prepareWrite(this.parts, volume, write);
+    const range = { offsetBytes: write.offsetBytes, lengthBytes: write.data.length };
+    checkByteRange(volume, range, "write");
+    if (range.lengthBytes === 0) return;
     const size = volume.geometry.trackSizeBytes;
-    const touches = [
-      spanOf(volser, { offsetBytes: write.offsetBytes, lengthBytes: write.data.length }, size),
-    ];
-    const partialTracks = prepared.partials.map((piece) => Math.floor(piece.offsetBytes / size));
-    const commit = (readAhead?: TrackImages) => () =>
-      commitWrite(this.parts, this.writableVolume(volser, "write"), prepared, readAhead);
-    if (partialTracks.length === 0 || !this.parts.device.remote) {
-      await this.change(commit(), prepared.written, { touches });
+    const split = splitByTracks(range, size);
+    const [first, last] = trackSpan(range, size);
+    if (split.wholeTracks === 0 || this.journal.index.has(volser, first, last)) {
+      await this.append(volume, range, write.data);
       return;
     }
-    const stable = partialTracks.every(
-      (track) => !this.pending.overlaps({ volser, first: track, last: track }),
+    const whole = {
+      offsetBytes: split.firstWholeTrack * size,
+      lengthBytes: split.wholeTracks * size,
+    };
+    const start = whole.offsetBytes - write.offsetBytes;
+    const prepared = prepareWrite(this.parts, volume, {
+      offsetBytes: whole.offsetBytes,
+      data: write.data.subarray(start, start + whole.lengthBytes),
+    });
+    const mapped = this.change(
+      () => commitWrite(this.parts, this.writableVolume(volser, "write"), prepared),
+      prepared.written,
     );
-    if (stable) {
-      // No change before this one can remap the tracks it covers in part: read them now (from
-      // the object store if need be), and the change takes the images without reading.
-      let readAhead: TrackImages | undefined;
-      const read = readTrackImages(this.parts, volume, partialTracks).then((images) => {
-        readAhead = images;
-      });
-      await this.change(() => commit(readAhead)(), Promise.all([prepared.written, read]), {
-        touches,
-      });
-      return;
-    }
-    // An earlier change may remap them: the change reads them itself, fetching what it misses.
-    const partials = prepared.partials.map((piece) => ({
-      offsetBytes: piece.offsetBytes,
-      lengthBytes: piece.data.length,
-    }));
-    await this.change(
-      commit(),
-      Promise.all([prepared.written, this.fetchTracks(volume, partials)]),
-      { reads: true, touches },
+    const journaled = split.partials.map((piece) =>
+      this.append(
+        volume,
+        piece,
+        write.data.subarray(
+          piece.offsetBytes - write.offsetBytes,
+          piece.offsetBytes - write.offsetBytes + piece.lengthBytes,
+        ),
+      ),
     );
+    await Promise.all([mapped, ...journaled]);
   }
 
   /**
@@ -291,37 +384,44 @@ export class Store {
   async writeTracks(volser: string, runs: readonly TrackRunWrite[]): Promise<void> {
     this.checkOpen();
     const volume = this.writableVolume(volser, "write");
+    // The journal's pieces of these tracks are older than these images: merged first, they are
+    // replaced by them rather than laid over them.
+    if (this.journal.index.hasVolume(volser)) await this.mergeJournal();
     const prepared = prepareTrackWrites(this.parts, volume, runs);
     await this.change(
       () => commitTrackWrites(this.parts, this.writableVolume(volser, "write"), prepared),
       prepared.written,
-      {
-        touches: runs.map((run) => ({
-          volser,
-          first: run.firstTrack,
-          last: run.firstTrack + run.tracks.length - 1,
-        })),
-      },
     );
   }
 
-  /** Zeroes (and unmaps, where whole tracks) a byte range: NBD's TRIM and WRITE_ZEROES. */
+  /**
+   * Zeroes (and unmaps, where whole tracks) a byte range: NBD's TRIM and WRITE_ZEROES. Pieces of
+   * tracks go to the journal as zero records, as does all of a range that touches a track the
+   * journal holds pieces of.
+   */
   async zero(volser: string, range: ByteRange): Promise<void> {
     this.checkOpen();
     const volume = this.writableVolume(volser, "zero");
     checkByteRange(volume, range, "zero");
-    const partials = splitByTracks(range, volume.geometry.trackSizeBytes).partials;
-    await this.change(
-      () => zeroRange(this.parts, this.writableVolume(volser, "zero"), range),
-      this.fetchTracks(volume, partials),
-      {
-        reads: partials.length > 0,
-        touches: [spanOf(volser, range, volume.geometry.trackSizeBytes)],
-      },
-    );
+    if (range.lengthBytes === 0) return;
+    const size = volume.geometry.trackSizeBytes;
+    const split = splitByTracks(range, size);
+    const [first, last] = trackSpan(range, size);
+    if (split.wholeTracks === 0 || this.journal.index.has(volser, first, last)) {
+      await this.append(volume, range);
+      return;
+    }
+    const whole = {
+      offsetBytes: split.firstWholeTrack * size,
+      lengthBytes: split.wholeTracks * size,
+    };
+    await Promise.all([
+      this.change(() => zeroRange(this.parts, this.writableVolume(volser, "zero"), whole)),
+      ...split.partials.map((piece) => this.append(volume, piece)),
+    ]);
   }
 
-  /** Which tracks of the range are mapped, as runs: NBD's block status. */
+  /** Which tracks of the range are mapped (or journaled), as runs: NBD's block status. */
   allocation(volser: string, range: { firstTrack: number; count: number }) {
     this.checkOpen();
     const volume = this.volume(volser, "map");
@@ -331,33 +431,59 @@ export class Store {
       lengthBytes: range.count * trackSizeBytes,
     };
     checkByteRange(volume, bytes, "map");
-    return allocationRuns(this.parts, volume, range);
+    const runs = allocationRuns(this.parts, volume, range);
+    const last = range.firstTrack + range.count - 1;
+    if (range.count === 0 || !this.journal.index.has(volser, range.firstTrack, last)) return runs;
+    const journaled = new Set(
+      this.journal.index.entries(volser, range.firstTrack, last).map((entry) => entry.track),
+    );
+    const mapped = (track: number) =>
+      journaled.has(track) ||
+      runs.some(
+        (run) => run.mapped && track >= run.firstTrack && track < run.firstTrack + run.count,
+      );
+    const merged: typeof runs = [];
+    for (let track = range.firstTrack; track <= last; track += 1) {
+      const isMapped = mapped(track);
+      const tail = merged.at(-1);
+      if (tail !== undefined && tail.mapped === isMapped) tail.count += 1;
+      else merged.push({ firstTrack: track, count: 1, mapped: isMapped });
+    }
+    return merged;
   }
 
   /**
-   * The stored checksum of each track of the range (0n: unmapped), from the catalog: no track is
-   * read. Two tracks with the same non-zero checksum hold the same bytes, as far as xxHash64 can
-   * tell (a 1 in 2^64 chance per pair of otherwise).
+   * The checksum of each track of the range (0n: unmapped), from the catalog: no track is read
+   * (the journal's pieces of them are merged first). Two tracks with the same non-zero checksum
+   * hold the same bytes, as far as xxHash64 can tell (a 1 in 2^64 chance per pair of otherwise).
    */
-  trackChecksums(volser: string, range: { firstTrack: number; count: number }): bigint[] {
+  async trackChecksums(
+    volser: string,
+    range: { firstTrack: number; count: number },
+  ): Promise<bigint[]> {
     this.checkOpen();
-    const volume = this.volume(volser, "read checksums of");
-    const trackSizeBytes = volume.geometry.trackSizeBytes;
+    const action = "read checksums of";
+    const trackSizeBytes = this.volume(volser, action).geometry.trackSizeBytes;
     checkByteRange(
-      volume,
+      this.volume(volser, action),
       { offsetBytes: range.firstTrack * trackSizeBytes, lengthBytes: range.count * trackSizeBytes },
-      "read checksums of",
+      action,
     );
-    return trackChecksums(this.parts, volume, range);
+    if (this.journal.index.has(volser, range.firstTrack, range.firstTrack + range.count - 1)) {
+      await this.mergeJournal();
+    }
+    return trackChecksums(this.parts, this.volume(volser, action), range);
   }
 
   /** A durability barrier: every write completed before it survives a crash once it resolves. */
   async flush(): Promise<void> {
     this.checkOpen();
+    const journal = this.journal.sync();
     await this.queue;
     await this.parts.catalog.flushed();
     await this.parts.device.sync();
     await this.parts.catalog.flushed();
+    await journal;
   }
 
   /**
@@ -365,35 +491,37 @@ export class Store {
    * onto the target extents), sharing chunks and whole mapping nodes. All or nothing.
    */
   async snap(request: SnapRequest): Promise<{ tracks: number }> {
-    return this.change(
-      () => {
-        const { catalog } = this.parts;
-        const source = this.volume(request.source.volser, "snap from");
-        const target = this.writableVolume(request.target.volser, "snap to");
-        const ranges = planSnap({
-          source: {
-            volser: source.volser,
-            geometry: source.geometry,
-            extents: request.source.extents,
-          },
-          target: {
-            volser: target.volser,
-            geometry: target.geometry,
-            extents: request.target.extents,
-          },
-        });
-        let targetTree = treeOf(target);
-        for (const range of ranges) {
-          const sourceTree = source.volser === target.volser ? targetTree : treeOf(source);
-          targetTree = snap(catalog, { source: sourceTree, target: targetTree }, range);
-        }
-        if (targetTree.root !== target.root)
-          catalog.putVolume({ ...target, root: targetTree.root });
-        return { tracks: ranges.reduce((sum, range) => sum + range.count, 0) };
-      },
-      undefined,
-      { touches: [wholeVolume(request.target.volser)] },
-    );
+    this.checkOpen();
+    // What the journal holds of either volume is merged first: the source's pieces belong in the
+    // copy, and the target's are older than it. With an empty journal a snap reads nothing.
+    const { index } = this.journal;
+    if (index.hasVolume(request.source.volser) || index.hasVolume(request.target.volser)) {
+      await this.mergeJournal();
+    }
+    return this.change(() => {
+      const { catalog } = this.parts;
+      const source = this.volume(request.source.volser, "snap from");
+      const target = this.writableVolume(request.target.volser, "snap to");
+      const ranges = planSnap({
+        source: {
+          volser: source.volser,
+          geometry: source.geometry,
+          extents: request.source.extents,
+        },
+        target: {
+          volser: target.volser,
+          geometry: target.geometry,
+          extents: request.target.extents,
+        },
+      });
+      let targetTree = treeOf(target);
+      for (const range of ranges) {
+        const sourceTree = source.volser === target.volser ? targetTree : treeOf(source);
+        targetTree = snap(catalog, { source: sourceTree, target: targetTree }, range);
+      }
+      if (targetTree.root !== target.root) catalog.putVolume({ ...target, root: targetTree.root });
+      return { tracks: ranges.reduce((sum, range) => sum + range.count, 0) };
+    });
   }
 
   /** Runs the collector until it has nothing left to do. */
@@ -401,15 +529,20 @@ export class Store {
     this.checkOpen();
     await this.collecting;
     const run = this.collector.runUntilIdle();
-    this.collecting = run;
-    await run;
-    this.collecting = undefined;
+    // Whether it fails or not, close() must not find it still running.
+    this.collecting = run.catch(noop);
+    try {
+      await run;
+    } finally {
+      this.collecting = undefined;
+    }
     return { ...this.collector.totals };
   }
 
   /** Verifies every checksum and reference count (the fsck). Run it while nothing else writes. */
   async check(): Promise<CheckReport> {
     this.checkOpen();
+    await this.mergeJournal();
     await this.parts.catalog.flushed();
     return await checkStore(this.parts);
   }
@@ -455,12 +588,9 @@ export class Store {
   private change<T>(
     fn: () => T,
     ready: Promise<unknown> = Promise.resolve(),
-    options: { reads?: boolean; touches?: readonly TrackSpan[] } = {},
+    options: { reads?: boolean } = {},
   ): Promise<T> {
     this.checkOpen();
-    // Only partial writes on a remote device ask which tracks are pending: on a local device the
-    // hot path keeps no such record.
-    const pendingToken = this.parts.device.remote ? this.pending.add(options.touches ?? []) : 0;
     // The chain below takes `ready`'s failure only when the changes before this one are queued;
     // marking it handled now keeps an early failure from counting as an unhandled rejection,
     // which would end the process.
@@ -489,7 +619,101 @@ export class Store {
       ? queued.then(() => Promise.race([ran, (result as Promise<T>).then(noop, noop)]))
       : queued;
     const settled = queued.then(() => result as Promise<T>);
-    return pendingToken === 0 ? settled : settled.finally(() => this.pending.settle(pendingToken));
+    this.lastChange = settled.catch(noop);
+    return settled;
+  }
+
+  /** Appends a write's (or, without data, a zero's) pieces of a byte range to the journal. */
+  private append(volume: VolumeRecord, range: ByteRange, data?: Buffer): Promise<void> {
+    this.lastAppendAt = Date.now();
+    const owner = {
+      volser: volume.volser,
+      incarnation: incarnationOf(volume),
+      trackSizeBytes: volume.geometry.trackSizeBytes,
+    };
+    const appended = this.journal.append(piecesOf(owner, range, data));
+    if (this.journal.usedBytes * 2 >= this.journal.capacityBytes) this.startMerging();
+    return appended;
+  }
+
+  /** Merges every journal entry there is now (the merges run one after another). */
+  private mergeJournal(): Promise<void> {
+    const through = this.journal.index.lastSeq;
+    const run = this.merges.then(async () => {
+      while (this.journal.index.claimedThrough < through && (await this.mergeOnce())) {}
+    });
+    this.merges = run.catch(noop);
+    return run;
+  }
+
+  /**
+   * Merges the journal's oldest entries (up to MERGE_TRACKS tracks) in one change, once every
+   * change requested before has settled (the merge reads what they wrote); false when there was
+   * nothing to merge. Run only through `merges`, one at a time.
+   */
+  private async mergeOnce(): Promise<boolean> {
+    const { index } = this.journal;
+    const from = index.claimedThrough + 1;
+    const before = this.lastChange;
+    const claim = index.claim(MERGE_TRACKS);
+    if (claim === undefined) return false;
+    try {
+      await before;
+      const merge = await prepareMerge(this.parts, this.journal, claim);
+      // The merged images must be durable before a commit that says their entries are merged
+      // can be: the journal gives their space back once the commit is.
+      const durable = merge.written.then(() => this.parts.device.sync());
+      await this.change(() => commitMerge(this.parts, merge), durable, { reads: true });
+    } catch (error) {
+      index.unclaim(from);
+      throw error;
+    }
+    index.dropThrough(claim.throughSeq);
+    return true;
+  }
+
+  /** Gives back the journal files whose entries are all merged, once the merges are durable. */
+  private async reclaimJournal(): Promise<void> {
+    await this.parts.catalog.flushed();
+    this.journal.reclaim(this.parts.catalog.journalMergedThrough());
+  }
+
+  /**
+   * Merges in the background: when the journal is half full (down to a quarter), when a write
+   * waits for space, and all of it once no write came for `idleMs`.
+   */
+  private startMerger(idleMs: number | false): void {
+    this.mergeIdleMs = idleMs;
+    this.mergerTimer = setInterval(() => {
+      if (this.journal.index.size === 0 || this.closed) return;
+      const idle = idleMs !== false && Date.now() - this.lastAppendAt >= idleMs;
+      if (idle || this.journal.usedBytes * 2 >= this.journal.capacityBytes) this.startMerging();
+    }, MERGE_TICK_MS);
+    this.mergerTimer.unref();
+  }
+
+  private startMerging(): void {
+    if (this.merging !== undefined || this.closed) return;
+    const run = async () => {
+      const { journal } = this;
+      const busy = () => journal.full || journal.usedBytes * 4 > journal.capacityBytes;
+      const idleMs = this.mergeIdleMs;
+      const idle = () => idleMs !== false && Date.now() - this.lastAppendAt >= idleMs;
+      while (!this.closed && journal.index.size > 0 && (busy() || idle())) {
+        const step = this.merges.then(() => this.mergeOnce());
+        this.merges = step.then(noop, noop);
+        if (!(await step)) break;
+        await this.reclaimJournal();
+      }
+      await this.reclaimJournal();
+    };
+    this.merging = run()
+      .catch(() => {
+        // A failed merge (a disk error) leaves its entries in the journal; the next tick retries.
+      })
+      .finally(() => {
+        this.merging = undefined;
+      });
   }
 
   /**
@@ -522,15 +746,6 @@ export class Store {
         await this.parts.device.fetch(error.locations);
       }
     }
-  }
-
-  /**
-   * Brings the chunks of the tracks a write covers in part at hand before its change runs (it
-   * reads them); a hint: the change fetches whatever it still misses.
-   */
-  private async fetchTracks(volume: VolumeRecord, ranges: readonly ByteRange[]): Promise<void> {
-    if (!this.parts.device.remote || ranges.length === 0) return;
-    await this.parts.device.fetch(trackLocations(this.parts, volume, ranges));
   }
 
   private volume(volser: string, action: string): VolumeRecord {
@@ -566,9 +781,8 @@ export class Store {
 
 function noop(): void {}
 
-/** The tracks a byte range of a volume touches. */
-function spanOf(volser: string, range: ByteRange, trackSizeBytes: number): TrackSpan {
+/** The first and last track a (non-empty) byte range touches. */
+function trackSpan(range: ByteRange, trackSizeBytes: number): [number, number] {
   const first = Math.floor(range.offsetBytes / trackSizeBytes);
-  const end = range.offsetBytes + Math.max(range.lengthBytes, 1);
-  return { volser, first, last: Math.floor((end - 1) / trackSizeBytes) };
+  return [first, Math.floor((range.offsetBytes + range.lengthBytes - 1) / trackSizeBytes)];
 }

@@ -13,6 +13,18 @@ export interface VolumeRecord {
   /** Read-only volumes refuse host writes (pair secondaries, later). */
   readonly readOnly: boolean;
   readonly createdAt: string;
+  /**
+   * Which volume of this VOLSER it is: a volume deleted and created anew gets a new one, so that
+   * journal records of the old volume never reach the new (absent in stores older than the
+   * journal: 0).
+   */
+  readonly incarnation?: number;
+}
+
+/** A volume's incarnation; -1 for no volume, which no journal record names. */
+export function incarnationOf(volume: VolumeRecord | undefined): number {
+  if (volume === undefined) return -1;
+  return volume.incarnation ?? 0;
 }
 
 export interface VolumeInfo {

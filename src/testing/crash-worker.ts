@@ -12,8 +12,15 @@ import { applyToStore, crashDeviceOptions, crashOp, createCrashVolumes } from ".
 const [dataDir, seedText, firstText, logFile] = process.argv.slice(2);
 const seed = Number(seedText);
 const first = Number(firstText);
-// The collector runs often, so kills land in its steps too.
-const store = await Store.open(dataDir, { collectorIntervalMs: 20, ...crashDeviceOptions() });
+// The collector runs often, and a small journal is merged all the time, so kills land in
+// collector steps, journal appends, merges and the reuse of journal files too.
+const store = await Store.open(dataDir, {
+  collectorIntervalMs: 20,
+  journalBytes: 256 * 1024,
+  journalFileBytes: 64 * 1024,
+  mergeIdleMs: 50,
+  ...crashDeviceOptions(),
+});
 if (first === 0) await createCrashVolumes(store);
 fs.appendFileSync(logFile, "READY\n");
 for (let index = first; ; index += 1) {
