@@ -35,6 +35,10 @@ export function addServeCommand(program: Command): void {
       "how long a sync pair's host write waits for the secondary before the pair suspends (default 5000)",
     )
     .option(
+      "--journal-mib <mib>",
+      "MiB of write-back journal for small host writes; writes wait for merges when it is full (default 128)",
+    )
+    .option(
       "--log-level <level>",
       "fatal, error, warn, info, debug, trace or silent (default info)",
     )

@@ -19,7 +19,16 @@ describe("serve configuration", () => {
       logLevel: "info",
       syncTimeoutMs: 5000,
       chunks: { kind: "local" },
+      journalBytes: 128 * 1024 * 1024,
     });
+  });
+
+  it("takes a journal of 16 to 16384 MiB and refuses others with REQUEST_INVALID", () => {
+    expect(resolveConfig({ journalMib: 16 }, {}).journalBytes).toBe(16 * 1024 * 1024);
+    expect(resolveConfig({}, { journalMib: "1024" }).journalBytes).toBe(1024 ** 3);
+    for (const bad of ["15", "16385", "1.5", "big", true, [64]] as unknown as string[]) {
+      expect(codeOf(() => resolveConfig({}, { journalMib: bad }))).toBe("REQUEST_INVALID");
+    }
   });
 
   it("takes a sync timeout of 1 to 600000 ms and refuses others with REQUEST_INVALID", () => {

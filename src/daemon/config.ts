@@ -35,6 +35,8 @@ export interface ServeConfig {
   readonly syncTimeoutMs: number;
   /** Where chunks live: local segment files, or an S3 object store. */
   readonly chunks: ChunksConfig;
+  /** The write-back journal's capacity in bytes. */
+  readonly journalBytes: number;
 }
 
 export interface LinkTlsConfig {
@@ -60,6 +62,8 @@ export interface ServeSettings extends ChunksSettings {
   logLevel?: string;
   /** Milliseconds, 1 to 600000. */
   syncTimeout?: string | number;
+  /** MiB of write-back journal, 16 to 16384. */
+  journalMib?: string | number;
 }
 
 export const DEFAULT_SETTINGS = {
@@ -70,6 +74,7 @@ export const DEFAULT_SETTINGS = {
   link: "127.0.0.1:8481",
   logLevel: "info",
   syncTimeout: 5_000,
+  journalMib: 128,
 } as const;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -87,6 +92,7 @@ const SETTING_KEYS = [
   "token",
   "logLevel",
   "syncTimeout",
+  "journalMib",
   ...CHUNKS_SETTING_KEYS,
 ];
 
@@ -144,7 +150,24 @@ export function resolveConfig(fromFile: ServeSettings, fromFlags: ServeSettings)
     logLevel: merged.logLevel,
     syncTimeoutMs: checkSyncTimeout(merged.syncTimeout),
     chunks: resolveChunks(merged),
+    journalBytes: checkJournalMib(merged.journalMib),
   };
+}
+
+/** At least 16 MiB (one journal file); at most 16 GiB, which replay would take long to read. */
+const MIN_JOURNAL_MIB = 16;
+const MAX_JOURNAL_MIB = 16_384;
+
+function checkJournalMib(value: unknown): number {
+  // Only a number or the text of one: Number(true) or Number([5]) would pass for one.
+  const mib = typeof value === "number" || typeof value === "string" ? Number(value) : Number.NaN;
+  if (!Number.isInteger(mib) || mib < MIN_JOURNAL_MIB || mib > MAX_JOURNAL_MIB) {
+    throw new GsnapError(
+      "REQUEST_INVALID",
+      `Cannot use --journal-mib "${String(value)}": use a whole number of MiB from ${MIN_JOURNAL_MIB} to ${MAX_JOURNAL_MIB}`,
+    );
+  }
+  return mib * 1024 * 1024;
 }
 
 /** A sync timeout past 10 minutes would outlast any host's own I/O timeout by far. */

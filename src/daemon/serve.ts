@@ -41,7 +41,10 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
   const chunks = openChunkBackend(config.chunks, { dataDir, logger });
   let store: Store;
   try {
-    store = await Store.open(dataDir, chunks.storeOptions);
+    store = await Store.open(dataDir, {
+      ...chunks.storeOptions,
+      journalBytes: config.journalBytes,
+    });
   } catch (error) {
     chunks.close();
     throw error;
