@@ -67,7 +67,7 @@ export class Journal {
   private readonly unsynced = new Set<JournalFile>();
   private dirUnsynced = false;
   private syncing: Promise<void> = Promise.resolve();
-  private spaceWaiters: (() => void)[] = [];
+  private spaceWaiters: { wake: () => void; fail: (error: unknown) => void }[] = [];
   /** Settles when the appends that waited for space are done; undefined when none waits. */
   private waiting: Promise<void> | undefined;
   private closed = false;
@@ -112,7 +112,12 @@ export class Journal {
    */
   append(pieces: readonly JournalPiece[]): Promise<void> {
     if (this.waiting === undefined) {
-      const appended = this.appendNow(pieces);
+      let appended: number;
+      try {
+        appended = this.appendNow(pieces);
+      } catch (error) {
+        return Promise.reject(error);
+      }
       if (appended === pieces.length) return Promise.resolve();
       pieces = pieces.slice(appended);
     }
@@ -149,7 +154,15 @@ export class Journal {
     let appended = 0;
     const writeOut = () => {
       if (file === undefined || buffers.length === 0) return;
-      writeAll(file.fd, buffers, start, `append to journal file ${file.number}`);
+      try {
+        writeAll(file.fd, buffers, start, `append to journal file ${file.number}`);
+      } catch (error) {
+        // Nothing of this write counts: the next append goes where it would have gone.
+        this.position = start;
+        this.nextSeq = entries[0].seq;
+        file.lastSeq = entries[0].seq - 1;
+        throw error;
+      }
       this.unsynced.add(file);
       buffers.length = 0;
       for (const entry of entries) this.index.add(entry);
@@ -259,7 +272,17 @@ export class Journal {
     }
     const waiters = this.spaceWaiters;
     this.spaceWaiters = [];
-    for (const wake of waiters) wake();
+    for (const waiter of waiters) waiter.wake();
+  }
+
+  /**
+   * Fails the appends waiting for space with the error that kept the merger from giving any back
+   * (a full or failing disk): a host gets the error rather than waiting for ever.
+   */
+  failWaiting(error: unknown): void {
+    const waiters = this.spaceWaiters;
+    this.spaceWaiters = [];
+    for (const waiter of waiters) waiter.fail(error);
   }
 
   close(): void {
@@ -268,12 +291,12 @@ export class Journal {
     this.files.length = 0;
     const waiters = this.spaceWaiters;
     this.spaceWaiters = [];
-    for (const wake of waiters) wake();
+    for (const waiter of waiters) waiter.wake();
   }
 
   private waitForSpace(): Promise<void> {
-    return new Promise((resolve) => {
-      this.spaceWaiters.push(resolve);
+    return new Promise((resolve, reject) => {
+      this.spaceWaiters.push({ wake: resolve, fail: reject });
       this.onFull();
     });
   }

@@ -201,6 +201,7 @@ export class Store {
     clearInterval(this.collectorTimer);
     clearInterval(this.mergerTimer);
     await this.collecting;
+    await this.merging;
     await this.merges;
     await this.queue;
     await this.parts.catalog.flushed();
@@ -708,8 +709,10 @@ export class Store {
       await this.reclaimJournal();
     };
     this.merging = run()
-      .catch(() => {
+      .catch((error: unknown) => {
         // A failed merge (a disk error) leaves its entries in the journal; the next tick retries.
+        // Writers that wait for space get the error now rather than wait for ever.
+        this.journal.failWaiting(error);
       })
       .finally(() => {
         this.merging = undefined;
