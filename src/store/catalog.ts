@@ -17,7 +17,7 @@ import { ABORT, type Database, open, type RootDatabase } from "lmdb";
 import { GsnapError } from "../errors/gsnap-error.js";
 import { BLOCK_CHECKSUM_BYTES, blockCount, CHECKSUM_BLOCK_BYTES } from "./checksum.js";
 import { CHUNK_HEADER_BYTES, type ChunkLocation } from "./chunk-device.js";
-import { FANOUT, type NodeStore, type TreeNode } from "./mapping-tree.js";
+import { type EntryWindow, FANOUT, type NodeStore, type TreeNode } from "./mapping-tree.js";
 import type { VolumeRecord } from "./volume-record.js";
 
 /**
@@ -136,6 +136,18 @@ export class Catalog implements NodeStore {
     const entries = new Float64Array(FANOUT);
     Buffer.from(entries.buffer).set(stored.subarray(NODE_HEADER_BYTES));
     return { level: stored[0], entries };
+  }
+
+  copyEntries(id: number, window: EntryWindow): number {
+    const stored = this.nodes.getBinaryFast(id);
+    assert.ok(stored !== undefined, `node ${id} exists`);
+    assert.equal(stored.length, NODE_BYTES);
+    const { from, count, into, at } = window;
+    assert.ok(from >= 0 && count >= 0 && from + count <= FANOUT, "the entries are in the node");
+    const target = new Uint8Array(into.buffer, into.byteOffset + at * 8, count * 8);
+    const start = NODE_HEADER_BYTES + from * 8;
+    target.set(stored.subarray(start, start + count * 8));
+    return stored[0];
   }
 
   writeNode(id: number, node: TreeNode): void {
