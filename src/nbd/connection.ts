@@ -248,15 +248,17 @@ export class NbdConnection {
   };
 
   /**
-   * Holds the replies of this turn of the event loop to send them with one writev when it ends:
-   * requests that arrive together (a client's queue of 4 KiB reads, answered from the page cache
-   * within the turn) get their replies in one system call and wake the client once, not once each.
+   * Holds replies until the work at hand is done, to send them with one writev: requests that
+   * arrive together (a client's queue of 4 KiB reads, answered from the page cache) get their
+   * replies in one system call and wake the client once, not once each. Replies are sent from
+   * promise callbacks, and a tick queued from one runs only once every promise callback queued so
+   * far has run, so the replies of all the reads that finished together go out together.
    */
   private corkReplies(): void {
     if (this.repliesCorked) return;
     this.repliesCorked = true;
     this.socket.cork();
-    setImmediate(() => {
+    process.nextTick(() => {
       this.repliesCorked = false;
       this.socket.uncork();
     });

@@ -166,7 +166,8 @@ export class SegmentDevice implements ChunkDevice {
 
   readInto(location: ChunkLocation, target: Buffer, targetOffset: number): void {
     const fd = this.fds.get(location.segment);
-    assert.ok(fd !== undefined, `segment ${location.segment} is open`);
+    // The message is built only on failure: this runs on every read.
+    if (fd === undefined) assert.fail(`segment ${location.segment} is open`);
     let done = 0;
     try {
       while (done < location.lengthBytes) {
@@ -468,7 +469,7 @@ export class SegmentDevice implements ChunkDevice {
 
   private fdOf(segment: number): number {
     const fd = this.fds.get(segment);
-    assert.ok(fd !== undefined, `segment ${segment} is open`);
+    if (fd === undefined) assert.fail(`segment ${segment} is open`);
     return fd;
   }
 

@@ -104,7 +104,7 @@ function planRead(
       continue;
     }
     const chunk = parts.catalog.getChunk(chunkIds[i]);
-    assert.ok(chunk !== undefined, `chunk ${chunkIds[i]} exists`);
+    if (chunk === undefined) assert.fail(`chunk ${chunkIds[i]} exists`);
     assert.equal(chunk.location.lengthBytes, trackSizeBytes);
     const piece = { track: firstTrack + i, low: low - trackStart, high: high - trackStart, window };
     const { read, copy } = planChunkRead(chunk, piece);
