@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
   POOLED_READS_AFTER_SLOW,
+  RECENT_READS,
+  SLOW_OF_RECENT,
   SLOW_READ_BASE_NS,
-  SLOW_READS_IN_A_ROW,
   SYNC_READ_MAX_BYTES,
   SyncReads,
 } from "./sync-reads.js";
@@ -19,33 +20,40 @@ describe("sync reads", () => {
     expect(new SyncReads(0).allows(1)).toBe(false);
   });
 
-  it("stay on the main thread through a few slow reads (a preempted thread)", () => {
+  it("stay on the main thread through bursts of slow reads (a preempted thread)", () => {
     const reads = new SyncReads();
-    for (let i = 0; i < 10; i += 1) {
-      for (let slow = 0; slow < SLOW_READS_IN_A_ROW - 1; slow += 1) reads.record(4096, SLOW_NS);
-      reads.record(4096, FAST_NS);
+    for (let burst = 0; burst < 10; burst += 1) {
+      for (let i = 0; i < SLOW_OF_RECENT - 1; i += 1) reads.record(4096, SLOW_NS);
+      for (let i = 0; i < RECENT_READS; i += 1) reads.record(4096, FAST_NS);
       expect(reads.allows(4096)).toBe(true);
     }
-    expect(reads.slowReads).toBe(10 * (SLOW_READS_IN_A_ROW - 1));
+    expect(reads.slowReads).toBe(10 * (SLOW_OF_RECENT - 1));
   });
 
-  it("send reads to the pool after slow reads in a row, then try the main thread again", () => {
+  it("send reads to the pool when most recent reads were slow, then try the main thread again", () => {
     const reads = new SyncReads();
-    for (let i = 0; i < SLOW_READS_IN_A_ROW; i += 1) reads.record(4096, SLOW_NS);
+    for (let i = 0; i < RECENT_READS - SLOW_OF_RECENT; i += 1) reads.record(4096, FAST_NS);
+    for (let i = 0; i < SLOW_OF_RECENT; i += 1) reads.record(4096, SLOW_NS);
     for (let i = 0; i < POOLED_READS_AFTER_SLOW; i += 1) expect(reads.allows(4096)).toBe(false);
     expect(reads.allows(4096)).toBe(true);
     // The probe is slow too: straight back to the pool.
     reads.record(4096, SLOW_NS);
     expect(reads.allows(4096)).toBe(false);
+    for (let i = 0; i < POOLED_READS_AFTER_SLOW; i += 1) reads.allows(4096);
+    // Fast probes bring the main thread back for good.
+    reads.record(4096, FAST_NS);
+    expect(reads.allows(4096)).toBe(true);
+    reads.record(4096, FAST_NS);
+    expect(reads.allows(4096)).toBe(true);
   });
 
   it("judge a read slow by its size: a large copy may take longer than a small one", () => {
     const reads = new SyncReads();
     const largeButCached = SLOW_READ_BASE_NS + 100_000;
-    for (let i = 0; i < SLOW_READS_IN_A_ROW; i += 1) reads.record(256 * 1024, largeButCached);
+    for (let i = 0; i < RECENT_READS; i += 1) reads.record(256 * 1024, largeButCached);
     expect(reads.slowReads).toBe(0);
-    for (let i = 0; i < SLOW_READS_IN_A_ROW; i += 1) reads.record(4096, largeButCached);
-    expect(reads.slowReads).toBe(SLOW_READS_IN_A_ROW);
+    for (let i = 0; i < RECENT_READS; i += 1) reads.record(4096, largeButCached);
+    expect(reads.slowReads).toBe(RECENT_READS);
     expect(reads.allows(4096)).toBe(false);
   });
 });
