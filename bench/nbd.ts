@@ -1,15 +1,22 @@
 // NBD benchmark (`npm run bench:nbd`): a real `gsnap serve` against nbdkit's file plugin serving a
 // file on the same disk, in one run: nbdcopy of 2 GiB from a file into the export (with and
-// without --flush, into fresh space on both sides) and from the export to null:, 4 KiB random
-// reads and writes with 16 in flight (libnbd's Python binding), and the server's peak RSS. Prints
-// a table of medians and ratios.
+// without --flush, into fresh space on both sides) and from the export to null:; 4 KiB random
+// reads, writes and a 70/30 mix with 16 in flight through two clients, libnbd's Python binding
+// and fio's NBD engine (bench/nbd-random.ts); the server's peak RSS. Prints a table of medians:
+// each side's rate, the ratio, and the CPU each server spent (per GiB copied, per operation), the
+// figure that noise from other work on the machine disturbs least.
+//
+// BENCH_BYTES (2 GiB), BENCH_RUNS (3) and BENCH_RANDOM_OPS (20,000 per client and mix) make a
+// quick run possible, e.g. BENCH_BYTES=$((512*1024*1024)) BENCH_RUNS=1 BENCH_RANDOM_OPS=5000.
 
+import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { startServe } from "../src/testing/serve-process.js";
+import { type ServeProcess, startServe } from "../src/testing/serve-process.js";
+import { cpuSeconds } from "./cpu-usage.js";
 import {
   freshPeerTarget,
   makeSource,
@@ -18,6 +25,7 @@ import {
   startNbdkit,
   timed,
 } from "./link-peers.js";
+import { fioIops, libnbdIops, MIX_READ_PERCENT, type RandomMix } from "./nbd-random.js";
 
 const run = promisify(execFile);
 const GIB = 1024 ** 3;
@@ -28,46 +36,52 @@ const QUEUE_DEPTH = 16;
 const TRACK = 57_344;
 const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), "gsnap-nbd-bench-"));
 
-const RANDOM_SCRIPT = `
-import nbd, random, sys, time
-uri, ops, depth, write = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "w"
-h = nbd.NBD()
-h.connect_uri(uri)
-size = h.get_size()
-blocks = size // 4096
-buf = nbd.Buffer(4096)
-random.seed(1)
-issued = done = 0
-start = time.monotonic()
-def finished(*args):
-    global done
-    done += 1
-    return 1
-while done < ops:
-    while issued < ops and issued - done < depth:
-        offset = random.randrange(blocks) * 4096
-        if write:
-            h.aio_pwrite(buf, offset, completion=finished)
-        else:
-            h.aio_pread(buf, offset, completion=finished)
-        issued += 1
-    h.poll(-1)
-print(ops / (time.monotonic() - start))
-`;
+const CLIENTS = [
+  { name: "libnbd", key: "libnbd", iops: libnbdIops },
+  { name: "fio nbd", key: "fio", iops: fioIops },
+] as const;
 
-async function randomIops(uri: string, write: boolean): Promise<number> {
-  const script = path.join(dir, "gsnap_random_io.py");
-  fs.writeFileSync(script, RANDOM_SCRIPT);
-  // Debian's python3 has libnbd's module; a python3 earlier on PATH (pyenv) may not.
-  const python = fs.existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-  const { stdout } = await run(python, [
-    script,
-    uri,
-    String(RANDOM_OPS),
-    String(QUEUE_DEPTH),
-    write ? "w" : "r",
-  ]);
-  return Number(stdout.trim());
+const MIXES: { mix: RandomMix; name: string }[] = [
+  { mix: "read", name: "4 KiB random reads" },
+  { mix: "write", name: "4 KiB random writes" },
+  { mix: "mix", name: `4 KiB random ${MIX_READ_PERCENT}/${100 - MIX_READ_PERCENT} read/write` },
+];
+
+type Add = (key: string, value: number) => void;
+
+/** How often, and for how long at most, the benchmark asks whether the collector is done. */
+const QUIET_POLL_MS = 500;
+const QUIET_MAX_MS = 120_000;
+
+/**
+ * Waits until the server's collector has done nothing for one poll: a deleted volume's space
+ * comes back in the background, and its CPU would count against the measure that follows.
+ */
+async function collectorQuiet(server: ServeProcess): Promise<void> {
+  let last = "";
+  const started = Date.now();
+  while (Date.now() - started < QUIET_MAX_MS) {
+    const response = await fetch(`${server.apiUrl}/v1/stats`, {
+      headers: { authorization: `Bearer ${server.token}` },
+    });
+    const { store } = (await response.json()) as { store: { collector: unknown } };
+    const totals = JSON.stringify(store.collector);
+    if (totals === last) return;
+    last = totals;
+    await new Promise((resolve) => setTimeout(resolve, QUIET_POLL_MS));
+  }
+}
+
+/** Runs `work`, adding its result and the CPU seconds the server `pid` spent under `key`. */
+async function measured(
+  add: Add,
+  key: string,
+  options: { pid: number | undefined; work: () => Promise<number> },
+): Promise<void> {
+  assert(options.pid !== undefined, "a measured server has started");
+  const before = cpuSeconds(options.pid);
+  add(key, await options.work());
+  add(`${key}Cpu`, cpuSeconds(options.pid) - before);
 }
 
 async function main(): Promise<void> {
@@ -80,9 +94,12 @@ async function main(): Promise<void> {
   const cylinders = Math.ceil(TOTAL_BYTES / TRACK / 15);
   await server.cli("volume", "create", "BENCH", "--cylinders", String(cylinders));
   const nbdkit = await startNbdkit(peerFile);
-  const ours = server.nbdUri("BENCH");
+  const sides = [
+    { side: "Ours", uri: server.nbdUri("BENCH"), pid: server.child.pid },
+    { side: "Peer", uri: nbdkit.uri, pid: nbdkit.child.pid },
+  ];
   const results: Record<string, number[]> = {};
-  const add = (key: string, value: number) => {
+  const add: Add = (key, value) => {
     results[key] ??= [];
     results[key].push(value);
   };
@@ -94,67 +111,84 @@ async function main(): Promise<void> {
       await server.cli("volume", "create", "BENCH", "--cylinders", String(cylinders));
       await freshPeerTarget(peerFile, TOTAL_BYTES);
     };
+    const copy = (args: string[]) => () => timed("nbdcopy", args);
     for (let i = 0; i < RUNS; i += 1) {
       await fresh();
-      add("writeOurs", await timed("nbdcopy", [source, ours]));
-      await run("sync", []);
-      add("writePeer", await timed("nbdcopy", [source, nbdkit.uri]));
+      for (const { side, uri, pid } of sides) {
+        await measured(add, `write${side}`, { pid, work: copy([source, uri]) });
+        await run("sync", []);
+      }
       await fresh();
-      add("writeFlushOurs", await timed("nbdcopy", ["--flush", source, ours]));
-      await run("sync", []);
-      add("writeFlushPeer", await timed("nbdcopy", ["--flush", source, nbdkit.uri]));
-      add("readOurs", await timed("nbdcopy", [ours, "null:"]));
-      add("readPeer", await timed("nbdcopy", [nbdkit.uri, "null:"]));
+      for (const { side, uri, pid } of sides) {
+        await measured(add, `writeFlush${side}`, { pid, work: copy(["--flush", source, uri]) });
+        await run("sync", []);
+      }
+      await collectorQuiet(server);
+      for (const { side, uri, pid } of sides) {
+        await measured(add, `read${side}`, { pid, work: copy([uri, "null:"]) });
+      }
     }
     for (let i = 0; i < RUNS; i += 1) {
-      add("randReadOurs", await randomIops(ours, false));
-      add("randReadPeer", await randomIops(nbdkit.uri, false));
-      add("randWriteOurs", await randomIops(ours, true));
-      add("randWritePeer", await randomIops(nbdkit.uri, true));
+      await collectorQuiet(server);
+      for (const client of CLIENTS) {
+        for (const { mix } of MIXES) {
+          for (const { side, uri, pid } of sides) {
+            const options = { uri, mix, ops: RANDOM_OPS, depth: QUEUE_DEPTH, dir };
+            await measured(add, `${client.key}-${mix}${side}`, {
+              pid,
+              work: () => client.iops(options),
+            });
+          }
+        }
+      }
     }
     const rss = peakRssMiB(server.child.pid);
-    const gib = TOTAL_BYTES / GIB;
-    const rate = (key: string) => gib / median(results[key]);
-    console.log(
-      `\nNBD benchmark: ${gib} GiB, median of ${RUNS} runs, gsnap serve vs nbdkit file plugin, same disk\n`,
-    );
-    console.log("| measure | gsnap | nbdkit file | ratio |");
-    console.log("| --- | --- | --- | --- |");
-    const row = (
-      name: string,
-      ours: string,
-      peer: string,
-      value: (key: string) => number,
-      unit: string,
-    ) => {
-      const ratio = value(ours) / value(peer);
-      console.log(
-        `| ${name} | ${value(ours).toFixed(2)} ${unit} | ${value(peer).toFixed(2)} ${unit} | ${ratio.toFixed(2)}x |`,
-      );
-    };
-    row("nbdcopy file -> export", "writeOurs", "writePeer", rate, "GiB/s");
-    row("nbdcopy --flush file -> export", "writeFlushOurs", "writeFlushPeer", rate, "GiB/s");
-    row("nbdcopy export -> null:", "readOurs", "readPeer", rate, "GiB/s");
-    const iops = (key: string) => median(results[key]);
-    row(
-      `4 KiB random reads, ${QUEUE_DEPTH} in flight`,
-      "randReadOurs",
-      "randReadPeer",
-      iops,
-      "IOPS",
-    );
-    row(
-      `4 KiB random writes, ${QUEUE_DEPTH} in flight`,
-      "randWriteOurs",
-      "randWritePeer",
-      iops,
-      "IOPS",
-    );
+    printTable(results);
     console.log(`\nPeak RSS of gsnap serve: ${rss.toFixed(0)} MiB`);
   } finally {
     nbdkit.child.kill();
     await server.stop();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function printTable(results: Record<string, number[]>): void {
+  const gib = TOTAL_BYTES / GIB;
+  console.log(
+    `\nNBD benchmark: ${gib} GiB, ${RANDOM_OPS} random operations, median of ${RUNS} runs, ` +
+      `gsnap serve vs nbdkit file plugin, same disk\n`,
+  );
+  console.log("| measure | client | gsnap | nbdkit file | ratio | gsnap CPU | nbdkit CPU |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- |");
+  const row = (name: string, client: string, key: string, unit: "GiB/s" | "IOPS") => {
+    const ours = median(results[`${key}Ours`]);
+    const peer = median(results[`${key}Peer`]);
+    const cpuOurs = median(results[`${key}OursCpu`]);
+    const cpuPeer = median(results[`${key}PeerCpu`]);
+    // A copy's result is its seconds; a random run's, its operations per second.
+    const rate = (value: number) => (unit === "GiB/s" ? gib / value : value);
+    const cpu = (seconds: number) =>
+      unit === "GiB/s"
+        ? `${(seconds / gib).toFixed(2)} s/GiB`
+        : `${((seconds / RANDOM_OPS) * 1e6).toFixed(0)} µs/op`;
+    const cells = [
+      name,
+      client,
+      `${rate(ours).toFixed(2)} ${unit}`,
+      `${rate(peer).toFixed(2)} ${unit}`,
+      `${(rate(ours) / rate(peer)).toFixed(2)}x`,
+      cpu(cpuOurs),
+      cpu(cpuPeer),
+    ];
+    console.log(`| ${cells.join(" | ")} |`);
+  };
+  row("file -> export", "nbdcopy", "write", "GiB/s");
+  row("file -> export, --flush", "nbdcopy", "writeFlush", "GiB/s");
+  row("export -> null:", "nbdcopy", "read", "GiB/s");
+  for (const client of CLIENTS) {
+    for (const { mix, name } of MIXES) {
+      row(`${name}, ${QUEUE_DEPTH} in flight`, client.name, `${client.key}-${mix}`, "IOPS");
+    }
   }
 }
 

@@ -15,20 +15,31 @@
 import assert from "node:assert/strict";
 import { ABORT, type Database, open, type RootDatabase } from "lmdb";
 import { GsnapError } from "../errors/gsnap-error.js";
+import { BLOCK_CHECKSUM_BYTES, blockCount, CHECKSUM_BLOCK_BYTES } from "./checksum.js";
 import { CHUNK_HEADER_BYTES, type ChunkLocation } from "./chunk-device.js";
-import { FANOUT, type NodeStore, type TreeNode } from "./mapping-tree.js";
+import { type EntryWindow, FANOUT, type NodeStore, type TreeNode } from "./mapping-tree.js";
 import type { VolumeRecord } from "./volume-record.js";
 
-export const FORMAT_VERSION = 1;
+/**
+ * Version 2 added block checksums to chunk records. A version 1 store (whose records have none)
+ * is read as it is and marked version 2 at open; its old chunks keep whole-track verification.
+ */
+export const FORMAT_VERSION = 2;
+const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
 
 const NODE_HEADER_BYTES = 8;
 const NODE_BYTES = NODE_HEADER_BYTES + FANOUT * 8;
+/** A chunk record without block checksums; with them, 4 bytes per block follow. */
 const CHUNK_RECORD_BYTES = 32;
+/** log2 of CHECKSUM_BLOCK_BYTES, as a chunk record states the size of its blocks. */
+const CHECKSUM_BLOCK_SHIFT = Math.log2(CHECKSUM_BLOCK_BYTES);
 
 export interface ChunkRecord {
   readonly location: ChunkLocation;
   readonly refs: number;
   readonly hash: bigint;
+  /** xxHash32 of each 4 KiB block of the image (checksum.ts); absent in version 1 records. */
+  readonly blockSums?: Buffer;
 }
 
 export interface SegmentStats {
@@ -127,6 +138,19 @@ export class Catalog implements NodeStore {
     return { level: stored[0], entries };
   }
 
+  copyEntries(id: number, window: EntryWindow): number {
+    const stored = this.nodes.getBinaryFast(id);
+    // The message is built only on failure: this runs on every read.
+    if (stored === undefined) assert.fail(`node ${id} exists`);
+    assert.equal(stored.length, NODE_BYTES);
+    const { from, count, into, at } = window;
+    assert.ok(from >= 0 && count >= 0 && from + count <= FANOUT, "the entries are in the node");
+    const target = new Uint8Array(into.buffer, into.byteOffset + at * 8, count * 8);
+    const start = NODE_HEADER_BYTES + from * 8;
+    target.set(stored.subarray(start, start + count * 8));
+    return stored[0];
+  }
+
   writeNode(id: number, node: TreeNode): void {
     assert.equal(node.entries.length, FANOUT);
     const buffer = Buffer.allocUnsafe(NODE_BYTES);
@@ -190,7 +214,10 @@ export class Catalog implements NodeStore {
    * Records a newly appended chunk with the one reference of the track that will map it (the
    * mapping tree is then told not to retain it again): one put per new chunk, not three.
    */
-  addChunk(id: number, chunk: { location: ChunkLocation; hash: bigint }): void {
+  addChunk(
+    id: number,
+    chunk: { location: ChunkLocation; hash: bigint; blockSums?: Buffer | undefined },
+  ): void {
     this.putChunk(id, { ...chunk, refs: 1 });
     this.addLive(chunk.location, 1);
     this.segmentChunks.putSync(segmentKey(chunk.location), id);
@@ -350,12 +377,23 @@ export class Catalog implements NodeStore {
       this.env.transactionSync(() => this.meta.putSync("format", { version: FORMAT_VERSION }));
       return;
     }
-    if (format.version !== FORMAT_VERSION) {
+    if (!READABLE_FORMAT_VERSIONS.includes(format.version)) {
       throw new GsnapError(
         "STORE_FORMAT",
-        `Cannot open the store: its format version is ${format.version}, this gsnap reads ${FORMAT_VERSION}`,
+        `Cannot open the store: its format version is ${format.version}, this gsnap reads ` +
+          `${READABLE_FORMAT_VERSIONS.join(" and ")}`,
       );
     }
+    // Records written from now on may carry block checksums, which a gsnap that reads only
+    // version 1 would take for damage: mark the store so that such a gsnap refuses it instead.
+    if (format.version !== FORMAT_VERSION) {
+      this.env.transactionSync(() => this.meta.putSync("format", { version: FORMAT_VERSION }));
+    }
+  }
+
+  /** The format version the store is marked with. */
+  formatVersion(): number {
+    return (this.meta.get("format") as { version: number }).version;
   }
 }
 
@@ -376,29 +414,49 @@ function segmentKey(location: ChunkLocation): [number, number] {
 //   0      4    segment
 //   4      4    reference count
 //   8      6    offset of the image in the segment
-//   14     2    reserved
+//   14     1    block checksum size: log2 of the bytes each covers (12: 4 KiB); 0: none
+//   15     1    reserved
 //   16     4    image length
 //   20     4    reserved
 //   24     8    xxHash64 of the image
+//   32     4n   xxHash32 of each block of the image, n = ceil(image length / block size)
 function encodeChunkRecord(chunk: ChunkRecord): Buffer {
-  const buffer = Buffer.alloc(CHUNK_RECORD_BYTES);
+  const sums = chunk.blockSums;
+  if (sums !== undefined) {
+    const expected = blockCount(chunk.location.lengthBytes) * BLOCK_CHECKSUM_BYTES;
+    assert.equal(sums.length, expected, "a chunk has one block checksum per block");
+  }
+  const buffer = Buffer.alloc(CHUNK_RECORD_BYTES + (sums?.length ?? 0));
   buffer.writeUInt32LE(chunk.location.segment, 0);
   buffer.writeUInt32LE(chunk.refs, 4);
   buffer.writeUIntLE(chunk.location.offsetBytes, 8, 6);
   buffer.writeUInt32LE(chunk.location.lengthBytes, 16);
   buffer.writeBigUInt64LE(chunk.hash, 24);
+  if (sums !== undefined) {
+    buffer[14] = CHECKSUM_BLOCK_SHIFT;
+    sums.copy(buffer, CHUNK_RECORD_BYTES);
+  }
   return buffer;
 }
 
+/** Decodes a record; the block checksums are copied out of `buffer`, which LMDB reuses. */
 function decodeChunkRecord(buffer: Buffer): ChunkRecord {
-  assert.equal(buffer.length, CHUNK_RECORD_BYTES);
-  return {
-    location: {
-      segment: buffer.readUInt32LE(0),
-      offsetBytes: buffer.readUIntLE(8, 6),
-      lengthBytes: buffer.readUInt32LE(16),
-    },
-    refs: buffer.readUInt32LE(4),
-    hash: buffer.readBigUInt64LE(24),
+  const lengthBytes = buffer.readUInt32LE(16);
+  const shift = buffer[14];
+  const location = {
+    segment: buffer.readUInt32LE(0),
+    offsetBytes: buffer.readUIntLE(8, 6),
+    lengthBytes,
   };
+  const refs = buffer.readUInt32LE(4);
+  const hash = buffer.readBigUInt64LE(24);
+  if (shift === 0) {
+    assert.equal(buffer.length, CHUNK_RECORD_BYTES);
+    return { location, refs, hash };
+  }
+  assert.equal(shift, CHECKSUM_BLOCK_SHIFT, "block checksums cover 4 KiB blocks");
+  const sumsBytes = blockCount(lengthBytes) * BLOCK_CHECKSUM_BYTES;
+  assert.equal(buffer.length, CHUNK_RECORD_BYTES + sumsBytes);
+  const blockSums = Buffer.from(buffer.subarray(CHUNK_RECORD_BYTES));
+  return { location, refs, hash, blockSums };
 }

@@ -1,8 +1,8 @@
 // The store checker (`gsnap fsck`): recounts every reference from scratch and compares it with
-// the stored counts, reads every chunk and verifies its checksum and its record header, and checks
-// the segment accounting. It reports problems; it never repairs.
+// the stored counts, reads every chunk and verifies its checksum, its block checksums and its
+// record header, and checks the segment accounting. It reports problems; it never repairs.
 
-import { chunkChecksum } from "./checksum.js";
+import { blocksMatch, chunkChecksum } from "./checksum.js";
 import { CHUNK_HEADER_BYTES, type ChunkLocation } from "./chunk-device.js";
 import { NONE } from "./mapping-tree.js";
 import { decodeChunkHeader } from "./segment-format.js";
@@ -105,7 +105,12 @@ export async function checkStore(parts: StoreParts): Promise<CheckReport> {
   const liveBytes = new Map<number, number>();
   let chunks = 0;
   let checkedBytes = 0;
-  const toRead: { id: number; hash: bigint; location: ChunkLocation }[] = [];
+  const toRead: {
+    id: number;
+    hash: bigint;
+    location: ChunkLocation;
+    blockSums: Buffer | undefined;
+  }[] = [];
   for (const { id, chunk } of catalog.allChunks()) {
     chunks += 1;
     const expected = chunkRefs.get(id) ?? 0;
@@ -119,7 +124,7 @@ export async function checkStore(parts: StoreParts): Promise<CheckReport> {
       location.segment,
       (liveBytes.get(location.segment) ?? 0) + CHUNK_HEADER_BYTES + location.lengthBytes,
     );
-    toRead.push({ id, hash: chunk.hash, location });
+    toRead.push({ id, hash: chunk.hash, location, blockSums: chunk.blockSums });
   }
   for (let start = 0; start < toRead.length; start += READ_BATCH) {
     const batch = toRead.slice(start, start + READ_BATCH);
@@ -133,7 +138,7 @@ export async function checkStore(parts: StoreParts): Promise<CheckReport> {
       target: Buffer.allocUnsafe(location.lengthBytes + CHUNK_HEADER_BYTES),
     }));
     const unreadable = await readRecords(device, records);
-    batch.forEach(({ id, hash, location }, i) => {
+    batch.forEach(({ id, hash, location, blockSums }, i) => {
       const why = unreadable.get(i);
       if (why !== undefined) {
         report(`chunk ${id} cannot be read: ${why}`);
@@ -141,8 +146,12 @@ export async function checkStore(parts: StoreParts): Promise<CheckReport> {
       }
       const record = records[i].target;
       checkedBytes += location.lengthBytes;
-      if (chunkChecksum(record.subarray(CHUNK_HEADER_BYTES)) !== hash) {
+      const image = record.subarray(CHUNK_HEADER_BYTES);
+      if (chunkChecksum(image) !== hash) {
         report(`chunk ${id} fails its checksum`);
+      }
+      if (blockSums !== undefined && !blocksMatch(image, { sums: blockSums, firstBlock: 0 })) {
+        report(`chunk ${id} fails its block checksums`);
       }
       let header: { id: number; lengthBytes: number; hash: bigint } | undefined;
       try {

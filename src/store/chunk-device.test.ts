@@ -109,7 +109,14 @@ describe("segment files on reopen", () => {
 
 describe("segment files under background reads", () => {
   it("remove a segment only once the reads under way in it are done", async () => {
-    const device = segmentDevice()(new Map(), 8_192 + CHUNK_HEADER_BYTES);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-device-"));
+    dirs.push(dir);
+    // Every read on the thread pool: a read on the main thread is done before anything can run.
+    const device = new SegmentDevice(dir, {
+      committedSizes: new Map(),
+      maxSegmentBytes: 8_192 + CHUNK_HEADER_BYTES,
+      syncReadMaxBytes: 0,
+    });
     const [first] = device.append([image(1), image(2)]);
     const target = Buffer.alloc(8_192);
     const reading = device.readManyAsync([{ location: first, target }]);
@@ -119,6 +126,25 @@ describe("segment files under background reads", () => {
     await reading;
     expect(target.equals(image(1).data)).toBe(true);
     expect(device.segmentSizes().has(first.segment)).toBe(false);
+    device.close();
+  });
+});
+
+describe("segment file reads on the main thread", () => {
+  it("read a small chunk from the page cache before the call returns, a large one on the pool", async () => {
+    const device = segmentDevice()(new Map(), 1 << 20) as SegmentDevice;
+    const [small, large] = device.append([image(1), image(2, 512 * 1024)]);
+    const smallTarget = Buffer.alloc(8_192);
+    const smallRead = device.readManyAsync([{ location: small, target: smallTarget }]);
+    expect(smallTarget.equals(image(1).data)).toBe(true);
+    expect(device.syncReads.syncReads).toBe(1);
+    await smallRead;
+    const largeTarget = Buffer.alloc(512 * 1024);
+    const largeRead = device.readManyAsync([{ location: large, target: largeTarget }]);
+    expect(device.isBusy(large.segment)).toBe(true);
+    await largeRead;
+    expect(largeTarget.equals(image(2, 512 * 1024).data)).toBe(true);
+    expect(device.syncReads.syncReads).toBe(1);
     device.close();
   });
 });

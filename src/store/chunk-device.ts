@@ -22,6 +22,11 @@ export interface ChunkImage {
   readonly id: number;
   readonly hash: bigint;
   readonly data: Buffer;
+  /**
+   * The image's block checksums (checksum.ts), for the catalog's chunk record: devices store
+   * only the image and its header, and ignore them.
+   */
+  readonly blockSums?: Buffer;
 }
 
 /** A chunk found by scanning a segment: what its record header says. */

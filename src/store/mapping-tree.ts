@@ -33,6 +33,11 @@ export interface TreeNode {
 export interface NodeStore {
   /** A copy of the node, safe to modify. */
   readNode(id: number): TreeNode;
+  /**
+   * Copies entries [from, from + count) of a node into `into` at index `at` and returns the
+   * node's level: a lookup copies the few entries it needs, not the node's 4 KiB.
+   */
+  copyEntries(id: number, window: EntryWindow): number;
   writeNode(id: number, node: TreeNode): void;
   /** Stores a new node with one reference and returns its id. */
   createNode(node: TreeNode): number;
@@ -42,6 +47,13 @@ export interface NodeStore {
   releaseNode(id: number): void;
   retainChunk(id: number): void;
   releaseChunk(id: number): void;
+}
+
+export interface EntryWindow {
+  readonly from: number;
+  readonly count: number;
+  readonly into: Float64Array;
+  readonly at: number;
 }
 
 export interface Tree {
@@ -90,18 +102,21 @@ function collect(
   result: Float64Array,
 ): void {
   if (id === NONE) return;
-  const node = store.readNode(id);
-  assert.equal(node.level, level);
   const low = Math.max(firstTrack, base);
   const high = Math.min(firstTrack + result.length, base + spanOf(level));
   if (level === 0) {
-    result.set(node.entries.subarray(low - base, high - base), low - firstTrack);
+    const window = { from: low - base, count: high - low, into: result, at: low - firstTrack };
+    assert.equal(store.copyEntries(id, window), level);
     return;
   }
   const childSpan = childSpanOf(level);
-  const lastChild = Math.floor((high - 1 - base) / childSpan);
-  for (let child = Math.floor((low - base) / childSpan); child <= lastChild; child += 1) {
-    collect(store, node.entries[child], level - 1, base + child * childSpan, firstTrack, result);
+  const firstChild = Math.floor((low - base) / childSpan);
+  const children = new Float64Array(Math.floor((high - 1 - base) / childSpan) - firstChild + 1);
+  const window = { from: firstChild, count: children.length, into: children, at: 0 };
+  assert.equal(store.copyEntries(id, window), level);
+  for (let i = 0; i < children.length; i += 1) {
+    const childBase = base + (firstChild + i) * childSpan;
+    collect(store, children[i], level - 1, childBase, firstTrack, result);
   }
 }
 
@@ -350,9 +365,12 @@ function sharedSourceNode(
   const sourceEnd = Math.min(sourceBase + span, source.trackCount);
   if (sourceEnd - sourceBase !== targetEnd - window.base) return undefined;
   let id = source.root;
+  const entry = new Float64Array(1);
   for (let at = source.depth - 1; at > level; at -= 1) {
     if (id === NONE) return NONE;
-    id = store.readNode(id).entries[Math.floor(sourceBase / childSpanOf(at)) % FANOUT];
+    const from = Math.floor(sourceBase / childSpanOf(at)) % FANOUT;
+    assert.equal(store.copyEntries(id, { from, count: 1, into: entry, at: 0 }), at);
+    id = entry[0];
   }
   return id;
 }

@@ -16,6 +16,7 @@ import {
 } from "./chunk-device.js";
 import { encodeChunkHeader, scanRecords } from "./segment-format.js";
 import { adjacentRuns, runBuffers } from "./segment-runs.js";
+import { SyncReads } from "./sync-reads.js";
 
 /** A new segment starts past 256 MiB: big enough for sequential I/O, small enough to compact. */
 export const SEGMENT_MAX_BYTES = 256 * 1024 * 1024;
@@ -63,6 +64,8 @@ export class SegmentDevice implements ChunkDevice {
   private readonly lanes: number[] = new Array(LANES).fill(0);
   private nextSegment: number;
   private nextAsyncLane = 1;
+  /** Which reads run on the main thread (those the page cache answers) and which on the pool. */
+  readonly syncReads: SyncReads;
 
   /**
    * Opens the segments under `dir`, cutting each back to the size the catalog committed
@@ -76,9 +79,12 @@ export class SegmentDevice implements ChunkDevice {
       maxSegmentBytes?: number;
       /** New segments are numbered from past this one too (segments kept elsewhere). */
       lastKnownSegment?: number;
+      /** The largest read done on the main thread (sync-reads.ts); 0 sends all to the pool. */
+      syncReadMaxBytes?: number;
     },
   ) {
     this.dir = dir;
+    this.syncReads = new SyncReads(options.syncReadMaxBytes);
     this.maxSegmentBytes = options.maxSegmentBytes ?? SEGMENT_MAX_BYTES;
     fs.mkdirSync(dir, { recursive: true });
     for (const name of fs.readdirSync(dir)) {
@@ -160,7 +166,8 @@ export class SegmentDevice implements ChunkDevice {
 
   readInto(location: ChunkLocation, target: Buffer, targetOffset: number): void {
     const fd = this.fds.get(location.segment);
-    assert.ok(fd !== undefined, `segment ${location.segment} is open`);
+    // The message is built only on failure: this runs on every read.
+    if (fd === undefined) assert.fail(`segment ${location.segment} is open`);
     let done = 0;
     try {
       while (done < location.lengthBytes) {
@@ -190,9 +197,21 @@ export class SegmentDevice implements ChunkDevice {
     for (const run of adjacentRuns(reads)) this.readRun(run);
   }
 
+  /**
+   * Small reads run on the main thread while the page cache answers them (sync-reads.ts): a trip
+   * through the thread pool costs more than the copy. Others go to the thread pool.
+   */
   async readManyAsync(
     reads: readonly { location: ChunkLocation; target: Buffer }[],
   ): Promise<void> {
+    let bytes = 0;
+    for (const read of reads) bytes += read.location.lengthBytes;
+    if (this.syncReads.allows(bytes)) {
+      const start = process.hrtime.bigint();
+      this.readMany(reads);
+      this.syncReads.record(bytes, Number(process.hrtime.bigint() - start));
+      return;
+    }
     await Promise.all(adjacentRuns(reads).map((run) => this.readRunAsync(run)));
   }
 
@@ -450,7 +469,7 @@ export class SegmentDevice implements ChunkDevice {
 
   private fdOf(segment: number): number {
     const fd = this.fds.get(segment);
-    assert.ok(fd !== undefined, `segment ${segment} is open`);
+    if (fd === undefined) assert.fail(`segment ${segment} is open`);
     return fd;
   }
 

@@ -9,8 +9,9 @@
 import assert from "node:assert/strict";
 import { GsnapError } from "../errors/gsnap-error.js";
 import type { Catalog } from "./catalog.js";
-import { chunkChecksum } from "./checksum.js";
+import { blockChecksums, chunkChecksum } from "./checksum.js";
 import type { ChunkDevice, ChunkImage, ChunkLocation } from "./chunk-device.js";
+import { type ChunkCopy, type ChunkRead, planChunkRead, verifyChunkReads } from "./chunk-reads.js";
 import { assign, lookup, NONE } from "./mapping-tree.js";
 import { treeOf, type VolumeRecord } from "./volume-record.js";
 import { isZeroImage } from "./zero-image.js";
@@ -66,9 +67,9 @@ export async function readRangeAsync(
 interface ReadPlan {
   readonly range: ByteRange;
   readonly output: Buffer;
-  readonly reads: { location: ChunkLocation; target: Buffer; hash: bigint; track: number }[];
-  /** Tracks read in part: read whole into `image` (to verify), then the window copied out. */
-  readonly partials: { image: Buffer; low: number; high: number; trackStart: number }[];
+  readonly reads: ChunkRead[];
+  /** Reads that could not land in the output: where their bytes are, and where they go. */
+  readonly copies: { copy: ChunkCopy; window: Buffer }[];
 }
 
 /** Looks up the chunks of a range and says where each goes; zero-fills unmapped tracks. */
@@ -84,7 +85,7 @@ function planRead(
     "the read buffer fits the range",
   );
   const output = into ?? Buffer.allocUnsafe(range.lengthBytes);
-  const plan: ReadPlan = { range, output, reads: [], partials: [] };
+  const plan: ReadPlan = { range, output, reads: [], copies: [] };
   if (range.lengthBytes === 0) return plan;
   const trackSizeBytes = volume.geometry.trackSizeBytes;
   const firstTrack = Math.floor(range.offsetBytes / trackSizeBytes);
@@ -103,23 +104,21 @@ function planRead(
       continue;
     }
     const chunk = parts.catalog.getChunk(chunkIds[i]);
-    assert.ok(chunk !== undefined, `chunk ${chunkIds[i]} exists`);
+    if (chunk === undefined) assert.fail(`chunk ${chunkIds[i]} exists`);
     assert.equal(chunk.location.lengthBytes, trackSizeBytes);
-    let target = window;
-    if (high - low !== trackSizeBytes) {
-      target = Buffer.allocUnsafe(trackSizeBytes);
-      plan.partials.push({ image: target, low, high, trackStart });
-    }
-    plan.reads.push({ location: chunk.location, target, hash: chunk.hash, track: firstTrack + i });
+    const piece = { track: firstTrack + i, low: low - trackStart, high: high - trackStart, window };
+    const { read, copy } = planChunkRead(chunk, piece);
+    plan.reads.push(read);
+    if (copy !== undefined) plan.copies.push({ copy, window });
   }
   return plan;
 }
 
-/** Verifies every chunk read against its checksum and copies out the partial tracks. */
+/** Verifies every chunk read against its checksums and copies out what did not land in place. */
 function finishRead(plan: ReadPlan, volume: VolumeRecord): Buffer {
   verifyReads(volume, plan.reads);
-  for (const { image, low, high, trackStart } of plan.partials) {
-    image.copy(plan.output, low - plan.range.offsetBytes, low - trackStart, high - trackStart);
+  for (const { copy, window } of plan.copies) {
+    copy.from.copy(window, 0, copy.offsetBytes, copy.offsetBytes + window.length);
   }
   return plan.output;
 }
@@ -153,19 +152,9 @@ export async function readTrackImages(
   return images;
 }
 
-/** Every chunk read must match its stored checksum; the first that does not is CHUNK_CORRUPT. */
-export function verifyReads(
-  volume: VolumeRecord,
-  reads: readonly { target: Buffer; hash: bigint; track: number }[],
-): void {
-  for (const read of reads) {
-    if (chunkChecksum(read.target) !== read.hash) {
-      throw new GsnapError(
-        "CHUNK_CORRUPT",
-        `Cannot read track ${read.track} of volume "${volume.volser}": its chunk fails its checksum`,
-      );
-    }
-  }
+/** Every chunk read must match its stored checksums; the first that does not is CHUNK_CORRUPT. */
+export function verifyReads(volume: VolumeRecord, reads: readonly ChunkRead[]): void {
+  verifyChunkReads(volume.volser, reads);
 }
 
 /**
@@ -287,7 +276,8 @@ export function newChunks(
     assert.equal(data.length, volume.geometry.trackSizeBytes);
     const id = parts.catalog.allocateChunkId();
     chunkIds[i] = id;
-    images.push({ id, hash: checksums?.[i] ?? chunkChecksum(data), data });
+    const hash = checksums?.[i] ?? chunkChecksum(data);
+    images.push({ id, hash, data, blockSums: blockChecksums(data) });
   });
   return { chunkIds, images };
 }
@@ -299,7 +289,8 @@ export function recordChunks(
   locations: readonly ChunkLocation[],
 ): void {
   images.forEach((image, i) => {
-    parts.catalog.addChunk(image.id, { location: locations[i], hash: image.hash });
+    const { hash, blockSums } = image;
+    parts.catalog.addChunk(image.id, { location: locations[i], hash, blockSums });
   });
   for (const segment of new Set(locations.map((location) => location.segment))) {
     parts.catalog.setSegmentSize(segment, parts.device.segmentSize(segment));

@@ -2,7 +2,13 @@
 // counts in Maps, with released nodes freed at once (the real store defers that to its collector).
 
 import assert from "node:assert/strict";
-import { FANOUT, NONE, type NodeStore, type TreeNode } from "../store/mapping-tree.js";
+import {
+  type EntryWindow,
+  FANOUT,
+  NONE,
+  type NodeStore,
+  type TreeNode,
+} from "../store/mapping-tree.js";
 
 export class MemoryNodeStore implements NodeStore {
   readonly nodes = new Map<number, TreeNode>();
@@ -16,6 +22,15 @@ export class MemoryNodeStore implements NodeStore {
     assert.ok(node, `node ${id} exists`);
     this.nodeReads += 1;
     return { level: node.level, entries: node.entries.slice() };
+  }
+
+  copyEntries(id: number, window: EntryWindow): number {
+    const node = this.nodes.get(id);
+    assert.ok(node, `node ${id} exists`);
+    this.nodeReads += 1;
+    const { from, count, into, at } = window;
+    into.set(node.entries.subarray(from, from + count), at);
+    return node.level;
   }
 
   writeNode(id: number, node: TreeNode): void {
