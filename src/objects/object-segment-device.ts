@@ -247,6 +247,11 @@ export class ObjectSegmentDevice implements ChunkDevice {
     return this.local.isActive(segment);
   }
 
+  /** Seals a staged active segment: it is uploaded once its appends are done. */
+  seal(segment: number): void {
+    this.local.seal(segment);
+  }
+
   segmentSizes(): Map<number, number> {
     const sizes = this.remoteSegments.segmentSizes();
     for (const [segment, sizeBytes] of this.local.segmentSizes()) sizes.set(segment, sizeBytes);

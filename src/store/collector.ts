@@ -7,7 +7,11 @@
 // 2. Compaction: a segment (not the active one) with less than half its bytes live has its live
 //    chunks (found through the catalog's segment index, not by reading the segment) copied to the
 //    active segment, a window at a time; once none is live, the segment's record goes and its file
-//    is deleted.
+//    is deleted. The emptiest segment goes first: the most space back for the fewest bytes copied.
+//    An active segment that is mostly dead (a big one, or any while the disk is full) is sealed
+//    first, so that the space of a deleted volume comes back even when all of it sat in the
+//    segments appends go to. While the disk is full, a segment is compacted only if its live bytes
+//    fit in the free space: a compaction that ran out of room halfway would give nothing back.
 
 import { GsnapError } from "../errors/gsnap-error.js";
 import { chunkChecksum } from "./checksum.js";
@@ -23,7 +27,63 @@ export const COMPACT_BYTES_PER_STEP = 8 * 1024 * 1024;
 /** A segment is compacted once less than half of it is live: copying costs at most the space won. */
 export const COMPACT_BELOW_LIVE_RATIO = 0.5;
 
+/**
+ * An active segment is sealed for compaction once it holds 64 MiB (a quarter of a segment): below
+ * that, while the disk has room, the new file and the copy are not worth the space they win.
+ */
+export const SEAL_ACTIVE_MIN_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Room left free while compacting on a full disk, beyond the live bytes copied: the catalog's
+ * commits of the moves and of the segment's removal.
+ */
+export const COMPACT_HEADROOM_BYTES = 1024 * 1024;
+
 export type Change = <T>(fn: () => T) => Promise<T>;
+
+export interface CollectorOptions {
+  /** Runs one catalog change after every change requested before it. */
+  readonly change: Change;
+  /** True while the store is in full mode (space-reserve.ts). */
+  readonly shortOfSpace: () => boolean;
+  /** Bytes free on the filesystem the segments are appended to. */
+  readonly freeBytes: () => number;
+}
+
+/** What the collector knows of a segment when it chooses one. */
+export interface SegmentCandidate {
+  readonly segment: number;
+  readonly sizeBytes: number;
+  readonly liveBytes: number;
+  readonly active: boolean;
+  readonly busy: boolean;
+}
+
+/**
+ * The segment to compact next (the emptiest worth it), and whether it must be sealed first.
+ * Pure: the facts come from the catalog and the device.
+ */
+export function chooseSegment(
+  candidates: Iterable<SegmentCandidate>,
+  room: { readonly shortOfSpace: boolean; readonly freeBytes: number },
+): { segment: number; seal: boolean } | undefined {
+  let best: SegmentCandidate | undefined;
+  for (const candidate of candidates) {
+    if (candidate.busy) continue;
+    const sparse =
+      candidate.liveBytes < candidate.sizeBytes * COMPACT_BELOW_LIVE_RATIO ||
+      candidate.liveBytes === 0;
+    if (!sparse) continue;
+    if (candidate.active) {
+      if (candidate.sizeBytes === 0) continue;
+      if (!room.shortOfSpace && candidate.sizeBytes < SEAL_ACTIVE_MIN_BYTES) continue;
+    }
+    if (room.shortOfSpace && candidate.liveBytes + COMPACT_HEADROOM_BYTES > room.freeBytes)
+      continue;
+    if (best === undefined || candidate.liveBytes < best.liveBytes) best = candidate;
+  }
+  return best && { segment: best.segment, seal: best.active };
+}
 
 export interface CollectorTotals {
   orphansReleased: number;
@@ -35,11 +95,13 @@ export class Collector {
   readonly totals: CollectorTotals = { orphansReleased: 0, chunksMoved: 0, segmentsRemoved: 0 };
   private readonly parts: StoreParts;
   private readonly change: Change;
+  private readonly options: CollectorOptions;
   private compaction: { segment: number } | undefined;
 
-  constructor(parts: StoreParts, change: Change) {
+  constructor(parts: StoreParts, options: CollectorOptions) {
     this.parts = parts;
-    this.change = change;
+    this.change = options.change;
+    this.options = options;
   }
 
   /** Does one step of work; false when there was nothing to do. */
@@ -55,10 +117,19 @@ export class Collector {
     const { segment } = this.compaction;
     const stats = this.parts.catalog.segmentStats().get(segment);
     if (stats === undefined || stats.liveBytes === 0) {
-      await this.change(() => this.parts.catalog.removeSegment(segment));
-      this.parts.device.removeSegment(segment);
-      this.compaction = undefined;
-      this.totals.segmentsRemoved += 1;
+      // Looked at again inside the change: a write whose append went to the segment before it
+      // was sealed may have recorded a chunk in it since (the changes before this one ran first).
+      const removed = await this.change(() => {
+        const now = this.parts.catalog.segmentStats().get(segment);
+        if (now !== undefined && now.liveBytes > 0) return false;
+        this.parts.catalog.removeSegment(segment);
+        return true;
+      });
+      if (removed) {
+        this.parts.device.removeSegment(segment);
+        this.compaction = undefined;
+        this.totals.segmentsRemoved += 1;
+      }
       return true;
     }
     await this.compactWindow();
@@ -87,14 +158,26 @@ export class Collector {
     }
   }
 
+  /**
+   * The segment to compact next; an active one is sealed first, so that no append is placed in
+   * it after this (every append placed before asks for its change before the collector's next).
+   */
   private pickSegment(): { segment: number } | undefined {
-    for (const [segment, stats] of this.parts.catalog.segmentStats()) {
-      if (this.parts.device.isActive(segment) || this.parts.device.isBusy(segment)) continue;
-      if (stats.liveBytes < stats.sizeBytes * COMPACT_BELOW_LIVE_RATIO || stats.liveBytes === 0) {
-        return { segment };
-      }
-    }
-    return undefined;
+    const { catalog, device } = this.parts;
+    const shortOfSpace = this.options.shortOfSpace();
+    const candidates = [...catalog.segmentStats()].map(([segment, stats]) => ({
+      segment,
+      ...stats,
+      active: device.isActive(segment),
+      busy: device.isBusy(segment),
+    }));
+    const chosen = chooseSegment(candidates, {
+      shortOfSpace,
+      freeBytes: shortOfSpace ? this.options.freeBytes() : Number.POSITIVE_INFINITY,
+    });
+    if (chosen === undefined) return undefined;
+    if (chosen.seal) device.seal(chosen.segment);
+    return { segment: chosen.segment };
   }
 
   private async compactWindow(): Promise<void> {
@@ -132,8 +215,8 @@ export class Collector {
           );
         }
         const [location] = device.append([{ id, hash: chunk.hash, data }]);
+        catalog.recordSegmentEnd(location.segment, location.offsetBytes + location.lengthBytes);
         catalog.moveChunk(id, location);
-        catalog.setSegmentSize(location.segment, device.segmentSize(location.segment));
         count += 1;
       }
       return count;

@@ -6,9 +6,11 @@
 //   catalog/      LMDB environment (catalog.ts)
 //   segments/     chunk segment files (segment-device.ts)
 //   gsnap.lock    pid of the process that has the store open (store-lock.ts)
+//   reserve       space set aside for the collector on a full disk (space-reserve.ts)
 
 import fs from "node:fs";
 import path from "node:path";
+import { isDiskFull } from "../errors/disk-error.js";
 import { GsnapError } from "../errors/gsnap-error.js";
 import type { Extent } from "../geometry/address.js";
 import { geometryFor } from "../geometry/geometry.js";
@@ -22,6 +24,7 @@ import { PendingTracks, type TrackSpan, wholeVolume } from "./pending-tracks.js"
 import { readTracksAsync, type TrackRun } from "./read-tracks.js";
 import { SegmentDevice } from "./segment-device.js";
 import { planSnap } from "./snap-plan.js";
+import { SpaceReserve } from "./space-reserve.js";
 import { takeStoreLock } from "./store-lock.js";
 import {
   allocationRuns,
@@ -60,6 +63,11 @@ export interface StoreOptions {
   readonly chunkHome?: string;
   /** How often the background collector looks for work; false turns it off (tests). */
   readonly collectorIntervalMs?: number | false;
+  /**
+   * Bytes kept free for the collector in DATA_DIR/reserve and given to it when the disk fills
+   * (space-reserve.ts); 0, the default here, keeps none (`gsnap serve` keeps 64 MiB).
+   */
+  readonly reserveBytes?: number;
 }
 
 export interface CreateVolumeRequest {
@@ -81,6 +89,8 @@ export interface StoreUsage {
   readonly segmentBytes: number;
   readonly liveBytes: number;
   readonly collector: CollectorTotals;
+  /** "full" while requests that add data are refused for want of space (space-reserve.ts). */
+  readonly space: "room" | "full";
 }
 
 /**
@@ -98,6 +108,7 @@ export class Store {
   readonly dataDir: string;
   private readonly parts: StoreParts;
   private readonly collector: Collector;
+  private readonly space: SpaceReserve;
   private readonly unlock: () => void;
   private collectorTimer: NodeJS.Timeout | undefined;
   private collecting: Promise<void> | undefined;
@@ -107,17 +118,28 @@ export class Store {
   private readonly pending = new PendingTracks();
   private closed = false;
 
-  private constructor(dataDir: string, parts: StoreParts, unlock: () => void) {
+  private constructor(
+    dataDir: string,
+    parts: StoreParts & { space: SpaceReserve; unlock: () => void },
+  ) {
     this.dataDir = dataDir;
-    this.parts = parts;
-    this.unlock = unlock;
-    this.collector = new Collector(parts, (fn) => this.change(fn, undefined, { reads: true }));
+    this.parts = { catalog: parts.catalog, device: parts.device };
+    this.space = parts.space;
+    this.unlock = parts.unlock;
+    this.collector = new Collector(this.parts, {
+      change: (fn) => this.change(fn, undefined, { reads: true }),
+      shortOfSpace: () => this.space.mode === "full",
+      freeBytes: () => this.space.freeBytes(),
+    });
   }
 
   static async open(dataDir: string, options: StoreOptions = {}): Promise<Store> {
     fs.mkdirSync(dataDir, { recursive: true });
-    const unlock = takeStoreLock(dataDir);
+    const space = new SpaceReserve(dataDir, { reserveBytes: options.reserveBytes ?? 0 });
+    // On a full disk the lock file may need the reserve's space: the store starts all the same.
+    const unlock = space.withRoom(() => takeStoreLock(dataDir));
     try {
+      space.open();
       const catalog = new Catalog(path.join(dataDir, "catalog"));
       const committedSizes = new Map(
         [...catalog.segmentStats()].map(([segment, stats]) => [segment, stats.sizeBytes]),
@@ -134,7 +156,7 @@ export class Store {
         await catalog.close();
         throw error;
       }
-      const store = new Store(dataDir, { catalog, device }, unlock);
+      const store = new Store(dataDir, { catalog, device, space, unlock });
       const interval = options.collectorIntervalMs ?? COLLECTOR_INTERVAL_MS;
       if (interval !== false) store.startCollector(interval);
       return store;
@@ -144,23 +166,34 @@ export class Store {
     }
   }
 
+  /**
+   * Closes the store, after a last flush. A flush that fails (a full or failing disk) still
+   * closes everything, then rejects: what it did not make durable is lost only to a power loss.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.collectorTimer);
-    await this.collecting;
-    await this.queue;
-    await this.parts.catalog.flushed();
-    await this.parts.device.sync();
+    let failure: { error: unknown } | undefined;
+    try {
+      await this.collecting;
+      await this.queue;
+      await this.parts.catalog.flushed();
+      await this.parts.device.sync();
+    } catch (error) {
+      failure = { error };
+    }
     this.parts.device.close();
     await this.parts.catalog.close();
     this.unlock();
+    if (failure !== undefined) throw failure.error;
   }
 
   async createVolume(request: CreateVolumeRequest): Promise<VolumeInfo> {
     const volser = checkVolser(request.volser);
     const ssid = checkSsid(request.ssid ?? DEFAULT_SSID);
     const geometry = geometryFor(request);
+    this.space.admit(`create volume "${volser}"`);
     const record: VolumeRecord = {
       volser,
       ssid,
@@ -182,17 +215,28 @@ export class Store {
     return infoOf(record);
   }
 
-  /** Deletes a volume at once; the collector gives its space back in the background. */
+  /**
+   * Deletes a volume at once; the collector gives its space back in the background. On a disk
+   * so full that the delete's own commit fails, the reserve is given up and the delete runs again.
+   */
   async deleteVolume(volser: string): Promise<void> {
-    await this.change(
-      () => {
-        const volume = this.volume(volser, "delete");
-        releaseTree(this.parts.catalog, treeOf(volume));
-        this.parts.catalog.removeVolume(volser);
-      },
-      undefined,
-      { touches: [wholeVolume(volser)] },
-    );
+    const remove = () =>
+      this.change(
+        () => {
+          const volume = this.volume(volser, "delete");
+          releaseTree(this.parts.catalog, treeOf(volume));
+          this.parts.catalog.removeVolume(volser);
+        },
+        undefined,
+        { touches: [wholeVolume(volser)] },
+      );
+    const held = this.space.mode === "room" && this.space.reserveBytes > 0;
+    try {
+      await remove();
+    } catch (error) {
+      if (!held || !isDiskFull(error)) throw error;
+      await remove();
+    }
   }
 
   async setReadOnly(volser: string, readOnly: boolean): Promise<void> {
@@ -244,7 +288,8 @@ export class Store {
   async write(volser: string, write: { offsetBytes: number; data: Buffer }): Promise<void> {
     this.checkOpen();
     const volume = this.writableVolume(volser, "write");
-    const prepared = prepareWrite(this.parts, volume, write);
+    this.space.admit(`write volume "${volser}"`);
+    const prepared = this.noticeFull(() => prepareWrite(this.parts, volume, write));
     const size = volume.geometry.trackSizeBytes;
     const touches = [
       spanOf(volser, { offsetBytes: write.offsetBytes, lengthBytes: write.data.length }, size),
@@ -291,7 +336,8 @@ export class Store {
   async writeTracks(volser: string, runs: readonly TrackRunWrite[]): Promise<void> {
     this.checkOpen();
     const volume = this.writableVolume(volser, "write");
-    const prepared = prepareTrackWrites(this.parts, volume, runs);
+    this.space.admit(`write volume "${volser}"`);
+    const prepared = this.noticeFull(() => prepareTrackWrites(this.parts, volume, runs));
     await this.change(
       () => commitTrackWrites(this.parts, this.writableVolume(volser, "write"), prepared),
       prepared.written,
@@ -355,9 +401,14 @@ export class Store {
   async flush(): Promise<void> {
     this.checkOpen();
     await this.queue;
-    await this.parts.catalog.flushed();
-    await this.parts.device.sync();
-    await this.parts.catalog.flushed();
+    try {
+      await this.parts.catalog.flushed();
+      await this.parts.device.sync();
+      await this.parts.catalog.flushed();
+    } catch (error) {
+      if (isDiskFull(error)) this.space.enterFull();
+      throw error;
+    }
   }
 
   /**
@@ -365,6 +416,8 @@ export class Store {
    * onto the target extents), sharing chunks and whole mapping nodes. All or nothing.
    */
   async snap(request: SnapRequest): Promise<{ tracks: number }> {
+    this.checkOpen();
+    this.space.admit(`snap to volume "${request.target.volser}"`);
     return this.change(
       () => {
         const { catalog } = this.parts;
@@ -402,8 +455,12 @@ export class Store {
     await this.collecting;
     const run = this.collector.runUntilIdle();
     this.collecting = run;
-    await run;
-    this.collecting = undefined;
+    try {
+      await run;
+    } finally {
+      this.collecting = undefined;
+      this.space.tryResume();
+    }
     return { ...this.collector.totals };
   }
 
@@ -429,12 +486,14 @@ export class Store {
       segmentBytes,
       liveBytes,
       collector: { ...this.collector.totals },
+      space: this.space.mode,
     };
   }
 
   private startCollector(intervalMs: number): void {
     this.collectorTimer = setInterval(() => {
       if (this.collecting !== undefined || this.closed) return;
+      this.space.tryResume();
       this.collecting = this.collector
         .runUntilIdle()
         .catch(() => {
@@ -489,6 +548,11 @@ export class Store {
       ? queued.then(() => Promise.race([ran, (result as Promise<T>).then(noop, noop)]))
       : queued;
     const settled = queued.then(() => result as Promise<T>);
+    // A change that failed for want of space (its append, or the commit of its batch) puts the
+    // store in full mode: the reserve goes to the collector, and new data is refused.
+    settled.catch((error: unknown) => {
+      if (isDiskFull(error)) this.space.enterFull();
+    });
     return pendingToken === 0 ? settled : settled.finally(() => this.pending.settle(pendingToken));
   }
 
@@ -531,6 +595,16 @@ export class Store {
   private async fetchTracks(volume: VolumeRecord, ranges: readonly ByteRange[]): Promise<void> {
     if (!this.parts.device.remote || ranges.length === 0) return;
     await this.parts.device.fetch(trackLocations(this.parts, volume, ranges));
+  }
+
+  /** Runs `fn`; a failure for want of space puts the store in full mode (space-reserve.ts). */
+  private noticeFull<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      if (isDiskFull(error)) this.space.enterFull();
+      throw error;
+    }
   }
 
   private volume(volser: string, action: string): VolumeRecord {

@@ -145,6 +145,10 @@ export class MemoryDevice implements ChunkDevice {
     return segment === this.active;
   }
 
+  seal(segment: number): void {
+    if (segment === this.active) this.start(this.active + 1);
+  }
+
   segmentSize(segment: number): number {
     return this.sizes.get(segment) ?? 0;
   }
