@@ -35,6 +35,10 @@ export function addServeCommand(program: Command): void {
       "how long a sync pair's host write waits for the secondary before the pair suspends (default 5000)",
     )
     .option(
+      "--space-reserve-mib <mib>",
+      "space kept free in the data dir for the collector on a full disk, 0 for none (default 64)",
+    )
+    .option(
       "--log-level <level>",
       "fatal, error, warn, info, debug, trace or silent (default info)",
     )

@@ -19,7 +19,16 @@ describe("serve configuration", () => {
       logLevel: "info",
       syncTimeoutMs: 5000,
       chunks: { kind: "local" },
+      spaceReserveBytes: 64 * 1024 * 1024,
     });
+  });
+
+  it("takes a space reserve of 0 to 65536 MiB and refuses others with REQUEST_INVALID", () => {
+    expect(resolveConfig({ spaceReserveMib: 0 }, {}).spaceReserveBytes).toBe(0);
+    expect(resolveConfig({}, { spaceReserveMib: "8" }).spaceReserveBytes).toBe(8 * 1024 * 1024);
+    for (const bad of ["-1", "65537", "1.5", "lots", true, [5]] as unknown as string[]) {
+      expect(codeOf(() => resolveConfig({}, { spaceReserveMib: bad }))).toBe("REQUEST_INVALID");
+    }
   });
 
   it("takes a sync timeout of 1 to 600000 ms and refuses others with REQUEST_INVALID", () => {

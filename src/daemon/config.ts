@@ -35,6 +35,8 @@ export interface ServeConfig {
   readonly syncTimeoutMs: number;
   /** Where chunks live: local segment files, or an S3 object store. */
   readonly chunks: ChunksConfig;
+  /** Bytes kept free in the data dir for the collector on a full disk (0: none). */
+  readonly spaceReserveBytes: number;
 }
 
 export interface LinkTlsConfig {
@@ -60,6 +62,8 @@ export interface ServeSettings extends ChunksSettings {
   logLevel?: string;
   /** Milliseconds, 1 to 600000. */
   syncTimeout?: string | number;
+  /** MiB, 0 to 65536. */
+  spaceReserveMib?: string | number;
 }
 
 export const DEFAULT_SETTINGS = {
@@ -70,6 +74,7 @@ export const DEFAULT_SETTINGS = {
   link: "127.0.0.1:8481",
   logLevel: "info",
   syncTimeout: 5_000,
+  spaceReserveMib: 64,
 } as const;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -87,6 +92,7 @@ const SETTING_KEYS = [
   "token",
   "logLevel",
   "syncTimeout",
+  "spaceReserveMib",
   ...CHUNKS_SETTING_KEYS,
 ];
 
@@ -144,7 +150,23 @@ export function resolveConfig(fromFile: ServeSettings, fromFlags: ServeSettings)
     logLevel: merged.logLevel,
     syncTimeoutMs: checkSyncTimeout(merged.syncTimeout),
     chunks: resolveChunks(merged),
+    spaceReserveBytes: checkSpaceReserve(merged.spaceReserveMib),
   };
+}
+
+/** A reserve past 64 GiB would keep more from the data than a collector ever needs. */
+const MAX_SPACE_RESERVE_MIB = 65_536;
+
+function checkSpaceReserve(value: string | number): number {
+  // Only a number or the text of one: Number(true) or Number([5]) would pass for one.
+  const mib = typeof value === "number" || typeof value === "string" ? Number(value) : Number.NaN;
+  if (!Number.isInteger(mib) || mib < 0 || mib > MAX_SPACE_RESERVE_MIB) {
+    throw new GsnapError(
+      "REQUEST_INVALID",
+      `Cannot use space reserve "${value}": give whole MiB from 0 to ${MAX_SPACE_RESERVE_MIB}`,
+    );
+  }
+  return mib * 1024 * 1024;
 }
 
 /** A sync timeout past 10 minutes would outlast any host's own I/O timeout by far. */

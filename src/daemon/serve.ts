@@ -41,7 +41,10 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
   const chunks = openChunkBackend(config.chunks, { dataDir, logger });
   let store: Store;
   try {
-    store = await Store.open(dataDir, chunks.storeOptions);
+    store = await Store.open(dataDir, {
+      ...chunks.storeOptions,
+      reserveBytes: config.spaceReserveBytes,
+    });
   } catch (error) {
     chunks.close();
     throw error;
@@ -124,9 +127,14 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
           await replication.close();
           await linkListener?.close();
           await api.close();
-          await store.flush();
-          await store.close();
-          chunks.close();
+          try {
+            await store.flush();
+          } finally {
+            // A flush that failed (a full or failing disk) still closes the store; the stop
+            // then fails with the flush's error.
+            await store.close();
+            chunks.close();
+          }
         })();
         return stopping;
       },

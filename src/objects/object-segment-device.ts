@@ -268,6 +268,12 @@ export class ObjectSegmentDevice implements ChunkDevice {
     await this.local.sync();
   }
 
+  /** Cuts a staged segment; one in the object store keeps its bytes until it is removed. */
+  cut(segment: number, sizeBytes: number): boolean {
+    if (this.isBusy(segment)) return false;
+    return this.isStaged(segment) ? this.local.cut(segment, sizeBytes) : true;
+  }
+
   removeSegment(segment: number): void {
     if (this.uploading.has(segment)) {
       // Its object may land after this: the upload deletes it then.

@@ -252,25 +252,38 @@ export class Catalog implements NodeStore {
   }
 
   /**
-   * The live chunks of a segment in offset order, from `fromOffsetBytes` on, until their images
-   * add up to `maxBytes` (at least one).
+   * The live chunks at the end of a segment, last first, until their images add up to `maxBytes`
+   * (at least one): what the collector moves next, so that the segment can be cut behind them.
    */
-  chunksInSegment(
-    segment: number,
-    window: { fromOffsetBytes: number; maxBytes: number },
-  ): number[] {
+  chunksAtSegmentEnd(segment: number, maxBytes: number): number[] {
     const ids: number[] = [];
     let bytes = 0;
     const range = this.segmentChunks.getRange({
-      start: [segment, window.fromOffsetBytes],
-      end: [segment + 1, 0],
+      start: [segment + 1, 0],
+      end: [segment, 0],
+      reverse: true,
     });
     for (const { value: id } of range) {
-      if (ids.length > 0 && bytes >= window.maxBytes) break;
+      if (ids.length > 0 && bytes >= maxBytes) break;
       ids.push(id);
       bytes += this.getChunk(id)?.location.lengthBytes ?? 0;
     }
     return ids;
+  }
+
+  /** Where the last live chunk of a segment ends (0: none is live). */
+  segmentEnd(segment: number): number {
+    for (const { value: id } of this.segmentChunks.getRange({
+      start: [segment + 1, 0],
+      end: [segment, 0],
+      reverse: true,
+      limit: 1,
+    })) {
+      const chunk = this.getChunk(id);
+      assert.ok(chunk !== undefined, `chunk ${id} of segment ${segment} exists`);
+      return chunk.location.offsetBytes + chunk.location.lengthBytes;
+    }
+    return 0;
   }
 
   /** The chunk whose image starts at `location`, by the segment index. */
@@ -298,6 +311,15 @@ export class Catalog implements NodeStore {
     const stats = this.segments.get(segment);
     if (stats !== undefined && stats.sizeBytes >= endBytes) return;
     this.segments.putSync(segment, { liveBytes: 0, ...stats, sizeBytes: endBytes });
+  }
+
+  /** Records a segment cut back to `endBytes`, past its last live chunk (the collector's cut). */
+  cutSegment(segment: number, endBytes: number): void {
+    const stats = this.segments.get(segment);
+    assert.ok(stats !== undefined, `segment ${segment} is recorded`);
+    assert.ok(endBytes <= stats.sizeBytes, `segment ${segment} is cut, not grown`);
+    assert.ok(endBytes >= this.segmentEnd(segment), `segment ${segment} keeps its live chunks`);
+    this.segments.putSync(segment, { ...stats, sizeBytes: endBytes });
   }
 
   removeSegment(segment: number): void {

@@ -91,6 +91,11 @@ export interface ChunkDevice {
    * another.
    */
   sync(): Promise<void>;
+  /**
+   * Cuts a sealed segment back to `sizeBytes`, past its last live chunk, giving the space of the
+   * dead chunks after it back; false (nothing done) while reads or writes of it are under way.
+   */
+  cut(segment: number, sizeBytes: number): boolean;
   /** Deletes a segment whose chunks are all dead or moved (once its reads under way are done). */
   removeSegment(segment: number): void;
   close(): void;

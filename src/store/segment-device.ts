@@ -349,6 +349,20 @@ export class SegmentDevice implements ChunkDevice {
     }
   }
 
+  cut(segment: number, sizeBytes: number): boolean {
+    assert.ok(!this.isActive(segment), "an active segment is not cut");
+    const fd = this.fds.get(segment);
+    if (fd === undefined || this.isBusy(segment)) return false;
+    if (sizeBytes >= this.segmentSize(segment)) return true;
+    try {
+      fs.ftruncateSync(fd, sizeBytes);
+    } catch (error) {
+      throw deviceError(`cut segment ${segment}`, error);
+    }
+    this.sizes.set(segment, sizeBytes);
+    return true;
+  }
+
   removeSegment(segment: number): void {
     assert.ok(!this.isActive(segment), "an active segment stays");
     if (this.isBusy(segment)) {

@@ -161,6 +161,12 @@ export class MemoryDevice implements ChunkDevice {
     this.syncs += 1;
   }
 
+  cut(segment: number, sizeBytes: number): boolean {
+    assert.ok(segment !== this.active, "an active segment is not cut");
+    if (sizeBytes < this.segmentSize(segment)) this.sizes.set(segment, sizeBytes);
+    return true;
+  }
+
   removeSegment(segment: number): void {
     this.segments.delete(segment);
     this.sizes.delete(segment);
