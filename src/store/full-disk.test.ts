@@ -239,6 +239,28 @@ describe.skipIf(mountSkipReason() !== "")(
       expect(fs.statSync(path.join(filesystem.dir, RESERVE_FILE)).size).toBe(2 * MIB);
     });
 
+    it("gives the reserve up to take the store lock on a full disk when the lock file is gone", async () => {
+      const filesystem = mount(16 * MIB);
+      const first = await openStore(filesystem.dir, { reserveBytes: 2 * MIB });
+      await first.createVolume({ volser: "VOL001", cylinders: 2 });
+      await first.write("VOL001", { offsetBytes: 0, data: pattern(4 * TRACK, 31) });
+      await first.close();
+      // An older gsnap deleted its lock file at close; the reserve is still whole.
+      fs.rmSync(path.join(filesystem.dir, "gsnap.lock"));
+      filesystem.fill();
+      const store = await openStore(filesystem.dir, { reserveBytes: 2 * MIB });
+      expect(store.usage().space).toBe("full");
+      expect(fs.existsSync(path.join(filesystem.dir, RESERVE_FILE))).toBe(false);
+      expect(fs.readFileSync(path.join(filesystem.dir, "gsnap.lock"), "utf8").trim()).toBe(
+        String(process.pid),
+      );
+      expect(
+        (await store.read("VOL001", { offsetBytes: 0, lengthBytes: 4 * TRACK })).equals(
+          pattern(4 * TRACK, 31),
+        ),
+      ).toBe(true);
+    });
+
     it("gives back the places an append took when no file can be made for its next segment", async () => {
       // Few inodes and small segments: a new segment soon finds no inode (ENOSPC at open(2)).
       const filesystem = mount(64 * MIB, 24);

@@ -72,7 +72,8 @@ export class SpaceReserve {
       fs.rmSync(this.file, { force: true });
       return;
     }
-    if (this.isWhole()) return;
+    // Given up already to take the store lock: the disk is full.
+    if (this.current === "full" || this.isWhole()) return;
     fs.rmSync(this.file, { force: true });
     if (!this.writeReserve()) this.current = "full";
   }
