@@ -105,6 +105,11 @@ export class ApiMetrics {
       (store) => store.usage().liveBytes,
     );
     this.storeGauge(
+      "gsnap_store_disk_full",
+      "1 while the disk is full: writes, snaps and new volumes get NO_SPACE until the collector gives space back",
+      (store) => (store.usage().space === "full" ? 1 : 0),
+    );
+    this.storeGauge(
       "gsnap_volumes",
       "Volumes defined on this storage system",
       (store) => store.usage().volumes,

@@ -9,6 +9,7 @@ const METRIC_NAMES = [
   "gsnap_nbd_request_seconds",
   "gsnap_store_segment_bytes",
   "gsnap_store_live_bytes",
+  "gsnap_store_disk_full",
   "gsnap_volumes",
   "gsnap_volume_allocated_bytes",
   "process_cpu_user_seconds_total",
@@ -38,6 +39,7 @@ describe("GET /metrics", () => {
     expect(first).toMatch(/^gsnap_volumes 2$/m);
     expect(first).toMatch(new RegExp(`^gsnap_store_segment_bytes ${usage.segmentBytes}$`, "m"));
     expect(first).toMatch(new RegExp(`^gsnap_store_live_bytes ${usage.liveBytes}$`, "m"));
+    expect(first).toMatch(/^gsnap_store_disk_full 0$/m);
     expect(first).toMatch(
       new RegExp(
         `^gsnap_volume_allocated_bytes\\{volser="VOL001"\\} ${3 * TRACK_SIZE_BYTES}$`,

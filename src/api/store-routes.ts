@@ -30,8 +30,14 @@ const STATS_SCHEMA = {
         segmentBytes: { type: "integer" },
         liveBytes: { type: "integer" },
         collector: COLLECTOR_SCHEMA,
+        space: {
+          type: "string",
+          enum: ["room", "full"],
+          description:
+            "full: the disk filled up; writes, snaps and new volumes get NO_SPACE until the collector has given space back",
+        },
       },
-      required: ["volumes", "segments", "segmentBytes", "liveBytes", "collector"],
+      required: ["volumes", "segments", "segmentBytes", "liveBytes", "collector", "space"],
     },
   },
   required: ["volumes", "store"],

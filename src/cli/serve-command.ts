@@ -39,6 +39,10 @@ export function addServeCommand(program: Command): void {
       "MiB of write-back journal for small host writes; writes wait for merges when it is full (default 128)",
     )
     .option(
+      "--space-reserve-mib <mib>",
+      "space kept free in the data dir for the collector on a full disk, 0 for none (default 64)",
+    )
+    .option(
       "--log-level <level>",
       "fatal, error, warn, info, debug, trace or silent (default info)",
     )

@@ -20,6 +20,7 @@ describe("serve configuration", () => {
       syncTimeoutMs: 5000,
       chunks: { kind: "local" },
       journalBytes: 128 * 1024 * 1024,
+      spaceReserveBytes: 64 * 1024 * 1024,
     });
   });
 
@@ -28,6 +29,14 @@ describe("serve configuration", () => {
     expect(resolveConfig({}, { journalMib: "1024" }).journalBytes).toBe(1024 ** 3);
     for (const bad of ["15", "16385", "1.5", "big", true, [64]] as unknown as string[]) {
       expect(codeOf(() => resolveConfig({}, { journalMib: bad }))).toBe("REQUEST_INVALID");
+    }
+  });
+
+  it("takes a space reserve of 0 to 65536 MiB and refuses others with REQUEST_INVALID", () => {
+    expect(resolveConfig({ spaceReserveMib: 0 }, {}).spaceReserveBytes).toBe(0);
+    expect(resolveConfig({}, { spaceReserveMib: "8" }).spaceReserveBytes).toBe(8 * 1024 * 1024);
+    for (const bad of ["-1", "65537", "1.5", "lots", true, [5]] as unknown as string[]) {
+      expect(codeOf(() => resolveConfig({}, { spaceReserveMib: bad }))).toBe("REQUEST_INVALID");
     }
   });
 

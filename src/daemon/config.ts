@@ -37,6 +37,8 @@ export interface ServeConfig {
   readonly chunks: ChunksConfig;
   /** The write-back journal's capacity in bytes. */
   readonly journalBytes: number;
+  /** Bytes kept free in the data dir for the collector on a full disk (0: none). */
+  readonly spaceReserveBytes: number;
 }
 
 export interface LinkTlsConfig {
@@ -64,6 +66,8 @@ export interface ServeSettings extends ChunksSettings {
   syncTimeout?: string | number;
   /** MiB of write-back journal, 16 to 16384. */
   journalMib?: string | number;
+  /** MiB, 0 to 65536. */
+  spaceReserveMib?: string | number;
 }
 
 export const DEFAULT_SETTINGS = {
@@ -75,6 +79,7 @@ export const DEFAULT_SETTINGS = {
   logLevel: "info",
   syncTimeout: 5_000,
   journalMib: 128,
+  spaceReserveMib: 64,
 } as const;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -93,6 +98,7 @@ const SETTING_KEYS = [
   "logLevel",
   "syncTimeout",
   "journalMib",
+  "spaceReserveMib",
   ...CHUNKS_SETTING_KEYS,
 ];
 
@@ -151,6 +157,7 @@ export function resolveConfig(fromFile: ServeSettings, fromFlags: ServeSettings)
     syncTimeoutMs: checkSyncTimeout(merged.syncTimeout),
     chunks: resolveChunks(merged),
     journalBytes: checkJournalMib(merged.journalMib),
+    spaceReserveBytes: checkSpaceReserve(merged.spaceReserveMib),
   };
 }
 
@@ -165,6 +172,21 @@ function checkJournalMib(value: unknown): number {
     throw new GsnapError(
       "REQUEST_INVALID",
       `Cannot use --journal-mib "${String(value)}": use a whole number of MiB from ${MIN_JOURNAL_MIB} to ${MAX_JOURNAL_MIB}`,
+    );
+  }
+  return mib * 1024 * 1024;
+}
+
+/** A reserve past 64 GiB would keep more from the data than a collector ever needs. */
+const MAX_SPACE_RESERVE_MIB = 65_536;
+
+function checkSpaceReserve(value: string | number): number {
+  // Only a number or the text of one: Number(true) or Number([5]) would pass for one.
+  const mib = typeof value === "number" || typeof value === "string" ? Number(value) : Number.NaN;
+  if (!Number.isInteger(mib) || mib < 0 || mib > MAX_SPACE_RESERVE_MIB) {
+    throw new GsnapError(
+      "REQUEST_INVALID",
+      `Cannot use space reserve "${value}": give whole MiB from 0 to ${MAX_SPACE_RESERVE_MIB}`,
     );
   }
   return mib * 1024 * 1024;

@@ -44,6 +44,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     store = await Store.open(dataDir, {
       ...chunks.storeOptions,
       journalBytes: config.journalBytes,
+      reserveBytes: config.spaceReserveBytes,
     });
   } catch (error) {
     chunks.close();
@@ -127,9 +128,14 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
           await replication.close();
           await linkListener?.close();
           await api.close();
-          await store.flush();
-          await store.close();
-          chunks.close();
+          try {
+            await store.flush();
+          } finally {
+            // A flush that failed (a full or failing disk) still closes the store; the stop
+            // then fails with the flush's error.
+            await store.close();
+            chunks.close();
+          }
         })();
         return stopping;
       },

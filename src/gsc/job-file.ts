@@ -17,6 +17,7 @@
 
 import fs, { type FileHandle } from "node:fs/promises";
 import path from "node:path";
+import { diskError } from "../errors/disk-error.js";
 import { GsnapError } from "../errors/gsnap-error.js";
 import { readJsonFile, writeJsonFile } from "../pprc/json-file.js";
 import { checkJobFileContent, type JobRecord, readJobLogLine } from "./job-record.js";
@@ -185,13 +186,11 @@ async function readText(file: string): Promise<string> {
   }
 }
 
-/** Runs a file operation; a failure is IO_ERROR naming the file. */
+/** Runs a file operation; a failure is NO_SPACE or IO_ERROR naming the file. */
 async function fileAction<T>(file: string, action: () => Promise<T>): Promise<T> {
   try {
     return await action();
   } catch (error) {
-    throw new GsnapError("IO_ERROR", `Cannot write "${file}": ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw diskError(`write "${file}"`, error);
   }
 }

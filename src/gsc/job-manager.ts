@@ -5,6 +5,7 @@
 // clean-up needs) and when it ended; its step records and the rest are written lazily. A job
 // found unended at start (the system stopped in its middle) is cleaned up and reported failed.
 
+import { isDiskFull } from "../errors/disk-error.js";
 import { GsnapError } from "../errors/gsnap-error.js";
 import { type Extent, extentListsOverlap, parseExtentList } from "../geometry/address.js";
 import type { PairManager } from "../pprc/pair-manager.js";
@@ -95,7 +96,18 @@ export class JobManager implements JobService {
         record.cleanupPending = true;
       }
     }
-    await file.compact();
+    try {
+      await file.compact();
+    } catch (error) {
+      // The snapshot is a shortcut: the log still holds every job past the old one, and a
+      // restart before the next snapshot marks the same jobs failed again. So a disk too full
+      // for it does not keep the system from starting.
+      if (!isDiskFull(error)) throw error;
+      options.logger?.warn(
+        { error: (error as Error).message },
+        "GSC jobs snapshot not written at start: the disk is full",
+      );
+    }
     manager.cleaner.retryPending();
     return manager;
   }

@@ -247,6 +247,11 @@ export class ObjectSegmentDevice implements ChunkDevice {
     return this.local.isActive(segment);
   }
 
+  /** Seals a staged active segment: it is uploaded once its appends are done. */
+  seal(segment: number): void {
+    this.local.seal(segment);
+  }
+
   segmentSizes(): Map<number, number> {
     const sizes = this.remoteSegments.segmentSizes();
     for (const [segment, sizeBytes] of this.local.segmentSizes()) sizes.set(segment, sizeBytes);
@@ -261,6 +266,12 @@ export class ObjectSegmentDevice implements ChunkDevice {
 
   async sync(): Promise<void> {
     await this.local.sync();
+  }
+
+  /** Cuts a staged segment; one in the object store keeps its bytes until it is removed. */
+  cut(segment: number, sizeBytes: number): boolean {
+    if (this.isBusy(segment)) return false;
+    return this.isStaged(segment) ? this.local.cut(segment, sizeBytes) : true;
   }
 
   removeSegment(segment: number): void {

@@ -4,6 +4,7 @@
 
 import fs from "node:fs/promises";
 import path from "node:path";
+import { diskError } from "../errors/disk-error.js";
 import { GsnapError } from "../errors/gsnap-error.js";
 
 /** The parsed JSON of a file, or undefined when it does not exist. */
@@ -43,8 +44,8 @@ export async function writeJsonFile(file: string, value: unknown): Promise<void>
       await dir.close();
     }
   } catch (error) {
-    throw new GsnapError("IO_ERROR", `Cannot write "${file}": ${(error as Error).message}`, {
-      cause: error,
-    });
+    // A temp file a full disk cut short would only hold space.
+    await fs.rm(temp, { force: true }).catch(() => {});
+    throw diskError(`write "${file}"`, error);
   }
 }

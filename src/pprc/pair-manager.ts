@@ -7,6 +7,7 @@
 // it can report its view when the primary is unreachable, and takes tracks for its volume only
 // from its primary's system.
 
+import { isDiskFull } from "../errors/disk-error.js";
 import { GsnapError } from "../errors/gsnap-error.js";
 import {
   NackReason,
@@ -86,7 +87,8 @@ export class PairManager implements PairService {
   /** Loads the pairs kept in the data dir; primaries come back suspended (primary restart). */
   static async open(options: PairManagerOptions): Promise<PairManager> {
     const manager = new PairManager(options);
-    for (const record of await readPairFile(options.dataDir)) {
+    const loaded = await readPairFile(options.dataDir);
+    for (const record of loaded) {
       if (record.role === "primary") {
         manager.primaries.set(
           record.volser,
@@ -96,7 +98,21 @@ export class PairManager implements PairService {
         manager.secondaries.set(record.volser, { record, meter: new RateMeter() });
       }
     }
-    await manager.save();
+    // Written again only when a pair changed at the restart (a primary comes back suspended). On
+    // a disk too full for it the pairs run as they are and the next save writes them: a restart
+    // before that derives the same records from the same file.
+    const unchanged = new Set<PairRecord>(loaded);
+    if (manager.records().some((record) => !unchanged.has(record))) {
+      try {
+        await manager.save();
+      } catch (error) {
+        if (!isDiskFull(error)) throw error;
+        manager.logger.warn(
+          { error: (error as Error).message },
+          "pairs.json keeps the pairs as they were before the restart until the disk has room",
+        );
+      }
+    }
     return manager;
   }
 
@@ -409,15 +425,16 @@ export class PairManager implements PairService {
     };
   }
 
+  private records(): PairRecord[] {
+    return [
+      ...[...this.primaries.values()].map((pair) => pair.record),
+      ...[...this.secondaries.values()].map((pair) => pair.record),
+    ];
+  }
+
   /** Writes pairs.json, one write after another, so the last one written is the newest. */
   private save(): Promise<void> {
-    const write = this.writing.then(() => {
-      const records = [
-        ...[...this.primaries.values()].map((pair) => pair.record),
-        ...[...this.secondaries.values()].map((pair) => pair.record),
-      ];
-      return writePairFile(this.options.dataDir, records);
-    });
+    const write = this.writing.then(() => writePairFile(this.options.dataDir, this.records()));
     this.writing = write.catch(() => {});
     return write;
   }

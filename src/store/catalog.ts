@@ -14,6 +14,7 @@
 
 import assert from "node:assert/strict";
 import { ABORT, type Database, open, type RootDatabase } from "lmdb";
+import { diskError } from "../errors/disk-error.js";
 import { GsnapError } from "../errors/gsnap-error.js";
 import { BLOCK_CHECKSUM_BYTES, blockCount, CHECKSUM_BLOCK_BYTES } from "./checksum.js";
 import { CHUNK_HEADER_BYTES, type ChunkLocation } from "./chunk-device.js";
@@ -63,7 +64,11 @@ export class Catalog implements NodeStore {
   private liveDeltas = new Map<number, number>();
 
   constructor(path: string) {
-    this.env = open({ path, maxDbs: 16 });
+    // Event-turn batching is off: with it, lmdb-js starts each batch with a write whose promise
+    // nobody holds, and a failed commit (a full disk) rejects that promise unhandled, which ends
+    // the process (kriszyp/lmdb-js#368). Without it, changes still batch into one commit per turn
+    // of the event loop (lmdb-js commits at setImmediate).
+    this.env = open({ path, maxDbs: 16, eventTurnBatching: false });
     this.meta = this.env.openDB("meta", {});
     this.volumes = this.env.openDB("volumes", {});
     this.nodes = this.env.openDB("nodes", { encoding: "binary" });
@@ -84,25 +89,34 @@ export class Catalog implements NodeStore {
   async change<T>(fn: () => T): Promise<T> {
     let result: T | undefined;
     let failure: { error: unknown } | undefined;
-    await this.env.childTransaction(() => {
-      this.liveDeltas = new Map();
-      try {
-        result = fn();
-        this.writeLiveDeltas();
-        return undefined;
-      } catch (error) {
-        failure = { error };
-        return ABORT;
-      }
-    });
+    try {
+      await this.env.childTransaction(() => {
+        this.liveDeltas = new Map();
+        try {
+          result = fn();
+          this.writeLiveDeltas();
+          return undefined;
+        } catch (error) {
+          failure = { error };
+          return ABORT;
+        }
+      });
+    } catch (error) {
+      // The batch's commit failed (a full disk): every change in it rolled back.
+      throw diskError("commit a change to the catalog", await commitCause(error));
+    }
     if (failure !== undefined) throw failure.error;
     return result as T;
   }
 
   /** Resolves once every committed change is durable on disk. */
   async flushed(): Promise<void> {
-    await this.env.committed;
-    await this.env.flushed;
+    try {
+      await this.env.committed;
+      await this.env.flushed;
+    } catch (error) {
+      throw diskError("make the catalog durable", await commitCause(error));
+    }
   }
 
   async close(): Promise<void> {
@@ -265,25 +279,38 @@ export class Catalog implements NodeStore {
   }
 
   /**
-   * The live chunks of a segment in offset order, from `fromOffsetBytes` on, until their images
-   * add up to `maxBytes` (at least one).
+   * The live chunks at the end of a segment, last first, until their images add up to `maxBytes`
+   * (at least one): what the collector moves next, so that the segment can be cut behind them.
    */
-  chunksInSegment(
-    segment: number,
-    window: { fromOffsetBytes: number; maxBytes: number },
-  ): number[] {
+  chunksAtSegmentEnd(segment: number, maxBytes: number): number[] {
     const ids: number[] = [];
     let bytes = 0;
     const range = this.segmentChunks.getRange({
-      start: [segment, window.fromOffsetBytes],
-      end: [segment + 1, 0],
+      start: [segment + 1, 0],
+      end: [segment, 0],
+      reverse: true,
     });
     for (const { value: id } of range) {
-      if (ids.length > 0 && bytes >= window.maxBytes) break;
+      if (ids.length > 0 && bytes >= maxBytes) break;
       ids.push(id);
       bytes += this.getChunk(id)?.location.lengthBytes ?? 0;
     }
     return ids;
+  }
+
+  /** Where the last live chunk of a segment ends (0: none is live). */
+  segmentEnd(segment: number): number {
+    for (const { value: id } of this.segmentChunks.getRange({
+      start: [segment + 1, 0],
+      end: [segment, 0],
+      reverse: true,
+      limit: 1,
+    })) {
+      const chunk = this.getChunk(id);
+      assert.ok(chunk !== undefined, `chunk ${id} of segment ${segment} exists`);
+      return chunk.location.offsetBytes + chunk.location.lengthBytes;
+    }
+    return 0;
   }
 
   /** The chunk whose image starts at `location`, by the segment index. */
@@ -302,9 +329,24 @@ export class Catalog implements NodeStore {
     return new Map([...this.segments.getRange({})].map(({ key, value }) => [key, value]));
   }
 
-  setSegmentSize(segment: number, sizeBytes: number): void {
-    const stats = this.segments.get(segment) ?? { sizeBytes: 0, liveBytes: 0 };
-    this.segments.putSync(segment, { ...stats, sizeBytes });
+  /**
+   * Records that a segment holds chunks up to `endBytes` (a chunk's end): its size grows to that,
+   * never shrinks. Not the device's idea of its size, which counts appends still under way and
+   * failed ones; the size recorded is what the next open keeps.
+   */
+  recordSegmentEnd(segment: number, endBytes: number): void {
+    const stats = this.segments.get(segment);
+    if (stats !== undefined && stats.sizeBytes >= endBytes) return;
+    this.segments.putSync(segment, { liveBytes: 0, ...stats, sizeBytes: endBytes });
+  }
+
+  /** Records a segment cut back to `endBytes`, past its last live chunk (the collector's cut). */
+  cutSegment(segment: number, endBytes: number): void {
+    const stats = this.segments.get(segment);
+    assert.ok(stats !== undefined, `segment ${segment} is recorded`);
+    assert.ok(endBytes <= stats.sizeBytes, `segment ${segment} is cut, not grown`);
+    assert.ok(endBytes >= this.segmentEnd(segment), `segment ${segment} keeps its live chunks`);
+    this.segments.putSync(segment, { ...stats, sizeBytes: endBytes });
   }
 
   removeSegment(segment: number): void {
@@ -395,6 +437,23 @@ export class Catalog implements NodeStore {
   formatVersion(): number {
     return (this.meta.get("format") as { version: number }).version;
   }
+}
+
+/**
+ * Why lmdb-js failed a commit. Its error only says "Commit failed" and carries the cause as a
+ * second promise, `commitError`, which it rejects in the same callback; left alone, that rejection
+ * is unhandled and ends the process. One turn of the event loop is the longest this waits.
+ */
+async function commitCause(error: unknown): Promise<unknown> {
+  const pending = (error as { commitError?: unknown } | undefined)?.commitError;
+  if (!(pending instanceof Promise)) return error;
+  return await Promise.race([
+    pending.then(
+      () => error,
+      (cause: unknown) => cause,
+    ),
+    new Promise((resolve) => setImmediate(() => resolve(error))),
+  ]);
 }
 
 function chunkHomeMismatch(recorded: string, asked: string): GsnapError {

@@ -82,8 +82,10 @@ export interface ChunkDevice {
   scan(segment: number, window: { fromOffsetBytes: number; maxBytes: number }): ScannedChunk[];
   /** True while background reads or writes of the segment are under way. */
   isBusy(segment: number): boolean;
-  /** True for a segment appends go to now: the collector never compacts it. */
+  /** True for a segment appends go to now: the collector compacts it only once sealed. */
   isActive(segment: number): boolean;
+  /** Ends appends to a segment (no-op for one that is not active): the next start a new one. */
+  seal(segment: number): void;
   /** Sizes of the segments that exist, by id. */
   segmentSizes(): Map<number, number>;
   /** The size of one segment (0 if it does not exist): what a write records, without a copy of all. */
@@ -94,6 +96,11 @@ export interface ChunkDevice {
    * another.
    */
   sync(): Promise<void>;
+  /**
+   * Cuts a sealed segment back to `sizeBytes`, past its last live chunk, giving the space of the
+   * dead chunks after it back; false (nothing done) while reads or writes of it are under way.
+   */
+  cut(segment: number, sizeBytes: number): boolean;
   /** Deletes a segment whose chunks are all dead or moved (once its reads under way are done). */
   removeSegment(segment: number): void;
   close(): void;

@@ -4,26 +4,34 @@
 // 1. Orphans: a node whose last reference went is an orphan; a step releases the children of a few
 //    orphans (chunks of leaves, nodes of interior nodes, which may become orphans in turn) and
 //    drops them. Deleting a volume is therefore O(1), and its space comes back in the background.
-// 2. Compaction: a segment (not the active one) with less than half its bytes live has its live
-//    chunks (found through the catalog's segment index, not by reading the segment) copied to the
-//    active segment, a window at a time; once none is live, the segment's record goes and its file
-//    is deleted.
+// 2. Compaction: the segment compaction-plan.ts chooses (the emptiest worth it; an active one is
+//    sealed first) has its live chunks (found through the catalog's segment index, not by reading
+//    the segment) copied to the active segment a window at a time, from its end, and is cut behind
+//    each window, so that space comes back step by step and a step needs room for one window only.
+//    Once none is live, the segment's record goes and its file is deleted.
+//
+// The collector is pressed (compacts harder, and only what fits) from the moment the store reports
+// a full disk until it has nothing left to do under that policy.
 
 import { GsnapError } from "../errors/gsnap-error.js";
 import { chunkChecksum } from "./checksum.js";
+import { type CompactionRoom, chooseSegment, windowBytes } from "./compaction-plan.js";
 import { NONE } from "./mapping-tree.js";
 import type { StoreParts } from "./track-io.js";
 
 /** 16 orphans release at most 8,192 references per step: a few ms, so host I/O barely waits. */
 export const ORPHANS_PER_STEP = 16;
 
-/** 8 MiB copied per compaction step: ~146 tracks, a few ms of I/O between host requests. */
-export const COMPACT_BYTES_PER_STEP = 8 * 1024 * 1024;
-
-/** A segment is compacted once less than half of it is live: copying costs at most the space won. */
-export const COMPACT_BELOW_LIVE_RATIO = 0.5;
-
 export type Change = <T>(fn: () => T) => Promise<T>;
+
+export interface CollectorOptions {
+  /** Runs one catalog change after every change requested before it. */
+  readonly change: Change;
+  /** True while the store is in full mode (space-reserve.ts). */
+  readonly shortOfSpace: () => boolean;
+  /** Bytes free on the filesystem the segments are appended to. */
+  readonly freeBytes: () => number;
+}
 
 export interface CollectorTotals {
   orphansReleased: number;
@@ -34,19 +42,22 @@ export interface CollectorTotals {
 export class Collector {
   readonly totals: CollectorTotals = { orphansReleased: 0, chunksMoved: 0, segmentsRemoved: 0 };
   private readonly parts: StoreParts;
-  private readonly change: Change;
+  private readonly options: CollectorOptions;
   private compaction: { segment: number } | undefined;
+  /** Set when the store reports a full disk; cleared once pressed compaction finds nothing. */
+  private pressed = false;
 
-  constructor(parts: StoreParts, change: Change) {
+  constructor(parts: StoreParts, options: CollectorOptions) {
     this.parts = parts;
-    this.change = change;
+    this.options = options;
   }
 
-  /** Does one step of work; false when there was nothing to do. */
+  /** Does one step of work; false when there was nothing to do (or nothing that fits now). */
   async step(): Promise<boolean> {
+    if (this.options.shortOfSpace()) this.pressed = true;
     const orphans = this.parts.catalog.orphans(ORPHANS_PER_STEP);
     if (orphans.length > 0) {
-      await this.change(() => this.releaseOrphans(orphans));
+      await this.options.change(() => this.releaseOrphans(orphans));
       this.totals.orphansReleased += orphans.length;
       return true;
     }
@@ -55,14 +66,10 @@ export class Collector {
     const { segment } = this.compaction;
     const stats = this.parts.catalog.segmentStats().get(segment);
     if (stats === undefined || stats.liveBytes === 0) {
-      await this.change(() => this.parts.catalog.removeSegment(segment));
-      this.parts.device.removeSegment(segment);
-      this.compaction = undefined;
-      this.totals.segmentsRemoved += 1;
+      await this.removeSegment(segment);
       return true;
     }
-    await this.compactWindow();
-    return true;
+    return await this.compactWindow(segment);
   }
 
   /** Runs steps until there is nothing left to do. */
@@ -87,57 +94,98 @@ export class Collector {
     }
   }
 
-  private pickSegment(): { segment: number } | undefined {
-    for (const [segment, stats] of this.parts.catalog.segmentStats()) {
-      if (this.parts.device.isActive(segment) || this.parts.device.isBusy(segment)) continue;
-      if (stats.liveBytes < stats.sizeBytes * COMPACT_BELOW_LIVE_RATIO || stats.liveBytes === 0) {
-        return { segment };
-      }
-    }
-    return undefined;
+  private room(): CompactionRoom {
+    return {
+      pressed: this.pressed,
+      freeBytes: this.pressed ? this.options.freeBytes() : Number.POSITIVE_INFINITY,
+    };
   }
 
-  private async compactWindow(): Promise<void> {
-    const compaction = this.compaction;
-    if (compaction === undefined) return;
+  /**
+   * The segment to compact next; an active one is sealed first, so that no append is placed in
+   * it after this (every append placed before asks for its change before the collector's next).
+   */
+  private pickSegment(): { segment: number } | undefined {
     const { catalog, device } = this.parts;
-    // Moved chunks leave the segment's index, so each window starts from the segment's start.
-    const ids = catalog.chunksInSegment(compaction.segment, {
-      fromOffsetBytes: 0,
-      maxBytes: COMPACT_BYTES_PER_STEP,
+    const candidates = [...catalog.segmentStats()].map(([segment, stats]) => ({
+      segment,
+      ...stats,
+      active: device.isActive(segment),
+      busy: device.isBusy(segment),
+    }));
+    const chosen = chooseSegment(candidates, this.room());
+    if (chosen === undefined) {
+      this.pressed = this.options.shortOfSpace();
+      return undefined;
+    }
+    if (chosen.seal) device.seal(chosen.segment);
+    return { segment: chosen.segment };
+  }
+
+  private async removeSegment(segment: number): Promise<void> {
+    // Looked at again inside the change: a write whose append went to the segment before it was
+    // sealed may have recorded a chunk in it since (the changes before this one ran first).
+    const removed = await this.options.change(() => {
+      const now = this.parts.catalog.segmentStats().get(segment);
+      if (now !== undefined && now.liveBytes > 0) return false;
+      this.parts.catalog.removeSegment(segment);
+      return true;
     });
+    if (!removed) return;
+    // The moved chunks' new copies reach the disk before the old ones go.
+    await this.parts.device.sync();
+    this.parts.device.removeSegment(segment);
+    this.compaction = undefined;
+    this.totals.segmentsRemoved += 1;
+  }
+
+  /** Moves the last window of the segment's live chunks and cuts it behind them. */
+  private async compactWindow(segment: number): Promise<boolean> {
+    const { catalog, device } = this.parts;
+    const maxBytes = windowBytes(this.room());
+    if (maxBytes === 0) return false;
+    const ids = catalog.chunksAtSegmentEnd(segment, maxBytes);
     if (ids.length === 0) {
       // No live chunk in the index, yet live bytes remain: the stats disagree with the index.
       // Leave the segment for the checker to report rather than delete data.
       this.compaction = undefined;
-      return;
+      return true;
     }
     // A remote device fetches the window's chunks first, so the change finds them at hand; a
     // local one has them, and the lookups would be wasted.
     if (device.remote) {
       await device.fetch(ids.flatMap((id) => catalog.getChunk(id)?.location ?? []));
     }
-    const moved = await this.change(() => {
+    const { moved, endBytes } = await this.options.change(() => {
       let count = 0;
       for (const id of ids) {
         // A change that ran since the list was read may have released or moved the chunk.
         const chunk = catalog.getChunk(id);
-        if (chunk === undefined || chunk.location.segment !== compaction.segment) continue;
+        if (chunk === undefined || chunk.location.segment !== segment) continue;
         const data = Buffer.allocUnsafe(chunk.location.lengthBytes);
         device.readInto(chunk.location, data, 0);
         if (chunkChecksum(data) !== chunk.hash) {
           throw new GsnapError(
             "CHUNK_CORRUPT",
-            `Cannot compact segment ${compaction.segment}: chunk ${id} fails its checksum`,
+            `Cannot compact segment ${segment}: chunk ${id} fails its checksum`,
           );
         }
         const [location] = device.append([{ id, hash: chunk.hash, data }]);
+        catalog.recordSegmentEnd(location.segment, location.offsetBytes + location.lengthBytes);
         catalog.moveChunk(id, location);
-        catalog.setSegmentSize(location.segment, device.segmentSize(location.segment));
         count += 1;
       }
-      return count;
+      // Every append placed in the segment before it was sealed has had its change by now: the
+      // bytes past its last live chunk are dead.
+      const end = catalog.segmentEnd(segment);
+      catalog.cutSegment(segment, end);
+      return { moved: count, endBytes: end };
     });
+    // The moved chunks' new copies reach the disk before the old ones go. With reads of moved
+    // chunks under way the file keeps its tail, which a later window or the next open cuts.
+    await device.sync();
+    device.cut(segment, endBytes);
     this.totals.chunksMoved += moved;
+    return true;
   }
 }

@@ -143,7 +143,14 @@ export class SegmentDevice implements ChunkDevice {
       let segment = this.lanes[lane];
       let position = this.sizes.get(segment) ?? 0;
       if (segment === 0 || (position > 0 && position + recordBytes > this.maxSegmentBytes)) {
-        segment = this.startSegment(lane);
+        try {
+          segment = this.startSegment(lane);
+        } catch (error) {
+          // No file for the next segment (a full disk, no descriptor left): the places taken so
+          // far are given back, so the device's sizes stay what was written.
+          for (const placed of runs) this.takeBack(placed, byteCount(placed.buffers));
+          throw error;
+        }
         position = 0;
       }
       if (run?.segment !== segment) {
@@ -361,6 +368,20 @@ export class SegmentDevice implements ChunkDevice {
     }
   }
 
+  cut(segment: number, sizeBytes: number): boolean {
+    assert.ok(!this.isActive(segment), "an active segment is not cut");
+    const fd = this.fds.get(segment);
+    if (fd === undefined || this.isBusy(segment)) return false;
+    if (sizeBytes >= this.segmentSize(segment)) return true;
+    try {
+      fs.ftruncateSync(fd, sizeBytes);
+    } catch (error) {
+      throw deviceError(`cut segment ${segment}`, error);
+    }
+    this.sizes.set(segment, sizeBytes);
+    return true;
+  }
+
   removeSegment(segment: number): void {
     assert.ok(!this.isActive(segment), "an active segment stays");
     if (this.isBusy(segment)) {
@@ -385,7 +406,13 @@ export class SegmentDevice implements ChunkDevice {
   private startSegment(lane: number): number {
     const segment = this.nextSegment++;
     const flags = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC;
-    this.fds.set(segment, fs.openSync(this.fileOf(segment), flags));
+    let fd: number;
+    try {
+      fd = fs.openSync(this.fileOf(segment), flags);
+    } catch (error) {
+      throw deviceError(`start segment ${segment}`, error);
+    }
+    this.fds.set(segment, fd);
     this.sizes.set(segment, 0);
     this.lanes[lane] = segment;
     return segment;
@@ -404,6 +431,7 @@ export class SegmentDevice implements ChunkDevice {
         }
       }
     } catch (error) {
+      this.takeBack(run, total);
       throw deviceError(`append to segment ${run.segment}`, error);
     }
   }
@@ -411,6 +439,7 @@ export class SegmentDevice implements ChunkDevice {
   /** Writes a run on the thread pool, so the kernel's copy overlaps the main thread's work. */
   private async writeAsyncAt(run: WriteRun): Promise<void> {
     const fd = this.fdOf(run.segment);
+    const runBytes = byteCount(run.buffers);
     this.hold(run.segment);
     try {
       let buffers = run.buffers;
@@ -431,9 +460,27 @@ export class SegmentDevice implements ChunkDevice {
         position += bytesWritten;
       }
     } catch (error) {
+      this.takeBack(run, runBytes);
       throw deviceError(`append to segment ${run.segment}`, error);
     } finally {
       this.done(run.segment);
+    }
+  }
+
+  /**
+   * A failed append's place: when nothing was placed after it, the segment ends where the append
+   * began again, and what the append wrote before it failed is cut off (on a full disk, its
+   * blocks come back). Otherwise the place stays dead, as an append whose change never commits.
+   * Nothing recorded it: a change records its chunks only once they are written.
+   */
+  private takeBack(run: WriteRun, runBytes: number): void {
+    if (this.sizes.get(run.segment) !== run.position + runBytes) return;
+    this.sizes.set(run.segment, run.position);
+    const fd = this.fds.get(run.segment);
+    try {
+      if (fd !== undefined) fs.ftruncateSync(fd, run.position);
+    } catch {
+      // The bytes past the end stay until the next open cuts the file to its committed size.
     }
   }
 
@@ -476,6 +523,10 @@ export class SegmentDevice implements ChunkDevice {
   private fileOf(segment: number): string {
     return path.join(this.dir, `${String(segment).padStart(8, "0")}.seg`);
   }
+}
+
+function byteCount(buffers: readonly Buffer[]): number {
+  return buffers.reduce((sum, buffer) => sum + buffer.length, 0);
 }
 
 export function deviceError(action: string, error: unknown): GsnapError {

@@ -7,9 +7,11 @@
 //   segments/     chunk segment files (segment-device.ts)
 //   journal/      the write-back journal of small host writes (journal.ts)
 //   gsnap.lock    pid of the process that has the store open (store-lock.ts)
+//   reserve       space set aside for the collector on a full disk (space-reserve.ts)
 
 import fs from "node:fs";
 import path from "node:path";
+import { isDiskFull } from "../errors/disk-error.js";
 import { GsnapError } from "../errors/gsnap-error.js";
 import type { Extent } from "../geometry/address.js";
 import { geometryFor } from "../geometry/geometry.js";
@@ -26,6 +28,7 @@ import { countMapped, lookup, NONE, releaseTree, snap } from "./mapping-tree.js"
 import { readTracksAsync, type TrackRun } from "./read-tracks.js";
 import { SegmentDevice } from "./segment-device.js";
 import { planSnap } from "./snap-plan.js";
+import { SpaceReserve } from "./space-reserve.js";
 import { takeStoreLock } from "./store-lock.js";
 import {
   allocationRuns,
@@ -71,6 +74,11 @@ export interface StoreOptions {
    * when the journal is half full (tests).
    */
   readonly mergeIdleMs?: number | false;
+  /**
+   * Bytes kept free for the collector in DATA_DIR/reserve and given to it when the disk fills
+   * (space-reserve.ts); 0, the default here, keeps none (`gsnap serve` keeps 64 MiB).
+   */
+  readonly reserveBytes?: number;
 }
 
 export interface CreateVolumeRequest {
@@ -92,6 +100,8 @@ export interface StoreUsage {
   readonly segmentBytes: number;
   readonly liveBytes: number;
   readonly collector: CollectorTotals;
+  /** "full" while requests that add data are refused for want of space (space-reserve.ts). */
+  readonly space: "room" | "full";
 }
 
 /**
@@ -121,6 +131,7 @@ export class Store {
   private readonly parts: StoreParts;
   private readonly journal: Journal;
   private readonly collector: Collector;
+  private readonly space: SpaceReserve;
   private readonly unlock: () => void;
   private collectorTimer: NodeJS.Timeout | undefined;
   private collecting: Promise<void> | undefined;
@@ -136,19 +147,30 @@ export class Store {
   private mergeIdleMs: number | false = false;
   private closed = false;
 
-  private constructor(dataDir: string, parts: StoreParts, journal: Journal, unlock: () => void) {
+  private constructor(
+    dataDir: string,
+    parts: StoreParts & { journal: Journal; space: SpaceReserve; unlock: () => void },
+  ) {
     this.dataDir = dataDir;
-    this.parts = parts;
-    this.journal = journal;
-    this.unlock = unlock;
-    journal.onFull = () => this.startMerging();
-    this.collector = new Collector(parts, (fn) => this.change(fn, undefined, { reads: true }));
+    this.parts = { catalog: parts.catalog, device: parts.device };
+    this.journal = parts.journal;
+    this.space = parts.space;
+    this.unlock = parts.unlock;
+    this.journal.onFull = () => this.startMerging();
+    this.collector = new Collector(this.parts, {
+      change: (fn) => this.change(fn, undefined, { reads: true }),
+      shortOfSpace: () => this.space.mode === "full",
+      freeBytes: () => this.space.freeBytes(),
+    });
   }
 
   static async open(dataDir: string, options: StoreOptions = {}): Promise<Store> {
     fs.mkdirSync(dataDir, { recursive: true });
-    const unlock = takeStoreLock(dataDir);
+    const space = new SpaceReserve(dataDir, { reserveBytes: options.reserveBytes ?? 0 });
+    // On a full disk the lock file may need the reserve's space: the store starts all the same.
+    const unlock = space.withRoom(() => takeStoreLock(dataDir));
     try {
+      space.open();
       const catalog = new Catalog(path.join(dataDir, "catalog"));
       const committedSizes = new Map(
         [...catalog.segmentStats()].map(([segment, stats]) => [segment, stats.sizeBytes]),
@@ -184,7 +206,7 @@ export class Store {
         await catalog.close();
         throw error;
       }
-      const store = new Store(dataDir, { catalog, device }, journal, unlock);
+      const store = new Store(dataDir, { catalog, device, journal, space, unlock });
       const interval = options.collectorIntervalMs ?? COLLECTOR_INTERVAL_MS;
       if (interval !== false) store.startCollector(interval);
       store.startMerger(options.mergeIdleMs ?? MERGE_IDLE_MS);
@@ -195,28 +217,39 @@ export class Store {
     }
   }
 
+  /**
+   * Closes the store, after a last flush. A flush that fails (a full or failing disk) still
+   * closes everything, then rejects: what it did not make durable is lost only to a power loss.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.collectorTimer);
     clearInterval(this.mergerTimer);
-    await this.collecting;
-    await this.merging;
-    await this.merges;
-    await this.queue;
-    await this.parts.catalog.flushed();
-    await this.journal.waitForAppends();
-    await Promise.all([this.parts.device.sync(), this.journal.sync()]);
+    let failure: { error: unknown } | undefined;
+    try {
+      await this.collecting;
+      await this.merging;
+      await this.merges;
+      await this.queue;
+      await this.parts.catalog.flushed();
+      await this.journal.waitForAppends();
+      await Promise.all([this.parts.device.sync(), this.journal.sync()]);
+    } catch (error) {
+      failure = { error };
+    }
     this.journal.close();
     this.parts.device.close();
     await this.parts.catalog.close();
     this.unlock();
+    if (failure !== undefined) throw failure.error;
   }
 
   async createVolume(request: CreateVolumeRequest): Promise<VolumeInfo> {
     const volser = checkVolser(request.volser);
     const ssid = checkSsid(request.ssid ?? DEFAULT_SSID);
     const geometry = geometryFor(request);
+    this.space.admit(`create volume "${volser}"`);
     const record = await this.change(() => {
       if (this.parts.catalog.getVolume(volser) !== undefined) {
         throw new GsnapError("VOLUME_EXISTS", `Cannot create volume "${volser}": it exists`);
@@ -238,12 +271,23 @@ export class Store {
 
   /** Deletes a volume at once; the collector gives its space back in the background. */
   async deleteVolume(volser: string): Promise<void> {
-    const incarnation = await this.change(() => {
-      const volume = this.volume(volser, "delete");
-      releaseTree(this.parts.catalog, treeOf(volume));
-      this.parts.catalog.removeVolume(volser);
-      return incarnationOf(volume);
-    });
+    const remove = () =>
+      this.change(() => {
+        const volume = this.volume(volser, "delete");
+        releaseTree(this.parts.catalog, treeOf(volume));
+        this.parts.catalog.removeVolume(volser);
+        return incarnationOf(volume);
+      });
+    // On a disk so full that the delete's own commit fails, the reserve is given up and the
+    // delete runs again.
+    const held = this.space.mode === "room" && this.space.reserveBytes > 0;
+    let incarnation: number;
+    try {
+      incarnation = await remove();
+    } catch (error) {
+      if (!held || !isDiskFull(error)) throw error;
+      incarnation = await remove();
+    }
     // Its journaled writes die with it; replay knows them by their incarnation.
     this.journal.index.dropVolume(volser, incarnation);
   }
@@ -344,6 +388,7 @@ export class Store {
     const range = { offsetBytes: write.offsetBytes, lengthBytes: write.data.length };
     checkByteRange(volume, range, "write");
     if (range.lengthBytes === 0) return;
+    this.space.admit(`write volume "${volser}"`);
     const size = volume.geometry.trackSizeBytes;
     const split = splitByTracks(range, size);
     const [first, last] = trackSpan(range, size);
@@ -356,10 +401,12 @@ export class Store {
       lengthBytes: split.wholeTracks * size,
     };
     const start = whole.offsetBytes - write.offsetBytes;
-    const prepared = prepareWrite(this.parts, volume, {
-      offsetBytes: whole.offsetBytes,
-      data: write.data.subarray(start, start + whole.lengthBytes),
-    });
+    const prepared = this.noticeFull(() =>
+      prepareWrite(this.parts, volume, {
+        offsetBytes: whole.offsetBytes,
+        data: write.data.subarray(start, start + whole.lengthBytes),
+      }),
+    );
     const mapped = this.change(
       () => commitWrite(this.parts, this.writableVolume(volser, "write"), prepared),
       prepared.written,
@@ -387,8 +434,9 @@ export class Store {
     const volume = this.writableVolume(volser, "write");
     // The journal's pieces of these tracks are older than these images: merged first, they are
     // replaced by them rather than laid over them.
+    this.space.admit(`write volume "${volser}"`);
     if (this.journal.index.hasVolume(volser)) await this.mergeJournal();
-    const prepared = prepareTrackWrites(this.parts, volume, runs);
+    const prepared = this.noticeFull(() => prepareTrackWrites(this.parts, volume, runs));
     await this.change(
       () => commitTrackWrites(this.parts, this.writableVolume(volser, "write"), prepared),
       prepared.written,
@@ -481,10 +529,15 @@ export class Store {
     this.checkOpen();
     const journal = this.journal.sync();
     await this.queue;
-    await this.parts.catalog.flushed();
-    await this.parts.device.sync();
-    await this.parts.catalog.flushed();
-    await journal;
+    try {
+      await this.parts.catalog.flushed();
+      await this.parts.device.sync();
+      await this.parts.catalog.flushed();
+      await journal;
+    } catch (error) {
+      if (isDiskFull(error)) this.space.enterFull();
+      throw error;
+    }
   }
 
   /**
@@ -493,6 +546,7 @@ export class Store {
    */
   async snap(request: SnapRequest): Promise<{ tracks: number }> {
     this.checkOpen();
+    this.space.admit(`snap to volume "${request.target.volser}"`);
     // What the journal holds of either volume is merged first: the source's pieces belong in the
     // copy, and the target's are older than it. With an empty journal a snap reads nothing.
     const { index } = this.journal;
@@ -536,6 +590,7 @@ export class Store {
       await run;
     } finally {
       this.collecting = undefined;
+      this.space.tryResume();
     }
     return { ...this.collector.totals };
   }
@@ -563,12 +618,14 @@ export class Store {
       segmentBytes,
       liveBytes,
       collector: { ...this.collector.totals },
+      space: this.space.mode,
     };
   }
 
   private startCollector(intervalMs: number): void {
     this.collectorTimer = setInterval(() => {
       if (this.collecting !== undefined || this.closed) return;
+      this.space.tryResume();
       this.collecting = this.collector
         .runUntilIdle()
         .catch(() => {
@@ -620,6 +677,11 @@ export class Store {
       ? queued.then(() => Promise.race([ran, (result as Promise<T>).then(noop, noop)]))
       : queued;
     const settled = queued.then(() => result as Promise<T>);
+    // A change that failed for want of space (its append, or the commit of its batch) puts the
+    // store in full mode: the reserve goes to the collector, and new data is refused.
+    settled.catch((error: unknown) => {
+      if (isDiskFull(error)) this.space.enterFull();
+    });
     this.lastChange = settled.catch(noop);
     return settled;
   }
@@ -633,6 +695,9 @@ export class Store {
       trackSizeBytes: volume.geometry.trackSizeBytes,
     };
     const appended = this.journal.append(piecesOf(owner, range, data));
+    appended.catch((error: unknown) => {
+      if (isDiskFull(error)) this.space.enterFull();
+    });
     if (this.journal.usedBytes * 2 >= this.journal.capacityBytes) this.startMerging();
     return appended;
   }
@@ -748,6 +813,16 @@ export class Store {
         }
         await this.parts.device.fetch(error.locations);
       }
+    }
+  }
+
+  /** Runs `fn`; a failure for want of space puts the store in full mode (space-reserve.ts). */
+  private noticeFull<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      if (isDiskFull(error)) this.space.enterFull();
+      throw error;
     }
   }
 

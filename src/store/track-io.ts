@@ -282,19 +282,24 @@ export function newChunks(
   return { chunkIds, images };
 }
 
-/** Records appended chunks in the catalog (no references yet) and their segments' new sizes. */
+/**
+ * Records appended chunks in the catalog (no references yet) and their segments' new sizes: each
+ * segment's recorded size grows to the end of its last chunk here.
+ */
 export function recordChunks(
   parts: StoreParts,
   images: readonly ChunkImage[],
   locations: readonly ChunkLocation[],
 ): void {
+  const ends = new Map<number, number>();
   images.forEach((image, i) => {
+    const location = locations[i];
     const { hash, blockSums } = image;
-    parts.catalog.addChunk(image.id, { location: locations[i], hash, blockSums });
+    parts.catalog.addChunk(image.id, { location, hash, blockSums });
+    const end = location.offsetBytes + location.lengthBytes;
+    if (end > (ends.get(location.segment) ?? 0)) ends.set(location.segment, end);
   });
-  for (const segment of new Set(locations.map((location) => location.segment))) {
-    parts.catalog.setSegmentSize(segment, parts.device.segmentSize(segment));
-  }
+  for (const [segment, end] of ends) parts.catalog.recordSegmentEnd(segment, end);
 }
 
 function pointTracks(

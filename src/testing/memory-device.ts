@@ -145,6 +145,10 @@ export class MemoryDevice implements ChunkDevice {
     return segment === this.active;
   }
 
+  seal(segment: number): void {
+    if (segment === this.active) this.start(this.active + 1);
+  }
+
   segmentSize(segment: number): number {
     return this.sizes.get(segment) ?? 0;
   }
@@ -155,6 +159,12 @@ export class MemoryDevice implements ChunkDevice {
 
   async sync(): Promise<void> {
     this.syncs += 1;
+  }
+
+  cut(segment: number, sizeBytes: number): boolean {
+    assert.ok(segment !== this.active, "an active segment is not cut");
+    if (sizeBytes < this.segmentSize(segment)) this.sizes.set(segment, sizeBytes);
+    return true;
   }
 
   removeSegment(segment: number): void {
