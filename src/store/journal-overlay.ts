@@ -77,3 +77,40 @@ export function piecesOf(
   }
   return pieces;
 }
+
+/**
+ * Splits a write or zero of a byte range into what goes to the journal (pieces of tracks it
+ * covers in part, and whole tracks that have journal entries, which it must land after) and what
+ * maps whole tracks directly (runs of whole tracks without entries). Pure.
+ */
+export function routeRange(
+  range: { readonly offsetBytes: number; readonly lengthBytes: number },
+  trackSizeBytes: number,
+  journaled: (track: number) => boolean,
+): { journal: ByteRange[]; direct: ByteRange[] } {
+  const journal: ByteRange[] = [];
+  const direct: ByteRange[] = [];
+  const end = range.offsetBytes + range.lengthBytes;
+  for (let at = range.offsetBytes; at < end; ) {
+    const track = Math.floor(at / trackSizeBytes);
+    const pieceEnd = Math.min(end, (track + 1) * trackSizeBytes);
+    const whole = pieceEnd - at === trackSizeBytes;
+    const list = whole && !journaled(track) ? direct : journal;
+    const tail = list.at(-1);
+    if (tail !== undefined && tail.offsetBytes + tail.lengthBytes === at) {
+      list[list.length - 1] = {
+        offsetBytes: tail.offsetBytes,
+        lengthBytes: pieceEnd - tail.offsetBytes,
+      };
+    } else {
+      list.push({ offsetBytes: at, lengthBytes: pieceEnd - at });
+    }
+    at = pieceEnd;
+  }
+  return { journal, direct };
+}
+
+interface ByteRange {
+  readonly offsetBytes: number;
+  readonly lengthBytes: number;
+}

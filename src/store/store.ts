@@ -23,7 +23,7 @@ import { type ChunkDevice, ChunkNotLocal } from "./chunk-device.js";
 import { Collector, type CollectorTotals } from "./collector.js";
 import { Journal } from "./journal.js";
 import { commitMerge, prepareMerge } from "./journal-merge.js";
-import { applyEntries, piecesOf } from "./journal-overlay.js";
+import { applyEntries, piecesOf, routeRange } from "./journal-overlay.js";
 import { countMapped, lookup, NONE, releaseTree, snap } from "./mapping-tree.js";
 import { readTracksAsync, type TrackRun } from "./read-tracks.js";
 import { SegmentDevice } from "./segment-device.js";
@@ -389,39 +389,23 @@ export class Store {
     checkByteRange(volume, range, "write");
     if (range.lengthBytes === 0) return;
     this.space.admit(`write volume "${volser}"`);
-    const size = volume.geometry.trackSizeBytes;
-    const split = splitByTracks(range, size);
-    const [first, last] = trackSpan(range, size);
-    if (split.wholeTracks === 0 || this.journal.index.has(volser, first, last)) {
-      await this.append(volume, range, write.data);
-      return;
-    }
-    const whole = {
-      offsetBytes: split.firstWholeTrack * size,
-      lengthBytes: split.wholeTracks * size,
-    };
-    const start = whole.offsetBytes - write.offsetBytes;
-    const prepared = this.noticeFull(() =>
-      prepareWrite(this.parts, volume, {
-        offsetBytes: whole.offsetBytes,
-        data: write.data.subarray(start, start + whole.lengthBytes),
-      }),
-    );
-    const mapped = this.change(
-      () => commitWrite(this.parts, this.writableVolume(volser, "write"), prepared),
-      prepared.written,
-    );
-    const journaled = split.partials.map((piece) =>
-      this.append(
-        volume,
-        piece,
-        write.data.subarray(
-          piece.offsetBytes - write.offsetBytes,
-          piece.offsetBytes - write.offsetBytes + piece.lengthBytes,
-        ),
-      ),
-    );
-    await Promise.all([mapped, ...journaled]);
+    const route = this.route(volume, range);
+    const bytesOf = (piece: ByteRange) =>
+      write.data.subarray(
+        piece.offsetBytes - write.offsetBytes,
+        piece.offsetBytes - write.offsetBytes + piece.lengthBytes,
+      );
+    const mapped = route.direct.map((run) => {
+      const prepared = this.noticeFull(() =>
+        prepareWrite(this.parts, volume, { offsetBytes: run.offsetBytes, data: bytesOf(run) }),
+      );
+      return this.change(
+        () => commitWrite(this.parts, this.writableVolume(volser, "write"), prepared),
+        prepared.written,
+      );
+    });
+    const journaled = route.journal.map((piece) => this.append(volume, piece, bytesOf(piece)));
+    await Promise.all([...mapped, ...journaled]);
   }
 
   /**
@@ -453,20 +437,12 @@ export class Store {
     const volume = this.writableVolume(volser, "zero");
     checkByteRange(volume, range, "zero");
     if (range.lengthBytes === 0) return;
-    const size = volume.geometry.trackSizeBytes;
-    const split = splitByTracks(range, size);
-    const [first, last] = trackSpan(range, size);
-    if (split.wholeTracks === 0 || this.journal.index.has(volser, first, last)) {
-      await this.append(volume, range);
-      return;
-    }
-    const whole = {
-      offsetBytes: split.firstWholeTrack * size,
-      lengthBytes: split.wholeTracks * size,
-    };
+    const route = this.route(volume, range);
     await Promise.all([
-      this.change(() => zeroRange(this.parts, this.writableVolume(volser, "zero"), whole)),
-      ...split.partials.map((piece) => this.append(volume, piece)),
+      ...route.direct.map((run) =>
+        this.change(() => zeroRange(this.parts, this.writableVolume(volser, "zero"), run)),
+      ),
+      ...route.journal.map((piece) => this.append(volume, piece)),
     ]);
   }
 
@@ -684,6 +660,28 @@ export class Store {
     });
     this.lastChange = settled.catch(noop);
     return settled;
+  }
+
+  /**
+   * Where the bytes of a write or zero go: pieces of tracks, and whole tracks with journal
+   * entries (it must land after them), to the journal; runs of other whole tracks to a change.
+   */
+  private route(
+    volume: VolumeRecord,
+    range: ByteRange,
+  ): { journal: ByteRange[]; direct: ByteRange[] } {
+    const size = volume.geometry.trackSizeBytes;
+    const { index } = this.journal;
+    const [first, last] = trackSpan(range, size);
+    if (index.has(volume.volser, first, last)) {
+      return routeRange(range, size, (track) => index.has(volume.volser, track, track));
+    }
+    const split = splitByTracks(range, size);
+    const direct =
+      split.wholeTracks === 0
+        ? []
+        : [{ offsetBytes: split.firstWholeTrack * size, lengthBytes: split.wholeTracks * size }];
+    return { journal: split.partials, direct };
   }
 
   /** Appends a write's (or, without data, a zero's) pieces of a byte range to the journal. */
