@@ -8,6 +8,15 @@ export const SPARE_BUFFERS_PER_SIZE = 64;
 /** ...but no more than 16 MiB of them per size: 64 reads of 256 KiB (nbdcopy's), 8 of 2 MiB. */
 export const MAX_SPARE_BYTES_PER_SIZE = 16 * 1024 * 1024;
 
+/**
+ * A read's buffer starts with room for its reply header (transmission.ts), the header at its end
+ * right before the data: 64 bytes keep the data as aligned as the buffer (a 28-byte offset made
+ * the copies into it and the hashing of it measurably slower). The byte limit counts the data
+ * only, so that the 64 buffers of nbdcopy's 256 KiB reads are all kept (one short, and a buffer
+ * would be allocated and dropped on every round of requests).
+ */
+export const HEADER_ROOM_BYTES = 64;
+
 /** Reads larger than this are rare (the maximum payload is 32 MiB) and not worth keeping. */
 export const MAX_POOLED_BYTES = 4 * 1024 * 1024;
 
@@ -30,9 +39,10 @@ export class BufferPool {
       list = [];
       this.spares.set(buffer.length, list);
     }
+    const dataBytes = Math.max(buffer.length - HEADER_ROOM_BYTES, 1);
     const limit = Math.min(
       SPARE_BUFFERS_PER_SIZE,
-      Math.floor(MAX_SPARE_BYTES_PER_SIZE / buffer.length),
+      Math.floor(MAX_SPARE_BYTES_PER_SIZE / dataBytes),
     );
     if (list.length < limit) list.push(buffer);
   }

@@ -33,11 +33,11 @@ export const MAX_IN_FLIGHT_REQUESTS = 64;
 export const MAX_IN_FLIGHT_BYTES = 2 * MAX_PAYLOAD_BYTES;
 
 /**
- * Replies smaller than this wait for the others that finish with them, to leave in one writev
- * (corkReplies); a 4 KiB read's reply costs less to copy than its system call, a 256 KiB one far
- * more.
+ * Replies held to leave in one writev (corkReplies) go once they add up to this: enough to save
+ * the system calls and wake-ups of 256 small replies or four of nbdcopy's 256 KiB reads, little
+ * enough that a client is not kept waiting while a turn reads dozens of large requests.
  */
-const MAX_BATCHED_REPLY_BYTES = 64 * 1024;
+const MAX_BATCHED_REPLY_BYTES = 1024 * 1024;
 
 /** A client has this long to finish its handshake: an idle one otherwise holds a slot forever. */
 export const HANDSHAKE_TIMEOUT_MS = 30_000;
@@ -63,6 +63,8 @@ export class NbdConnection {
   private paused = false;
   /** True while replies wait for the end of this turn of the event loop (corkReplies). */
   private repliesCorked = false;
+  /** Bytes of the replies held so far. */
+  private corkedBytes = 0;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
 
@@ -248,16 +250,11 @@ export class NbdConnection {
         called = true;
         sent();
       };
-      let bytes = 0;
-      for (const part of parts) bytes += part.length;
-      // A large reply goes at once (after the small ones held before it, in order): one more
-      // system call costs little beside its copy, and the client starts on it sooner.
-      const batched = bytes < MAX_BATCHED_REPLY_BYTES;
-      if (batched) this.corkReplies();
-      else socket.cork();
+      this.corkReplies();
+      for (const part of parts) this.corkedBytes += part.length;
       for (let i = 0; i < parts.length - 1; i += 1) socket.write(parts[i]);
       socket.write(parts[parts.length - 1], once);
-      if (!batched) socket.uncork();
+      if (this.corkedBytes >= MAX_BATCHED_REPLY_BYTES) this.uncorkReplies();
     },
   };
 
@@ -272,10 +269,14 @@ export class NbdConnection {
     if (this.repliesCorked) return;
     this.repliesCorked = true;
     this.socket.cork();
-    process.nextTick(() => {
-      this.repliesCorked = false;
-      this.socket.uncork();
-    });
+    process.nextTick(() => this.uncorkReplies());
+  }
+
+  private uncorkReplies(): void {
+    if (!this.repliesCorked) return;
+    this.repliesCorked = false;
+    this.corkedBytes = 0;
+    this.socket.uncork();
   }
 
   private send(parts: readonly Buffer[]): void {

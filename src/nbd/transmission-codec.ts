@@ -14,6 +14,7 @@
 // Payloads: OFFSET_DATA = offset u64, data; BLOCK_STATUS = context id u32, then per extent
 //   length u32 and status flags u32; ERROR = error u32, message length u16, message.
 
+import assert from "node:assert/strict";
 import type { Decoded } from "./handshake-codec.js";
 import {
   MAX_STRING_BYTES,
@@ -84,8 +85,10 @@ export function decodeRequestHeader(bytes: Buffer): Decoded<Request> {
   };
 }
 
-export function encodeSimpleReply(reply: { error: number; handle: bigint }): Buffer {
-  const buffer = Buffer.allocUnsafe(SIMPLE_REPLY_BYTES);
+/** A simple reply, into `into` (SIMPLE_REPLY_BYTES long) when given. */
+export function encodeSimpleReply(reply: { error: number; handle: bigint }, into?: Buffer): Buffer {
+  const buffer = into ?? Buffer.allocUnsafe(SIMPLE_REPLY_BYTES);
+  assert.equal(buffer.length, SIMPLE_REPLY_BYTES);
   buffer.writeUInt32BE(SIMPLE_REPLY_MAGIC, 0);
   buffer.writeUInt32BE(reply.error, 4);
   buffer.writeBigUInt64BE(reply.handle, 8);
@@ -131,13 +134,18 @@ export function decodeStructuredHeader(bytes: Buffer): Decoded<StructuredHeader>
 /**
  * The header of the one OFFSET_DATA chunk that answers a read, marked DONE: the data is in hand
  * before the header goes out, so no error can follow it. The data is sent after it, uncopied.
+ * Written into `into` (READ_CHUNK_HEADER_BYTES long) when given: the bytes before the data.
  */
-export function encodeReadChunkHeader(chunk: {
-  handle: bigint;
-  offsetBytes: number;
-  dataBytes: number;
-}): Buffer {
-  const buffer = Buffer.allocUnsafe(READ_CHUNK_HEADER_BYTES);
+export function encodeReadChunkHeader(
+  chunk: {
+    handle: bigint;
+    offsetBytes: number;
+    dataBytes: number;
+  },
+  into?: Buffer,
+): Buffer {
+  const buffer = into ?? Buffer.allocUnsafe(READ_CHUNK_HEADER_BYTES);
+  assert.equal(buffer.length, READ_CHUNK_HEADER_BYTES);
   writeStructuredHeader(buffer, {
     flags: ReplyFlag.DONE,
     type: ReplyType.OFFSET_DATA,

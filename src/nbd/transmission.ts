@@ -14,7 +14,7 @@
 import assert from "node:assert/strict";
 import { isGsnapError } from "../errors/gsnap-error.js";
 import { allocationExtents, tracksOf } from "./block-status.js";
-import { BufferPool } from "./buffer-pool.js";
+import { BufferPool, HEADER_ROOM_BYTES } from "./buffer-pool.js";
 import { Errno, errnoOf } from "./errno.js";
 import type { Session } from "./handshake.js";
 import type { HostVolumes } from "./host-volumes.js";
@@ -27,9 +27,13 @@ import {
   encodeErrorChunk,
   encodeReadChunkHeader,
   encodeSimpleReply,
+  READ_CHUNK_HEADER_BYTES,
   type Request,
+  SIMPLE_REPLY_BYTES,
 } from "./transmission-codec.js";
 import { type StoreWrite, WriteBatch } from "./write-batch.js";
+
+assert.ok(READ_CHUNK_HEADER_BYTES <= HEADER_ROOM_BYTES, "the pool counts a read's header as room");
 
 /** Where replies go: the parts of one reply are sent together and in order. */
 export interface ReplySink {
@@ -133,10 +137,17 @@ export class Transmission {
     const range = { offsetBytes: request.offsetBytes, lengthBytes: request.lengthBytes };
     switch (request.type) {
       case Command.READ: {
-        const buffer = this.readBuffers.take(range.lengthBytes);
-        running.release = () => this.readBuffers.give(buffer);
-        this.store.read(this.volser, range, buffer).then(
-          (data) => this.replyRead(running, data),
+        // One pooled buffer holds the reply's header and then its data: the reply leaves as one
+        // piece, and nothing is allocated for it.
+        const headerBytes = this.session.structuredReplies
+          ? READ_CHUNK_HEADER_BYTES
+          : SIMPLE_REPLY_BYTES;
+        const pooled = this.readBuffers.take(HEADER_ROOM_BYTES + range.lengthBytes);
+        running.release = () => this.readBuffers.give(pooled);
+        const buffer = pooled.subarray(HEADER_ROOM_BYTES - headerBytes);
+        const into = pooled.subarray(HEADER_ROOM_BYTES);
+        this.store.read(this.volser, range, into).then(
+          (data) => this.replyRead(running, { buffer, headerBytes, data }),
           (error) => this.failWith([running], error),
         );
         return;
@@ -185,12 +196,22 @@ export class Transmission {
     );
   }
 
-  private replyRead(running: Running, data: Buffer): void {
+  /** Replies to a read whose data is in `buffer` after `headerBytes` (or, if not, in `data`). */
+  private replyRead(
+    running: Running,
+    read: { buffer: Buffer; headerBytes: number; data: Buffer },
+  ): void {
+    const { buffer, headerBytes, data } = read;
     const { handle, offsetBytes } = running.request;
-    const header = this.session.structuredReplies
-      ? encodeReadChunkHeader({ handle, offsetBytes, dataBytes: data.length })
-      : encodeSimpleReply({ error: 0, handle });
-    this.reply(running, [header, data], true);
+    const inPlace =
+      data.buffer === buffer.buffer && data.byteOffset === buffer.byteOffset + headerBytes;
+    const header = inPlace ? buffer.subarray(0, headerBytes) : Buffer.allocUnsafe(headerBytes);
+    if (this.session.structuredReplies) {
+      encodeReadChunkHeader({ handle, offsetBytes, dataBytes: data.length }, header);
+    } else {
+      encodeSimpleReply({ error: 0, handle }, header);
+    }
+    this.reply(running, inPlace ? [buffer] : [header, data], true);
   }
 
   private replyBlockStatus(running: Running): void {

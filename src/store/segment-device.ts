@@ -214,9 +214,9 @@ export class SegmentDevice implements ChunkDevice {
     let bytes = 0;
     for (const read of reads) bytes += read.location.lengthBytes;
     if (this.syncReads.allows(bytes)) {
-      const start = process.hrtime.bigint();
+      const startMs = performance.now();
       this.readMany(reads);
-      this.syncReads.record(bytes, Number(process.hrtime.bigint() - start));
+      this.syncReads.record(bytes, Math.round((performance.now() - startMs) * 1e6));
       return;
     }
     await Promise.all(adjacentRuns(reads).map((run) => this.readRunAsync(run)));

@@ -2,7 +2,9 @@
 // every run are appended to the chunk device with one call (one writev per segment), recorded in
 // the catalog, and mapped with one walk of the volume's mapping tree, so each leaf is written
 // once per batch however scattered the tracks (a resync's out-of-sync tracks are). Their
-// checksums were verified by the caller (the link checked each track) and are not computed again.
+// checksums were verified by the caller (the link checked each track) and are not computed again;
+// their block checksums (checksum.ts), which the link does not carry, are: a second pass over the
+// bytes on this side, the price of 4 KiB host reads that read 4 KiB.
 
 import { GsnapError } from "../errors/gsnap-error.js";
 import type { ChunkImage, ChunkLocation } from "./chunk-device.js";
