@@ -156,37 +156,24 @@ export function resolveConfig(fromFile: ServeSettings, fromFlags: ServeSettings)
     logLevel: merged.logLevel,
     syncTimeoutMs: checkSyncTimeout(merged.syncTimeout),
     chunks: resolveChunks(merged),
-    journalBytes: checkJournalMib(merged.journalMib),
-    spaceReserveBytes: checkSpaceReserve(merged.spaceReserveMib),
+    journalBytes: checkMib(merged.journalMib, JOURNAL_MIB),
+    spaceReserveBytes: checkMib(merged.spaceReserveMib, SPACE_RESERVE_MIB),
   };
 }
 
 /** At least 16 MiB (one journal file); at most 16 GiB, which replay would take long to read. */
-const MIN_JOURNAL_MIB = 16;
-const MAX_JOURNAL_MIB = 16_384;
-
-function checkJournalMib(value: unknown): number {
-  // Only a number or the text of one: Number(true) or Number([5]) would pass for one.
-  const mib = typeof value === "number" || typeof value === "string" ? Number(value) : Number.NaN;
-  if (!Number.isInteger(mib) || mib < MIN_JOURNAL_MIB || mib > MAX_JOURNAL_MIB) {
-    throw new GsnapError(
-      "REQUEST_INVALID",
-      `Cannot use --journal-mib "${String(value)}": use a whole number of MiB from ${MIN_JOURNAL_MIB} to ${MAX_JOURNAL_MIB}`,
-    );
-  }
-  return mib * 1024 * 1024;
-}
-
+const JOURNAL_MIB = { flag: "--journal-mib", min: 16, max: 16_384 };
 /** A reserve past 64 GiB would keep more from the data than a collector ever needs. */
-const MAX_SPACE_RESERVE_MIB = 65_536;
+const SPACE_RESERVE_MIB = { flag: "--space-reserve-mib", min: 0, max: 65_536 };
 
-function checkSpaceReserve(value: string | number): number {
+/** A whole number of MiB within limits, in bytes. */
+function checkMib(value: unknown, limits: { flag: string; min: number; max: number }): number {
   // Only a number or the text of one: Number(true) or Number([5]) would pass for one.
   const mib = typeof value === "number" || typeof value === "string" ? Number(value) : Number.NaN;
-  if (!Number.isInteger(mib) || mib < 0 || mib > MAX_SPACE_RESERVE_MIB) {
+  if (!Number.isInteger(mib) || mib < limits.min || mib > limits.max) {
     throw new GsnapError(
       "REQUEST_INVALID",
-      `Cannot use space reserve "${value}": give whole MiB from 0 to ${MAX_SPACE_RESERVE_MIB}`,
+      `Cannot use ${limits.flag} "${String(value)}": use a whole number of MiB from ${limits.min} to ${limits.max}`,
     );
   }
   return mib * 1024 * 1024;
