@@ -285,6 +285,10 @@ export class ObjectSegmentDevice implements ChunkDevice {
     else this.remoteSegments.remove(segment);
   }
 
+  settled(): Promise<void> {
+    return this.local.settled();
+  }
+
   close(): void {
     // Uploads under way finish or not: their staging files stay and go up at the next open.
     this.closed = true;
@@ -298,16 +302,19 @@ export class ObjectSegmentDevice implements ChunkDevice {
    * object store (or removed): what a benchmark or an operator waits for before counting the data
    * off this machine.
    */
-  drained(): Promise<void> {
+  async drained(): Promise<void> {
     for (const segment of this.local.activeSegments()) this.local.seal(segment);
     const segments = new Set(this.local.segmentSizes().keys());
-    if (segments.size === 0 || this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.waiters.push({ segments, resolve });
-      // Someone waits: the timer keeps the process alive until the uploads are done.
-      this.timer.ref();
-      this.tick();
-    });
+    if (segments.size > 0 && !this.closed) {
+      await new Promise<void>((resolve) => {
+        this.waiters.push({ segments, resolve });
+        // Someone waits: the timer keeps the process alive until the uploads are done.
+        this.timer.ref();
+        this.tick();
+      });
+    }
+    // The staging files of the uploaded segments are deleted in the background.
+    await this.local.settled();
   }
 
   stats(): ObjectDeviceStats {

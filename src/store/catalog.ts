@@ -32,6 +32,9 @@ const NODE_HEADER_BYTES = 8;
 const NODE_BYTES = NODE_HEADER_BYTES + FANOUT * 8;
 /** A chunk record without block checksums; with them, 4 bytes per block follow. */
 const CHUNK_RECORD_BYTES = 32;
+/** Where a chunk record keeps its reference count (u32) and its checksum (u64), little-endian. */
+const CHUNK_REFS_OFFSET = 4;
+const CHUNK_HASH_OFFSET = 24;
 /** log2 of CHECKSUM_BLOCK_BYTES, as a chunk record states the size of its blocks. */
 const CHECKSUM_BLOCK_SHIFT = Math.log2(CHECKSUM_BLOCK_BYTES);
 
@@ -242,22 +245,35 @@ export class Catalog implements NodeStore {
     return stored === undefined ? undefined : decodeChunkRecord(stored);
   }
 
+  /** The chunk's checksum without decoding the rest of its record: what GSC compares, per track. */
+  chunkHash(id: number): bigint | undefined {
+    return this.chunks.getBinaryFast(id)?.readBigUInt64LE(CHUNK_HASH_OFFSET);
+  }
+
+  // A shared leaf copied on write retains each of its 512 chunks, and a dropped one releases them:
+  // the reference count is changed in the record's bytes, not decoded and encoded again.
   retainChunk(id: number): void {
-    const chunk = this.getChunk(id);
-    assert.ok(chunk !== undefined, `chunk ${id} exists before it is retained`);
-    this.putChunk(id, { ...chunk, refs: chunk.refs + 1 });
+    const stored = this.chunks.getBinaryFast(id);
+    if (stored === undefined) assert.fail(`chunk ${id} exists before it is retained`);
+    const record = copyOfStored(stored);
+    record.writeUInt32LE(record.readUInt32LE(CHUNK_REFS_OFFSET) + 1, CHUNK_REFS_OFFSET);
+    this.chunks.putSync(id, record);
   }
 
   releaseChunk(id: number): void {
-    const chunk = this.getChunk(id);
-    assert.ok(chunk !== undefined && chunk.refs >= 1, `chunk ${id} has a reference to release`);
-    if (chunk.refs > 1) {
-      this.putChunk(id, { ...chunk, refs: chunk.refs - 1 });
+    const stored = this.chunks.getBinaryFast(id);
+    const refs = stored?.readUInt32LE(CHUNK_REFS_OFFSET) ?? 0;
+    if (stored === undefined || refs < 1) assert.fail(`chunk ${id} has a reference to release`);
+    if (refs > 1) {
+      const record = copyOfStored(stored);
+      record.writeUInt32LE(refs - 1, CHUNK_REFS_OFFSET);
+      this.chunks.putSync(id, record);
       return;
     }
+    const location = decodeChunkRecord(stored).location;
     this.chunks.removeSync(id);
-    this.addLive(chunk.location, -1);
-    this.segmentChunks.removeSync(segmentKey(chunk.location));
+    this.addLive(location, -1);
+    this.segmentChunks.removeSync(segmentKey(location));
   }
 
   /** Points a chunk at its new place after the collector copied it. */
@@ -487,15 +503,25 @@ function encodeChunkRecord(chunk: ChunkRecord): Buffer {
   }
   const buffer = Buffer.alloc(CHUNK_RECORD_BYTES + (sums?.length ?? 0));
   buffer.writeUInt32LE(chunk.location.segment, 0);
-  buffer.writeUInt32LE(chunk.refs, 4);
+  buffer.writeUInt32LE(chunk.refs, CHUNK_REFS_OFFSET);
   buffer.writeUIntLE(chunk.location.offsetBytes, 8, 6);
   buffer.writeUInt32LE(chunk.location.lengthBytes, 16);
-  buffer.writeBigUInt64LE(chunk.hash, 24);
+  buffer.writeBigUInt64LE(chunk.hash, CHUNK_HASH_OFFSET);
   if (sums !== undefined) {
     buffer[14] = CHECKSUM_BLOCK_SHIFT;
     sums.copy(buffer, CHUNK_RECORD_BYTES);
   }
   return buffer;
+}
+
+/**
+ * A copy of a value lmdb-js read into its reused buffer (whose `length` it sets to the value's),
+ * to be changed and put back.
+ */
+function copyOfStored(stored: Buffer): Buffer {
+  const copy = Buffer.allocUnsafe(stored.length);
+  copy.set(new Uint8Array(stored.buffer, stored.byteOffset, stored.length));
+  return copy;
 }
 
 /** Decodes a record; the block checksums are copied out of `buffer`, which LMDB reuses. */
@@ -507,8 +533,8 @@ function decodeChunkRecord(buffer: Buffer): ChunkRecord {
     offsetBytes: buffer.readUIntLE(8, 6),
     lengthBytes,
   };
-  const refs = buffer.readUInt32LE(4);
-  const hash = buffer.readBigUInt64LE(24);
+  const refs = buffer.readUInt32LE(CHUNK_REFS_OFFSET);
+  const hash = buffer.readBigUInt64LE(CHUNK_HASH_OFFSET);
   if (shift === 0) {
     assert.equal(buffer.length, CHUNK_RECORD_BYTES);
     return { location, refs, hash };

@@ -103,5 +103,10 @@ export interface ChunkDevice {
   cut(segment: number, sizeBytes: number): boolean;
   /** Deletes a segment whose chunks are all dead or moved (once its reads under way are done). */
   removeSegment(segment: number): void;
+  /**
+   * Resolves once the I/O that cut() and removeSegment() left running in the background (file
+   * blocks freed on the thread pool) has ended: close() must not run under it.
+   */
+  settled(): Promise<void>;
   close(): void;
 }

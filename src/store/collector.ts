@@ -6,8 +6,9 @@
 //    drops them. Deleting a volume is therefore O(1), and its space comes back in the background.
 // 2. Compaction: the segment compaction-plan.ts chooses (the emptiest worth it; an active one is
 //    sealed first) has its live chunks (found through the catalog's segment index, not by reading
-//    the segment) copied to the active segment a window at a time, from its end, and is cut behind
-//    each window, so that space comes back step by step and a step needs room for one window only.
+//    the segment) copied to the active segment a window at a time, from its end (read and written
+//    on the thread pool, then recorded in one change), and is cut behind each window, so that
+//    space comes back step by step and a step needs room for one window only.
 //    Once none is live, the segment's record goes and its file is deleted.
 //
 // The collector is pressed (compacts harder, and only what fits) from the moment the store reports
@@ -139,7 +140,13 @@ export class Collector {
     this.totals.segmentsRemoved += 1;
   }
 
-  /** Moves the last window of the segment's live chunks and cuts it behind them. */
+  /**
+   * Moves the last window of the segment's live chunks and cuts it behind them. The window is read
+   * and verified on the thread pool and appended in the background, and only then does a change
+   * point each chunk at its copy: the event loop and the catalog's write transaction never wait
+   * for the window's I/O. A chunk released (or moved) meanwhile keeps its place, and its copy is
+   * dead bytes for a later compaction: chunk ids are never reused, so a place names one chunk.
+   */
   private async compactWindow(segment: number): Promise<boolean> {
     const { catalog, device } = this.parts;
     const maxBytes = windowBytes(this.room());
@@ -151,30 +158,37 @@ export class Collector {
       this.compaction = undefined;
       return true;
     }
-    // A remote device fetches the window's chunks first, so the change finds them at hand; a
-    // local one has them, and the lookups would be wasted.
-    if (device.remote) {
-      await device.fetch(ids.flatMap((id) => catalog.getChunk(id)?.location ?? []));
+    const window = ids.flatMap((id) => {
+      const chunk = catalog.getChunk(id);
+      if (chunk === undefined || chunk.location.segment !== segment) return [];
+      return [{ id, chunk, data: Buffer.allocUnsafe(chunk.location.lengthBytes) }];
+    });
+    await device.readManyAsync(
+      window.map(({ chunk, data }) => ({ location: chunk.location, target: data })),
+    );
+    for (const { id, chunk, data } of window) {
+      if (chunkChecksum(data) !== chunk.hash) {
+        throw new GsnapError(
+          "CHUNK_CORRUPT",
+          `Cannot compact segment ${segment}: chunk ${id} fails its checksum`,
+        );
+      }
     }
+    const { locations, written } = device.appendAsync(
+      window.map(({ id, chunk, data }) => ({ id, hash: chunk.hash, data })),
+    );
+    await written;
     const { moved, endBytes } = await this.options.change(() => {
       let count = 0;
-      for (const id of ids) {
-        // A change that ran since the list was read may have released or moved the chunk.
-        const chunk = catalog.getChunk(id);
-        if (chunk === undefined || chunk.location.segment !== segment) continue;
-        const data = Buffer.allocUnsafe(chunk.location.lengthBytes);
-        device.readInto(chunk.location, data, 0);
-        if (chunkChecksum(data) !== chunk.hash) {
-          throw new GsnapError(
-            "CHUNK_CORRUPT",
-            `Cannot compact segment ${segment}: chunk ${id} fails its checksum`,
-          );
-        }
-        const [location] = device.append([{ id, hash: chunk.hash, data }]);
+      window.forEach(({ id, chunk }, i) => {
+        const now = catalog.getChunk(id);
+        if (now?.location.segment !== segment) return;
+        if (now.location.offsetBytes !== chunk.location.offsetBytes) return;
+        const location = locations[i];
         catalog.recordSegmentEnd(location.segment, location.offsetBytes + location.lengthBytes);
         catalog.moveChunk(id, location);
         count += 1;
-      }
+      });
       // Every append placed in the segment before it was sealed has had its change by now: the
       // bytes past its last live chunk are dead.
       const end = catalog.segmentEnd(segment);

@@ -60,6 +60,9 @@ export class SegmentDevice implements ChunkDevice {
   private readonly busy = new Map<number, number>();
   /** Segments to remove once their reads and writes under way are done. */
   private readonly doomed = new Set<number>();
+  /** Background cuts, deletes and writebacks under way, and who waits for them to end. */
+  private background = 0;
+  private readonly settledWaiters: (() => void)[] = [];
   /** The segment each lane appends to (0: none yet). Lane 0 takes synchronous appends. */
   private readonly lanes: number[] = new Array(LANES).fill(0);
   private nextSegment: number;
@@ -373,12 +376,17 @@ export class SegmentDevice implements ChunkDevice {
     const fd = this.fds.get(segment);
     if (fd === undefined || this.isBusy(segment)) return false;
     if (sizeBytes >= this.segmentSize(segment)) return true;
-    try {
-      fs.ftruncateSync(fd, sizeBytes);
-    } catch (error) {
-      throw deviceError(`cut segment ${segment}`, error);
-    }
+    // Freeing a file's blocks takes the filesystem milliseconds: it runs on the thread pool, the
+    // segment held so that it is not removed (its descriptor closed) meanwhile. A cut that fails
+    // leaves dead bytes that the next open cuts (it keeps the size the catalog recorded).
     this.sizes.set(segment, sizeBytes);
+    this.hold(segment);
+    this.inBackground((finished) =>
+      fs.ftruncate(fd, sizeBytes, () => {
+        this.done(segment);
+        finished();
+      }),
+    );
     return true;
   }
 
@@ -390,12 +398,24 @@ export class SegmentDevice implements ChunkDevice {
       return;
     }
     const fd = this.fds.get(segment);
-    if (fd !== undefined) fs.closeSync(fd);
     this.fds.delete(segment);
     this.sizes.delete(segment);
     this.unsynced.delete(segment);
     this.unwritten.delete(segment);
-    fs.rmSync(this.fileOf(segment), { force: true });
+    // Deleting a file of tens of MiB takes the filesystem milliseconds: it runs on the thread
+    // pool. Nothing names the segment any more (numbers are not reused); a file left by a crash
+    // or a failed delete is removed at the next open, since the catalog does not record it.
+    const file = this.fileOf(segment);
+    this.inBackground((finished) => {
+      const remove = () => fs.rm(file, { force: true }, finished);
+      if (fd === undefined) remove();
+      else fs.close(fd, remove);
+    });
+  }
+
+  settled(): Promise<void> {
+    if (this.background === 0) return Promise.resolve();
+    return new Promise((resolve) => this.settledWaiters.push(resolve));
   }
 
   close(): void {
@@ -499,7 +519,25 @@ export class SegmentDevice implements ChunkDevice {
     const fd = this.fds.get(segment);
     if (fd === undefined) return;
     this.hold(segment);
-    fs.fdatasync(fd, () => this.done(segment));
+    this.inBackground((finished) =>
+      fs.fdatasync(fd, () => {
+        this.done(segment);
+        finished();
+      }),
+    );
+  }
+
+  /**
+   * Starts I/O that nobody awaits (a cut, a delete, an early writeback); settled() waits for it,
+   * so that close() never closes a descriptor under it. Its errors are ignored by design: see the
+   * callers.
+   */
+  private inBackground(start: (finished: () => void) => void): void {
+    this.background += 1;
+    start(() => {
+      this.background -= 1;
+      if (this.background === 0) for (const resolve of this.settledWaiters.splice(0)) resolve();
+    });
   }
 
   /** One background read, write or sync of the segment begins: it is not removed meanwhile. */

@@ -512,7 +512,7 @@ describe("store on a device whose chunks must be fetched", () => {
     expect(device.notLocal).toBe(0);
   });
 
-  it("gives up with OBJECT_STORE_UNAVAILABLE when the chunks a collector step moves keep leaving before its change runs, changing nothing", async () => {
+  it("compacts through background reads: a collector step never needs chunks at hand in its change", async () => {
     let device: ForgetfulDevice | undefined;
     const store = await openStore(tempDir(), {
       device: (committedSizes) => {
@@ -526,8 +526,11 @@ describe("store on a device whose chunks must be fetched", () => {
     await store.write("VOL001", { offsetBytes: 0, data: kept });
     await store.write("VOL001", { offsetBytes: TRACK, data: pattern(3 * TRACK, 6) });
     await store.write("VOL001", { offsetBytes: TRACK, data: pattern(3 * TRACK, 7) });
+    // Fetches that bring nothing: a step that read its window inside its change would fail.
     (device as ForgetfulDevice).ignoredFetches = 100;
-    expect(await codeOf(() => store.collectGarbage())).toBe("OBJECT_STORE_UNAVAILABLE");
+    const totals = await store.collectGarbage();
+    expect(totals.chunksMoved).toBeGreaterThan(0);
+    expect((device as ForgetfulDevice).notLocal).toBe(0);
     (device as ForgetfulDevice).ignoredFetches = 0;
     expect((await track0(store)).equals(kept)).toBe(true);
     expect((await store.check()).problems).toEqual([]);

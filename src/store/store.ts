@@ -158,7 +158,7 @@ export class Store {
     this.unlock = parts.unlock;
     this.journal.onFull = () => this.startMerging();
     this.collector = new Collector(this.parts, {
-      change: (fn) => this.change(fn, undefined, { reads: true }),
+      change: (fn) => this.change(fn),
       shortOfSpace: () => this.space.mode === "full",
       freeBytes: () => this.space.freeBytes(),
     });
@@ -238,6 +238,7 @@ export class Store {
     } catch (error) {
       failure = { error };
     }
+    await this.parts.device.settled();
     this.journal.close();
     this.parts.device.close();
     await this.parts.catalog.close();
@@ -564,6 +565,8 @@ export class Store {
     this.collecting = run.catch(noop);
     try {
       await run;
+      // The space of what it cut and removed is back once the device has freed it.
+      await this.parts.device.settled();
     } finally {
       this.collecting = undefined;
       this.space.tryResume();

@@ -172,6 +172,10 @@ export class MemoryDevice implements ChunkDevice {
     this.sizes.delete(segment);
   }
 
+  async settled(): Promise<void> {
+    // Nothing runs in the background.
+  }
+
   close(): void {}
 
   private start(segment: number): void {
