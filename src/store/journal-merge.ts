@@ -32,11 +32,14 @@ export interface PreparedMerge {
 /**
  * Reads the tracks the claim touches, applies its entries and starts appending the images. Run it
  * once every change asked for before the claim has settled, so that what it reads is current.
+ * The images are built in `slab(bytes)`, a buffer the caller keeps until the merge has settled
+ * and then reuses, rather than one new buffer per track for the collector to find.
  */
 export async function prepareMerge(
   parts: StoreParts,
   journal: Journal,
   claim: MergeClaim,
+  slab: (bytes: number) => Buffer,
 ): Promise<PreparedMerge> {
   const byVolume = new Map<string, JournalEntry[]>();
   for (const entry of claim.entries) {
@@ -44,11 +47,10 @@ export async function prepareMerge(
     if (list === undefined) byVolume.set(entry.volser, [entry]);
     else list.push(entry);
   }
-  const volumes: MergedVolume[] = [];
-  for (const [volser, entries] of byVolume) {
+  const loads = [...byVolume].flatMap(([volser, entries]) => {
     const volume = parts.catalog.getVolume(volser);
     const live = entries.filter((entry) => entry.incarnation === incarnationOf(volume));
-    if (volume === undefined || live.length === 0) continue;
+    if (volume === undefined || live.length === 0) return [];
     const loaded = byTrack(
       live.map((entry) => ({
         entry,
@@ -56,18 +58,33 @@ export async function prepareMerge(
       })),
     );
     const tracks = [...loaded.keys()].sort((a, b) => a - b);
-    const images = await readTrackImages(parts, volume, tracks);
-    const size = volume.geometry.trackSizeBytes;
+    const incarnation = incarnationOf(volume);
+    return [{ volser, incarnation, loaded, tracks, size: volume.geometry.trackSizeBytes }];
+  });
+  const images = slab(loads.reduce((sum, load) => sum + load.tracks.length * load.size, 0));
+  let used = 0;
+  const volumes: MergedVolume[] = [];
+  for (const { volser, incarnation, loaded, tracks, size } of loads) {
+    // Looked up again after the reads of the volumes before: its tree may have changed since.
+    const volume = parts.catalog.getVolume(volser);
+    if (volume === undefined || incarnationOf(volume) !== incarnation) continue;
+    const read = await readTrackImages(
+      parts,
+      volume,
+      tracks,
+      images.subarray(used, used + tracks.length * size),
+    );
+    used += tracks.length * size;
     const base = new Float64Array(tracks.length);
     const runs = tracks.map((track, i) => {
-      const read = images.get(track) as { chunkId: number; image: Buffer };
-      base[i] = read.chunkId;
-      applyEntries(read.image, track * size, size, loaded.get(track) ?? []);
-      const data = isZeroImage(read.image) ? undefined : read.image;
+      const { chunkId, image } = read.get(track) as { chunkId: number; image: Buffer };
+      base[i] = chunkId;
+      applyEntries(image, track * size, size, loaded.get(track) ?? []);
+      const data = isZeroImage(image) ? undefined : image;
       return { firstTrack: track, tracks: [{ data, checksum: data ? chunkChecksum(data) : 0n }] };
     });
     const prepared = prepareTrackWrites(parts, volume, runs);
-    volumes.push({ volser, incarnation: incarnationOf(volume), base, prepared });
+    volumes.push({ volser, incarnation, base, prepared });
   }
   const written = Promise.all(volumes.map((volume) => volume.prepared.written)).then(() => {});
   return { throughSeq: claim.throughSeq, volumes, written };

@@ -143,6 +143,8 @@ export class Store {
   private merges: Promise<void> = Promise.resolve();
   private mergerTimer: NodeJS.Timeout | undefined;
   private merging: Promise<void> | undefined;
+  /** The buffer merges build their images in, one merge at a time (see mergeOnce). */
+  private mergeSlab: Buffer | undefined;
   private lastAppendAt = 0;
   private mergeIdleMs: number | false = false;
   private closed = false;
@@ -726,12 +728,19 @@ export class Store {
     if (claim === undefined) return false;
     try {
       await before;
-      const merge = await prepareMerge(this.parts, this.journal, claim);
+      const merge = await prepareMerge(this.parts, this.journal, claim, (bytes) => {
+        if (this.mergeSlab === undefined || this.mergeSlab.length < bytes) {
+          this.mergeSlab = Buffer.allocUnsafe(bytes);
+        }
+        return this.mergeSlab;
+      });
       // The merged images must be durable before a commit that says their entries are merged
       // can be: the journal gives their space back once the commit is.
       const durable = merge.written.then(() => this.parts.device.sync());
       await this.change(() => commitMerge(this.parts, merge), durable, { reads: true });
     } catch (error) {
+      // Appends of a failed merge may still be reading its slab: the next merge takes a new one.
+      this.mergeSlab = undefined;
       index.unclaim(from);
       throw error;
     }

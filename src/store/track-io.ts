@@ -134,17 +134,23 @@ export async function readTrackImages(
   parts: StoreParts,
   volume: VolumeRecord,
   tracks: readonly number[],
+  into?: Buffer,
 ): Promise<TrackImages> {
   const trackSizeBytes = volume.geometry.trackSizeBytes;
+  assert.ok(
+    into === undefined || into.length >= tracks.length * trackSizeBytes,
+    "the images fit the buffer given",
+  );
   const images: TrackImages = new Map();
   const reads: { location: ChunkLocation; target: Buffer; hash: bigint; track: number }[] = [];
-  for (const track of tracks) {
+  for (const [i, track] of tracks.entries()) {
     const [chunkId] = lookup(parts.catalog, treeOf(volume), { firstTrack: track, count: 1 });
     const chunk = chunkId === NONE ? undefined : parts.catalog.getChunk(chunkId);
     const image =
-      chunk === undefined ? Buffer.alloc(trackSizeBytes) : Buffer.allocUnsafe(trackSizeBytes);
-    if (chunk !== undefined)
-      reads.push({ location: chunk.location, target: image, hash: chunk.hash, track });
+      into?.subarray(i * trackSizeBytes, (i + 1) * trackSizeBytes) ??
+      Buffer.allocUnsafe(trackSizeBytes);
+    if (chunk === undefined) image.fill(0);
+    else reads.push({ location: chunk.location, target: image, hash: chunk.hash, track });
     images.set(track, { chunkId: chunk === undefined ? NONE : chunkId, image });
   }
   await parts.device.readManyAsync(reads);
