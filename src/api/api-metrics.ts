@@ -110,6 +110,21 @@ export class ApiMetrics {
       (store) => (store.usage().space === "full" ? 1 : 0),
     );
     this.storeGauge(
+      "gsnap_journal_entries",
+      "Small writes and zeroes in the write-back journal not yet merged into track chunks",
+      (store) => store.usage().journal.entries,
+    );
+    this.storeGauge(
+      "gsnap_journal_used_bytes",
+      "Bytes of the write-back journal's files in use (writes wait for merges at its capacity)",
+      (store) => store.usage().journal.usedBytes,
+    );
+    this.storeGauge(
+      "gsnap_journal_capacity_bytes",
+      "The write-back journal's capacity (--journal-mib)",
+      (store) => store.usage().journal.capacityBytes,
+    );
+    this.storeGauge(
       "gsnap_volumes",
       "Volumes defined on this storage system",
       (store) => store.usage().volumes,

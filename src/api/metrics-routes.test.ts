@@ -10,6 +10,9 @@ const METRIC_NAMES = [
   "gsnap_store_segment_bytes",
   "gsnap_store_live_bytes",
   "gsnap_store_disk_full",
+  "gsnap_journal_entries",
+  "gsnap_journal_used_bytes",
+  "gsnap_journal_capacity_bytes",
   "gsnap_volumes",
   "gsnap_volume_allocated_bytes",
   "process_cpu_user_seconds_total",
@@ -40,6 +43,9 @@ describe("GET /metrics", () => {
     expect(first).toMatch(new RegExp(`^gsnap_store_segment_bytes ${usage.segmentBytes}$`, "m"));
     expect(first).toMatch(new RegExp(`^gsnap_store_live_bytes ${usage.liveBytes}$`, "m"));
     expect(first).toMatch(/^gsnap_store_disk_full 0$/m);
+    expect(first).toMatch(
+      new RegExp(`^gsnap_journal_capacity_bytes ${usage.journal.capacityBytes}$`, "m"),
+    );
     expect(first).toMatch(
       new RegExp(
         `^gsnap_volume_allocated_bytes\\{volser="VOL001"\\} ${3 * TRACK_SIZE_BYTES}$`,

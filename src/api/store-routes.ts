@@ -36,8 +36,19 @@ const STATS_SCHEMA = {
           description:
             "full: the disk filled up; writes, snaps and new volumes get NO_SPACE until the collector has given space back",
         },
+        journal: {
+          type: "object",
+          description:
+            "the write-back journal: small writes not yet merged into track chunks, and its files",
+          properties: {
+            entries: { type: "integer" },
+            usedBytes: { type: "integer" },
+            capacityBytes: { type: "integer" },
+          },
+          required: ["entries", "usedBytes", "capacityBytes"],
+        },
       },
-      required: ["volumes", "segments", "segmentBytes", "liveBytes", "collector", "space"],
+      required: ["volumes", "segments", "segmentBytes", "liveBytes", "collector", "space", "journal"],
     },
   },
   required: ["volumes", "store"],

@@ -58,6 +58,10 @@ describe("the write-back journal", () => {
     const piece = pattern(4_096, 1);
     await store.write("VOL001", { offsetBytes: 3 * TRACK + 8_192, data: piece });
     expect(store.usage().liveBytes).toBe(0);
+    const journaled = store.usage().journal;
+    expect(journaled.entries).toBe(1);
+    expect(journaled.usedBytes).toBe(RECORD_HEADER_BYTES + piece.length);
+    expect(journaled.capacityBytes).toBeGreaterThan(journaled.usedBytes);
     const expected = Buffer.alloc(TRACK);
     piece.copy(expected, 8_192);
     expect((await readTrack(store, 3)).equals(expected)).toBe(true);
@@ -69,6 +73,7 @@ describe("the write-back journal", () => {
     ]);
     expect((await store.check()).problems).toEqual([]);
     expect(store.usage().liveBytes).toBeGreaterThanOrEqual(TRACK);
+    expect(store.usage().journal.entries).toBe(0);
     expect((await readTrack(store, 3)).equals(expected)).toBe(true);
   });
 

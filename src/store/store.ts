@@ -102,6 +102,16 @@ export interface StoreUsage {
   readonly collector: CollectorTotals;
   /** "full" while requests that add data are refused for want of space (space-reserve.ts). */
   readonly space: "room" | "full";
+  readonly journal: JournalUsage;
+}
+
+/** The write-back journal: what it holds that is not merged into chunks yet, and its size. */
+export interface JournalUsage {
+  /** Journaled writes and zeroes not yet merged. */
+  readonly entries: number;
+  /** Bytes of its files in use, merged records included until their file is given back. */
+  readonly usedBytes: number;
+  readonly capacityBytes: number;
 }
 
 /**
@@ -600,6 +610,11 @@ export class Store {
       liveBytes,
       collector: { ...this.collector.totals },
       space: this.space.mode,
+      journal: {
+        entries: this.journal.index.size,
+        usedBytes: this.journal.usedBytes,
+        capacityBytes: this.journal.capacityBytes,
+      },
     };
   }
 
