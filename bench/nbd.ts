@@ -2,7 +2,9 @@
 // file on the same disk, in one run: nbdcopy of 2 GiB from a file into the export (with and
 // without --flush, into fresh space on both sides) and from the export to null:; 4 KiB random
 // reads, writes and a 70/30 mix with 16 in flight through two clients, libnbd's Python binding
-// and fio's NBD engine (bench/nbd-random.ts); the server's peak RSS. Prints a table of medians:
+// and fio's NBD engine (bench/nbd-random.ts), each from a settled store, gsnap's CPU counted until
+// the journal has merged what the run wrote; reads right after writes, while those merge; the
+// server's peak RSS. Prints a table of medians:
 // each side's rate, the ratio, and the CPU each server spent (per GiB copied, per operation), the
 // figure that noise from other work on the machine disturbs least.
 //
@@ -54,33 +56,40 @@ const QUIET_POLL_MS = 500;
 const QUIET_MAX_MS = 120_000;
 
 /**
- * Waits until the server's collector has done nothing for one poll: a deleted volume's space
- * comes back in the background, and its CPU would count against the measure that follows.
+ * Waits until the server has merged its write-back journal and its collector has done nothing for
+ * one poll: merges and the space a deleted volume held come back in the background, and their CPU
+ * would count against the measure that follows.
  */
-async function collectorQuiet(server: ServeProcess): Promise<void> {
+async function settled(server: ServeProcess): Promise<void> {
   let last = "";
   const started = Date.now();
   while (Date.now() - started < QUIET_MAX_MS) {
     const response = await fetch(`${server.apiUrl}/v1/stats`, {
       headers: { authorization: `Bearer ${server.token}` },
     });
-    const { store } = (await response.json()) as { store: { collector: unknown } };
+    const { store } = (await response.json()) as {
+      store: { collector: unknown; journal: { entries: number } };
+    };
     const totals = JSON.stringify(store.collector);
-    if (totals === last) return;
+    if (store.journal.entries === 0 && totals === last) return;
     last = totals;
     await new Promise((resolve) => setTimeout(resolve, QUIET_POLL_MS));
   }
 }
 
-/** Runs `work`, adding its result and the CPU seconds the server `pid` spent under `key`. */
+/**
+ * Runs `work`, adding its result and the CPU seconds the server `pid` spent under `key`: until
+ * `settle` resolves after it, where given, so that a write's CPU includes merging it.
+ */
 async function measured(
   add: Add,
   key: string,
-  options: { pid: number | undefined; work: () => Promise<number> },
+  options: { pid: number | undefined; work: () => Promise<number>; settle?: () => Promise<void> },
 ): Promise<void> {
   assert(options.pid !== undefined, "a measured server has started");
   const before = cpuSeconds(options.pid);
   add(key, await options.work());
+  await options.settle?.();
   add(`${key}Cpu`, cpuSeconds(options.pid) - before);
 }
 
@@ -123,22 +132,42 @@ async function main(): Promise<void> {
         await measured(add, `writeFlush${side}`, { pid, work: copy(["--flush", source, uri]) });
         await run("sync", []);
       }
-      await collectorQuiet(server);
+      await settled(server);
       for (const { side, uri, pid } of sides) {
         await measured(add, `read${side}`, { pid, work: copy([uri, "null:"]) });
       }
     }
+    // Each random run starts on a settled store, and our CPU for it runs until the journal has
+    // merged what it wrote and the collector is quiet again: the work a write leaves for later
+    // is part of its cost (nbdkit leaves none). Reads right after writes, while the journal
+    // merges them, are measured too: what a host sees meanwhile.
+    const settle = async () => settled(server);
     for (let i = 0; i < RUNS; i += 1) {
-      await collectorQuiet(server);
+      await settled(server);
       for (const client of CLIENTS) {
+        const options = (uri: string, mix: RandomMix) => ({
+          uri,
+          mix,
+          ops: RANDOM_OPS,
+          depth: QUEUE_DEPTH,
+          dir,
+        });
         for (const { mix } of MIXES) {
           for (const { side, uri, pid } of sides) {
-            const options = { uri, mix, ops: RANDOM_OPS, depth: QUEUE_DEPTH, dir };
             await measured(add, `${client.key}-${mix}${side}`, {
               pid,
-              work: () => client.iops(options),
+              work: () => client.iops(options(uri, mix)),
+              settle: side === "Ours" ? settle : undefined,
             });
           }
+        }
+        for (const { side, uri, pid } of sides) {
+          await client.iops(options(uri, "write"));
+          await measured(add, `${client.key}-readMerging${side}`, {
+            pid,
+            work: () => client.iops(options(uri, "read")),
+          });
+          await settled(server);
         }
       }
     }
@@ -189,7 +218,17 @@ function printTable(results: Record<string, number[]>): void {
     for (const { mix, name } of MIXES) {
       row(`${name}, ${QUEUE_DEPTH} in flight`, client.name, `${client.key}-${mix}`, "IOPS");
     }
+    row(
+      `4 KiB random reads right after ${RANDOM_OPS} random writes, while they merge`,
+      client.name,
+      `${client.key}-readMerging`,
+      "IOPS",
+    );
   }
+  console.log(
+    "\nRandom runs start on a settled store; gsnap's CPU for writes and the mix includes merging " +
+      "what they wrote into track chunks (and collecting what that freed), measured until it was done.",
+  );
 }
 
 await main();
