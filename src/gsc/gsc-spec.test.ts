@@ -121,7 +121,12 @@ describe("checkGscRequest", () => {
     ],
     [{ bandwidthMBps: 0 }, "REQUEST_INVALID", /bandwidth 0 MB\/s/],
     [{ bandwidthMBps: -5 }, "REQUEST_INVALID", /bandwidth -5 MB\/s/],
-    [{ bandwidthMBps: 100_001 }, "REQUEST_INVALID", /at most 100000/],
+    [{ bandwidthMBps: 100_001 }, "REQUEST_INVALID", /from 0\.1 to 100000/],
+    [
+      { bandwidthMBps: 0.0000001 },
+      "REQUEST_INVALID",
+      /bandwidth 1e-7 MB\/s is not a number from 0\.1/,
+    ],
     [{ bandwidthMBps: Number.NaN }, "REQUEST_INVALID", /bandwidth/],
     [{ notifyUrl: "ftp://ops.example.com/x" }, "REQUEST_INVALID", /not an http or https URL/],
     [{ notifyUrl: "not a url" }, "REQUEST_INVALID", /not an http or https URL/],

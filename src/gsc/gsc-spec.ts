@@ -45,6 +45,12 @@ export const GSC_EXAMPLE =
  */
 export const MAX_BANDWIDTH_MBPS = 100_000;
 
+/**
+ * The smallest cap, in MB/s: at 0.1 MB/s a batch of tracks (4 MiB) waits 42 s for its turn; below
+ * it a copy would crawl for days, and a cap under one byte per second rounds to none at all.
+ */
+export const MIN_BANDWIDTH_MBPS = 0.1;
+
 const BYTES_PER_MB = 1_000_000;
 
 /** Splits the positional form `"P, P', S[, S']"` into its parameters. */
@@ -182,13 +188,13 @@ function checkOptions(
     if (
       typeof bandwidth !== "number" ||
       !Number.isFinite(bandwidth) ||
-      bandwidth <= 0 ||
+      bandwidth < MIN_BANDWIDTH_MBPS ||
       bandwidth > MAX_BANDWIDTH_MBPS
     ) {
       throw new GsnapError(
         "REQUEST_INVALID",
-        `${action}: bandwidth ${JSON.stringify(bandwidth)} MB/s is not a number above 0 and ` +
-          `at most ${MAX_BANDWIDTH_MBPS}; give the cap in MB/s, like 200`,
+        `${action}: bandwidth ${JSON.stringify(bandwidth)} MB/s is not a number from ` +
+          `${MIN_BANDWIDTH_MBPS} to ${MAX_BANDWIDTH_MBPS}; give the cap in MB/s, like 200`,
       );
     }
     options.bandwidthBytesPerSecond = Math.round(bandwidth * BYTES_PER_MB);

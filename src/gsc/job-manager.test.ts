@@ -92,6 +92,11 @@ describe("job manager on disk", () => {
     const job = again.jobs.show(started.id);
     expect(job).toMatchObject({ state: "failed", resultCode: "GSC_TRANSFER_FAILED" });
     expect(job.resultMessage).toMatch(/during step 510 \(transfer\)/);
+    expect(job.steps.every((step) => step.endedAt !== undefined)).toBe(true);
+    expect(job.steps.at(-1)).toMatchObject({
+      step: 510,
+      note: expect.stringMatching(/^GSC_TRANSFER_FAILED: /),
+    });
     // Clean-up runs once the path is up again: no pair, no S' or P' left on either side.
     await until("the clean-up", () => {
       const volumes = [...again.store.listVolumes(), ...secondary.store.listVolumes()];
@@ -138,6 +143,9 @@ describe("job manager on disk", () => {
     const job = await primary.jobs.wait(started.id);
     expect(job).toMatchObject({ state: "failed", resultCode: "GSC_VOLUME_BUSY" });
     expect(job.resultMessage).toMatch(new RegExp(`Cannot create P' \\${name}`));
+    // The step it failed in ended, saying why; none shows as running.
+    expect(job.steps.every((step) => step.endedAt !== undefined)).toBe(true);
+    expect(job.steps.find((step) => step.step === 506)?.note).toMatch(/^GSC_VOLUME_BUSY: Cannot /);
     expect((await primary.store.read(name, tracks(0, 1))).equals(data)).toBe(true);
     expect(both.primary.pairs.list()).toEqual([]);
     expect(both.secondary.store.listVolumes().filter((v) => v.volser.startsWith("#"))).toEqual([]);

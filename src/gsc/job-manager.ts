@@ -87,12 +87,18 @@ export class JobManager implements JobService {
       manager.jobs.set(record.info.id, record);
       manager.nextId = Math.max(manager.nextId, Number(record.info.id.slice(1)) + 1);
       if (!isJobEnded(record.info)) {
-        record.info = endedJob(record.info, {
-          state: "failed",
-          code: "GSC_TRANSFER_FAILED",
-          message: `The system stopped during step ${record.info.step} (${GSC_STEPS[record.info.step]}); the job was cleaned up`,
-          at: new Date().toISOString(),
-        });
+        const at = new Date().toISOString();
+        const message = `The system stopped during step ${record.info.step} (${GSC_STEPS[record.info.step]}); the job was cleaned up`;
+        // The step it stopped in ends with it, rather than showing as running.
+        const steps = record.info.steps.map((step) =>
+          step.endedAt === undefined
+            ? { ...step, endedAt: at, note: `GSC_TRANSFER_FAILED: ${message}` }
+            : step,
+        );
+        record.info = endedJob(
+          { ...record.info, steps },
+          { state: "failed", code: "GSC_TRANSFER_FAILED", message, at },
+        );
         record.cleanupPending = true;
       }
     }
@@ -260,6 +266,11 @@ export class JobManager implements JobService {
     }
     // A system that stops leaves the job as it is: the next start cleans it up.
     if (this.closed) return;
+    // The step the job failed in ends now, saying why, rather than showing as running.
+    const open = [...record.info.steps].reverse().find((step) => step.endedAt === undefined);
+    if (open !== undefined && outcome.state !== "succeeded") {
+      await this.recordStep(id, open.step, "end", `${outcome.code}: ${outcome.message}`);
+    }
     await this.recordStep(id, 522, "start");
     let cleaned: string;
     try {
