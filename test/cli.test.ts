@@ -2,6 +2,8 @@
 // exit codes.
 
 import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../src/errors/codes.js";
 import { CLI_PATH, runGsnap, type ServeProcess, startServe } from "../src/testing/serve-process.js";
@@ -95,6 +97,41 @@ describe.skipIf(!fs.existsSync(CLI_PATH))("gsnap CLI against a real server", () 
       const result = await server.cli(...args);
       expect(result.code, args.join(" ")).toBe(exitOf(code));
       expect(result.stderr, args.join(" ")).toContain(code);
+    }
+  });
+
+  it("keeps its data dir and every file in it to its user alone", async () => {
+    await server.cli("volume", "create", "PRIV01", "--cylinders", "1");
+    const mode = (file: string) => fs.statSync(file).mode & 0o777;
+    expect(mode(server.dataDir)).toBe(0o700);
+    const files: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of fs.readdirSync(path.join(server.dataDir, dir), { withFileTypes: true })) {
+        files.push(path.join(dir, entry.name));
+        if (entry.isDirectory()) walk(path.join(dir, entry.name));
+      }
+    };
+    walk("");
+    expect(files).toEqual(expect.arrayContaining(["gsnap.lock", path.join("catalog", "data.mdb")]));
+    for (const file of files) {
+      expect({ file, open: mode(path.join(server.dataDir, file)) & 0o077 }).toEqual({
+        file,
+        open: 0,
+      });
+    }
+    expect((await server.cli("volume", "delete", "PRIV01")).code).toBe(0);
+  });
+
+  it("makes a data dir open to others its user's alone when it starts on it", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-open-"));
+    fs.chmodSync(dataDir, 0o755);
+    const other = await startServe({ dataDir });
+    try {
+      expect(fs.statSync(dataDir).mode & 0o777).toBe(0o700);
+      expect(other.output()).toMatch(/the data dir was open to other users/);
+    } finally {
+      expect(await other.stop()).toBe(0);
+      fs.rmSync(dataDir, { recursive: true, force: true });
     }
   });
 

@@ -65,6 +65,9 @@ export function addServeCommand(program: Command): void {
       );
       // Loaded here, not at the top: other commands start faster without the server's modules.
       const { createLogger, describeSystem, startSystem } = await import("../daemon/serve.js");
+      // Volumes' data, the catalog, the token and the job and pair records are the system's own:
+      // every file and directory it makes is for its user alone (0600, 0700).
+      process.umask(0o077);
       const logger = createLogger(config.logLevel);
       const system = await startSystem(config, logger);
       process.stdout.write(describeSystem(system));

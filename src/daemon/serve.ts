@@ -2,6 +2,7 @@
 // and the replication paths are wired to real sockets, files and signals. One process is one
 // storage system.
 
+import fs from "node:fs";
 import path from "node:path";
 import type { FastifyBaseLogger } from "fastify";
 import pino, { type Logger } from "pino";
@@ -37,6 +38,7 @@ export interface RunningSystem {
 
 export async function startSystem(config: ServeConfig, logger: Logger): Promise<RunningSystem> {
   const dataDir = path.resolve(config.data);
+  keepPrivate(dataDir, logger);
   const identity = loadIdentity(dataDir, config);
   const chunks = openChunkBackend(config.chunks, { dataDir, logger });
   let store: Store;
@@ -183,4 +185,28 @@ export function describeSystem(system: RunningSystem): string {
     );
   }
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * Makes the data dir (creating it) reachable by its owner alone, as PostgreSQL wants of its data
+ * directory: its files hold every volume's data and the API token, and one made by an older
+ * gsnap, or by hand, may be open to all.
+ */
+function keepPrivate(dataDir: string, logger: Logger): void {
+  let mode: number;
+  try {
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    mode = fs.statSync(dataDir).mode & 0o777;
+    if ((mode & 0o077) === 0) return;
+    fs.chmodSync(dataDir, mode & 0o700);
+  } catch (error) {
+    // Opening the store reports a data dir it cannot use; one it can use but this process may
+    // not change (another user's) is served all the same, with this warning.
+    logger.warn({ dataDir, err: (error as Error).message }, "cannot make the data dir private");
+    return;
+  }
+  logger.warn(
+    { dataDir, was: `0${mode.toString(8)}`, now: `0${(mode & 0o700).toString(8)}` },
+    "the data dir was open to other users; it is now its owner's alone",
+  );
 }
