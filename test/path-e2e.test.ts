@@ -79,6 +79,22 @@ describe.skipIf(!fs.existsSync(CLI_PATH))("paths between two real servers", () =
     expect(again.code).toBe(ERROR_CODES.PATH_EXISTS.exitCode);
     expect(again.stderr).toMatch(/^gsnap: PATH_EXISTS: Cannot establish a path/);
 
+    // A path to a serial that is not the one at the address: no path is kept, the reason is said.
+    const wrong = ["path", "establish", "--ssid", "01A0", "--to", "0000000009.01B0"];
+    const refused = await a.cli(...wrong, "--link", bLink);
+    expect(refused.code).toBe(ERROR_CODES.PATH_FAILED.exitCode);
+    expect(refused.stderr).toContain(
+      `gsnap: PATH_FAILED: Cannot establish a path from 01A0 to 0000000009.01B0: no link came up (${bLink}: wrong serial)`,
+    );
+    expect(await pathStates(a)).toEqual(["established"]);
+    // --no-wait keeps it, failed, its link trying again, and warns.
+    const kept = await a.cli(...wrong, "--link", bLink, "--no-wait");
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(kept.stderr).toContain(`gsnap: warning: link ${bLink} is down: wrong serial`);
+    expect(await pathStates(a)).toEqual(["established", "failed"]);
+    const dropped = await a.cli("path", "remove", "--ssid", "01A0", "--to", "0000000009.01B0");
+    expect(dropped.code, dropped.stderr).toBe(0);
+
     expect(await b.stop()).toBe(0);
     await waitForState(a, "failed");
 

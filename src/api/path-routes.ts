@@ -13,6 +13,7 @@ interface EstablishBody {
   ssid: string;
   to: string;
   links: string[];
+  keepFailed?: boolean;
 }
 
 const ESTABLISH_BODY = {
@@ -27,6 +28,11 @@ const ESTABLISH_BODY = {
       type: "array",
       items: { type: "string" },
       description: `1 to ${MAX_LINKS_PER_PATH} link addresses HOST:PORT of the remote system`,
+    },
+    keepFailed: {
+      type: "boolean",
+      description:
+        "keep the path when no link comes up at the first try (its links go on trying); by default it is removed and the request fails with PATH_FAILED",
     },
   },
   required: ["ssid", "to", "links"],
@@ -88,7 +94,8 @@ export function pathRoutes(app: FastifyInstance, paths: PathService | undefined)
     {
       config: { action: "establish a path" },
       schema: {
-        summary: "Establishes a path; answers after each link has been tried once",
+        summary:
+          "Establishes a path; answers after each link has been tried once, and fails with PATH_FAILED (keeping nothing) when none came up",
         tags: ["paths"],
         querystring: NO_QUERY,
         body: ESTABLISH_BODY,

@@ -15,6 +15,8 @@ interface PathOptions {
   ssid: string;
   to: string;
   link?: string;
+  /** --no-wait: keep the path even if no link came up. */
+  wait?: boolean;
 }
 
 const PATH_COLUMNS: [string, string][] = [
@@ -48,10 +50,14 @@ export function addPathCommands(program: Command): void {
     .requiredOption("--ssid <ssid>", "the local subsystem, 4 hex digits")
     .requiredOption("--to <serial.ssid>", "the remote subsystem: its system's serial and its SSID")
     .requiredOption("--link <host:port,...>", "1 to 8 link addresses of the remote system")
+    .option(
+      "--no-wait",
+      "keep the path even if no link comes up at once (its links go on trying); without it such a path is not kept and the command fails with PATH_FAILED",
+    )
     .option("--json", "print JSON")
     .addHelpText(
       "after",
-      "\nExamples:\n  gsnap path establish --ssid 01A0 --to 0000000002.01A0 --link 10.0.0.2:8481\n  gsnap path establish --ssid 01A0 --to 0000000002.01A0 --link 10.0.0.2:8481,10.0.1.2:8481 --json\n",
+      "\nEach link is tried once before the command answers: it fails (PATH_FAILED, and no path is kept) when none came up, naming each link's reason, and warns on stderr about links that failed beside ones that came up.\n\nExamples:\n  gsnap path establish --ssid 01A0 --to 0000000002.01A0 --link 10.0.0.2:8481\n  gsnap path establish --ssid 01A0 --to 0000000002.01A0 --link 10.0.0.2:8481,10.0.1.2:8481 --json\n  gsnap path establish --ssid 01A0 --to 0000000002.01A0 --link 10.0.0.2:8481 --no-wait\n",
     )
     .action(async (options: PathOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
@@ -62,8 +68,14 @@ export function addPathCommands(program: Command): void {
           ssid: options.ssid,
           to: options.to,
           links: (options.link ?? "").split(",").filter((link) => link.trim() !== ""),
+          ...(options.wait === false ? { keepFailed: true } : {}),
         },
       });
+      for (const link of established.links) {
+        if (link.state === "failed") {
+          process.stderr.write(`gsnap: warning: link ${link.address} is down: ${link.reason}\n`);
+        }
+      }
       if (globals.json) printJson(established);
       else printTable([pathRow(established)], PATH_COLUMNS);
     });

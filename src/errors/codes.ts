@@ -215,6 +215,12 @@ export const ERROR_CODES = {
     exitCode: 83,
     summary: "the store keeps its chunks elsewhere than asked (local, or another bucket or prefix)",
   },
+  PATH_FAILED: {
+    httpStatus: 502,
+    exitCode: 84,
+    summary:
+      "no link of a new path came up: each link's reason is in the message; the path was not kept",
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -131,16 +131,24 @@ describe("PathManager", () => {
     ],
     ["wrong serial", async () => at(await remote()), "0000000009", "01B0"],
     ["unknown SSID", async () => at(await remote()), REMOTE_SERIAL, "01C0"],
-  ])("fails a path whose only link is %s", async (reason, address, serial, ssid) => {
-    const paths = await manager();
-    const path = await paths.establish({
-      ssid: "01A0",
-      to: `${serial}.${ssid}`,
-      links: [await address()],
-    });
-    expect(path.state).toBe("failed");
-    expect(path.links[0]).toMatchObject({ state: "failed", reason });
-  });
+  ])(
+    "refuses with PATH_FAILED, keeping nothing, a path whose only link is %s, and keeps it when asked",
+    async (reason, address, serial, ssid) => {
+      const paths = await manager();
+      const request = { ssid: "01A0", to: `${serial}.${ssid}`, links: [await address()] };
+      const error = await paths.establish(request).then(
+        () => undefined,
+        (failure: unknown) => failure as { code?: string; message?: string },
+      );
+      expect(error?.code).toBe("PATH_FAILED");
+      expect(error?.message).toContain(`${request.links[0]}: ${reason}`);
+      expect(paths.list()).toEqual([]);
+      const kept = await paths.establish({ ...request, keepFailed: true });
+      expect(kept.state).toBe("failed");
+      expect(kept.links[0]).toMatchObject({ state: "failed", reason });
+      expect(paths.list()).toHaveLength(1);
+    },
+  );
 
   it("keeps paths in paths.json and connects them again in a new manager", async () => {
     const listener = await remote();
@@ -215,6 +223,7 @@ describe("PathManager", () => {
       ssid: "01A0",
       to: `${REMOTE_SERIAL}.01B0`,
       links: [`127.0.0.1:${await closedPort()}`],
+      keepFailed: true,
     };
     await paths.establish(request);
     expect(await codeOfAsync(() => paths.establish(request))).toBe("PATH_EXISTS");

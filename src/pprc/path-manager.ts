@@ -85,7 +85,16 @@ export class PathManager implements PathService {
       throw error;
     }
     await Promise.all(running.links.map((link) => link.firstAttempt));
-    return describePath(running);
+    const path = describePath(running);
+    if (path.state !== "failed" || request.keepFailed === true) return path;
+    // Nothing came up: the request changes nothing, and says why each link failed.
+    this.stop(pathKey(spec));
+    await this.save();
+    const reasons = path.links.map((link) => `${link.address}: ${link.reason}`).join("; ");
+    throw new GsnapError(
+      "PATH_FAILED",
+      `${what}: no link came up (${reasons}); the path was not kept (keep it with --no-wait, and its links go on trying)`,
+    );
   }
 
   async remove(request: { ssid: string; to: string }): Promise<void> {

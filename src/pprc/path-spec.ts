@@ -23,6 +23,11 @@ export interface EstablishRequest {
   /** `SERIAL.SSID` of the remote subsystem. */
   readonly to: string;
   readonly links: readonly string[];
+  /**
+   * Keep the path even when no link comes up at the first try (its links go on trying); by
+   * default such a path is removed and the request fails with PATH_FAILED.
+   */
+  readonly keepFailed?: boolean;
 }
 
 /** The one key of a path: no two paths join the same local and remote subsystems. */
