@@ -135,9 +135,23 @@ describe.skipIf(!fs.existsSync(CLI_PATH))("gsnap CLI against a real server", () 
     }
   });
 
-  it("refuses a wrong token with UNAUTHORIZED", async () => {
+  it("refuses a wrong token with UNAUTHORIZED, naming the server and where the token came from", async () => {
     const result = await runGsnap(["volume", "list", "--api", server.apiUrl, "--token", "wrong"]);
     expect(result.code).toBe(exitOf("UNAUTHORIZED"));
+    expect(result.stderr).toContain(`(server ${server.apiUrl}, from --api; token from --token)`);
+    // Run where another system's data dir is: its token file is the one tried, and named.
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-cwd-"));
+    fs.mkdirSync(path.join(elsewhere, "gsnap-data"));
+    fs.writeFileSync(path.join(elsewhere, "gsnap-data", "token"), "another-systems-token\n");
+    try {
+      const fromFile = await runGsnap(["volume", "list"], { GSNAP_API: server.apiUrl }, elsewhere);
+      expect(fromFile.code).toBe(exitOf("UNAUTHORIZED"));
+      expect(fromFile.stderr).toContain(
+        `(server ${server.apiUrl}, from GSNAP_API; token from the file ${path.join(elsewhere, "gsnap-data", "token")})`,
+      );
+    } finally {
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it("reports an unreachable server with SERVER_UNREACHABLE", async () => {

@@ -15,13 +15,29 @@ const REQUEST_TIMEOUT_MS = 60_000;
 export interface ApiTarget {
   readonly url: string;
   readonly token: string | undefined;
+  /** Where the URL and the token came from, for errors that would otherwise leave one guessing. */
+  readonly sources?: { readonly url: string; readonly token: string };
 }
 
 export function resolveTarget(options: { api?: string; token?: string }): ApiTarget {
-  const url = (options.api ?? process.env.GSNAP_API ?? DEFAULT_API_URL).replace(/\/+$/, "");
-  const token =
-    options.token ?? process.env.GSNAP_TOKEN ?? readTokenFile(path.join(DEFAULT_DATA_DIR, "token"));
-  return { url, token };
+  const [api, urlSource] =
+    options.api !== undefined
+      ? [options.api, "--api"]
+      : process.env.GSNAP_API !== undefined
+        ? [process.env.GSNAP_API, "GSNAP_API"]
+        : [DEFAULT_API_URL, "the default"];
+  const url = api.replace(/\/+$/, "");
+  const tokenFile = path.resolve(DEFAULT_DATA_DIR, "token");
+  const fromFile = readTokenFile(tokenFile);
+  const [token, tokenSource] =
+    options.token !== undefined
+      ? [options.token, "--token"]
+      : process.env.GSNAP_TOKEN !== undefined
+        ? [process.env.GSNAP_TOKEN, "GSNAP_TOKEN"]
+        : fromFile !== undefined
+          ? [fromFile, `the file ${tokenFile}`]
+          : [undefined, `none (no --token, GSNAP_TOKEN or ${tokenFile})`];
+  return { url, token, sources: { url: urlSource, token: tokenSource } };
 }
 
 function readTokenFile(file: string): string | undefined {
@@ -51,18 +67,25 @@ export async function callApi<T>(
   }
   const text = await response.text();
   if (response.ok) return (text === "" ? undefined : parseJson(text)) as T;
-  throw replyError(response, text);
+  throw replyError(response, text, target);
 }
 
-/** The GsnapError of an API error reply, with the server's code and message. */
-export function replyError(response: Response, text: string): GsnapError {
+/**
+ * The GsnapError of an API error reply, with the server's code and message; a refused token
+ * also names the server and where the token came from (another system's data dir under the
+ * working directory, a stale GSNAP_TOKEN).
+ */
+export function replyError(response: Response, text: string, target?: ApiTarget): GsnapError {
   const body = text === "" ? undefined : parseJson(text);
   const reply = (body ?? {}) as { code?: string; message?: string };
   const code: ErrorCode =
     reply.code !== undefined && reply.code in ERROR_CODES ? (reply.code as ErrorCode) : "INTERNAL";
+  const message = reply.message ?? `The server answered ${response.status} ${response.statusText}`;
+  if (code !== "UNAUTHORIZED" || target?.sources === undefined)
+    return new GsnapError(code, message);
   return new GsnapError(
     code,
-    reply.message ?? `The server answered ${response.status} ${response.statusText}`,
+    `${message} (server ${target.url}, from ${target.sources.url}; token from ${target.sources.token})`,
   );
 }
 
@@ -74,9 +97,10 @@ export function authHeaders(target: ApiTarget): Record<string, string> {
 /** SERVER_UNREACHABLE for a request that got no answer, with what went wrong. */
 export function unreachable(target: ApiTarget, error: unknown): GsnapError {
   const reason = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+  const from = target.sources === undefined ? "" : ` (from ${target.sources.url})`;
   return new GsnapError(
     "SERVER_UNREACHABLE",
-    `Cannot reach the gsnap server at ${target.url}: ${reason}`,
+    `Cannot reach the gsnap server at ${target.url}${from}: ${reason}`,
     { cause: error },
   );
 }

@@ -89,7 +89,7 @@ async function readEvents(
   } catch (error) {
     throw unreachable(target, error);
   }
-  if (!response.ok) throw replyError(response, await response.text());
+  if (!response.ok) throw replyError(response, await response.text(), target);
   let last: JobInfo | undefined;
   try {
     for await (const data of eventData(response)) {

@@ -41,11 +41,13 @@ export interface CliResult {
 export async function runGsnap(
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
+  cwd?: string,
 ): Promise<CliResult> {
   try {
     const { stdout, stderr } = await runFile(process.execPath, [CLI_PATH, ...args], {
       env: { ...process.env, ...env },
       timeout: 120_000,
+      cwd,
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
