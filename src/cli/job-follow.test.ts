@@ -71,6 +71,24 @@ describe("followJob", () => {
     ]);
   });
 
+  it("prints the job's end at step 524 once when its line says nothing new", async () => {
+    const api = await startApi();
+    api.jobs.setJob(exampleJob("J000001", { state: "running", step: 522 }));
+    const written: string[] = [];
+    const output = { isTTY: false, write: (text: string) => written.push(text) };
+    const script = runJobScript(api.jobs, "J000001", [
+      { step: 524 },
+      { state: "succeeded", step: 524, resultCode: "OK" },
+    ]);
+    const job = await followJob({ url: api.baseUrl, token: TOKEN }, "J000001", { output });
+    await script;
+    expect(job.state).toBe("succeeded");
+    expect(written).toEqual([
+      "J000001 522 terminate pair [....................]  0%  0/150 tracks  0 B/8.2 MiB\n",
+      "J000001 524 report result [....................]  0%  0/150 tracks  0 B/8.2 MiB\n",
+    ]);
+  });
+
   it("looks at the job and reconnects when the stream closes before the job ended", async () => {
     const running = exampleJob("J000001", { state: "running", step: 510 });
     const ended: JobInfo = { ...running, state: "succeeded", step: 524, resultCode: "OK" };

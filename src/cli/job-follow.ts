@@ -156,13 +156,21 @@ function progressDrawer(
   const tty = output.isTTY === true;
   let printedAtMs = Number.NEGATIVE_INFINITY;
   let printedStep: number | undefined;
+  let printedLine: string | undefined;
   return (job) => {
     const ended = isJobEnded(job);
-    if (tty) output.write(`\r${jobProgressLine(job)}\x1b[K${ended ? "\n" : ""}`);
-    else if (ended || job.step !== printedStep || Date.now() - printedAtMs >= plainIntervalMs) {
-      output.write(`${jobProgressLine(job)}\n`);
+    const line = jobProgressLine(job);
+    if (tty) output.write(`\r${line}\x1b[K${ended ? "\n" : ""}`);
+    else if (
+      line !== printedLine &&
+      (ended || job.step !== printedStep || Date.now() - printedAtMs >= plainIntervalMs)
+    ) {
+      // A plain line only when it says something new: the job's end at step 524 reads as
+      // its start there did.
+      output.write(`${line}\n`);
       printedAtMs = Date.now();
       printedStep = job.step;
+      printedLine = line;
     }
   };
 }

@@ -124,10 +124,8 @@ async function runGsc({ a }: Systems): Promise<JobInfo> {
   const snapped = await watchJob(a, pastSourceSnap);
   const writer = await writePattern(a, HOST_WRITE, HOST_PATTERN);
   const after = await watchJob(a, (job) => job.id === snapped.id);
-  // On a terminal the CLI redraws its progress line in place: leave it and go on below it.
-  const newline = process.stderr.isTTY ? "\n" : "";
   say(
-    `${newline}   >> ${snapped.id} had snapped the source (${whereText(snapped)}), so a host wrote ` +
+    `   >> ${snapped.id} had snapped the source (${whereText(snapped)}), so a host wrote ` +
       `0x${HOST_PATTERN.toString(16)} over VOL001 tracks 0.0-0.14 with ${writer};\n` +
       `      when that write had completed the job was ${after.state === "running" ? "still copying" : after.state} (${whereText(after)}).`,
   );

@@ -1,10 +1,13 @@
-// Runs `gsnap gsc ... --wait` as a user would, its progress and result going straight to the
-// demo's own stdout and stderr, and watches its job through `gsnap job list --json` meanwhile.
+// Runs `gsnap gsc ... --wait` as a user would, its progress and result shown indented under the
+// command like every command's output, and watches its job through `gsnap job list --json`
+// meanwhile.
 
 import { spawn } from "node:child_process";
+import readline from "node:readline";
+import type { Readable } from "node:stream";
 import type { JobInfo } from "../gsc/job-service.js";
 import { CLI_PATH, type ServeProcess } from "../testing/serve-process.js";
-import { gsnapJson, quoted, say } from "./narration.js";
+import { gsnapJson, indent, quoted, say } from "./narration.js";
 
 /** Polling `job list` spawns a CLI each time (a few hundred ms); this only paces a fast machine. */
 const POLL_INTERVAL_MS = 50;
@@ -19,15 +22,29 @@ export interface GscRun {
 /** Starts `gsnap gsc <args>` against `server` without waiting for it. */
 export function startGsc(server: ServeProcess, args: readonly string[]): GscRun {
   say(`   $ gsnap gsc ${args.map(quoted).join(" ")}`);
+  // Through pipes, not a terminal: the CLI prints a progress line per step (and every few
+  // seconds) rather than redrawing one, and each line is shown as it comes.
   const child = spawn(process.execPath, [CLI_PATH, "gsc", ...args], {
-    stdio: ["ignore", "inherit", "inherit"],
+    stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, GSNAP_API: server.apiUrl, GSNAP_TOKEN: server.token },
   });
+  const shown = [child.stdout, child.stderr].map((stream) => showLines(stream));
   const exited = new Promise<number | null>((resolve, reject) => {
     child.once("error", reject);
-    child.once("exit", (code) => resolve(code));
+    // `close`: the process ended and its output was read to the end.
+    child.once("close", (code) => resolve(code));
+  }).then(async (code) => {
+    await Promise.all(shown);
+    return code;
   });
   return { exited };
+}
+
+/** Shows each line of `stream` indented; resolves once the stream ended. */
+function showLines(stream: Readable): Promise<void> {
+  const lines = readline.createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+  lines.on("line", (line) => say(indent(line)));
+  return new Promise((resolve) => lines.once("close", () => resolve()));
 }
 
 /** Polls the jobs of `server` until one satisfies `until`; answers that job. */
