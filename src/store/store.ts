@@ -180,7 +180,7 @@ export class Store {
     fs.mkdirSync(dataDir, { recursive: true });
     const space = new SpaceReserve(dataDir, { reserveBytes: options.reserveBytes ?? 0 });
     // On a full disk the lock file may need the reserve's space: the store starts all the same.
-    const unlock = space.withRoom(() => takeStoreLock(dataDir));
+    const unlock = await takeStoreLock(dataDir, (write) => space.withRoom(write));
     try {
       space.open();
       const catalog = new Catalog(path.join(dataDir, "catalog"));
