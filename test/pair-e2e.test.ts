@@ -130,23 +130,22 @@ describe.skipIf(skip)("pairs over TLS links", () => {
       });
       expect(await identical(a.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(true);
 
-      // Plain TCP against the TLS listener, with the secret: the link never comes up.
+      // Plain TCP against the TLS listener, with the secret: the link never comes up, and no
+      // path is kept.
       const c = await systems.serve("0000000003", "01C0");
-      const made = JSON.parse(
-        await ok(
-          c,
-          "path",
-          "establish",
-          "--ssid",
-          "01C0",
-          "--to",
-          "0000000002.01B0",
-          "--link",
-          link,
-          "--json",
-        ),
+      const made = await c.cli(
+        "path",
+        "establish",
+        "--ssid",
+        "01C0",
+        "--to",
+        "0000000002.01B0",
+        "--link",
+        link,
       );
-      expect(made).toMatchObject({ state: "failed" });
+      expect(made.code).toBe(ERROR_CODES.PATH_FAILED.exitCode);
+      expect(made.stderr).toContain(`no link came up (${link}: down)`);
+      expect(JSON.parse(await ok(c, "path", "list", "--json"))).toEqual([]);
     } finally {
       fs.rmSync(cert.dir, { recursive: true, force: true });
     }
