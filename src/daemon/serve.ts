@@ -18,6 +18,7 @@ import { VERSION } from "../version.js";
 import { openChunkBackend } from "./chunk-backend.js";
 import { formatHostPort, type HostPort, type ServeConfig } from "./config.js";
 import { loadIdentity } from "./identity.js";
+import { requestFields } from "./log-fields.js";
 import { openReplication, type Replication } from "./replication.js";
 
 export interface RunningSystem {
@@ -164,8 +165,10 @@ function testPause(): TestPause | undefined {
   return Number.isInteger(ms) && ms > 0 ? { step: step as GscStep, ms } : { step: step as GscStep };
 }
 
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { service: "gsnap" } });
+/** The server's logger; `destination` (tests) instead of stdout. */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const options = { level, base: { service: "gsnap" }, serializers: { req: requestFields } };
+  return destination === undefined ? pino(options) : pino(options, destination);
 }
 
 /** The lines `gsnap serve` prints at start, for people (logs carry the same as JSON). */
