@@ -122,6 +122,25 @@ describe.skipIf(!fs.existsSync(CLI_PATH))("gsnap CLI against a real server", () 
     expect((await server.cli("volume", "delete", "PRIV01")).code).toBe(0);
   });
 
+  it("takes its link secret from a file, which keeps it off its command line", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-secret-"));
+    const secretFile = path.join(dir, "link-secret");
+    fs.writeFileSync(secretFile, "file-s3cret-4f9a\n", { mode: 0o600 });
+    const other = await startServe({
+      args: ["--link", "127.0.0.1:0", "--link-secret-file", secretFile],
+    });
+    try {
+      expect(other.output()).toMatch(/LINK {2}127\.0\.0\.1:\d+ {2}\(peer links, TCP\)/);
+      const commandLine = fs.readFileSync(`/proc/${other.child.pid}/cmdline`, "utf8");
+      expect(commandLine).toContain(secretFile);
+      expect(commandLine).not.toContain("file-s3cret-4f9a");
+    } finally {
+      expect(await other.stop()).toBe(0);
+      fs.rmSync(other.dataDir, { recursive: true, force: true });
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("makes a data dir open to others its user's alone when it starts on it", async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-open-"));
     fs.chmodSync(dataDir, 0o755);

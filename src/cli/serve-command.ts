@@ -26,10 +26,15 @@ export function addServeCommand(program: Command): void {
       "--link-secret <secret>",
       "shared secret of peer links; without it no link listener and no paths",
     )
+    .option(
+      "--link-secret-file <file>",
+      "read the link secret from a file (kept off the command line, which ps shows)",
+    )
     .option("--link-cert <file>", "PEM certificate for peer links over TLS (with --link-key)")
     .option("--link-key <file>", "PEM key of --link-cert")
     .option("--link-ca <file>", "PEM CA that outgoing TLS links trust (default: the system's)")
     .option("--token <token>", "API bearer token (default: generated once, kept in the data dir)")
+    .option("--token-file <file>", "read the API token from a file (kept off the command line)")
     .option(
       "--sync-timeout <ms>",
       "how long a sync pair's host write waits for the secondary before the pair suspends (default 5000)",

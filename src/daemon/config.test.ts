@@ -95,6 +95,44 @@ describe("serve configuration", () => {
     expect(resolveConfig({}, {}).linkTls).toBeUndefined();
   });
 
+  it("reads the API token and the link secret from files, off the command line", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-secrets-"));
+    try {
+      const file = (name: string, text: string) => {
+        fs.writeFileSync(path.join(dir, name), text);
+        return path.join(dir, name);
+      };
+      const token = file("token", "t0k3n-from-file\n");
+      const secret = file("secret", "s3cret-from-file");
+      const config = resolveConfig({ linkSecretFile: secret }, { tokenFile: token });
+      expect(config.token).toBe("t0k3n-from-file");
+      expect(config.linkSecret).toBe("s3cret-from-file");
+      const refusal = (settings: object) => {
+        try {
+          resolveConfig({}, settings);
+        } catch (error) {
+          return { code: (error as { code: string }).code, message: (error as Error).message };
+        }
+        return undefined;
+      };
+      expect(refusal({ token: "x", tokenFile: token })).toEqual({
+        code: "REQUEST_INVALID",
+        message: "Cannot use the API token: give --token or --token-file, not both",
+      });
+      expect(refusal({ linkSecretFile: path.join(dir, "missing") })?.message).toMatch(
+        /^Cannot read the link secret from ".+missing": ENOENT/,
+      );
+      for (const text of ["", "\n", "two\nlines\n"]) {
+        expect(refusal({ tokenFile: file("bad", text) })).toEqual({
+          code: "REQUEST_INVALID",
+          message: `Cannot use the API token in "${path.join(dir, "bad")}": it must hold one line, not empty`,
+        });
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("refuses an empty link secret and link TLS without both certificate and key", () => {
     for (const settings of [
       { linkSecret: "" },

@@ -57,10 +57,14 @@ export interface ServeSettings extends ChunksSettings {
   nbd?: string;
   link?: string;
   linkSecret?: string;
+  /** A file holding the link secret, so that it is not on the command line for `ps` to show. */
+  linkSecretFile?: string;
   linkCert?: string;
   linkKey?: string;
   linkCa?: string;
   token?: string;
+  /** A file holding the API token, for the same reason. */
+  tokenFile?: string;
   logLevel?: string;
   /** Milliseconds, 1 to 600000. */
   syncTimeout?: string | number;
@@ -91,10 +95,12 @@ const SETTING_KEYS = [
   "nbd",
   "link",
   "linkSecret",
+  "linkSecretFile",
   "linkCert",
   "linkKey",
   "linkCa",
   "token",
+  "tokenFile",
   "logLevel",
   "syncTimeout",
   "journalMib",
@@ -150,9 +156,11 @@ export function resolveConfig(fromFile: ServeSettings, fromFlags: ServeSettings)
     api: parseHostPort(merged.api, "api"),
     nbd: parseHostPort(merged.nbd, "nbd"),
     link: parseHostPort(merged.link, "link"),
-    linkSecret: checkLinkSecret(merged.linkSecret),
+    linkSecret: checkLinkSecret(
+      secretOf(merged, { value: "linkSecret", file: "linkSecretFile", what: "link secret" }),
+    ),
     linkTls: linkTlsOf(merged),
-    token: merged.token,
+    token: secretOf(merged, { value: "token", file: "tokenFile", what: "API token" }),
     logLevel: merged.logLevel,
     syncTimeoutMs: checkSyncTimeout(merged.syncTimeout),
     chunks: resolveChunks(merged),
@@ -250,4 +258,42 @@ export function formatHostPort(address: HostPort): string {
 
 function dropUndefined(settings: ServeSettings): ServeSettings {
   return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
+}
+
+/**
+ * A secret given as a value or as a file holding it (one line; the trailing newline dropped):
+ * not both, and a file that cannot be read or holds nothing is refused, naming the file.
+ */
+function secretOf(
+  settings: ServeSettings,
+  keys: { value: "token" | "linkSecret"; file: "tokenFile" | "linkSecretFile"; what: string },
+): string | undefined {
+  const value = settings[keys.value];
+  const file = settings[keys.file];
+  if (file === undefined) return value;
+  const flag = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  if (value !== undefined) {
+    throw new GsnapError(
+      "REQUEST_INVALID",
+      `Cannot use the ${keys.what}: give ${flag(keys.value)} or ${flag(keys.file)}, not both`,
+    );
+  }
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (error) {
+    throw new GsnapError(
+      "REQUEST_INVALID",
+      `Cannot read the ${keys.what} from "${file}": ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  const secret = text.replace(/\r?\n$/, "");
+  if (secret === "" || secret.includes("\n")) {
+    throw new GsnapError(
+      "REQUEST_INVALID",
+      `Cannot use the ${keys.what} in "${file}": it must hold one line, not empty`,
+    );
+  }
+  return secret;
 }
