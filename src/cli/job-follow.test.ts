@@ -44,8 +44,8 @@ describe("followJob", () => {
     expect(job.state).toBe("succeeded");
     expect(written).toEqual([
       "\rJ000001 508 establish pair [....................]  0%  0/150 tracks  0 B/8.2 MiB\x1b[K",
-      "\rJ000001 510 transfer [##########..........]  50%  75/150 tracks  4.1 MiB/8.2 MiB  4.0 MiB/s  ETA 1 s\x1b[K",
-      "\rJ000001 524 report result [####################]  100%  150/150 tracks  4.1 MiB/8.2 MiB  4.0 MiB/s  ETA 1 s\x1b[K\n",
+      "\rJ000001 510 transfer [##########..........]  50%  75/150 tracks  4.1 MiB/8.2 MiB  4.2 MB/s  ETA 1 s\x1b[K",
+      "\rJ000001 524 report result [####################]  100%  150/150 tracks  4.1 MiB/8.2 MiB  4.2 MB/s  ETA 1 s\x1b[K\n",
     ]);
   });
 

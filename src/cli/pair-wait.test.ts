@@ -41,7 +41,7 @@ describe("waitForDuplex", () => {
     const api = await startApi();
     api.pairs.setPair(COPYING);
     const { written, output } = scripted(api, true, [
-      { tracksOutOfSync: 48, rateBytesPerSecond: 412 * 1024 ** 2, etaSeconds: 12 },
+      { tracksOutOfSync: 48, rateBytesPerSecond: 432e6, etaSeconds: 12 },
       { state: "duplex", tracksOutOfSync: 0, rateBytesPerSecond: 0, etaSeconds: null },
     ]);
     const target = { url: api.baseUrl, token: TOKEN };
@@ -49,7 +49,7 @@ describe("waitForDuplex", () => {
     expect(pair.state).toBe("duplex");
     expect(written).toEqual([
       "\rVOL001 [....................]  0%  0/100 tracks\x1b[K",
-      "\rVOL001 [##########..........]  52%  52/100 tracks  412 MiB/s  ETA 12 s\x1b[K",
+      "\rVOL001 [##########..........]  52%  52/100 tracks  432 MB/s  ETA 12 s\x1b[K",
       "\rVOL001 [####################]  100%  100/100 tracks\x1b[K\n",
     ]);
   });

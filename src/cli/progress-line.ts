@@ -1,7 +1,7 @@
 // One line showing how far a long operation got: a pair's initial copy now, a GSC job later.
 // Pure formatting; the caller decides where and how often to draw it.
 //
-//   VOL001 [##########..........]  52%  26,040/50,085 tracks  412 MiB/s  ETA 12 s
+//   VOL001 [##########..........]  52%  26,040/50,085 tracks  432 MB/s  ETA 12 s
 
 import assert from "node:assert";
 
@@ -21,7 +21,11 @@ export interface Progress {
 /** Characters in the bar: narrow enough to leave room for the numbers on an 80-column terminal. */
 export const BAR_WIDTH = 20;
 
-const RATE_UNITS = ["B/s", "KiB/s", "MiB/s", "GiB/s", "TiB/s"];
+/**
+ * Rates in decimal units, as the bandwidth cap (`--bandwidth` in MB/s, 10^6 B/s) and storage
+ * vendors give them: one unit for rates in the CLI and the dashboard.
+ */
+const RATE_UNITS = ["B/s", "kB/s", "MB/s", "GB/s", "TB/s"];
 
 export function formatProgressLine(progress: Progress): string {
   assert(progress.total >= 0, "a progress total is a count");
@@ -47,12 +51,12 @@ function formatPercent(done: number, total: number): string {
   return `${percent}%`;
 }
 
-/** 412 MiB/s, 9.5 MiB/s: three significant digits at most. */
+/** 432 MB/s, 9.5 MB/s: three significant digits at most. */
 export function formatRate(bytesPerSecond: number): string {
   let value = bytesPerSecond;
   let unit = 0;
-  while (value >= 1024 && unit < RATE_UNITS.length - 1) {
-    value /= 1024;
+  while (value >= 1000 && unit < RATE_UNITS.length - 1) {
+    value /= 1000;
     unit += 1;
   }
   const digits = value >= 10 || unit === 0 ? 0 : 1;

@@ -286,16 +286,22 @@ export class GscRunner {
     if (pair === undefined)
       throw new GsnapError("GSC_TRANSFER_FAILED", `The pair of ${intermediate} is gone`);
     const size = this.plan.trackSizeBytes;
-    const report = () => {
+    const startedMs = performance.now();
+    // While the copy runs, the pair's rate now and its ETA; once it is over, the copy's average
+    // rate (what a finished job's rate means) and no ETA.
+    const report = (over = false) => {
       const info = pair.info();
       const left = info.tracksOutOfSync ?? 0;
+      const bytesDone = Math.min(info.bytesSent, toSend * size);
+      const seconds = (performance.now() - startedMs) / 1000;
+      const average = seconds > 0 ? Math.round(bytesDone / seconds) : 0;
       this.deps.progress({
         tracksTotal: this.plan.tracks,
         tracksDone: this.plan.tracks - left,
         bytesTotal: toSend * size,
-        bytesDone: Math.min(info.bytesSent, toSend * size),
-        rateBytesPerSecond: info.rateBytesPerSecond,
-        etaSeconds: info.etaSeconds,
+        bytesDone,
+        rateBytesPerSecond: over ? average : info.rateBytesPerSecond,
+        etaSeconds: over ? null : info.etaSeconds,
       });
     };
     const timer = setInterval(report, PROGRESS_INTERVAL_MS);
@@ -314,7 +320,7 @@ export class GscRunner {
       }
     } finally {
       clearInterval(timer);
-      report();
+      report(true);
     }
   }
 

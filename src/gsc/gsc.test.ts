@@ -64,6 +64,14 @@ describe("global snap copy", () => {
     const source = await primary.store.read("VOL001", tracks(0, 30));
     expect((await secondary.store.read("VOL900", tracks(150, 30))).equals(source)).toBe(true);
     expect(first.progress.bytesDone).toBe(30 * TRACK);
+    // A finished job shows the copy's average rate, over its transfer step, and no ETA.
+    const transfer = first.steps.find((step) => step.step === 510);
+    const transferMs = Date.parse(transfer?.endedAt ?? "") - Date.parse(transfer?.startedAt ?? "");
+    expect(first.progress.etaSeconds).toBeNull();
+    expect(first.progress.rateBytesPerSecond).toBeGreaterThan(0);
+    expect(first.progress.rateBytesPerSecond).toBeGreaterThanOrEqual(
+      Math.floor((30 * TRACK) / ((transferMs + 2) / 1000)),
+    );
     expectClean(both, first);
 
     // One track changes at the source: the repeat sends that track only.

@@ -246,7 +246,7 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     // 10 requests over one sampling interval of about 5 s.
     expect(Number.parseFloat(requests)).toBeGreaterThan(1);
     expect(Number.parseFloat(requests)).toBeLessThan(3);
-    expect(bytes).toMatch(/^[0-9.]+ MiB\/s$/);
+    expect(bytes).toMatch(/^[0-9.]+ MB\/s$/);
     await screenshots(page, "system-rates");
     await page.close();
   });
@@ -354,7 +354,7 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
         state: "pending",
         since: "2026-01-01T00:10:00.000Z",
         tracksOutOfSync: 90,
-        rateBytesPerSecond: 2.5 * MIB,
+        rateBytesPerSecond: 2.5e6,
         etaSeconds: 200,
       }),
     );
@@ -384,7 +384,7 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
       "sync",
       "pending",
       "90 tracks; 40% copied",
-      "2.5 MiB/s",
+      "2.5 MB/s",
       "3 min 20 s",
       "2026-01-01 00:10:00 UTC",
     ]);
@@ -534,14 +534,14 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
       step: 510,
       progress: { tracksDone: 75, bytesDone: 75 * TRACK_SIZE_BYTES },
     });
-    api.jobs.advance(id, { progress: { rateBytesPerSecond: 2.5 * MIB, etaSeconds: 30 } });
+    api.jobs.advance(id, { progress: { rateBytesPerSecond: 2.5e6, etaSeconds: 30 } });
     const detail = page.locator(".job-detail");
     await detail.getByText("75 of 150 tracks (50%)").waitFor({ timeout: VIEW_TIMEOUT_MS });
-    await detail.getByText("2.5 MiB/s").waitFor({ timeout: VIEW_TIMEOUT_MS });
+    await detail.getByText("2.5 MB/s").waitFor({ timeout: VIEW_TIMEOUT_MS });
     expect(await jobFacts(page)).toMatchObject({
       State: "running",
       Step: "510 transfer",
-      Rate: "2.5 MiB/s",
+      Rate: "2.5 MB/s",
       ETA: "30 s",
       Ended: "not yet",
     });
@@ -561,7 +561,7 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
       "running",
       "510 transfer",
       "75 of 150 tracks (50%)",
-      "2.5 MiB/s",
+      "2.5 MB/s",
       "30 s",
       "none yet",
     ]);

@@ -13,8 +13,6 @@ import { el, formatCount, formatPercent, formatSince, shareBar, table } from "./
  */
 const REFRESH_INTERVAL_MS = 2_000;
 
-const MIB = 1024 * 1024;
-
 const ESTABLISH_COMMAND = "gsnap pair establish VOLSER SERIAL.SSID.VOLSER --mode sync";
 
 const COLUMNS = [
@@ -40,9 +38,12 @@ export function modeWords(pair) {
   return pair.critical ? `${pair.mode}, critical` : pair.mode;
 }
 
-/** Bytes per second as "12.5 MiB/s"; "idle" when nothing moves. */
+/**
+ * Bytes per second as "12.5 MB/s" (10^6 B/s, the unit of the GSC bandwidth cap and of the CLI);
+ * "idle" when nothing moves.
+ */
 export function formatRate(bytesPerSecond) {
-  return bytesPerSecond > 0 ? `${(bytesPerSecond / MIB).toFixed(1)} MiB/s` : "idle";
+  return bytesPerSecond > 0 ? `${(bytesPerSecond / 1e6).toFixed(1)} MB/s` : "idle";
 }
 
 /** Seconds to go as "45 s", "3 min 20 s" or "2 h 5 min"; "<1 s" for less than a second. */

@@ -81,7 +81,8 @@ function ratesTable(previous, current, seconds) {
     const before = previous[op] ?? { requests: 0, bytes: 0 };
     const requests = Math.max(0, now.requests - before.requests) / seconds;
     const bytes = Math.max(0, now.bytes - before.bytes) / seconds;
-    return [op, `${requests.toFixed(1)} /s`, `${formatBytes(bytes)}/s`];
+    // MB/s (10^6 B/s), like every rate the dashboard and the CLI show.
+    return [op, `${requests.toFixed(1)} /s`, `${(bytes / 1e6).toFixed(1)} MB/s`];
   });
   return table("Host I/O over NBD", ["Operation", "Requests", "Bytes"], rows);
 }
