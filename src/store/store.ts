@@ -22,7 +22,7 @@ import { chunkChecksum } from "./checksum.js";
 import { type ChunkDevice, ChunkNotLocal } from "./chunk-device.js";
 import { Collector, type CollectorTotals } from "./collector.js";
 import { Journal } from "./journal.js";
-import { commitMerge, prepareMerge } from "./journal-merge.js";
+import { JournalMerger } from "./journal-merger.js";
 import { applyEntries, piecesOf, routeRange } from "./journal-overlay.js";
 import { countMapped, lookup, NONE, releaseTree, snap } from "./mapping-tree.js";
 import { readTracksAsync, type TrackRun } from "./read-tracks.js";
@@ -128,12 +128,7 @@ export const DEFAULT_SSID = "0001";
 /** 128 MiB of journal: about 32,000 random 4 KiB writes before the merger must keep up. */
 export const DEFAULT_JOURNAL_BYTES = 128 * 1024 * 1024;
 
-/** A merge takes the oldest entries until they cover this many tracks (28 MiB of 56 KiB ones). */
-const MERGE_TRACKS = 512;
-
-/** The merger looks at the journal this often. */
-const MERGE_TICK_MS = 100;
-/** ...and empties it once no append came for this long. */
+/** The merger empties the journal once no append came for this long. */
 const MERGE_IDLE_MS = 1_000;
 
 export class Store {
@@ -149,26 +144,28 @@ export class Store {
   private queue: Promise<void> = Promise.resolve();
   /** Settles once the last change requested so far has settled. */
   private lastChange: Promise<unknown> = Promise.resolve();
-  /** Merges run one at a time, oldest entries first; this settles when the last one asked has. */
-  private merges: Promise<void> = Promise.resolve();
-  private mergerTimer: NodeJS.Timeout | undefined;
-  private merging: Promise<void> | undefined;
-  /** The buffer merges build their images in, one merge at a time (see mergeOnce). */
-  private mergeSlab: Buffer | undefined;
-  private lastAppendAt = 0;
-  private mergeIdleMs: number | false = false;
+  private readonly merger: JournalMerger;
   private closed = false;
 
   private constructor(
     dataDir: string,
     parts: StoreParts & { journal: Journal; space: SpaceReserve; unlock: () => void },
+    mergeIdleMs: number | false,
   ) {
     this.dataDir = dataDir;
     this.parts = { catalog: parts.catalog, device: parts.device };
     this.journal = parts.journal;
     this.space = parts.space;
     this.unlock = parts.unlock;
-    this.journal.onFull = () => this.startMerging();
+    this.merger = new JournalMerger(
+      {
+        parts: this.parts,
+        journal: this.journal,
+        lastChange: () => this.lastChange,
+        change: (fn, ready) => this.change(fn, ready, { reads: true }),
+      },
+      mergeIdleMs,
+    );
     this.collector = new Collector(this.parts, {
       change: (fn) => this.change(fn),
       shortOfSpace: () => this.space.mode === "full",
@@ -218,10 +215,14 @@ export class Store {
         await catalog.close();
         throw error;
       }
-      const store = new Store(dataDir, { catalog, device, journal, space, unlock });
+      const store = new Store(
+        dataDir,
+        { catalog, device, journal, space, unlock },
+        options.mergeIdleMs ?? MERGE_IDLE_MS,
+      );
       const interval = options.collectorIntervalMs ?? COLLECTOR_INTERVAL_MS;
       if (interval !== false) store.startCollector(interval);
-      store.startMerger(options.mergeIdleMs ?? MERGE_IDLE_MS);
+      store.merger.start();
       return store;
     } catch (error) {
       unlock();
@@ -237,12 +238,12 @@ export class Store {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.collectorTimer);
-    clearInterval(this.mergerTimer);
+    // No merge starts from here on; the ones under way settle.
+    const merged = this.merger.stop();
     let failure: { error: unknown } | undefined;
     try {
       await this.collecting;
-      await this.merging;
-      await this.merges;
+      await merged;
       await this.queue;
       await this.parts.catalog.flushed();
       await this.journal.waitForAppends();
@@ -432,7 +433,7 @@ export class Store {
     // The journal's pieces of these tracks are older than these images: merged first, they are
     // replaced by them rather than laid over them.
     this.space.admit(`write volume "${volser}"`);
-    if (this.journal.index.hasVolume(volser)) await this.mergeJournal();
+    if (this.journal.index.hasVolume(volser)) await this.merger.mergeAll();
     const prepared = this.noticeFull(() => prepareTrackWrites(this.parts, volume, runs));
     await this.change(
       () => commitTrackWrites(this.parts, this.writableVolume(volser, "write"), prepared),
@@ -508,7 +509,7 @@ export class Store {
       action,
     );
     if (this.journal.index.has(volser, range.firstTrack, range.firstTrack + range.count - 1)) {
-      await this.mergeJournal();
+      await this.merger.mergeAll();
     }
     return trackChecksums(this.parts, this.volume(volser, action), range);
   }
@@ -540,7 +541,7 @@ export class Store {
     // copy, and the target's are older than it. With an empty journal a snap reads nothing.
     const { index } = this.journal;
     if (index.hasVolume(request.source.volser) || index.hasVolume(request.target.volser)) {
-      await this.mergeJournal();
+      await this.merger.mergeAll();
     }
     return this.change(() => {
       const { catalog } = this.parts;
@@ -589,7 +590,7 @@ export class Store {
   /** Verifies every checksum and reference count (the fsck). Run it while nothing else writes. */
   async check(): Promise<CheckReport> {
     this.checkOpen();
-    await this.mergeJournal();
+    await this.merger.mergeAll();
     await this.parts.catalog.flushed();
     return await checkStore(this.parts);
   }
@@ -706,7 +707,6 @@ export class Store {
 
   /** Appends a write's (or, without data, a zero's) pieces of a byte range to the journal. */
   private append(volume: VolumeRecord, range: ByteRange, data?: Buffer): Promise<void> {
-    this.lastAppendAt = Date.now();
     const owner = {
       volser: volume.volser,
       incarnation: incarnationOf(volume),
@@ -716,97 +716,8 @@ export class Store {
     appended.catch((error: unknown) => {
       if (isDiskFull(error)) this.space.enterFull();
     });
-    if (this.journal.usedBytes * 2 >= this.journal.capacityBytes) this.startMerging();
+    this.merger.appended();
     return appended;
-  }
-
-  /** Merges every journal entry there is now (the merges run one after another). */
-  private mergeJournal(): Promise<void> {
-    const through = this.journal.index.lastSeq;
-    const run = this.merges.then(async () => {
-      while (this.journal.index.claimedThrough < through && (await this.mergeOnce())) {}
-    });
-    this.merges = run.catch(noop);
-    return run;
-  }
-
-  /**
-   * Merges the journal's oldest entries (up to MERGE_TRACKS tracks) in one change, once every
-   * change requested before has settled (the merge reads what they wrote); false when there was
-   * nothing to merge. Run only through `merges`, one at a time.
-   */
-  private async mergeOnce(): Promise<boolean> {
-    const { index } = this.journal;
-    const from = index.claimedThrough + 1;
-    const before = this.lastChange;
-    const claim = index.claim(MERGE_TRACKS);
-    if (claim === undefined) return false;
-    try {
-      await before;
-      const merge = await prepareMerge(this.parts, this.journal, claim, (bytes) => {
-        if (this.mergeSlab === undefined || this.mergeSlab.length < bytes) {
-          this.mergeSlab = Buffer.allocUnsafe(bytes);
-        }
-        return this.mergeSlab;
-      });
-      // The merged images must be durable before a commit that says their entries are merged
-      // can be: the journal gives their space back once the commit is.
-      const durable = merge.written.then(() => this.parts.device.sync());
-      await this.change(() => commitMerge(this.parts, merge), durable, { reads: true });
-    } catch (error) {
-      // Appends of a failed merge may still be reading its slab: the next merge takes a new one.
-      this.mergeSlab = undefined;
-      index.unclaim(from);
-      throw error;
-    }
-    index.dropThrough(claim.throughSeq);
-    return true;
-  }
-
-  /** Gives back the journal files whose entries are all merged, once the merges are durable. */
-  private async reclaimJournal(): Promise<void> {
-    await this.parts.catalog.flushed();
-    this.journal.reclaim(this.parts.catalog.journalMergedThrough());
-  }
-
-  /**
-   * Merges in the background: when the journal is half full (down to a quarter), when a write
-   * waits for space, and all of it once no write came for `idleMs`.
-   */
-  private startMerger(idleMs: number | false): void {
-    this.mergeIdleMs = idleMs;
-    this.mergerTimer = setInterval(() => {
-      if (this.journal.index.size === 0 || this.closed) return;
-      const idle = idleMs !== false && Date.now() - this.lastAppendAt >= idleMs;
-      if (idle || this.journal.usedBytes * 2 >= this.journal.capacityBytes) this.startMerging();
-    }, MERGE_TICK_MS);
-    this.mergerTimer.unref();
-  }
-
-  private startMerging(): void {
-    if (this.merging !== undefined || this.closed) return;
-    const run = async () => {
-      const { journal } = this;
-      const busy = () => journal.full || journal.usedBytes * 4 > journal.capacityBytes;
-      const idleMs = this.mergeIdleMs;
-      const idle = () => idleMs !== false && Date.now() - this.lastAppendAt >= idleMs;
-      while (!this.closed && journal.index.size > 0 && (busy() || idle())) {
-        const step = this.merges.then(() => this.mergeOnce());
-        this.merges = step.then(noop, noop);
-        if (!(await step)) break;
-        await this.reclaimJournal();
-      }
-      await this.reclaimJournal();
-    };
-    this.merging = run()
-      .catch((error: unknown) => {
-        // A failed merge (a disk error) leaves its entries in the journal; the next tick retries.
-        // Writers that wait for space get the error now rather than wait for ever.
-        this.journal.failWaiting(error);
-      })
-      .finally(() => {
-        this.merging = undefined;
-      });
   }
 
   /**
