@@ -20,24 +20,36 @@ export interface ApiTarget {
 }
 
 export function resolveTarget(options: { api?: string; token?: string }): ApiTarget {
-  const [api, urlSource] =
-    options.api !== undefined
-      ? [options.api, "--api"]
-      : process.env.GSNAP_API !== undefined
-        ? [process.env.GSNAP_API, "GSNAP_API"]
-        : [DEFAULT_API_URL, "the default"];
-  const url = api.replace(/\/+$/, "");
+  const api = firstOf([
+    [options.api, "--api"],
+    [process.env.GSNAP_API, "GSNAP_API"],
+    [DEFAULT_API_URL, "the default"],
+  ]);
   const tokenFile = path.resolve(DEFAULT_DATA_DIR, "token");
-  const fromFile = readTokenFile(tokenFile);
-  const [token, tokenSource] =
-    options.token !== undefined
-      ? [options.token, "--token"]
-      : process.env.GSNAP_TOKEN !== undefined
-        ? [process.env.GSNAP_TOKEN, "GSNAP_TOKEN"]
-        : fromFile !== undefined
-          ? [fromFile, `the file ${tokenFile}`]
-          : [undefined, `none (no --token, GSNAP_TOKEN or ${tokenFile})`];
-  return { url, token, sources: { url: urlSource, token: tokenSource } };
+  const token = firstOf([
+    [options.token, "--token"],
+    [process.env.GSNAP_TOKEN, "GSNAP_TOKEN"],
+    [() => readTokenFile(tokenFile), `the file ${tokenFile}`],
+    [undefined, `none (no --token, GSNAP_TOKEN or ${tokenFile})`],
+  ]);
+  return {
+    url: (api.value as string).replace(/\/+$/, ""),
+    token: token.value,
+    sources: { url: api.source, token: token.source },
+  };
+}
+
+/** The first of the candidates that gives a value (a function is called only when reached). */
+function firstOf(candidates: [string | undefined | (() => string | undefined), string][]): {
+  value: string | undefined;
+  source: string;
+} {
+  for (const [candidate, source] of candidates) {
+    const value = typeof candidate === "function" ? candidate() : candidate;
+    if (value !== undefined) return { value, source };
+  }
+  const [, source] = candidates[candidates.length - 1];
+  return { value: undefined, source };
 }
 
 function readTokenFile(file: string): string | undefined {

@@ -26,7 +26,7 @@ import {
   type JobService,
   type StepRecord,
 } from "./job-service.js";
-import { emptyProgress, endedJob, isJobEnded, whenJobEnded } from "./job-states.js";
+import { emptyProgress, endedJob, endOpenSteps, isJobEnded, whenJobEnded } from "./job-states.js";
 import { notifyJob } from "./notify-job.js";
 import { RemoteSystem } from "./remote-system.js";
 
@@ -89,12 +89,7 @@ export class JobManager implements JobService {
       if (!isJobEnded(record.info)) {
         const at = new Date().toISOString();
         const message = `The system stopped during step ${record.info.step} (${GSC_STEPS[record.info.step]}); the job was cleaned up`;
-        // The step it stopped in ends with it, rather than showing as running.
-        const steps = record.info.steps.map((step) =>
-          step.endedAt === undefined
-            ? { ...step, endedAt: at, note: `GSC_TRANSFER_FAILED: ${message}` }
-            : step,
-        );
+        const steps = endOpenSteps(record.info.steps, at, `GSC_TRANSFER_FAILED: ${message}`);
         record.info = endedJob(
           { ...record.info, steps },
           { state: "failed", code: "GSC_TRANSFER_FAILED", message, at },
@@ -266,10 +261,11 @@ export class JobManager implements JobService {
     }
     // A system that stops leaves the job as it is: the next start cleans it up.
     if (this.closed) return;
-    // The step the job failed in ends now, saying why, rather than showing as running.
-    const open = [...record.info.steps].reverse().find((step) => step.endedAt === undefined);
-    if (open !== undefined && outcome.state !== "succeeded") {
-      await this.recordStep(id, open.step, "end", `${outcome.code}: ${outcome.message}`);
+    if (outcome.state !== "succeeded") {
+      // The step the job failed in ends now, saying why, rather than showing as running.
+      const note = `${outcome.code}: ${outcome.message}`;
+      this.update(id, { steps: endOpenSteps(record.info.steps, new Date().toISOString(), note) });
+      this.file.saveSoon(record);
     }
     await this.recordStep(id, 522, "start");
     let cleaned: string;

@@ -2,7 +2,7 @@
 // queued job may be cancelled at once); the last three never change again.
 
 import { ERROR_CODES, type ErrorCode } from "../errors/codes.js";
-import type { JobInfo, JobProgress, JobService, JobState } from "./job-service.js";
+import type { JobInfo, JobProgress, JobService, JobState, StepRecord } from "./job-service.js";
 
 export const ENDED_JOB_STATES: readonly JobState[] = ["succeeded", "failed", "cancelled"];
 
@@ -56,4 +56,9 @@ export function endedJob(
     resultCode: code as "OK" | ErrorCode,
     resultMessage: end.message,
   };
+}
+
+/** `steps` with every step still open ended `at` with `note`: a job that ends leaves none running. */
+export function endOpenSteps(steps: readonly StepRecord[], at: string, note: string): StepRecord[] {
+  return steps.map((step) => (step.endedAt === undefined ? { ...step, endedAt: at, note } : step));
 }

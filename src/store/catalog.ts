@@ -270,7 +270,7 @@ export class Catalog implements NodeStore {
       this.chunks.putSync(id, record);
       return;
     }
-    const location = decodeChunkRecord(stored).location;
+    const location = locationOf(stored);
     this.chunks.removeSync(id);
     this.addLive(location, -1);
     this.segmentChunks.removeSync(segmentKey(location));
@@ -515,24 +515,27 @@ function encodeChunkRecord(chunk: ChunkRecord): Buffer {
 }
 
 /**
- * A copy of a value lmdb-js read into its reused buffer (whose `length` it sets to the value's),
- * to be changed and put back.
+ * A copy of a value lmdb-js read into its reused buffer (whose `length` it sets to the value's,
+ * which subarray() honours), to be changed and put back.
  */
 function copyOfStored(stored: Buffer): Buffer {
-  const copy = Buffer.allocUnsafe(stored.length);
-  copy.set(new Uint8Array(stored.buffer, stored.byteOffset, stored.length));
-  return copy;
+  return Buffer.from(stored.subarray(0));
+}
+
+/** Where a chunk record says its image is, without decoding the rest. */
+function locationOf(buffer: Buffer): ChunkLocation {
+  return {
+    segment: buffer.readUInt32LE(0),
+    offsetBytes: buffer.readUIntLE(8, 6),
+    lengthBytes: buffer.readUInt32LE(16),
+  };
 }
 
 /** Decodes a record; the block checksums are copied out of `buffer`, which LMDB reuses. */
 function decodeChunkRecord(buffer: Buffer): ChunkRecord {
-  const lengthBytes = buffer.readUInt32LE(16);
   const shift = buffer[14];
-  const location = {
-    segment: buffer.readUInt32LE(0),
-    offsetBytes: buffer.readUIntLE(8, 6),
-    lengthBytes,
-  };
+  const location = locationOf(buffer);
+  const { lengthBytes } = location;
   const refs = buffer.readUInt32LE(CHUNK_REFS_OFFSET);
   const hash = buffer.readBigUInt64LE(CHUNK_HASH_OFFSET);
   if (shift === 0) {

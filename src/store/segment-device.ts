@@ -380,13 +380,7 @@ export class SegmentDevice implements ChunkDevice {
     // segment held so that it is not removed (its descriptor closed) meanwhile. A cut that fails
     // leaves dead bytes that the next open cuts (it keeps the size the catalog recorded).
     this.sizes.set(segment, sizeBytes);
-    this.hold(segment);
-    this.inBackground((finished) =>
-      fs.ftruncate(fd, sizeBytes, () => {
-        this.done(segment);
-        finished();
-      }),
-    );
+    this.inBackground((finished) => fs.ftruncate(fd, sizeBytes, finished), segment);
     return true;
   }
 
@@ -518,23 +512,19 @@ export class SegmentDevice implements ChunkDevice {
     this.unwritten.set(segment, 0);
     const fd = this.fds.get(segment);
     if (fd === undefined) return;
-    this.hold(segment);
-    this.inBackground((finished) =>
-      fs.fdatasync(fd, () => {
-        this.done(segment);
-        finished();
-      }),
-    );
+    this.inBackground((finished) => fs.fdatasync(fd, finished), segment);
   }
 
   /**
    * Starts I/O that nobody awaits (a cut, a delete, an early writeback); settled() waits for it,
-   * so that close() never closes a descriptor under it. Its errors are ignored by design: see the
-   * callers.
+   * so that close() never closes a descriptor under it, and `segment`, when given, is held (not
+   * removed) until it ends. Its errors are ignored by design: see the callers.
    */
-  private inBackground(start: (finished: () => void) => void): void {
+  private inBackground(start: (finished: () => void) => void, segment?: number): void {
     this.background += 1;
+    if (segment !== undefined) this.hold(segment);
     start(() => {
+      if (segment !== undefined) this.done(segment);
       this.background -= 1;
       if (this.background === 0) for (const resolve of this.settledWaiters.splice(0)) resolve();
     });
