@@ -72,6 +72,36 @@ const EVERY_FRAME: Frame[] = [
       data: undefined,
     })),
   },
+  {
+    type: "TRACK_PIECE",
+    requestId: 46,
+    volser: "VOL#@$",
+    trackNumber: 0xffff_ffff,
+    offsetBytes: 0,
+    lengthBytes: MAX_TRACK_SIZE_BYTES,
+    checksum: 0xfedc_ba98_7654_3210n,
+    data: Buffer.alloc(MAX_TRACK_SIZE_BYTES, 0x3c),
+  },
+  {
+    type: "TRACK_PIECE",
+    requestId: 47,
+    volser: "V",
+    trackNumber: 7,
+    offsetBytes: MAX_TRACK_SIZE_BYTES - 1,
+    lengthBytes: 1,
+    checksum: 1n,
+    data: Buffer.from([0xa5]),
+  },
+  {
+    type: "TRACK_PIECE",
+    requestId: 48,
+    volser: "VOL001",
+    trackNumber: 3,
+    offsetBytes: 4097,
+    lengthBytes: 50_000,
+    checksum: 0n,
+    data: undefined,
+  },
   { type: "ACK", requestId: 42 },
   { type: "NACK", requestId: 42, reason: NackReason.CHECKSUM_MISMATCH },
   {
@@ -124,9 +154,13 @@ describe("frame codec", () => {
       const decoded = decodeFrame(bytes);
       if (decoded.status !== "frame") expect.fail(`decoded ${decoded.status}`);
       expect(decoded.frameBytes).toBe(bytes.length);
-      if (frame.type === "TRACK_DATA" && decoded.frame.type === "TRACK_DATA") {
+      if (
+        (frame.type === "TRACK_DATA" && decoded.frame.type === "TRACK_DATA") ||
+        (frame.type === "TRACK_PIECE" && decoded.frame.type === "TRACK_PIECE")
+      ) {
         // Deep equality of a 1 MiB buffer is slow: compare the bytes, then the other fields.
-        expect(decoded.frame.data.equals(frame.data)).toBe(true);
+        const data = decoded.frame.data;
+        expect(data === undefined ? undefined : Buffer.from(data)).toEqual(frame.data);
         expect({ ...decoded.frame, data: null }).toEqual({ ...frame, data: null });
       } else {
         expect(decoded.frame).toEqual(frame);
@@ -139,8 +173,12 @@ describe("frame codec", () => {
     (_type, frame) => {
       const parts = encodeFrameParts(frame);
       expect(Buffer.concat(parts).equals(encodeFrame(frame))).toBe(true);
-      // A track's bytes go as they are, not copied.
+      // A track's (or a piece's) bytes go as they are, not copied.
       if (frame.type === "TRACK_DATA") expect(parts.at(-1)).toBe(frame.data);
+      if (frame.type === "TRACK_PIECE" && frame.data !== undefined) {
+        expect(parts).toHaveLength(2);
+        expect(parts[1]).toBe(frame.data);
+      }
       if (frame.type === "TRACK_BATCH") {
         const data = frame.tracks.flatMap((track) =>
           track.data === undefined ? [] : [track.data],
@@ -211,6 +249,101 @@ describe("frame codec", () => {
     const swapped = Buffer.from(nack);
     swapped.writeUInt16BE(0, FRAME_HEADER_BYTES + 6);
     expect(decodeFrame(swapped)).toMatchObject(refused);
+  });
+
+  it("refuses a TRACK_PIECE with any field out of range, naming the field", () => {
+    const data = Buffer.alloc(16, 7);
+    const good = encodeFrame({
+      type: "TRACK_PIECE",
+      requestId: 1,
+      volser: "V",
+      trackNumber: 2,
+      offsetBytes: 100,
+      lengthBytes: 16,
+      checksum: 9n,
+      data,
+    });
+    const zero = encodeFrame({
+      type: "TRACK_PIECE",
+      requestId: 1,
+      volser: "V",
+      trackNumber: 2,
+      offsetBytes: 100,
+      lengthBytes: 16,
+      checksum: 0n,
+      data: undefined,
+    });
+    expect(decodeFrame(good).status).toBe("frame");
+    expect(decodeFrame(zero).status).toBe("frame");
+    // Payload: 1+1 VOLSER, track u32 at 2, offset u32 at 6, length u32 at 10, kind u8 at 14,
+    // checksum u64 at 15, data from 23.
+    const changed = (frame: Buffer, edit: (payload: Buffer) => void) => {
+      const bytes = Buffer.from(frame);
+      edit(bytes.subarray(FRAME_HEADER_BYTES));
+      return decodeFrame(bytes);
+    };
+    const refused = (message: RegExp) => ({
+      status: "failure",
+      failure: { kind: "bad-field", message: expect.stringMatching(message) },
+    });
+    expect(changed(good, (p) => p.writeUInt8(0x61, 1))).toMatchObject(refused(/VOLSER "a"/));
+    expect(changed(good, (p) => p.writeUInt8(2, 14))).toMatchObject(refused(/kind 2 is unknown/));
+    expect(changed(good, (p) => p.writeUInt32BE(MAX_TRACK_SIZE_BYTES - 15, 6))).toMatchObject(
+      refused(/ends past/),
+    );
+    expect(changed(zero, (p) => p.writeUInt32BE(0, 10))).toMatchObject(
+      refused(/piece length 0 is not/),
+    );
+    expect(changed(zero, (p) => p.writeUInt32BE(MAX_TRACK_SIZE_BYTES + 1, 10))).toMatchObject(
+      refused(/piece length \d+ is not/),
+    );
+    // A data piece whose bytes are not its length, either way.
+    expect(changed(good, (p) => p.writeUInt32BE(17, 10))).toMatchObject(refused(/not its length/));
+    expect(changed(good, (p) => p.writeUInt32BE(15, 10))).toMatchObject(refused(/not its length/));
+    // A zero piece with a checksum, or with bytes after it.
+    expect(changed(zero, (p) => p.writeBigUInt64BE(1n, 15))).toMatchObject(refused(/checksum/));
+    expect(changed(good, (p) => p.writeUInt8(1, 14))).toMatchObject(
+      refused(/zero piece carries 16 bytes/),
+    );
+    // A payload that ends inside the fields.
+    const short = Buffer.concat([header(FrameType.TRACK_PIECE, 10), zero.subarray(16, 26)]);
+    expect(decodeFrame(short)).toMatchObject({ failure: { kind: "bad-length" } });
+    // More than a track's bytes, said by its header alone.
+    expect(decodeFrame(header(FrameType.TRACK_PIECE, MAX_PAYLOAD_BYTES + 1))).toMatchObject({
+      failure: { kind: "oversized" },
+    });
+  });
+
+  it("decodes any valid piece it encodes, and never throws on a piece with bytes changed", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: MAX_TRACK_SIZE_BYTES - 1 }),
+        fc.integer({ min: 1, max: 300 }),
+        fc.boolean(),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+        (offset, length, zero, flips) => {
+          const offsetBytes = Math.min(offset, MAX_TRACK_SIZE_BYTES - length);
+          const data = zero ? undefined : Buffer.alloc(length, 5);
+          const frame: Frame = {
+            type: "TRACK_PIECE",
+            requestId: 3,
+            volser: "VOL001",
+            trackNumber: offset,
+            offsetBytes,
+            lengthBytes: length,
+            checksum: zero ? 0n : 77n,
+            data,
+          };
+          const bytes = encodeFrame(frame);
+          expect(decodeFrame(bytes)).toMatchObject({ status: "frame", frame });
+          for (const [at, value] of flips)
+            bytes[FRAME_HEADER_BYTES + (at % (bytes.length - FRAME_HEADER_BYTES))] = value;
+          const mangled = decodeFrame(bytes);
+          if (mangled.status === "frame") expect(encodeFrame(mangled.frame)).toEqual(bytes);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it("decodes any valid batch it encodes, and never throws on a batch with bytes changed", () => {

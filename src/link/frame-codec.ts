@@ -18,6 +18,8 @@
 //   TRACK_ZERO u8 len, volser, u32 track number
 //   TRACK_BATCH u8 len, volser, u16 n, n x (u32 track number, u32 data length (0: zero record),
 //              u64 checksum (0 for a zero record)), then each data track's bytes in entry order
+//   TRACK_PIECE u8 len, volser, u32 track number, u32 offset within the track, u32 length,
+//              u8 kind (0 data, 1 zero), u64 checksum (0 for zero), data (data: `length` bytes)
 //   ACK, PING, PONG  (empty)
 //   NACK       u16 reason
 //   BATCH_NACK u16 m, m x (u16 index in the batch, u16 reason)
@@ -65,6 +67,7 @@ import {
 } from "./frame-types.js";
 import { PayloadReader } from "./payload-reader.js";
 import { PayloadWriter } from "./payload-writer.js";
+import { checkTrackPiece, readTrackPiece, writeTrackPieceFields } from "./piece-codec.js";
 
 const SERIAL_PATTERN = /^[0-9A-Z]{1,10}$/;
 const VOLSER_PATTERN = /^[A-Z0-9@#$]{1,6}$/;
@@ -155,7 +158,11 @@ export function decodeFrame(bytes: Buffer): DecodeResult {
 export function decodePayload(header: FrameHeader, payload: Buffer): PayloadResult {
   assert.equal(payload.length, header.payloadBytes);
   const reader = new PayloadReader(payload);
-  const frame = readPayload(header, reader);
+  const read = readPayload(header, reader);
+  if (read !== undefined && "problem" in read && !reader.failed) {
+    return failure("bad-field", `Cannot read ${header.type} frame: ${read.problem}`);
+  }
+  const frame = read !== undefined && "problem" in read ? undefined : read;
   if (reader.failed || frame === undefined) {
     return failure("bad-length", `Cannot read ${header.type} frame: payload ends early`);
   }
@@ -172,7 +179,10 @@ export function decodePayload(header: FrameHeader, payload: Buffer): PayloadResu
   return { ok: true, frame };
 }
 
-function readPayload(header: FrameHeader, reader: PayloadReader): Frame | undefined {
+function readPayload(
+  header: FrameHeader,
+  reader: PayloadReader,
+): Frame | { readonly problem: string } | undefined {
   const requestId = header.requestId;
   switch (header.type) {
     case "HELLO": {
@@ -210,6 +220,8 @@ function readPayload(header: FrameHeader, reader: PayloadReader): Frame | undefi
     }
     case "TRACK_BATCH":
       return readTrackBatch(requestId, reader);
+    case "TRACK_PIECE":
+      return readTrackPiece(requestId, reader);
     case "NACK":
       return { type: "NACK", requestId, reason: reader.u16() };
     case "BATCH_NACK":
@@ -318,6 +330,8 @@ export function checkFields(frame: Frame): string | undefined {
       return checkBatchTracks(frame.tracks);
     case "BATCH_NACK":
       return checkBatchRefusals(frame.refusals);
+    case "TRACK_PIECE":
+      return checkTrackPiece(frame);
     case "PAIR_OPEN":
       if (!VOLSER_PATTERN.test(frame.primaryVolser)) {
         return `VOLSER "${frame.primaryVolser}" is not valid`;
@@ -361,20 +375,40 @@ function checkTrack(volser: string, trackNumber: number): string | undefined {
 }
 
 /**
- * Encodes a frame as buffers to send in order: for TRACK_DATA the header and fields, then the
- * track's bytes as they are (a track is not copied on its way to the socket); for the rest one
- * buffer.
+ * Encodes a frame as buffers to send in order: for TRACK_DATA and a data TRACK_PIECE the header
+ * and fields, then the bytes as they are (a track is not copied on its way to the socket); for
+ * the rest one buffer.
  */
 export function encodeFrameParts(frame: Frame): Buffer[] {
   if (frame.type === "TRACK_BATCH") {
     assert.equal(checkFields(frame), undefined, "a TRACK_BATCH to send is valid");
     return encodeBatchParts(frame);
   }
+  if (frame.type === "TRACK_PIECE" && frame.data !== undefined) {
+    const data = frame.data;
+    assert.equal(checkFields(frame), undefined, "a TRACK_PIECE to send is valid");
+    const writer = new PayloadWriter();
+    writeTrackPieceFields(frame, writer);
+    const fields = writer.finish();
+    const head = Buffer.allocUnsafe(FRAME_HEADER_BYTES + fields.length);
+    writeHeader(head, frame, fields.length + data.length);
+    fields.copy(head, FRAME_HEADER_BYTES);
+    return [head, data];
+  }
   if (frame.type !== "TRACK_DATA") return [encodeFrame(frame)];
   assert.ok(frame.data.length <= MAX_TRACK_SIZE_BYTES, "a track to send fits a frame");
   const empty = encodeFrame({ ...frame, data: EMPTY });
   empty.writeUInt32BE(empty.length - FRAME_HEADER_BYTES + frame.data.length, 12);
   return [empty, frame.data];
+}
+
+function writeHeader(output: Buffer, frame: Frame, payloadBytes: number): void {
+  output.writeUInt32BE(FRAME_MAGIC, 0);
+  output.writeUInt8(FRAME_FORMAT, 4);
+  output.writeUInt8(FrameType[frame.type], 5);
+  output.writeUInt16BE(0, 6);
+  output.writeUInt32BE(frame.requestId, 8);
+  output.writeUInt32BE(payloadBytes, 12);
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -390,12 +424,7 @@ export function encodeFrame(frame: Frame): Buffer {
   const payload = writer.finish();
   assert.ok(payload.length <= maxPayloadBytes(frame.type), "a payload to send is within the limit");
   const output = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
-  output.writeUInt32BE(FRAME_MAGIC, 0);
-  output.writeUInt8(FRAME_FORMAT, 4);
-  output.writeUInt8(FrameType[frame.type], 5);
-  output.writeUInt16BE(0, 6);
-  output.writeUInt32BE(frame.requestId, 8);
-  output.writeUInt32BE(payload.length, 12);
+  writeHeader(output, frame, payload.length);
   payload.copy(output, FRAME_HEADER_BYTES);
   return output;
 }
@@ -443,6 +472,10 @@ function writePayload(frame: Frame, writer: PayloadWriter): void {
       for (const part of data) writer.bytes(part);
       return;
     }
+    case "TRACK_PIECE":
+      writeTrackPieceFields(frame, writer);
+      if (frame.data !== undefined) writer.bytes(frame.data);
+      return;
     case "NACK":
       writer.u16(frame.reason);
       return;

@@ -49,6 +49,18 @@ export const MAX_BATCH_PAYLOAD_BYTES =
 /** The first protocol version that has TRACK_BATCH and BATCH_NACK. */
 export const BATCH_VERSION = 2;
 
+/** The first protocol version that has TRACK_PIECE. */
+export const PIECE_VERSION = 3;
+
+/** TRACK_PIECE fields between its VOLSER and its data: track, offset, length, kind, checksum. */
+export const PIECE_FIELDS_BYTES = 4 + 4 + 4 + 1 + 8;
+
+/** What a TRACK_PIECE carries: the bytes of part of a track, or a range of it to zero. */
+export const PieceKind = {
+  DATA: 0,
+  ZERO: 1,
+} as const;
+
 /** Nonces are 32 random bytes: as long as the HMAC-SHA256 key space, so guessing one is hopeless. */
 export const NONCE_BYTES = 32;
 
@@ -85,6 +97,7 @@ export const FrameType = {
   NACK: 19,
   TRACK_BATCH: 20,
   BATCH_NACK: 21,
+  TRACK_PIECE: 22,
   PING: 32,
   PONG: 33,
   PAIR_OPEN: 48,
@@ -171,6 +184,26 @@ export interface TrackZeroFrame {
   readonly requestId: number;
   readonly volser: string;
   readonly trackNumber: number;
+}
+
+/**
+ * Part of one track (protocol version 3 on): a host write's bytes at an offset within the track,
+ * or (data undefined) a range of the track to zero. The checksum is xxHash64 of the data (0 for a
+ * zero piece). A sync pair's primary sends it instead of the whole track image, and the secondary
+ * applies it as the same small write.
+ */
+export interface TrackPieceFrame {
+  readonly type: "TRACK_PIECE";
+  readonly requestId: number;
+  readonly volser: string;
+  readonly trackNumber: number;
+  /** Where the piece starts within the track. */
+  readonly offsetBytes: number;
+  /** 1 to MAX_TRACK_SIZE_BYTES; offsetBytes + lengthBytes is at most MAX_TRACK_SIZE_BYTES. */
+  readonly lengthBytes: number;
+  readonly checksum: bigint;
+  /** lengthBytes bytes, a view of the frame's payload when received; undefined: zero the range. */
+  readonly data: Buffer | undefined;
 }
 
 /** One track of a TRACK_BATCH: its bytes, or a zero record (data undefined, checksum 0). */
@@ -318,6 +351,7 @@ export type Frame =
   | TrackDataFrame
   | TrackZeroFrame
   | TrackBatchFrame
+  | TrackPieceFrame
   | AckFrame
   | NackFrame
   | BatchNackFrame
@@ -334,6 +368,7 @@ export type RequestFrame =
   | TrackDataFrame
   | TrackZeroFrame
   | TrackBatchFrame
+  | TrackPieceFrame
   | PingFrame
   | PairOpenFrame
   | PairStateFrame
@@ -346,6 +381,7 @@ export function isRequestFrame(frame: Frame): frame is RequestFrame {
     frame.type === "TRACK_DATA" ||
     frame.type === "TRACK_ZERO" ||
     frame.type === "TRACK_BATCH" ||
+    frame.type === "TRACK_PIECE" ||
     frame.type === "PING" ||
     frame.type === "PAIR_OPEN" ||
     frame.type === "PAIR_STATE" ||

@@ -56,6 +56,11 @@ function serveTracks(connection: LinkConnection, tracks: Map<string, Buffer | "z
         expect(trackChecksum(frame.data)).toBe(frame.checksum);
         tracks.set(`${frame.volser}/${frame.trackNumber}`, Buffer.from(frame.data));
         connection.send({ type: "ACK", requestId: frame.requestId });
+      } else if (frame.type === "TRACK_PIECE") {
+        if (frame.data !== undefined) expect(trackChecksum(frame.data)).toBe(frame.checksum);
+        const key = `${frame.volser}/${frame.trackNumber}@${frame.offsetBytes}+${frame.lengthBytes}`;
+        tracks.set(key, frame.data === undefined ? "zero" : Buffer.from(frame.data));
+        connection.send({ type: "ACK", requestId: frame.requestId });
       } else if (frame.type === "TRACK_BATCH") {
         for (const track of frame.tracks) {
           if (track.data !== undefined) expect(trackChecksum(track.data)).toBe(track.checksum);
@@ -167,9 +172,9 @@ describe("link connection", () => {
   it("authenticates two sockets and carries pipelined TRACK_DATA, TRACK_ZERO and their ACKs", async () => {
     const server = await served();
     const connection = await connectGood(server);
-    // Both speak versions 1 and 2: the highest, with TRACK_BATCH, is chosen.
+    // Both speak versions 1 to 3: the highest, with TRACK_BATCH and TRACK_PIECE, is chosen.
     expect(connection.linkSession).toEqual({
-      version: 2,
+      version: 3,
       peerSerial: "GS00002",
       peerSsids: ["00A1"],
     });
@@ -349,6 +354,55 @@ describe("link connection", () => {
     });
     expect(server.tracks.has("VOL001/5")).toBe(false);
     expect(await connection.request({ type: "PING" })).toMatchObject({ type: "PONG" });
+  });
+
+  it("carries TRACK_PIECE data and zero pieces, and NACKs a damaged piece until it comes whole", async () => {
+    const server = await served();
+    const connection = await connectGood(server);
+    expect(connection.carriesPieces).toBe(true);
+    const data = randomBytes(4096);
+    const corrupt = Buffer.from(data);
+    corrupt[2048] ^= 0xff;
+    const piece = {
+      type: "TRACK_PIECE" as const,
+      volser: "VOL001",
+      trackNumber: 9,
+      offsetBytes: 513,
+      lengthBytes: 4096,
+      checksum: trackChecksum(data),
+    };
+    const first = await connection.request({ ...piece, data: corrupt });
+    expect(first).toMatchObject({ type: "NACK", reason: NackReason.CHECKSUM_MISMATCH });
+    expect(server.tracks.size).toBe(0);
+    expect(await connection.request({ ...piece, data })).toMatchObject({ type: "ACK" });
+    expect(server.tracks.get("VOL001/9@513+4096")).toEqual(data);
+    const zero = { ...piece, offsetBytes: 0, lengthBytes: 100, checksum: 0n, data: undefined };
+    expect(await connection.request(zero)).toMatchObject({ type: "ACK" });
+    expect(server.tracks.get("VOL001/9@0+100")).toBe("zero");
+  });
+
+  it("closes a peer that sends TRACK_PIECE on a link that agreed on version 2", async () => {
+    const server = await served();
+    const peer = await rawAuthenticated(server.listener.address.port, [1, 2]);
+    const data = Buffer.alloc(10, 1);
+    peer.socket.write(
+      encodeFrame({
+        type: "TRACK_PIECE",
+        requestId: 1,
+        volser: "VOL001",
+        trackNumber: 0,
+        offsetBytes: 0,
+        lengthBytes: 10,
+        checksum: trackChecksum(data),
+        data,
+      }),
+    );
+    await peer.closed;
+    const line = server.lines.find((entry) => entry.level === "warn");
+    expect(line?.obj).toMatchObject({ code: "LINK_PROTOCOL" });
+    expect(line?.msg).toMatch(/TRACK_PIECE: protocol version 2 has none/);
+    expect(server.tracks.size).toBe(0);
+    await expectStillServing(server);
   });
 
   it("closes a peer that sends TRACK_BATCH on a link that agreed on version 1", async () => {

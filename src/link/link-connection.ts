@@ -1,6 +1,6 @@
 // One peer link connection: the I/O shell around the pure handshake and frame reader. It runs the
 // handshake on a connected socket (TCP or TLS), then carries requests (TRACK_DATA, TRACK_ZERO,
-// PING) and their replies (ACK, NACK, PONG) both ways, pipelined within a bounded window. Any
+// TRACK_BATCH, TRACK_PIECE, PING, ...) and their replies (ACK, NACK, PONG) both ways, pipelined within a bounded window. Any
 // protocol violation (garbage, an oversized or unknown frame, a reply to nothing, a peer past its
 // window) closes the connection with one log line; it never throws into the process.
 
@@ -20,6 +20,7 @@ import {
   MAX_BATCH_PAYLOAD_BYTES,
   NackReason,
   NONCE_BYTES,
+  PIECE_VERSION,
   type ReplyFrame,
   type RequestFrame,
   type TrackBatchFrame,
@@ -49,6 +50,7 @@ export const MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
 /** What a request counts against MAX_BYTES_IN_FLIGHT: the track bytes it carries. */
 function windowBytes(request: RequestBody): number {
   if (request.type === "TRACK_DATA") return request.data.length;
+  if (request.type === "TRACK_PIECE") return request.data?.length ?? 0;
   if (request.type !== "TRACK_BATCH") return 0;
   let bytes = 0;
   for (const track of request.tracks) bytes += track.data?.length ?? 0;
@@ -81,6 +83,13 @@ interface Unanswered {
   readonly slab: Buffer | undefined;
   /** The tracks of a TRACK_BATCH that arrived damaged: added to its answer. */
   readonly damage: BatchDamage | undefined;
+}
+
+/** Whether a TRACK_DATA or a data TRACK_PIECE arrived with bytes that do not match its checksum. */
+function isDamaged(frame: RequestFrame): boolean {
+  if (frame.type === "TRACK_DATA") return trackChecksum(frame.data) !== frame.checksum;
+  if (frame.type !== "TRACK_PIECE" || frame.data === undefined) return false;
+  return trackChecksum(frame.data) !== frame.checksum;
 }
 
 /** A peer that has not finished the handshake in this time is dropped: it holds a socket. */
@@ -160,6 +169,11 @@ export class LinkConnection {
   /** Whether the peer takes TRACK_BATCH (the protocol version agreed is BATCH_VERSION or later). */
   get carriesBatches(): boolean {
     return this.linkSession.version >= BATCH_VERSION;
+  }
+
+  /** Whether the peer takes TRACK_PIECE (the protocol version agreed is PIECE_VERSION or later). */
+  get carriesPieces(): boolean {
+    return this.linkSession.version >= PIECE_VERSION;
   }
 
   /** Bytes written to and read from the socket, handshake included. */
@@ -273,10 +287,13 @@ export class LinkConnection {
       );
       return;
     }
-    if (frame.type === "TRACK_BATCH" && !this.carriesBatches) {
+    if (
+      (frame.type === "TRACK_BATCH" && !this.carriesBatches) ||
+      (frame.type === "TRACK_PIECE" && !this.carriesPieces)
+    ) {
       this.close(
         "LINK_PROTOCOL",
-        `Cannot take TRACK_BATCH: protocol version ${this.linkSession.version} has none`,
+        `Cannot take ${frame.type}: protocol version ${this.linkSession.version} has none`,
       );
       return;
     }
@@ -298,8 +315,8 @@ export class LinkConnection {
       return;
     }
     this.unanswered.set(frame.requestId, { bytes, slab, damage: undefined });
-    if (frame.type === "TRACK_DATA" && trackChecksum(frame.data) !== frame.checksum) {
-      // Damaged on the way: ask for the track again before anyone can store it.
+    if (isDamaged(frame)) {
+      // Damaged on the way: ask for the track (or piece) again before anyone can store it.
       this.send({ type: "NACK", requestId: frame.requestId, reason: NackReason.CHECKSUM_MISMATCH });
       return;
     }
@@ -401,8 +418,8 @@ export class LinkConnection {
 
   /**
    * The peer's requests, in order, until the connection closes; one consumer at a time. Answer
-   * each with send(). TRACK_DATA whose checksum does not match never appears here: the
-   * connection answers it with NACK (checksum mismatch) itself.
+   * each with send(). TRACK_DATA or TRACK_PIECE whose checksum does not match never appears
+   * here: the connection answers it with NACK (checksum mismatch) itself.
    */
   async *[Symbol.asyncIterator](): AsyncIterator<RequestFrame> {
     while (true) {

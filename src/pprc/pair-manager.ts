@@ -10,6 +10,7 @@
 import { isDiskFull } from "../errors/disk-error.js";
 import { GsnapError } from "../errors/gsnap-error.js";
 import {
+  ControlOp,
   NackReason,
   type PairOpenFrame,
   PairOpenOption,
@@ -266,6 +267,18 @@ export class PairManager implements PairService {
     return this.primaries.get(volser);
   }
 
+  /**
+   * Part of a host FLUSH: makes what each sync pair's secondary acknowledged durable there. A pair
+   * whose secondary cannot suspends (its tracks marked); rejects only for a critical one.
+   */
+  async flushSecondaries(): Promise<void> {
+    const flushed = await Promise.allSettled(
+      [...this.primaries.values()].map((pair) => pair.flushSecondary()),
+    );
+    const failed = flushed.find((result) => result.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
+  }
+
   /** Makes every bitmap durable: part of a host FLUSH. */
   syncBitmaps(): void {
     for (const pair of this.primaries.values()) pair.sync();
@@ -282,8 +295,10 @@ export class PairManager implements PairService {
   async handlePeer(request: PeerRequest, peerSerial: string): Promise<PeerReply> {
     switch (request.type) {
       case "CONTROL":
-        // Control requests are GSC's (gsc/target-requests.ts); pairs take none.
-        return { type: "NACK", reason: NackReason.BUSY };
+        // Control requests are GSC's (gsc/target-requests.ts), which answers them where it runs;
+        // without it, pairs answer FLUSH (a sync primary's host FLUSH) and take no other.
+        if (request.op !== ControlOp.FLUSH) return { type: "NACK", reason: NackReason.BUSY };
+        return this.flushForPeer();
       case "PAIR_OPEN":
         return this.open(request, peerSerial);
       case "PAIR_STATE":
@@ -291,6 +306,11 @@ export class PairManager implements PairService {
       default: {
         const secondary = this.secondaryFrom(request.volser, peerSerial);
         if (secondary === undefined) return { type: "NACK", reason: NackReason.NOT_PAIRED };
+        if (request.type === "TRACK_PIECE") {
+          const reply = await this.storer.putPiece(request);
+          if (reply.type === "ACK") secondary.meter.add(request.lengthBytes, performance.now());
+          return reply;
+        }
         if (request.type !== "TRACK_BATCH") {
           const reply = await this.storer.put(request);
           if (reply.type === "ACK" && request.type === "TRACK_DATA") {
@@ -302,6 +322,17 @@ export class PairManager implements PairService {
         secondary.meter.add(storedBytes(request, reply), performance.now());
         return reply;
       }
+    }
+  }
+
+  /** CONTROL FLUSH from a primary: every stored write durable, then `{"ok": true}`. */
+  private async flushForPeer(): Promise<PeerReply> {
+    try {
+      await this.options.store.flush();
+      return { type: "RESULT", body: JSON.stringify({ ok: true }) };
+    } catch (error) {
+      const code = error instanceof GsnapError ? error.code : "INTERNAL";
+      return { type: "RESULT", body: JSON.stringify({ ok: false, code, message: String(error) }) };
     }
   }
 

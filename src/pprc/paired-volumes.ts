@@ -37,9 +37,13 @@ export function pairedVolumes(store: Store, pairs: PairManager): HostVolumes {
       if (primary === undefined) return store.zero(volser, range);
       return primary.zero(range.offsetBytes, range.lengthBytes);
     },
+    // A FLUSH covers the sync pairs' secondaries too: what they acknowledged is made durable
+    // there, or their pairs suspend with those tracks marked in the bitmaps synced here.
     async flush() {
-      await store.flush();
+      const [local, remote] = await Promise.allSettled([store.flush(), pairs.flushSecondaries()]);
+      if (local.status === "rejected") throw local.reason;
       pairs.syncBitmaps();
+      if (remote.status === "rejected") throw remote.reason;
     },
   };
 }

@@ -10,22 +10,32 @@
 //
 // A sync write that the secondary does not store within the sync timeout suspends the pair (link
 // failure, or secondary error when it refused the track); its tracks stay marked.
+//
+// The secondary acknowledges a write once stored, before it is durable there (its journal is
+// synced at a flush). The primary keeps the tracks acknowledged since the secondary last flushed;
+// a host FLUSH asks the secondary to flush (flushSecondary), and a pair that suspends or stops
+// marks those tracks out of sync, so a secondary that lost its unflushed writes gets them again.
 
 import { GsnapError, isGsnapError } from "../errors/gsnap-error.js";
 import { WirePairState, WireSuspendReason } from "../link/frame-types.js";
 import type { LinkConnection } from "../link/link-connection.js";
 import type { LinkLogger } from "../link/link-logger.js";
-import { trackChecksum } from "../link/track-checksum.js";
 import type { Store } from "../store/store.js";
 import { isZeroImage } from "../store/zero-image.js";
+import {
+  flushAtSecondary,
+  itemBytes,
+  type MirrorItem,
+  piecesOf,
+  sendMirrorItem,
+} from "./mirror-requests.js";
 import { OosBitmap } from "./oos-bitmap.js";
 import { OosFile } from "./oos-file.js";
 import type { PairRecord } from "./pair-file.js";
 import type { PairInfo, PairState, SuspendReason } from "./pair-service.js";
 import { RateMeter } from "./rate-meter.js";
-import type { OutgoingTrack, TrackRange } from "./track-feed.js";
+import type { TrackRange } from "./track-feed.js";
 import { TrackLocks } from "./track-locks.js";
-import { sendTrack, trackRefusal } from "./track-requests.js";
 import { sendTracks } from "./track-sender.js";
 
 export interface PrimaryPairDeps {
@@ -70,6 +80,11 @@ export class PrimaryPair {
   private readonly watchers = new Set<() => void>();
   /** The copy's cap (GSC --bandwidth); undefined: as fast as it goes. */
   private readonly bytesPerSecond: number | undefined;
+  /**
+   * Tracks of sync writes the secondary acknowledged since it last flushed: stored there but
+   * perhaps not durable. Marked out of sync when the pair suspends or stops.
+   */
+  private unflushed = new Set<number>();
 
   /**
    * Opens a pair's runtime. A new pair first copies what `start.copy` names, within its bandwidth
@@ -161,6 +176,7 @@ export class PrimaryPair {
   /** Operator suspend: stops the copy; host writes are recorded from now on. */
   async suspend(reason: SuspendReason): Promise<void> {
     if (this.current.state === "suspended") return;
+    this.markUnflushed();
     this.abort?.abort(new GsnapError("PAIR_STATE_INVALID", `Pair ${this.volser} suspended`));
     await this.enter("suspended", reason);
     this.deps.logger.warn({ volser: this.volser, reason }, "pair suspended");
@@ -174,6 +190,7 @@ export class PrimaryPair {
 
   /** Stops the copy and waits for it; the pair is being terminated or the system stops. */
   async stop(): Promise<void> {
+    this.markUnflushed();
     this.closed = true;
     for (const watcher of [...this.watchers]) watcher();
     this.abort?.abort(new GsnapError("PAIR_STATE_INVALID", `Pair ${this.volser} stopped`));
@@ -193,6 +210,46 @@ export class PrimaryPair {
   /** Makes the bitmap durable: part of a host FLUSH. */
   sync(): void {
     this.file.sync();
+  }
+
+  /**
+   * Part of a host FLUSH: makes the sync writes the secondary acknowledged so far durable there.
+   * When the secondary cannot (link down, no answer within the sync timeout, an error), the pair
+   * suspends with their tracks marked, as a sync write that fails does; a critical pair then
+   * fails the FLUSH (PAIR_SUSPENDED).
+   */
+  async flushSecondary(): Promise<void> {
+    if (this.unflushed.size === 0) return;
+    // What the secondary acknowledged before the request goes is what its flush covers.
+    const covered = this.unflushed;
+    this.unflushed = new Set();
+    const what = { volser: this.volser, secondary: this.current.secondary };
+    try {
+      const [connection] = this.deps.connections();
+      const done = await withTimeout(
+        flushAtSecondary(connection, what).then(() => true),
+        this.deps.syncTimeoutMs,
+      );
+      if (done !== true) {
+        throw new GsnapError(
+          "LINK_DOWN",
+          `The secondary of ${this.volser} did not flush within ${this.deps.syncTimeoutMs} ms`,
+        );
+      }
+    } catch (error) {
+      for (const track of covered) this.unflushed.add(track);
+      if (this.current.state === "suspended") this.markUnflushed();
+      else await this.suspend(suspendReasonOf(error));
+      this.refuseIfCritical();
+    }
+  }
+
+  /** Marks the tracks the secondary may not hold durably out of sync (suspend, stop). */
+  private markUnflushed(): void {
+    if (this.unflushed.size === 0) return;
+    for (const track of this.unflushed) this.bitmap.mark({ firstTrack: track, count: 1 });
+    this.unflushed.clear();
+    this.file.writeNow();
   }
 
   /** Tells the secondary the pair's state; failures are logged, not thrown. */
@@ -298,21 +355,35 @@ export class PrimaryPair {
   ): Promise<void> {
     this.bitmap.beginSend(range);
     this.file.writeNow();
-    let images: TrackImage[];
+    const link = this.link();
+    let items: MirrorItem[];
     try {
-      images = await this.imagesAfter(range, offsetBytes, lengthBytes, data);
+      items =
+        Array.isArray(link) && link.every((connection) => connection.carriesPieces)
+          ? piecesOf({
+              targetVolser: remoteVolser(this.current.secondary),
+              range,
+              offsetBytes,
+              lengthBytes,
+              data,
+              trackSizeBytes: this.trackSizeBytes,
+            })
+          : await this.imagesAfter(range, offsetBytes, lengthBytes, data);
     } catch (error) {
       for (let t = range.firstTrack; t < range.firstTrack + range.count; t += 1) {
         this.bitmap.fail(t);
       }
       throw error;
     }
-    const [local, remote] = await Promise.allSettled([apply(), this.send(images)]);
+    const [local, remote] = await Promise.allSettled([apply(), this.send(link, items)]);
     const failed = local.status === "rejected" || remote.status === "rejected";
     for (let t = range.firstTrack; t < range.firstTrack + range.count; t += 1) {
       if (failed) this.bitmap.fail(t);
       else this.bitmap.acknowledge(t);
+      if (remote.status === "fulfilled") this.unflushed.add(t);
     }
+    // Suspended meanwhile by another write: these tracks are marked like those acknowledged before.
+    if (this.current.state === "suspended") this.markUnflushed();
     if (local.status === "rejected") {
       // The secondary may hold what this side failed to store: send this side's tracks again.
       if (remote.status === "fulfilled") {
@@ -327,15 +398,27 @@ export class PrimaryPair {
     }
   }
 
-  /** The whole images of the tracks a change covers, as they are once it has landed. */
+  /** The path's connections now, or why there are none (a send to them fails with it). */
+  private link(): LinkConnection[] | { readonly error: unknown } {
+    try {
+      return this.deps.connections();
+    } catch (error) {
+      return { error };
+    }
+  }
+
+  /**
+   * The whole images of the tracks a change covers, as they are once it has landed: for a
+   * secondary whose link has no TRACK_PIECE (protocol version 1 or 2).
+   */
   private async imagesAfter(
     range: TrackRange,
     offsetBytes: number,
     lengthBytes: number,
     data: Buffer | undefined,
-  ): Promise<TrackImage[]> {
+  ): Promise<MirrorItem[]> {
     const size = this.trackSizeBytes;
-    const images: TrackImage[] = [];
+    const images: MirrorItem[] = [];
     for (let track = range.firstTrack; track < range.firstTrack + range.count; track += 1) {
       const trackStart = track * size;
       const from = Math.max(offsetBytes, trackStart);
@@ -352,19 +435,23 @@ export class PrimaryPair {
         else data.copy(image, from - trackStart, from - offsetBytes, to - offsetBytes);
       }
       const zero = image === undefined || isZeroImage(image);
-      images.push({ trackNumber: track, data: zero ? undefined : image });
+      images.push({ kind: "image", trackNumber: track, data: zero ? undefined : image });
     }
     return images;
   }
 
-  /** Sends track images over the path, spread over its connections, within the sync timeout. */
-  private async send(images: readonly TrackImage[]): Promise<void> {
-    const connections = this.deps.connections();
+  /** Sends a write's items over the path, spread over its connections, within the sync timeout. */
+  private async send(
+    link: LinkConnection[] | { readonly error: unknown },
+    items: readonly MirrorItem[],
+  ): Promise<void> {
+    if (!Array.isArray(link)) throw link.error;
+    const connections = link;
     const copy = { source: this.volser, target: remoteVolser(this.current.secondary) };
     const sent = Promise.all(
-      images.map((image, index) =>
-        sendImage(connections[index % connections.length], copy, image).then(() => {
-          this.meter.add(image.data?.length ?? 0, performance.now());
+      items.map((item, index) =>
+        sendMirrorItem(connections[index % connections.length], copy, item).then(() => {
+          this.meter.add(itemBytes(item), performance.now());
         }),
       ),
     );
@@ -425,31 +512,6 @@ export class PrimaryPair {
     for (const watcher of [...this.watchers]) watcher();
     await this.deps.save();
   }
-}
-
-interface TrackImage {
-  readonly trackNumber: number;
-  /** Undefined: the track is all zeroes and goes as a zero record. */
-  readonly data: Buffer | undefined;
-}
-
-/** Sends one track image of a sync write; a refusal is the sender's typed error. */
-async function sendImage(
-  connection: LinkConnection,
-  copy: { source: string; target: string },
-  image: TrackImage,
-): Promise<void> {
-  const track: OutgoingTrack =
-    image.data === undefined
-      ? { kind: "zero", trackNumber: image.trackNumber }
-      : {
-          kind: "data",
-          trackNumber: image.trackNumber,
-          data: image.data,
-          checksum: trackChecksum(image.data),
-        };
-  const sent = await sendTrack(connection, copy.target, track);
-  if (sent.reply.type !== "ACK") throw trackRefusal({ ...copy, track }, sent);
 }
 
 /** Link failures are link failures; anything the secondary refused is a secondary error. */

@@ -1,6 +1,8 @@
 // Stores the tracks a peer sends: the receiving half of the copy engine (DESIGN.md §2).
 // TRACK_BATCH carries many tracks of one volume, TRACK_DATA and TRACK_ZERO one each (protocol
-// version 1); a track with data becomes a whole-track write, a zero record unmaps its track. A
+// version 1); a track with data becomes a whole-track write, a zero record unmaps its track.
+// TRACK_PIECE (version 3, a sync pair's host write) is part of a track, applied as the same small
+// write or zero the host made, through the store's journal. A
 // request is answered once all its tracks are stored: ACK, or NACK with a reason (one track, or
 // a whole batch refused), or BATCH_NACK naming the tracks of a batch not stored. The connection
 // has already checked every checksum and answered the damaged tracks itself, so a damaged track
@@ -18,6 +20,7 @@ import {
   type NackReasonCode,
   type TrackBatchFrame,
   type TrackDataFrame,
+  type TrackPieceFrame,
   type TrackZeroFrame,
 } from "../link/frame-types.js";
 import type { LinkConnection } from "../link/link-connection.js";
@@ -78,6 +81,33 @@ export class TrackStorer {
     });
     if (reply.type !== "BATCH_NACK") return reply;
     return { type: "NACK", reason: reply.refusals[0].reason as NackReasonCode };
+  }
+
+  /**
+   * Applies part of a track (TRACK_PIECE) with store.write or store.zero, the journaled path of
+   * small host writes: ACK once the store call returned (durable at the next flush), NACK 3 when
+   * the piece does not fit the volume's geometry, else the store's refusal. The connection has
+   * checked the piece's checksum.
+   */
+  async putPiece(frame: TrackPieceFrame): Promise<PeerReply> {
+    try {
+      const shape = this.shapeOf(frame.volser);
+      if (
+        frame.trackNumber >= shape.trackCount ||
+        frame.offsetBytes + frame.lengthBytes > shape.trackSizeBytes
+      ) {
+        return { type: "NACK", reason: NackReason.TRACK_OUT_OF_RANGE };
+      }
+      const offsetBytes = frame.trackNumber * shape.trackSizeBytes + frame.offsetBytes;
+      if (frame.data === undefined) {
+        await this.store.zero(frame.volser, { offsetBytes, lengthBytes: frame.lengthBytes });
+      } else {
+        await this.store.write(frame.volser, { offsetBytes, data: frame.data });
+      }
+      return { type: "ACK" };
+    } catch (error) {
+      return this.refusal(frame.volser, error);
+    }
   }
 
   /** Stores the tracks of a batch; ACK, NACK (all refused alike) or BATCH_NACK (some refused). */

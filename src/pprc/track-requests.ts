@@ -5,7 +5,12 @@
 
 import assert from "node:assert/strict";
 import { GsnapError, isGsnapError } from "../errors/gsnap-error.js";
-import { type BatchTrack, NackReason, type ReplyFrame } from "../link/frame-types.js";
+import {
+  type BatchTrack,
+  NackReason,
+  type ReplyFrame,
+  type TrackPieceFrame,
+} from "../link/frame-types.js";
 import type { LinkConnection, RequestBody } from "../link/link-connection.js";
 import type { OutgoingTrack } from "./track-feed.js";
 
@@ -173,9 +178,26 @@ export async function sendTrack(
   }
 }
 
-/** The typed error for a reply that ends a track's sending. */
+/**
+ * Sends part of one track (TRACK_PIECE, protocol version 3) on one connection, again after each
+ * checksum NACK (at most MAX_CHECKSUM_RESENDS times), as sendTrack does a whole track. Rejects
+ * with LINK_DOWN when the connection fails.
+ */
+export async function sendPiece(
+  connection: TrackLink,
+  piece: Omit<TrackPieceFrame, "requestId" | "type">,
+): Promise<SentTrack> {
+  const request: RequestBody = { type: "TRACK_PIECE", ...piece };
+  for (let resends = 0; ; resends += 1) {
+    const reply = await connection.request(request);
+    const damaged = reply.type === "NACK" && reply.reason === NackReason.CHECKSUM_MISMATCH;
+    if (!damaged || resends === MAX_CHECKSUM_RESENDS) return { reply, resends };
+  }
+}
+
+/** The typed error for a reply that ends a track's (or a piece's) sending. */
 export function trackRefusal(
-  copy: { source: string; target: string; track: OutgoingTrack },
+  copy: { source: string; target: string; track: { readonly trackNumber: number } },
   sent: SentTrack,
 ): GsnapError {
   const { reply, resends } = sent;
