@@ -25,6 +25,8 @@ export interface ListenLinkOptions {
   readonly tls?: LinkTlsServerOptions;
   readonly logger: LinkLogger;
   readonly handshakeTimeoutMs?: number;
+  /** The protocol versions to speak; the default is every version this build has (tests: older). */
+  readonly versions?: readonly number[];
   readonly onConnection: (connection: LinkConnection) => void;
 }
 
@@ -53,6 +55,7 @@ export async function listenLink(options: ListenLinkOptions): Promise<LinkListen
         ssids: options.ssids,
         logger: options.logger,
         handshakeTimeoutMs: options.handshakeTimeoutMs,
+        versions: options.versions,
       },
       adopted === undefined ? undefined : reads,
     ).then(options.onConnection, () => {

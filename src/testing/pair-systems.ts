@@ -43,6 +43,8 @@ export interface SystemOptions {
   readonly syncTimeoutMs?: number;
   /** GSC jobs stop at this step until cancelled, or for `ms`. */
   readonly pauseAt?: TestPause;
+  /** The link protocol versions its listener speaks (an older system); default: all. */
+  readonly linkVersions?: readonly number[];
 }
 
 export async function startTestSystem(options: SystemOptions): Promise<TestSystem> {
@@ -67,6 +69,7 @@ export async function startTestSystem(options: SystemOptions): Promise<TestSyste
     serial: options.serial,
     ssids: [options.ssid],
     logger: silentLinkLogger,
+    versions: options.linkVersions,
     onConnection: (connection) => void replication.serve(connection),
   });
   let stopped: Promise<void> | undefined;
@@ -98,9 +101,18 @@ export interface PairSystems {
 
 /** A primary system (01A0) with a path to a secondary system (01B0); the path is up. */
 export async function startPairSystems(
-  options: { syncTimeoutMs?: number; pauseAt?: TestPause } = {},
+  options: {
+    syncTimeoutMs?: number;
+    pauseAt?: TestPause;
+    /** The secondary's link versions (an older secondary); default: all. */
+    secondaryLinkVersions?: readonly number[];
+  } = {},
 ): Promise<PairSystems> {
-  const secondary = await startTestSystem({ serial: SECONDARY_SERIAL, ssid: "01B0" });
+  const secondary = await startTestSystem({
+    serial: SECONDARY_SERIAL,
+    ssid: "01B0",
+    linkVersions: options.secondaryLinkVersions,
+  });
   const primary = await startTestSystem({
     serial: PRIMARY_SERIAL,
     ssid: "01A0",
