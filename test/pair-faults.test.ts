@@ -2,8 +2,10 @@
 // corrupts, cuts and delays the link: every copy ends byte-identical, or the pair suspends with a
 // reason and a resume makes it identical. Never silently different.
 
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { NbdClient } from "../src/nbd/nbd-client.js";
 import { type FaultProxy, faultProxies } from "../src/testing/fault-proxy.js";
 import { missingNbdClientsNoticed } from "../src/testing/nbd-clients.js";
 import {
@@ -12,6 +14,7 @@ import {
   exportsIdentical as identical,
   cliOk as ok,
   pairInfo,
+  readTracks,
   servedSystems,
   TRACK,
   waitForPair,
@@ -46,6 +49,16 @@ async function setup(links: number, aArgs: string[] = []): Promise<Setup> {
   const addresses = mine.map((proxy) => `127.0.0.1:${proxy.port}`).join(",");
   await establishPath(a, { ssid: "01A0", target: "0000000002.01B0", link: addresses });
   return { a, b, proxies: mine };
+}
+
+/** Writes `data` at `offsetBytes` of an export with gsnap's own NBD client: any offset, as is. */
+async function writeAt(server: ServeProcess, volser: string, offsetBytes: number, data: Buffer) {
+  const client = await NbdClient.connect({ host: server.nbdHost, port: server.nbdPort }, volser);
+  try {
+    await client.write(offsetBytes, data);
+  } finally {
+    await client.close();
+  }
 }
 
 const skip = !fs.existsSync(CLI_PATH) || missingNbdClientsNoticed("pair faults").length > 0;
@@ -102,6 +115,45 @@ describe.skipIf(skip)("pairs through a faulty link", () => {
     expect(suspended.tracksOutOfSync).toBeGreaterThan(0);
     expect(await identical(a.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(false);
     await waitForPathUp(a);
+    await ok(a, "pair", "resume", "VOL001", "--wait");
+    expect(await identical(a.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(true);
+  });
+
+  it("sends a damaged sync piece again: a 4 KiB write at an odd offset lands byte-exact and the pair stays duplex", async () => {
+    const {
+      a,
+      b,
+      proxies: [proxy],
+    } = await setup(1);
+    await establishPair(a, { volser: "VOL001", secondary: SECONDARY, mode: "sync" });
+    proxy.corruptTrackData(2);
+    const data = randomBytes(4096);
+    await writeAt(a, "VOL001", 5 * TRACK + 12_345, data);
+    expect(proxy.stats.framesCorrupted).toBe(2);
+    expect(await pairInfo(a, "VOL001")).toMatchObject({ state: "duplex", tracksOutOfSync: 0 });
+    const there = await readTracks(b, "VOL001", 5, 1);
+    expect(there.subarray(12_345, 12_345 + 4096).equals(data)).toBe(true);
+    expect(there.equals(await readTracks(a, "VOL001", 5, 1))).toBe(true);
+    expect(await identical(a.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(true);
+  });
+
+  it("suspends a sync pair whose pieces arrive damaged every time, and a resume ends identical", async () => {
+    const {
+      a,
+      b,
+      proxies: [proxy],
+    } = await setup(1);
+    await establishPair(a, { volser: "VOL001", secondary: SECONDARY, mode: "sync" });
+    // The first send and its 3 resends.
+    proxy.corruptTrackData(4);
+    await writeAt(a, "VOL001", 9 * TRACK + 3, randomBytes(4096));
+    expect(proxy.stats.framesCorrupted).toBe(4);
+    expect(await pairInfo(a, "VOL001")).toMatchObject({
+      state: "suspended",
+      reason: "secondary error",
+      tracksOutOfSync: 1,
+    });
+    expect(await identical(a.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(false);
     await ok(a, "pair", "resume", "VOL001", "--wait");
     expect(await identical(a.nbdUri("VOL001"), b.nbdUri("VOL001"))).toBe(true);
   });

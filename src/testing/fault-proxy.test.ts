@@ -125,6 +125,21 @@ function trackData(volser: string, trackNumber: number, data: Buffer): Frame {
   };
 }
 
+/** A TRACK_PIECE at `offsetBytes` of track 2 with the given data (empty: a zero piece of 9). */
+function trackPiece(volser: string, offsetBytes: number, data: Buffer): Frame {
+  const zero = data.length === 0;
+  return {
+    type: "TRACK_PIECE",
+    requestId: 77,
+    volser,
+    trackNumber: 2,
+    offsetBytes,
+    lengthBytes: zero ? 9 : data.length,
+    checksum: zero ? 0n : trackChecksum(data),
+    data: zero ? undefined : data,
+  };
+}
+
 /** A TRACK_BATCH of tracks 0, 1, ... with the given data (empty: a zero record). */
 function trackBatch(volser: string, datas: readonly Buffer[]): Frame {
   return {
@@ -159,11 +174,19 @@ const frameArbitrary: fc.Arbitrary<Frame> = fc.oneof(
       data: fc.uint8Array({ maxLength: 40 }),
     })
     .map(({ volser, trackNumber, data }) => trackData(volser, trackNumber, Buffer.from(data))),
+  fc
+    .record({
+      volser: fc.constantFrom("A", "VOL001"),
+      offsetBytes: fc.nat({ max: 60_000 }),
+      data: fc.uint8Array({ maxLength: 40 }),
+    })
+    .map(({ volser, offsetBytes, data }) => trackPiece(volser, offsetBytes, Buffer.from(data))),
 );
 
 /**
- * Byte ranges [start, end) of the data of TRACK_DATA frames that have data, and of the data of
- * TRACK_BATCH frames that have any (it ends the frame), in stream order.
+ * Byte ranges [start, end) of the data of TRACK_DATA frames that have data, of data TRACK_PIECE
+ * frames, and of the data of TRACK_BATCH frames that have any (it ends the frame), in stream
+ * order.
  */
 function dataRanges(frames: readonly Frame[]): [number, number][] {
   const ranges: [number, number][] = [];
@@ -171,6 +194,9 @@ function dataRanges(frames: readonly Frame[]): [number, number][] {
   for (const frame of frames) {
     const frameBytes = encodeFrame(frame).length;
     if (frame.type === "TRACK_DATA" && frame.data.length > 0) {
+      ranges.push([offset + frameBytes - frame.data.length, offset + frameBytes]);
+    }
+    if (frame.type === "TRACK_PIECE" && frame.data !== undefined) {
       ranges.push([offset + frameBytes - frame.data.length, offset + frameBytes]);
     }
     if (frame.type === "TRACK_BATCH") {
@@ -199,7 +225,7 @@ function expectDataCorrupted(input: Buffer, output: Buffer, frames: Frame[], cou
 }
 
 describe("frame corrupter", () => {
-  it("flips one byte in the data of exactly the next n TRACK_DATA or TRACK_BATCH frames, however the stream is split", () => {
+  it("flips one byte in the data of exactly the next n TRACK_DATA, TRACK_PIECE or TRACK_BATCH frames, however the stream is split", () => {
     fc.assert(
       fc.property(
         fc.array(frameArbitrary, { maxLength: 12 }),

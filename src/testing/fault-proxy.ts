@@ -1,8 +1,8 @@
 // A TCP proxy that sits on a peer link between two storage systems and lets a test break it: cut
 // every connection at once or after a number of bytes, refuse new connections, delay traffic,
 // and corrupt frames going from the client to the target. Corruption follows the frame stream
-// (docs/link-protocol.md), so a test can flip a byte inside a track's data (of a TRACK_DATA, or of
-// one track of a TRACK_BATCH) and leave the header intact (the receiver sees a checksum
+// (docs/link-protocol.md), so a test can flip a byte inside a track's data (of a TRACK_DATA, of a
+// data TRACK_PIECE, or of one track of a TRACK_BATCH) and leave the header intact (the receiver sees a checksum
 // mismatch), or flip the magic (a protocol error).
 //
 // The frame scanner is pure; the proxy around it forwards each direction of each connection pair
@@ -17,6 +17,9 @@ const FLIP_MASK = 0xff;
 
 /** TRACK_DATA fields after the VOLSER's length byte and text: track number u32, checksum u64. */
 const TRACK_FIELDS_BYTES = 12;
+
+/** TRACK_PIECE fields after the VOLSER: track, offset and length u32, kind u8, checksum u64. */
+const PIECE_FIELDS_BYTES = 21;
 
 /** TRACK_BATCH: the track count (u16) after the VOLSER, then a table of 16 bytes a track. */
 const BATCH_COUNT_BYTES = 2;
@@ -64,6 +67,7 @@ export class FrameCorrupter {
   private payloadOffset = 0;
   private payloadBytes = 0;
   private isTrackData = false;
+  private isTrackPiece = false;
   private isTrackBatch = false;
   /** A TRACK_BATCH's first payload bytes (VOLSER and count), to find where its data starts. */
   private readonly batchPrefix = Buffer.alloc(1 + 255 + BATCH_COUNT_BYTES);
@@ -89,7 +93,12 @@ export class FrameCorrupter {
         index += take;
         if (this.headerOffset === FRAME_HEADER_BYTES) this.startPayload();
       } else {
-        if (this.payloadOffset === 0 && this.isTrackData) this.aimAtData(chunk[index]);
+        if (this.payloadOffset === 0 && this.isTrackData) {
+          this.aimAtData(chunk[index], TRACK_FIELDS_BYTES);
+        }
+        if (this.payloadOffset === 0 && this.isTrackPiece) {
+          this.aimAtData(chunk[index], PIECE_FIELDS_BYTES);
+        }
         let take = Math.min(this.payloadBytes - this.payloadOffset, chunk.length - index);
         if (this.isTrackBatch) take = this.followBatchPrefix(chunk, index, take);
         const flipAt = this.flipOffset - this.payloadOffset;
@@ -108,14 +117,18 @@ export class FrameCorrupter {
     this.payloadOffset = 0;
     this.payloadBytes = this.header.readUInt32BE(12);
     this.isTrackData = this.header.readUInt8(5) === FrameType.TRACK_DATA;
+    this.isTrackPiece = this.header.readUInt8(5) === FrameType.TRACK_PIECE;
     this.isTrackBatch = this.header.readUInt8(5) === FrameType.TRACK_BATCH;
     this.flipOffset = -1;
     this.phase = this.payloadBytes === 0 ? "header" : "payload";
   }
 
-  /** Picks the middle byte of a TRACK_DATA frame's data, once its VOLSER length is known. */
-  private aimAtData(volserBytes: number): void {
-    const dataOffset = 1 + volserBytes + TRACK_FIELDS_BYTES;
+  /**
+   * Picks the middle byte of a TRACK_DATA or TRACK_PIECE frame's data (after `fieldsBytes` of
+   * fields past the VOLSER), once its VOLSER length is known.
+   */
+  private aimAtData(volserBytes: number, fieldsBytes: number): void {
+    const dataOffset = 1 + volserBytes + fieldsBytes;
     const dataBytes = this.payloadBytes - dataOffset;
     // A frame without data (or a malformed one) has nothing to corrupt: the plan waits.
     if (dataBytes <= 0 || !this.plan.takeTrackData()) return;
