@@ -10,6 +10,8 @@ import { GsnapError } from "../errors/gsnap-error.js";
 import { ControlOp, type TrackPieceFrame } from "../link/frame-types.js";
 import type { LinkConnection } from "../link/link-connection.js";
 import { trackChecksum } from "../link/track-checksum.js";
+import type { Store } from "../store/store.js";
+import { isZeroImage } from "../store/zero-image.js";
 import type { OutgoingTrack, TrackRange } from "./track-feed.js";
 import { sendPiece, sendTrack, trackRefusal } from "./track-requests.js";
 
@@ -59,6 +61,41 @@ export function piecesOf(options: {
     });
   }
   return items;
+}
+
+/**
+ * The whole images of the tracks a change covers, as they are once it has landed, read from the
+ * primary's store and patched: for a secondary whose link has no TRACK_PIECE (version 1 or 2).
+ * Tracks the change covers whole are views of `data`; all-zero tracks go as zero records.
+ */
+export async function imagesAfter(options: {
+  store: Store;
+  volser: string;
+  range: TrackRange;
+  offsetBytes: number;
+  lengthBytes: number;
+  data: Buffer | undefined;
+  trackSizeBytes: number;
+}): Promise<MirrorItem[]> {
+  const { store, volser, range, offsetBytes, lengthBytes, data } = options;
+  const size = options.trackSizeBytes;
+  const images: MirrorItem[] = [];
+  for (let track = range.firstTrack; track < range.firstTrack + range.count; track += 1) {
+    const trackStart = track * size;
+    const from = Math.max(offsetBytes, trackStart);
+    const to = Math.min(offsetBytes + lengthBytes, trackStart + size);
+    let image: Buffer | undefined;
+    if (from === trackStart && to === trackStart + size) {
+      image = data?.subarray(from - offsetBytes, to - offsetBytes);
+    } else {
+      image = await store.read(volser, { offsetBytes: trackStart, lengthBytes: size });
+      if (data === undefined) image.fill(0, from - trackStart, to - trackStart);
+      else data.copy(image, from - trackStart, from - offsetBytes, to - offsetBytes);
+    }
+    const zero = image === undefined || isZeroImage(image);
+    images.push({ kind: "image", trackNumber: track, data: zero ? undefined : image });
+  }
+  return images;
 }
 
 /** The bytes an item carries, for the pair's rate meter. */

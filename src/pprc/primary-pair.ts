@@ -21,9 +21,9 @@ import { WirePairState, WireSuspendReason } from "../link/frame-types.js";
 import type { LinkConnection } from "../link/link-connection.js";
 import type { LinkLogger } from "../link/link-logger.js";
 import type { Store } from "../store/store.js";
-import { isZeroImage } from "../store/zero-image.js";
 import {
   flushAtSecondary,
+  imagesAfter,
   itemBytes,
   type MirrorItem,
   piecesOf,
@@ -368,7 +368,15 @@ export class PrimaryPair {
               data,
               trackSizeBytes: this.trackSizeBytes,
             })
-          : await this.imagesAfter(range, offsetBytes, lengthBytes, data);
+          : await imagesAfter({
+              store: this.deps.store,
+              volser: this.volser,
+              range,
+              offsetBytes,
+              lengthBytes,
+              data,
+              trackSizeBytes: this.trackSizeBytes,
+            });
     } catch (error) {
       for (let t = range.firstTrack; t < range.firstTrack + range.count; t += 1) {
         this.bitmap.fail(t);
@@ -405,39 +413,6 @@ export class PrimaryPair {
     } catch (error) {
       return { error };
     }
-  }
-
-  /**
-   * The whole images of the tracks a change covers, as they are once it has landed: for a
-   * secondary whose link has no TRACK_PIECE (protocol version 1 or 2).
-   */
-  private async imagesAfter(
-    range: TrackRange,
-    offsetBytes: number,
-    lengthBytes: number,
-    data: Buffer | undefined,
-  ): Promise<MirrorItem[]> {
-    const size = this.trackSizeBytes;
-    const images: MirrorItem[] = [];
-    for (let track = range.firstTrack; track < range.firstTrack + range.count; track += 1) {
-      const trackStart = track * size;
-      const from = Math.max(offsetBytes, trackStart);
-      const to = Math.min(offsetBytes + lengthBytes, trackStart + size);
-      let image: Buffer | undefined;
-      if (from === trackStart && to === trackStart + size) {
-        image = data?.subarray(from - offsetBytes, to - offsetBytes);
-      } else {
-        image = await this.deps.store.read(this.volser, {
-          offsetBytes: trackStart,
-          lengthBytes: size,
-        });
-        if (data === undefined) image.fill(0, from - trackStart, to - trackStart);
-        else data.copy(image, from - trackStart, from - offsetBytes, to - offsetBytes);
-      }
-      const zero = image === undefined || isZeroImage(image);
-      images.push({ kind: "image", trackNumber: track, data: zero ? undefined : image });
-    }
-    return images;
   }
 
   /** Sends a write's items over the path, spread over its connections, within the sync timeout. */
