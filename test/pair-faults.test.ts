@@ -37,10 +37,14 @@ interface Setup {
   readonly proxies: FaultProxy[];
 }
 
-/** B, then A with a path to B through `links` proxies, and VOL001 on both, A's full of data. */
+/**
+ * B, then A with a path to B through `links` proxies, and VOL001 on both, A's full of data. A
+ * keeps a pair suspended until the test resumes it (--no-auto-resume), so that each fault's
+ * suspension can be looked at; pair-crash.test.ts tests pairs that resume by themselves.
+ */
 async function setup(links: number, aArgs: string[] = []): Promise<Setup> {
   const b = await systems.serve("0000000002", "01B0");
-  const a = await systems.serve("0000000001", "01A0", { args: aArgs });
+  const a = await systems.serve("0000000001", "01A0", { args: [...aArgs, "--no-auto-resume"] });
   const mine: FaultProxy[] = [];
   for (let i = 0; i < links; i += 1) mine.push(await proxies.start(b.linkAddress as string));
   await ok(a, "volume", "create", "VOL001", "--cylinders", String(CYLINDERS));

@@ -40,6 +40,10 @@ export function addServeCommand(program: Command): void {
       "how long a sync pair's host write waits for the secondary before the pair suspends (default 5000)",
     )
     .option(
+      "--no-auto-resume",
+      "keep pairs suspended after a restart or a link failure until pair resume (default: they resume once the path is up)",
+    )
+    .option(
       "--journal-mib <mib>",
       "MiB of write-back journal for small host writes; writes wait for merges when it is full (default 128)",
     )
@@ -62,6 +66,8 @@ export function addServeCommand(program: Command): void {
         ...flags,
         api: flags.api ?? globals.api,
         token: flags.token ?? globals.token,
+        // commander makes a --no- flag true when it is absent: only its presence overrides the file.
+        autoResume: flags.autoResume === false ? false : undefined,
       };
       delete (fromFlags as ServeFlags).config;
       const config = resolveConfig(

@@ -18,6 +18,7 @@ describe("serve configuration", () => {
       token: undefined,
       logLevel: "info",
       syncTimeoutMs: 5000,
+      autoResume: true,
       chunks: { kind: "local" },
       journalBytes: 128 * 1024 * 1024,
       spaceReserveBytes: 64 * 1024 * 1024,
@@ -45,6 +46,15 @@ describe("serve configuration", () => {
     expect(resolveConfig({}, { syncTimeout: "1000" }).syncTimeoutMs).toBe(1000);
     for (const bad of ["0", "600001", "1.5", "soon", true, [5]] as unknown as string[]) {
       expect(codeOf(() => resolveConfig({}, { syncTimeout: bad }))).toBe("REQUEST_INVALID");
+    }
+  });
+
+  it("resumes pairs by themselves unless autoResume is false; the flag wins over the file; not-booleans are refused", () => {
+    expect(resolveConfig({}, {}).autoResume).toBe(true);
+    expect(resolveConfig({ autoResume: false }, {}).autoResume).toBe(false);
+    expect(resolveConfig({ autoResume: true }, { autoResume: false }).autoResume).toBe(false);
+    for (const bad of ["no", 0, null] as unknown as boolean[]) {
+      expect(codeOf(() => resolveConfig({ autoResume: bad }, {}))).toBe("REQUEST_INVALID");
     }
   });
 

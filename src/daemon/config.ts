@@ -33,6 +33,8 @@ export interface ServeConfig {
   readonly logLevel: string;
   /** How long a sync pair's write waits for the secondary before the pair suspends. */
   readonly syncTimeoutMs: number;
+  /** Pairs suspended by a restart or a link failure resume by themselves once the path is up. */
+  readonly autoResume: boolean;
   /** Where chunks live: local segment files, or an S3 object store. */
   readonly chunks: ChunksConfig;
   /** The write-back journal's capacity in bytes. */
@@ -68,6 +70,8 @@ export interface ServeSettings extends ChunksSettings {
   logLevel?: string;
   /** Milliseconds, 1 to 600000. */
   syncTimeout?: string | number;
+  /** false: pairs stay suspended after a restart or a link failure until `pair resume`. */
+  autoResume?: boolean;
   /** MiB of write-back journal, 16 to 16384. */
   journalMib?: string | number;
   /** MiB, 0 to 65536. */
@@ -82,6 +86,7 @@ export const DEFAULT_SETTINGS = {
   link: "127.0.0.1:8481",
   logLevel: "info",
   syncTimeout: 5_000,
+  autoResume: true,
   journalMib: 128,
   spaceReserveMib: 64,
 } as const;
@@ -103,6 +108,7 @@ const SETTING_KEYS = [
   "tokenFile",
   "logLevel",
   "syncTimeout",
+  "autoResume",
   "journalMib",
   "spaceReserveMib",
   ...CHUNKS_SETTING_KEYS,
@@ -163,6 +169,7 @@ export function resolveConfig(fromFile: ServeSettings, fromFlags: ServeSettings)
     token: secretOf(merged, { value: "token", file: "tokenFile", what: "API token" }),
     logLevel: merged.logLevel,
     syncTimeoutMs: checkSyncTimeout(merged.syncTimeout),
+    autoResume: checkBoolean(merged.autoResume, "autoResume"),
     chunks: resolveChunks(merged),
     journalBytes: checkMib(merged.journalMib, JOURNAL_MIB),
     spaceReserveBytes: checkMib(merged.spaceReserveMib, SPACE_RESERVE_MIB),
@@ -185,6 +192,15 @@ function checkMib(value: unknown, limits: { flag: string; min: number; max: numb
     );
   }
   return mib * 1024 * 1024;
+}
+
+/** A JSON true or false; text such as "no" is refused rather than read as true. */
+function checkBoolean(value: unknown, key: string): boolean {
+  if (typeof value === "boolean") return value;
+  throw new GsnapError(
+    "REQUEST_INVALID",
+    `Cannot use ${key} ${JSON.stringify(value)}: give true or false`,
+  );
 }
 
 /** A sync timeout past 10 minutes would outlast any host's own I/O timeout by far. */

@@ -24,6 +24,9 @@ export interface ReplicationOptions {
   readonly tls?: LinkTlsClientOptions;
   readonly timing?: Partial<PathTiming>;
   readonly syncTimeoutMs?: number;
+  /** Pairs suspended by a restart or a link failure resume by themselves (default true). */
+  readonly autoResume?: boolean;
+  readonly autoResumeIntervalMs?: number;
   readonly pauseAt?: TestPause;
   readonly loggers?: {
     readonly link?: LinkLogger;
@@ -73,6 +76,8 @@ export async function openReplication(options: ReplicationOptions): Promise<Repl
       paths,
       logger: loggers?.pairs,
       syncTimeoutMs: options.syncTimeoutMs,
+      autoResume: options.autoResume,
+      autoResumeIntervalMs: options.autoResumeIntervalMs,
     });
     gscTarget = await GscTarget.open({ dataDir, store, pairs });
     const opened = pairs;

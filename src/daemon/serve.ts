@@ -65,6 +65,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
       secret: config.linkSecret,
       tls: config.linkTls === undefined ? undefined : { caPath: config.linkTls.caPath },
       syncTimeoutMs: config.syncTimeoutMs,
+      autoResume: config.autoResume,
       pauseAt: testPause(),
       loggers: {
         link: linkLogger,

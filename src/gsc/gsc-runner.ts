@@ -97,7 +97,11 @@ export class GscRunner {
         secondary: `${this.plan.target.serial}.${this.plan.target.ssid}.${pairTarget}`,
         mode: "copy",
       },
-      { copy: tracksAt(sourceExtents, differing), bytesPerSecond: deps.bytesPerSecond },
+      {
+        copy: tracksAt(sourceExtents, differing),
+        bytesPerSecond: deps.bytesPerSecond,
+        job: deps.jobId,
+      },
     );
     const toSend = positionCount(differing);
     await deps.step(

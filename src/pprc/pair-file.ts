@@ -25,6 +25,8 @@ export interface PairRecord {
   readonly reason?: SuspendReason;
   readonly since: string;
   readonly tracksTotal: number;
+  /** The GSC job whose copy the pair is (primary side): the job, not auto-resume, drives it. */
+  readonly job?: string;
 }
 
 const ROLES: readonly unknown[] = ["primary", "secondary"];
@@ -63,6 +65,7 @@ function isPairRecord(value: unknown): value is PairRecord {
     typeof record.critical === "boolean" &&
     STATES.includes(record.state) &&
     typeof record.since === "string" &&
-    typeof record.tracksTotal === "number"
+    typeof record.tracksTotal === "number" &&
+    (record.job === undefined || typeof record.job === "string")
   );
 }

@@ -24,6 +24,7 @@ import {
 import type { LinkConnection } from "../link/link-connection.js";
 import { type LinkLogger, silentLinkLogger } from "../link/link-logger.js";
 import type { Store } from "../store/store.js";
+import { AutoResume } from "./auto-resume.js";
 import { type PairRecord, readPairFile, writePairFile } from "./pair-file.js";
 import type {
   EstablishPairRequest,
@@ -66,6 +67,13 @@ export interface PairManagerOptions {
   readonly paths: PairPaths;
   readonly logger?: LinkLogger;
   readonly syncTimeoutMs?: number;
+  /**
+   * Pairs suspended by a primary restart or a link failure resume by themselves once their path
+   * is up (auto-resume.ts); false keeps them suspended for an operator. Default true.
+   */
+  readonly autoResume?: boolean;
+  /** Tests: how often auto-resume looks at suspended pairs. */
+  readonly autoResumeIntervalMs?: number;
 }
 
 interface SecondaryPair {
@@ -79,6 +87,7 @@ export class PairManager implements PairService {
   private readonly storer: TrackStorer;
   private readonly logger: LinkLogger;
   private writing: Promise<void> = Promise.resolve();
+  private autoResume: AutoResume | undefined;
 
   private constructor(private readonly options: PairManagerOptions) {
     this.storer = new TrackStorer(options.store);
@@ -113,6 +122,15 @@ export class PairManager implements PairService {
           "pairs.json keeps the pairs as they were before the restart until the disk has room",
         );
       }
+    }
+    if (options.autoResume !== false) {
+      manager.autoResume = new AutoResume({
+        records: () => [...manager.primaries.values()].map((pair) => pair.record),
+        reachable: (volser) => manager.primaries.get(volser)?.reachable() ?? false,
+        resume: (volser) => manager.resume(volser),
+        logger: manager.logger,
+        intervalMs: options.autoResumeIntervalMs,
+      });
     }
     return manager;
   }
@@ -151,7 +169,7 @@ export class PairManager implements PairService {
    */
   async establish(
     request: EstablishPairRequest,
-    options: { copy?: InitialCopy; bytesPerSecond?: number } = {},
+    options: { copy?: InitialCopy; bytesPerSecond?: number; job?: string } = {},
   ): Promise<PairInfo> {
     const spec = checkEstablishPair(request);
     const what = `Cannot pair ${spec.volser} with ${formatRemoteVolume(spec.remote)}`;
@@ -186,6 +204,7 @@ export class PairManager implements PairService {
       state: "pending",
       since: new Date().toISOString(),
       tracksTotal: volume.trackCount,
+      job: options.job,
     };
     const pair = new PrimaryPair(record, this.deps(record), {
       kind: "new",
@@ -286,6 +305,7 @@ export class PairManager implements PairService {
 
   /** Stops every copy and closes the bitmaps; pairs.json keeps the pairs for the next start. */
   async close(): Promise<void> {
+    this.autoResume?.close();
     await Promise.all([...this.primaries.values()].map((pair) => pair.stop()));
     for (const pair of this.primaries.values()) pair.close();
     await this.writing;

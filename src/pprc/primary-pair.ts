@@ -149,6 +149,11 @@ export class PrimaryPair {
     };
   }
 
+  /** Whether the pair's path has a link up now. */
+  reachable(): boolean {
+    return Array.isArray(this.link());
+  }
+
   /** Resolves once the pair is duplex (the copy is done) or suspended (it failed or stopped). */
   settled(): Promise<PairState> {
     return new Promise((resolve) => {

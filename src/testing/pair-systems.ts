@@ -41,6 +41,8 @@ export interface SystemOptions {
   readonly dataDir?: string;
   readonly linkPort?: number;
   readonly syncTimeoutMs?: number;
+  /** Default false here: most tests resume by hand; those of auto-resume turn it on. */
+  readonly autoResume?: boolean;
   /** GSC jobs stop at this step until cancelled, or for `ms`. */
   readonly pauseAt?: TestPause;
   /** The link protocol versions its listener speaks (an older system); default: all. */
@@ -59,6 +61,8 @@ export async function startTestSystem(options: SystemOptions): Promise<TestSyste
     loggers: { link: silentLinkLogger },
     timing: FAST,
     syncTimeoutMs: options.syncTimeoutMs,
+    autoResume: options.autoResume ?? false,
+    autoResumeIntervalMs: 100,
     pauseAt: options.pauseAt,
   });
   const { paths, pairs, jobs } = replication;
