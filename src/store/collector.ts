@@ -133,11 +133,21 @@ export class Collector {
       return true;
     });
     if (!removed) return;
-    // The moved chunks' new copies reach the disk before the old ones go.
-    await this.parts.device.sync();
+    await this.durableBeforeDestroying();
     this.parts.device.removeSegment(segment);
     this.compaction = undefined;
     this.totals.segmentsRemoved += 1;
+  }
+
+  /**
+   * Before old bytes are cut or removed: the moved chunks' new copies reach the disk, and so does
+   * the catalog change that points at them. A commit is visible at once but durable later (lmdb-js
+   * syncs in the background); a crash before that reopens the catalog as it was, pointing at the
+   * old bytes, which must still be there.
+   */
+  private async durableBeforeDestroying(): Promise<void> {
+    await this.parts.device.sync();
+    await this.parts.catalog.flushed();
   }
 
   /**
@@ -195,9 +205,9 @@ export class Collector {
       catalog.cutSegment(segment, end);
       return { moved: count, endBytes: end };
     });
-    // The moved chunks' new copies reach the disk before the old ones go. With reads of moved
-    // chunks under way the file keeps its tail, which a later window or the next open cuts.
-    await device.sync();
+    // With reads of moved chunks under way the file keeps its tail, which a later window or the
+    // next open cuts.
+    await this.durableBeforeDestroying();
     device.cut(segment, endBytes);
     this.totals.chunksMoved += moved;
     return true;
