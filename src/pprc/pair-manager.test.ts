@@ -6,18 +6,21 @@ import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { codeOf, codeOfAsync } from "../testing/error-code.js";
 import {
+  expectIdentical,
   type PairSystems,
   PRIMARY_SERIAL,
   SECONDARY_SERIAL,
   startPairSystems,
   startTestSystem,
+  waitFor,
 } from "../testing/pair-systems.js";
-import type { PairInfo } from "./pair-service.js";
 
 const CYLINDERS = 4;
 const TRACK = 57_344;
 const TRACKS = CYLINDERS * 15;
 const SECONDARY = `${SECONDARY_SERIAL}.01B0.SEC001`;
+
+const whole = { offsetBytes: 0, lengthBytes: TRACKS * TRACK };
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -33,28 +36,6 @@ async function systems(options: { syncTimeoutMs?: number } = {}): Promise<PairSy
   await both.primary.store.createVolume({ volser: "PRI001", ssid: "01A0", cylinders: CYLINDERS });
   await both.secondary.store.createVolume({ volser: "SEC001", ssid: "01B0", cylinders: CYLINDERS });
   return both;
-}
-
-async function waitFor(
-  read: () => PairInfo,
-  until: (info: PairInfo) => boolean,
-  timeoutMs = 10_000,
-): Promise<PairInfo> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const info = read();
-    if (until(info)) return info;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last ${JSON.stringify(info)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-const whole = { offsetBytes: 0, lengthBytes: TRACKS * TRACK };
-
-async function expectIdentical(both: PairSystems): Promise<void> {
-  const here = await both.primary.store.read("PRI001", whole);
-  const there = await both.secondary.store.read("SEC001", whole);
-  expect(there.equals(here)).toBe(true);
 }
 
 describe("pairs between two systems", () => {

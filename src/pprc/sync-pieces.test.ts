@@ -9,17 +9,20 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { NackReason } from "../link/frame-types.js";
 import { trackChecksum } from "../link/track-checksum.js";
 import {
+  expectIdentical,
   type PairSystems,
   PRIMARY_SERIAL,
   SECONDARY_SERIAL,
   startPairSystems,
+  waitFor,
 } from "../testing/pair-systems.js";
-import type { PairInfo } from "./pair-service.js";
 
 const CYLINDERS = 4;
 const TRACK = 57_344;
 const TRACKS = CYLINDERS * 15;
 const SECONDARY = `${SECONDARY_SERIAL}.01B0.SEC001`;
+
+const whole = { offsetBytes: 0, lengthBytes: TRACKS * TRACK };
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -46,28 +49,6 @@ async function duplexPair(
     (info) => info.state === "duplex",
   );
   return both;
-}
-
-async function waitFor(
-  read: () => PairInfo,
-  until: (info: PairInfo) => boolean,
-  timeoutMs = 10_000,
-): Promise<PairInfo> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const info = read();
-    if (until(info)) return info;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last ${JSON.stringify(info)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-const whole = { offsetBytes: 0, lengthBytes: TRACKS * TRACK };
-
-async function expectIdentical(both: PairSystems): Promise<void> {
-  const here = await both.primary.store.read("PRI001", whole);
-  const there = await both.secondary.store.read("SEC001", whole);
-  expect(there.equals(here)).toBe(true);
 }
 
 describe("sync mirroring by pieces", () => {

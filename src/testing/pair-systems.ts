@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { expect } from "vitest";
 import { openReplication } from "../daemon/replication.js";
 import type { TestPause } from "../gsc/gsc-runner.js";
 import type { JobManager } from "../gsc/job-manager.js";
@@ -13,6 +14,7 @@ import { type LinkListener, listenLink } from "../link/link-listener.js";
 import { silentLinkLogger } from "../link/link-logger.js";
 import type { HostVolumes } from "../nbd/host-volumes.js";
 import type { PairManager } from "../pprc/pair-manager.js";
+import type { PairInfo } from "../pprc/pair-service.js";
 import { pairedVolumes } from "../pprc/paired-volumes.js";
 import type { PathManager } from "../pprc/path-manager.js";
 import { Store } from "../store/store.js";
@@ -129,4 +131,28 @@ export async function startPairSystems(
     links: [`127.0.0.1:${secondary.listener.address.port}`],
   });
   return { primary, secondary };
+}
+
+/** Polls a pair's info every 20 ms until `until` holds; throws with the last info after the timeout. */
+export async function waitFor(
+  read: () => PairInfo,
+  until: (info: PairInfo) => boolean,
+  timeoutMs = 10_000,
+): Promise<PairInfo> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const info = read();
+    if (until(info)) return info;
+    if (Date.now() > deadline) throw new Error(`timed out waiting; last ${JSON.stringify(info)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The primary's PRI001 and the secondary's SEC001 hold the same bytes, every track of them. */
+export async function expectIdentical(both: PairSystems): Promise<void> {
+  const volume = both.primary.store.showVolume("PRI001");
+  const whole = { offsetBytes: 0, lengthBytes: volume.trackCount * volume.trackSizeBytes };
+  const here = await both.primary.store.read("PRI001", whole);
+  const there = await both.secondary.store.read("SEC001", whole);
+  expect(there.equals(here)).toBe(true);
 }
