@@ -6,9 +6,14 @@ const VOLSER_PATTERN = /^[A-Z0-9@#$]{1,6}$/;
 const SSID_PATTERN = /^[0-9A-F]{4}$/;
 const SERIAL_PATTERN = /^[0-9A-Z]{1,10}$/;
 
+/** Whether `volser` is a valid VOLSER (for checks that answer with their own error). */
+export function isVolser(volser: string): boolean {
+  return VOLSER_PATTERN.test(volser);
+}
+
 /** A VOLSER: 1 to 6 characters from A-Z 0-9 @ # $. Lower case is refused, not folded. */
 export function checkVolser(volser: string): string {
-  if (!VOLSER_PATTERN.test(volser)) {
+  if (!isVolser(volser)) {
     throw new GsnapError(
       "VOLSER_INVALID",
       `Cannot use VOLSER "${volser}": a VOLSER is 1 to 6 characters from A-Z 0-9 @ # $`,

@@ -7,11 +7,10 @@
 //   rest, exactly `length` bytes; zero: none)
 
 import { MAX_TRACK_SIZE_BYTES } from "../geometry/geometry.js";
+import { isVolser } from "../geometry/names.js";
 import { MAX_VOLSER_BYTES, PieceKind, type TrackPieceFrame } from "./frame-types.js";
 import type { PayloadReader } from "./payload-reader.js";
 import type { PayloadWriter } from "./payload-writer.js";
-
-const VOLSER_PATTERN = /^[A-Z0-9@#$]{1,6}$/;
 
 /** A TRACK_PIECE, or why its kind byte is not one we know (the frame is refused). */
 export function readTrackPiece(
@@ -46,7 +45,7 @@ export function readTrackPiece(
 
 /** Why a piece's fields are out of range, or undefined when they are fine. */
 export function checkTrackPiece(frame: TrackPieceFrame): string | undefined {
-  if (!VOLSER_PATTERN.test(frame.volser)) return `VOLSER "${frame.volser}" is not valid`;
+  if (!isVolser(frame.volser)) return `VOLSER "${frame.volser}" is not valid`;
   if (frame.lengthBytes === 0 || frame.lengthBytes > MAX_TRACK_SIZE_BYTES) {
     return `piece length ${frame.lengthBytes} is not 1-${MAX_TRACK_SIZE_BYTES}`;
   }

@@ -43,10 +43,12 @@ export function piecesOf(options: {
 }): MirrorItem[] {
   const { targetVolser, range, offsetBytes, lengthBytes, data, trackSizeBytes } = options;
   const items: MirrorItem[] = [];
-  for (let track = range.firstTrack; track < range.firstTrack + range.count; track += 1) {
-    const trackStart = track * trackSizeBytes;
-    const from = Math.max(offsetBytes, trackStart);
-    const to = Math.min(offsetBytes + lengthBytes, trackStart + trackSizeBytes);
+  for (const { track, trackStart, from, to } of spans(
+    range,
+    offsetBytes,
+    lengthBytes,
+    trackSizeBytes,
+  )) {
     const bytes = data?.subarray(from - offsetBytes, to - offsetBytes);
     items.push({
       kind: "piece",
@@ -80,10 +82,7 @@ export async function imagesAfter(options: {
   const { store, volser, range, offsetBytes, lengthBytes, data } = options;
   const size = options.trackSizeBytes;
   const images: MirrorItem[] = [];
-  for (let track = range.firstTrack; track < range.firstTrack + range.count; track += 1) {
-    const trackStart = track * size;
-    const from = Math.max(offsetBytes, trackStart);
-    const to = Math.min(offsetBytes + lengthBytes, trackStart + size);
+  for (const { track, trackStart, from, to } of spans(range, offsetBytes, lengthBytes, size)) {
     let image: Buffer | undefined;
     if (from === trackStart && to === trackStart + size) {
       image = data?.subarray(from - offsetBytes, to - offsetBytes);
@@ -96,6 +95,21 @@ export async function imagesAfter(options: {
     images.push({ kind: "image", trackNumber: track, data: zero ? undefined : image });
   }
   return images;
+}
+
+/** Each track of `range` with the volume byte range [from, to) of the change that falls in it. */
+function* spans(
+  range: TrackRange,
+  offsetBytes: number,
+  lengthBytes: number,
+  trackSizeBytes: number,
+): Generator<{ track: number; trackStart: number; from: number; to: number }> {
+  for (let track = range.firstTrack; track < range.firstTrack + range.count; track += 1) {
+    const trackStart = track * trackSizeBytes;
+    const from = Math.max(offsetBytes, trackStart);
+    const to = Math.min(offsetBytes + lengthBytes, trackStart + trackSizeBytes);
+    yield { track, trackStart, from, to };
+  }
 }
 
 /** The bytes an item carries, for the pair's rate meter. */
