@@ -264,7 +264,11 @@ export class Journal {
     while (this.files.length > 1 && this.files[0].lastSeq <= seq) {
       const file = this.files.shift() as JournalFile;
       this.unsynced.delete(file);
-      fs.closeSync(file.fd);
+      // A sync in flight may still name its descriptor (fdatasync on the thread pool): it is
+      // closed once the syncs asked so far are done, never under one (EBADF, or another file's).
+      const { fd } = file;
+      const close = () => fs.close(fd, () => {});
+      this.syncing.then(close, close);
       const spare = path.join(this.dir, `spare-${file.number}.jnl`);
       fs.renameSync(this.fileName(file.number), spare);
       this.spares.push(spare);
