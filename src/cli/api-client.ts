@@ -62,7 +62,7 @@ function readTokenFile(file: string): string | undefined {
 
 export async function callApi<T>(
   target: ApiTarget,
-  request: { method: "GET" | "POST" | "DELETE"; path: string; body?: unknown },
+  request: { method: "GET" | "POST" | "DELETE"; path: string; body?: unknown; timeoutMs?: number },
 ): Promise<T> {
   const headers = authHeaders(target);
   if (request.body !== undefined) headers["content-type"] = "application/json";
@@ -72,7 +72,7 @@ export async function callApi<T>(
       method: request.method,
       headers,
       body: request.body === undefined ? undefined : JSON.stringify(request.body),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      signal: AbortSignal.timeout(request.timeoutMs ?? REQUEST_TIMEOUT_MS),
     });
   } catch (error) {
     throw unreachable(target, error);

@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import type { JobInfo } from "../gsc/job-service.js";
 import { callApi, resolveTarget } from "./api-client.js";
+import { CompletionArgument } from "./completion-argument.js";
 import { followJob, jobPath, reportJobEnd } from "./job-follow.js";
 import { printJobDetails, printJobs } from "./job-print.js";
 import { examples, printJson } from "./output.js";
@@ -11,6 +12,15 @@ interface GlobalOptions {
   api?: string;
   token?: string;
   json?: boolean;
+}
+
+/** A job id argument, completed from the server's jobs. */
+function jobIdArgument(): CompletionArgument {
+  return new CompletionArgument({
+    name: "<id>",
+    description: "the job id, like J000001",
+    values: "jobs",
+  });
 }
 
 export function addJobCommands(program: Command): void {
@@ -36,7 +46,7 @@ export function addJobCommands(program: Command): void {
   job
     .command("show")
     .description("Show one job: its state, step, progress, step timings and result")
-    .argument("<id>", "the job id, like J000001")
+    .addArgument(jobIdArgument())
     .option("--json", "print JSON")
     .addHelpText("after", examples("gsnap job show J000001", "gsnap job show J000001 --json"))
     .action(async (id: string, _options: unknown, command: Command) => {
@@ -52,7 +62,7 @@ export function addJobCommands(program: Command): void {
   job
     .command("wait")
     .description("Follow a job to its end, showing its progress; exit with its result")
-    .argument("<id>", "the job id, like J000001")
+    .addArgument(jobIdArgument())
     .option("--json", "print the ended job as JSON")
     .addHelpText("after", examples("gsnap job wait J000001", "gsnap job wait J000001 --json"))
     .action(async (id: string, _options: unknown, command: Command) => {
@@ -64,7 +74,7 @@ export function addJobCommands(program: Command): void {
   job
     .command("cancel")
     .description("Cancel a queued or running job; it cleans up what it made and ends cancelled")
-    .argument("<id>", "the job id, like J000001")
+    .addArgument(jobIdArgument())
     .option("--json", "print JSON")
     .addHelpText("after", examples("gsnap job cancel J000001", "gsnap job cancel J000001 --json"))
     .action(async (id: string, _options: unknown, command: Command) => {

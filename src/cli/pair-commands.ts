@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import type { PairInfo } from "../pprc/pair-service.js";
 import { type ApiTarget, callApi, resolveTarget } from "./api-client.js";
+import { CompletionArgument } from "./completion-argument.js";
 import { examples, printJson, printTable } from "./output.js";
 import { PAIR_COLUMNS, pairRow } from "./pair-row.js";
 import { waitForDuplex } from "./pair-wait.js";
@@ -34,6 +35,11 @@ async function settle(target: ApiTarget, pair: PairInfo, wait: boolean | undefin
   return wait ? waitForDuplex(target, pair.volser) : pair;
 }
 
+/** The VOLSER of a volume in a pair, completed from the server's pairs. */
+function pairedVolume(description: string): CompletionArgument {
+  return new CompletionArgument({ name: "<volser>", description, values: "pairs" });
+}
+
 export function addPairCommands(program: Command): void {
   const pair = program
     .command("pair")
@@ -42,7 +48,13 @@ export function addPairCommands(program: Command): void {
   pair
     .command("establish")
     .description("Pair a local volume with a remote one and start the initial copy")
-    .argument("<volser>", "the local volume, the primary")
+    .addArgument(
+      new CompletionArgument({
+        name: "<volser>",
+        description: "the local volume, the primary",
+        values: "volumes",
+      }),
+    )
     .argument("<secondary>", "the remote volume: SERIAL.SSID.VOLSER")
     .requiredOption("--mode <mode>", "sync (each write mirrored) or copy (background copy)")
     .option("--critical", "sync only: while suspended, host writes to the primary fail")
@@ -86,7 +98,7 @@ export function addPairCommands(program: Command): void {
   pair
     .command("show")
     .description("Show the pair of one local volume")
-    .argument("<volser>", "the local volume")
+    .addArgument(pairedVolume("the local volume"))
     .option("--json", "print JSON")
     .addHelpText("after", examples("gsnap pair show VOL001", "gsnap pair show VOL001 --json"))
     .action(async (volser: string, _options: unknown, command: Command) => {
@@ -101,7 +113,7 @@ export function addPairCommands(program: Command): void {
   pair
     .command("suspend")
     .description("Stop mirroring; the primary records the changed tracks (primary only)")
-    .argument("<volser>", "the primary volume")
+    .addArgument(pairedVolume("the primary volume"))
     .option("--json", "print JSON")
     .addHelpText("after", examples("gsnap pair suspend VOL001", "gsnap pair suspend VOL001 --json"))
     .action(async (volser: string, _options: unknown, command: Command) => {
@@ -116,7 +128,7 @@ export function addPairCommands(program: Command): void {
   pair
     .command("resume")
     .description("Copy the changed tracks of a suspended pair and mirror again (primary only)")
-    .argument("<volser>", "the primary volume")
+    .addArgument(pairedVolume("the primary volume"))
     .option("--wait", "wait until the pair is duplex again, showing the copy's progress")
     .option("--json", "print JSON")
     .addHelpText(
@@ -136,7 +148,7 @@ export function addPairCommands(program: Command): void {
   pair
     .command("terminate")
     .description("End the pair; from the primary, the secondary is told too")
-    .argument("<volser>", "the local volume, primary or secondary")
+    .addArgument(pairedVolume("the local volume, primary or secondary"))
     .option("--json", "print JSON")
     .addHelpText(
       "after",

@@ -5,6 +5,7 @@ import { Command, CommanderError } from "commander";
 import type { ChunksSettings } from "../daemon/chunks-config.js";
 import { callApi, resolveTarget } from "./api-client.js";
 import { addChunksOptions } from "./chunks-options.js";
+import { addCompletionCommands } from "./completion-command.js";
 import { checkDataDir, chunksSettingsOf, printCheckReport } from "./fsck-command.js";
 import { addGscCommand } from "./gsc-command.js";
 import { addJobCommands } from "./job-commands.js";
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
       printCheckReport(report, globals.json === true);
     });
 
+  addCompletionCommands(program);
   return program;
 }
 

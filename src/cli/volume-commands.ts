@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import type { VolumeInfo, VolumeUsage } from "../store/volume-record.js";
 import { callApi, resolveTarget } from "./api-client.js";
+import { CompletionArgument } from "./completion-argument.js";
 import { formatBytes, printFields, printJson, printTable } from "./output.js";
 
 interface GlobalOptions {
@@ -43,6 +44,11 @@ function printVolume(volume: VolumeInfo | VolumeUsage): void {
     ]);
   }
   printFields(fields);
+}
+
+/** The VOLSER of an existing volume, completed from the server's volumes. */
+function existingVolume(): CompletionArgument {
+  return new CompletionArgument({ name: "<volser>", description: "the volume", values: "volumes" });
 }
 
 export function addVolumeCommands(program: Command): void {
@@ -107,7 +113,7 @@ export function addVolumeCommands(program: Command): void {
   volume
     .command("show")
     .description("Show a volume's geometry and allocation")
-    .argument("<volser>")
+    .addArgument(existingVolume())
     .option("--json", "print JSON")
     .addHelpText("after", "\nExample:\n  gsnap volume show VOL001\n")
     .action(async (volser: string, _options: unknown, command: Command) => {
@@ -123,7 +129,7 @@ export function addVolumeCommands(program: Command): void {
   volume
     .command("delete")
     .description("Delete a volume; its space comes back in the background")
-    .argument("<volser>")
+    .addArgument(existingVolume())
     .option("--json", "print JSON")
     .addHelpText("after", "\nExample:\n  gsnap volume delete VOL002\n")
     .action(async (volser: string, _options: unknown, command: Command) => {
@@ -142,7 +148,13 @@ export function addVolumeCommands(program: Command): void {
       "Snap copy extents of a volume into another (or the same) volume: pointers move, data does not",
     )
     .argument("<source>", "VOLSER:C.H-C.H[+C.H-C.H...]")
-    .argument("<target>", "VOLSER (same addresses) or VOLSER:C.H-C.H[+...] (same track count)")
+    .addArgument(
+      new CompletionArgument({
+        name: "<target>",
+        description: "VOLSER (same addresses) or VOLSER:C.H-C.H[+...] (same track count)",
+        values: "volumes",
+      }),
+    )
     .option("--json", "print JSON")
     .addHelpText(
       "after",
