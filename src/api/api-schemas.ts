@@ -38,6 +38,16 @@ export const VOLSER_PARAMS = {
   additionalProperties: false,
 } as const;
 
+/** A GSC job as the storage systems name it: its id on the system that runs it, and its serial. */
+export const JOB_REF_SCHEMA = {
+  type: "object",
+  properties: {
+    id: { type: "string", description: "the job's id on the system that runs it" },
+    serial: { type: "string", description: "the serial of the system that runs the job" },
+  },
+  required: ["id", "serial"],
+} as const;
+
 const VOLUME_INFO_PROPERTIES = {
   volser: { type: "string" },
   ssid: { type: "string" },
@@ -51,9 +61,15 @@ const VOLUME_INFO_PROPERTIES = {
   createdAt: { type: "string", format: "date-time" },
 } as const;
 
+/** Only on a GSC job's intermediate (P' or S'): absent on every other volume. */
+const VOLUME_JOB = {
+  ...JOB_REF_SCHEMA,
+  description: "the GSC job whose intermediate the volume is; it deletes the volume when it ends",
+} as const;
+
 export const VOLUME_INFO_SCHEMA = {
   type: "object",
-  properties: VOLUME_INFO_PROPERTIES,
+  properties: { ...VOLUME_INFO_PROPERTIES, job: VOLUME_JOB },
   required: Object.keys(VOLUME_INFO_PROPERTIES),
 } as const;
 
@@ -61,6 +77,7 @@ export const VOLUME_USAGE_SCHEMA = {
   type: "object",
   properties: {
     ...VOLUME_INFO_PROPERTIES,
+    job: VOLUME_JOB,
     allocatedTracks: { type: "integer" },
     allocatedBytes: { type: "integer" },
   },

@@ -48,7 +48,9 @@ const PROGRESS_SCHEMA = {
   type: "object",
   properties: {
     tracksTotal: { type: "integer" },
-    tracksDone: { type: "integer" },
+    tracksDone: { type: "integer", description: "sent, or matched at step 508" },
+    tracksToSend: { type: "integer", description: "from step 510: the tracks that differed" },
+    tracksSent: { type: "integer", description: "from step 510: of tracksToSend" },
     bytesTotal: { type: "integer" },
     bytesDone: { type: "integer" },
     rateBytesPerSecond: { type: "number" },

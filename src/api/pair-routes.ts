@@ -4,7 +4,7 @@
 import type { FastifyInstance } from "fastify";
 import { checkVolser } from "../geometry/names.js";
 import type { EstablishPairRequest, PairService } from "../pprc/pair-service.js";
-import { ERROR_RESPONSES, NO_QUERY, VOLSER_PARAMS } from "./api-schemas.js";
+import { ERROR_RESPONSES, JOB_REF_SCHEMA, NO_QUERY, VOLSER_PARAMS } from "./api-schemas.js";
 import { refuseBody } from "./refuse-body.js";
 import { requireService } from "./require-service.js";
 
@@ -44,9 +44,21 @@ const PAIR_INFO_SCHEMA = {
       type: ["integer", "null"],
       description: "tracks the secondary lacks; null on a secondary, which does not know them",
     },
+    tracksToCopy: {
+      type: ["integer", "null"],
+      description:
+        "the copy's work: out of sync when the pair last became pending, plus those marked " +
+        "since; tracksToCopy - tracksOutOfSync are copied; null on a secondary",
+    },
     bytesSent: { type: "integer", description: "sent (primary) or stored (secondary)" },
     rateBytesPerSecond: { type: "number" },
     etaSeconds: { type: ["number", "null"], description: "null when idle or unknown" },
+    job: {
+      ...JOB_REF_SCHEMA,
+      description:
+        "the GSC job whose copy the pair is (absent for any other pair); known on the primary, " +
+        "and on the secondary when its volume is the job's S'",
+    },
   },
   required: [
     "volser",
@@ -59,6 +71,7 @@ const PAIR_INFO_SCHEMA = {
     "since",
     "tracksTotal",
     "tracksOutOfSync",
+    "tracksToCopy",
     "bytesSent",
     "rateBytesPerSecond",
     "etaSeconds",

@@ -20,6 +20,7 @@ export const WEB_ASSETS: Readonly<Record<string, string>> = {
   "dashboard.js": "text/javascript; charset=utf-8",
   "api-client.js": "text/javascript; charset=utf-8",
   "dom.js": "text/javascript; charset=utf-8",
+  "job-mark.js": "text/javascript; charset=utf-8",
   "jobs-view.js": "text/javascript; charset=utf-8",
   "paths-view.js": "text/javascript; charset=utf-8",
   "pairs-view.js": "text/javascript; charset=utf-8",

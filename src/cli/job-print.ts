@@ -1,7 +1,7 @@
 // How `gsnap gsc` and `gsnap job` print jobs for people: a table of jobs, one job's fields, its
 // step timings, and the job's progress as one line (for the progress drawn while waiting).
 
-import { GSC_STEPS, type JobInfo, type StepRecord } from "../gsc/job-service.js";
+import { GSC_STEPS, type JobInfo, type JobProgress, type StepRecord } from "../gsc/job-service.js";
 import { formatBytes, printFields, printTable } from "./output.js";
 import { formatDuration, formatProgressLine } from "./progress-line.js";
 
@@ -20,13 +20,24 @@ export function stepText(job: Pick<JobInfo, "step">): string {
   return `${job.step} ${GSC_STEPS[job.step] ?? "unknown step"}`;
 }
 
+/**
+ * How far the job got, in tracks: from step 510 those sent of those that differed (the copy's
+ * work), before it those of P's extents (none done yet).
+ */
+export function jobTracks(progress: JobProgress): { done: number; total: number; unit: string } {
+  if (progress.tracksToSend === undefined || progress.tracksSent === undefined) {
+    return { done: progress.tracksDone, total: progress.tracksTotal, unit: "tracks" };
+  }
+  return { done: progress.tracksSent, total: progress.tracksToSend, unit: "tracks sent" };
+}
+
 function jobRow(job: JobInfo): Record<string, unknown> {
-  const { tracksDone, tracksTotal } = job.progress;
+  const { done, total, unit } = jobTracks(job.progress);
   return {
     id: job.id,
     state: job.state,
     step: stepText(job),
-    done: `${tracksDone.toLocaleString("en-US")}/${tracksTotal.toLocaleString("en-US")} tracks`,
+    done: `${count(done)}/${count(total)} ${unit}`,
     source: job.request.source,
     target: job.request.target,
     result: job.resultCode,
@@ -47,10 +58,8 @@ export function printJobDetails(job: JobInfo): void {
     ["Request", parameters.join(", ")],
     ["State", job.state],
     ["Step", stepText(job)],
-    [
-      "Tracks",
-      `${progress.tracksDone.toLocaleString("en-US")} of ${progress.tracksTotal.toLocaleString("en-US")}`,
-    ],
+    ["Tracks", `${count(progress.tracksDone)} of ${count(progress.tracksTotal)}`],
+    ...sentField(progress),
     ["Bytes", `${formatBytes(progress.bytesDone)} of ${formatBytes(progress.bytesTotal)}`],
     ["Created", job.createdAt],
     ["Ended", job.endedAt],
@@ -60,6 +69,13 @@ export function printJobDetails(job: JobInfo): void {
     process.stdout.write("\n");
     printStepTimings(job);
   }
+}
+
+/** "Sent: 1,073 of 1,318 tracks that differed", from step 510; nothing before. */
+function sentField(progress: JobProgress): [string, string][] {
+  if (progress.tracksToSend === undefined) return [];
+  const sent = `${count(progress.tracksSent ?? 0)} of ${count(progress.tracksToSend)}`;
+  return [["Sent", `${sent} tracks that differed`]];
 }
 
 /** The step timings table: step number, name, duration (or "running"), and notes if any. */
@@ -99,9 +115,7 @@ export function jobProgressLine(job: JobInfo): string {
   const { progress } = job;
   const line = formatProgressLine({
     label: `${job.id} ${stepText(job)}`,
-    done: progress.tracksDone,
-    total: progress.tracksTotal,
-    unit: "tracks",
+    ...jobTracks(progress),
     rateBytesPerSecond: progress.rateBytesPerSecond,
     etaSeconds: progress.etaSeconds,
   });
@@ -110,4 +124,8 @@ export function jobProgressLine(job: JobInfo): string {
   // The bytes go right after the tracks: before the rate and the ETA, as people read them.
   parts.splice(3, 0, bytes);
   return parts.join("  ");
+}
+
+function count(value: number): string {
+  return value.toLocaleString("en-US");
 }

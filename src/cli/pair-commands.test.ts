@@ -30,10 +30,10 @@ describe("gsnap pair", () => {
     );
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(
-      /^VOLSER\s+ROLE\s+PRIMARY\s+SECONDARY\s+MODE\s+STATE\s+OUT OF SYNC\s+SENT$/m,
+      /^VOLSER\s+ROLE\s+PRIMARY\s+SECONDARY\s+MODE\s+STATE\s+OUT OF SYNC\s+SENT\s+JOB$/m,
     );
     expect(result.stdout).toMatch(
-      /^VOL001\s+primary\s+GS0001.01A0.VOL001\s+GS0002.01B0.VOL900\s+sync\s+pending\s+150\s+0 B$/m,
+      /^VOL001\s+primary\s+GS0001.01A0.VOL001\s+GS0002.01B0.VOL900\s+sync\s+pending\s+150\s+0 B\s+-$/m,
     );
   });
 
@@ -45,11 +45,29 @@ describe("gsnap pair", () => {
     api.pairs.setPair(examplePair("VOL002", { role: "secondary", tracksOutOfSync: null }));
     const result = await runGsnap(api, "pair", "list");
     expect(result.stdout).toMatch(
-      /^VOL001\s+primary .+sync, critical\s+suspended \(link failure\)\s+0\s+8\.2 MiB$/m,
+      /^VOL001\s+primary .+sync, critical\s+suspended \(link failure\)\s+0\s+8\.2 MiB\s+-$/m,
     );
-    expect(result.stdout).toMatch(/^VOL002\s+secondary .+duplex\s+-\s+8\.2 MiB$/m);
+    expect(result.stdout).toMatch(/^VOL002\s+secondary .+duplex\s+-\s+8\.2 MiB\s+-$/m);
     const json = JSON.parse((await runGsnap(api, "pair", "list", "--json")).stdout);
     expect(json).toEqual(api.pairs.list());
+  });
+
+  it("names the GSC job whose copy a pair is, and the system that runs it", async () => {
+    const api = await startApi();
+    api.pairs.setPair(
+      examplePair("#PUXY9", { mode: "copy", job: { id: "J000042", serial: "GS0001" } }),
+    );
+    api.pairs.setPair(
+      examplePair("#T0B1Q", {
+        role: "secondary",
+        tracksOutOfSync: null,
+        tracksToCopy: null,
+        job: { id: "J000007", serial: "GS0002" },
+      }),
+    );
+    const result = await runGsnap(api, "pair", "list");
+    expect(result.stdout).toMatch(/^#PUXY9\s+primary .+\s+J000042 on GS0001$/m);
+    expect(result.stdout).toMatch(/^#T0B1Q\s+secondary .+\s+J000007 on GS0002$/m);
   });
 
   it("shows, suspends, resumes and terminates a pair, in JSON too", async () => {

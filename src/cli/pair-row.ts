@@ -1,7 +1,8 @@
-// How `gsnap pair` shows a pair to people: its table columns, and its state in words, with the
-// reason when it is suspended ("suspended (link failure)").
+// How `gsnap pair` shows a pair to people: its table columns, its state in words, with the
+// reason when it is suspended ("suspended (link failure)"), and the GSC job whose copy it is.
 
 import type { PairInfo } from "../pprc/pair-service.js";
+import { jobRefText } from "./job-ref-text.js";
 import { formatBytes } from "./output.js";
 
 export const PAIR_COLUMNS: [string, string][] = [
@@ -13,6 +14,7 @@ export const PAIR_COLUMNS: [string, string][] = [
   ["STATE", "state"],
   ["OUT OF SYNC", "tracksOutOfSync"],
   ["SENT", "sent"],
+  ["JOB", "job"],
 ];
 
 /** The state in words: `duplex`, `suspended (link failure)`. */
@@ -31,5 +33,6 @@ export function pairRow(pair: PairInfo): Record<string, unknown> {
     state: stateText(pair),
     tracksOutOfSync: pair.tracksOutOfSync,
     sent: formatBytes(pair.bytesSent),
+    job: jobRefText(pair.job),
   };
 }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { PairInfo } from "../pprc/pair-service.js";
 import { type ApiUnderTest, startApi, stopApis, TOKEN } from "../testing/api-harness.js";
 import { examplePair } from "../testing/memory-pairs.js";
-import { waitForDuplex } from "./pair-wait.js";
+import { progressLine, waitForDuplex } from "./pair-wait.js";
 
 afterEach(stopApis);
 
@@ -34,7 +34,12 @@ function scripted(api: ApiUnderTest, isTTY: boolean, states: Partial<PairInfo>[]
 /** Far below PLAIN_INTERVAL_MS, so that a whole script runs between two plain lines. */
 const STEP_MS = 5;
 
-const COPYING = examplePair("VOL001", { state: "pending", tracksTotal: 100, tracksOutOfSync: 100 });
+const COPYING = examplePair("VOL001", {
+  state: "pending",
+  tracksTotal: 100,
+  tracksOutOfSync: 100,
+  tracksToCopy: 100,
+});
 
 describe("waitForDuplex", () => {
   it("redraws one line on a terminal and ends it when the pair is duplex", async () => {
@@ -94,5 +99,35 @@ describe("waitForDuplex", () => {
         output: { write: () => true },
       }),
     ).rejects.toMatchObject({ code: "PAIR_NOT_FOUND" });
+  });
+});
+
+describe("progressLine", () => {
+  // Issue 17: a GSC's pair on a 3390-A of 10,017 cylinders (150,255 tracks) had 1,318 tracks to
+  // copy; with 245 to go it read 99% (149,010 of 150,255) instead of 81%.
+  const GSC_PAIR = examplePair("#PUXY9", {
+    state: "pending",
+    mode: "copy",
+    tracksTotal: 10_017 * 15,
+    tracksToCopy: 1_318,
+    tracksOutOfSync: 245,
+  });
+
+  it("counts the tracks the copy set out to send, not the volume's", () => {
+    expect(progressLine(GSC_PAIR)).toBe("#PUXY9 [################....]  81%  1,073/1,318 tracks");
+  });
+
+  it("says 99%, not 100%, with one track to go, and 100% when none is left", () => {
+    expect(progressLine({ ...GSC_PAIR, tracksOutOfSync: 1 })).toMatch(/ 99% {2}1,317\/1,318 /);
+    expect(progressLine({ ...GSC_PAIR, state: "duplex", tracksOutOfSync: 0 })).toMatch(
+      / 100% {2}1,318\/1,318 /,
+    );
+  });
+
+  it("shows a secondary's state alone: it does not know what is left", () => {
+    const secondary = { ...GSC_PAIR, role: "secondary" as const };
+    expect(progressLine({ ...secondary, tracksOutOfSync: null, tracksToCopy: null })).toBe(
+      "#PUXY9 pending",
+    );
   });
 });

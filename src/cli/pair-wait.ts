@@ -62,13 +62,19 @@ export async function waitForDuplex(
   }
 }
 
-/** The copy's progress; a secondary, which does not know its backlog, shows only its state. */
-function progressLine(pair: PairInfo): string {
-  if (pair.tracksOutOfSync === null) return `${pair.volser} ${stateText(pair)}`;
+/**
+ * The copy's progress: of the tracks it set out to send (`tracksToCopy`), not of the volume's, so
+ * that a copy of a few tracks of a large volume counts from 0% to 100% too. A secondary, which
+ * does not know its backlog, shows only its state.
+ */
+export function progressLine(pair: PairInfo): string {
+  if (pair.tracksOutOfSync === null || pair.tracksToCopy === null) {
+    return `${pair.volser} ${stateText(pair)}`;
+  }
   return formatProgressLine({
     label: pair.volser,
-    done: pair.tracksTotal - pair.tracksOutOfSync,
-    total: pair.tracksTotal,
+    done: pair.tracksToCopy - pair.tracksOutOfSync,
+    total: pair.tracksToCopy,
     unit: "tracks",
     rateBytesPerSecond: pair.rateBytesPerSecond,
     etaSeconds: pair.etaSeconds,

@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import type { VolumeInfo, VolumeUsage } from "../store/volume-record.js";
 import { callApi, resolveTarget } from "./api-client.js";
 import { CompletionArgument } from "./completion-argument.js";
+import { jobRefText } from "./job-ref-text.js";
 import { formatBytes, printFields, printJson, printTable } from "./output.js";
 
 interface GlobalOptions {
@@ -20,6 +21,7 @@ const VOLUME_COLUMNS: [string, string][] = [
   ["TRACKS", "trackCount"],
   ["SIZE", "size"],
   ["READ-ONLY", "readOnly"],
+  ["INTERMEDIATE OF", "job"],
 ];
 
 function printVolume(volume: VolumeInfo | VolumeUsage): void {
@@ -36,6 +38,12 @@ function printVolume(volume: VolumeInfo | VolumeUsage): void {
     ["read-only", volume.readOnly],
     ["created", volume.createdAt],
   ];
+  if (volume.job !== undefined) {
+    fields.push([
+      "job",
+      `intermediate of GSC job ${jobRefText(volume.job)}, which deletes it when it ends`,
+    ]);
+  }
   if ("allocatedTracks" in volume) {
     const share = volume.trackCount === 0 ? 0 : (100 * volume.allocatedTracks) / volume.trackCount;
     fields.push([
@@ -105,7 +113,11 @@ export function addVolumeCommands(program: Command): void {
       if (globals.json) printJson(volumes);
       else
         printTable(
-          volumes.map((item) => ({ ...item, size: formatBytes(item.sizeBytes) })),
+          volumes.map((item) => ({
+            ...item,
+            size: formatBytes(item.sizeBytes),
+            job: jobRefText(item.job),
+          })),
           VOLUME_COLUMNS,
         );
     });

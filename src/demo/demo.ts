@@ -7,6 +7,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { jobTracks } from "../cli/job-print.js";
 import { formatBytes } from "../cli/output.js";
 import type { JobInfo } from "../gsc/job-service.js";
 import type { ServeProcess } from "../testing/serve-process.js";
@@ -100,11 +101,11 @@ async function establishPath({ a, b }: Systems): Promise<void> {
   say(indent(await gsnap(a, "path", "list")));
 }
 
-/** "step 510, 239/1,500 tracks sent" */
+/** "step 510, 239/1,500 tracks sent", as the CLI's progress line counts them. */
 function whereText(job: JobInfo): string {
-  const { tracksDone, tracksTotal } = job.progress;
+  const { done, total, unit } = jobTracks(job.progress);
   const count = (value: number) => value.toLocaleString("en-US");
-  return `step ${job.step}, ${count(tracksDone)}/${count(tracksTotal)} tracks sent`;
+  return `step ${job.step}, ${count(done)}/${count(total)} ${unit}`;
 }
 
 /** Runs the GSC and writes to its source once the snap made the source free; answers the job. */

@@ -49,6 +49,8 @@ export interface RunnerDeps {
   readonly pairs: PairManager;
   readonly remote: RemoteSystem;
   readonly jobId: string;
+  /** This system's serial: with the job id, the name an allocated P' is marked with. */
+  readonly serial: string;
   /** Records a step's start (before it runs) or end (after). */
   readonly step: (step: GscStep, event: "start" | "end", note?: string) => Promise<void>;
   /**
@@ -227,6 +229,7 @@ export class GscRunner {
         volser,
         ssid: this.plan.source.ssid,
         ...this.plan.pairGeometry,
+        job: { id: this.deps.jobId, serial: this.deps.serial },
       });
     } catch (error) {
       if (!isGsnapError(error) || error.code !== "VOLUME_EXISTS") throw error;
@@ -292,22 +295,27 @@ export class GscRunner {
     const size = this.plan.trackSizeBytes;
     const startedMs = performance.now();
     // While the copy runs, the pair's rate now and its ETA; once it is over, the copy's average
-    // rate (what a finished job's rate means) and no ETA.
+    // rate (what a finished job's rate means) and no ETA. The tracks to send and sent are the
+    // pair's own count of its copy's work, not of the volume (nor of the extent).
     const report = (over = false) => {
       const info = pair.info();
       const left = info.tracksOutOfSync ?? 0;
+      const tracksToSend = info.tracksToCopy ?? toSend;
       const bytesDone = Math.min(info.bytesSent, toSend * size);
       const seconds = (performance.now() - startedMs) / 1000;
       const average = seconds > 0 ? Math.round(bytesDone / seconds) : 0;
       this.deps.progress({
         tracksTotal: this.plan.tracks,
         tracksDone: this.plan.tracks - left,
+        tracksToSend,
+        tracksSent: tracksToSend - left,
         bytesTotal: toSend * size,
         bytesDone,
         rateBytesPerSecond: over ? average : info.rateBytesPerSecond,
         etaSeconds: over ? null : info.etaSeconds,
       });
     };
+    report();
     const timer = setInterval(report, PROGRESS_INTERVAL_MS);
     const cancelled = new Promise<"cancelled">((resolve) =>
       this.deps.signal.addEventListener("abort", () => resolve("cancelled"), { once: true }),

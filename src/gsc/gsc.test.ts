@@ -64,6 +64,7 @@ describe("global snap copy", () => {
     const source = await primary.store.read("VOL001", tracks(0, 30));
     expect((await secondary.store.read("VOL900", tracks(150, 30))).equals(source)).toBe(true);
     expect(first.progress.bytesDone).toBe(30 * TRACK);
+    expect(first.progress).toMatchObject({ tracksToSend: 30, tracksSent: 30 });
     // A finished job shows the copy's average rate, over its transfer step, and no ETA.
     const transfer = first.steps.find((step) => step.step === 510);
     const transferMs = Date.parse(transfer?.endedAt ?? "") - Date.parse(transfer?.startedAt ?? "");
@@ -79,6 +80,13 @@ describe("global snap copy", () => {
     const again = await primary.jobs.wait((await primary.jobs.start(request)).id);
     expect(again).toMatchObject({ state: "succeeded" });
     expect(again.progress.bytesDone).toBe(TRACK);
+    // The copy's work is the one track that differed, not the extent's 30 (issue 17).
+    expect(again.progress).toMatchObject({
+      tracksTotal: 30,
+      tracksDone: 30,
+      tracksToSend: 1,
+      tracksSent: 1,
+    });
     const changed = await primary.store.read("VOL001", tracks(0, 30));
     expect((await secondary.store.read("VOL900", tracks(150, 30))).equals(changed)).toBe(true);
     expectClean(both, again);

@@ -240,6 +240,7 @@ export class JobManager implements JobService {
       pairs: this.options.pairs,
       remote: this.remote(routeOf(record.plan)),
       jobId: id,
+      serial: this.options.serial,
       step: (step, event, note) => this.recordStep(id, step, event, note),
       savePlan: async (plan, durability) => {
         record.plan = plan;

@@ -52,8 +52,18 @@ export interface StepRecord {
 }
 
 export interface JobProgress {
+  /** The tracks of P's extents. */
   readonly tracksTotal: number;
+  /** Tracks of P's extents no longer out of sync: those sent, and those that matched (508). */
   readonly tracksDone: number;
+  /**
+   * From step 510: the tracks the copy sends (those that differed at 508), and how many of them
+   * it has sent. The copy's share is tracksSent / tracksToSend: a repeated GSC that sends a few
+   * tracks of a large extent counts from 0% to 100% too. Absent before 510 (and in jobs kept
+   * from before they existed).
+   */
+  readonly tracksToSend?: number;
+  readonly tracksSent?: number;
   readonly bytesTotal: number;
   readonly bytesDone: number;
   readonly rateBytesPerSecond: number;

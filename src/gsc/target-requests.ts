@@ -143,6 +143,7 @@ export class GscTarget {
           ssid: request.ssid,
           cylinders: request.create.cylinders,
           trackSizeBytes: request.create.trackSizeBytes,
+          job: { id: request.job, serial: peer },
         });
       } catch (error) {
         this.reservations = this.reservations.filter((r) => r !== reservation);

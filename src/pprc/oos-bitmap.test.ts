@@ -73,6 +73,38 @@ describe("OosBitmap", () => {
     expect(second.take(20)).toEqual({ firstTrack: 17, count: 3 });
   });
 
+  it("counts a copy's work, not the volume: 245 of 1,318 tracks left of a 3390-A of 10,017 cylinders", () => {
+    // Issue 17: a GSC's pair copies the tracks that differ, a few of a large intermediate.
+    const bitmap = new OosBitmap(10_017 * 15, undefined);
+    bitmap.mark({ firstTrack: 1_000, count: 1_318 });
+    expect(bitmap.tracksToCopy).toBe(1_318);
+    const run = bitmap.take(1_073) as { firstTrack: number; count: number };
+    for (let t = run.firstTrack; t < run.firstTrack + run.count; t += 1) bitmap.acknowledge(t);
+    expect(bitmap.count).toBe(245);
+    expect(bitmap.tracksToCopy).toBe(1_318);
+  });
+
+  it("adds tracks changed during a copy to its work, and starts the next copy from what is left", () => {
+    const bitmap = new OosBitmap(100, undefined);
+    bitmap.mark({ firstTrack: 0, count: 10 });
+    bitmap.take(4);
+    for (const track of [0, 1, 2, 3]) bitmap.acknowledge(track);
+    // Written again after being sent (0), and new (50, 51): three more to copy; 5 is dirty already.
+    bitmap.mark({ firstTrack: 0, count: 1 });
+    bitmap.mark({ firstTrack: 50, count: 2 });
+    bitmap.mark({ firstTrack: 5, count: 1 });
+    expect(bitmap.count).toBe(9);
+    expect(bitmap.tracksToCopy).toBe(13);
+    bitmap.beginCopy();
+    expect(bitmap.tracksToCopy).toBe(9);
+  });
+
+  it("restarts a copy's work from the persisted bits", () => {
+    const first = new OosBitmap(20, undefined);
+    first.mark({ firstTrack: 3, count: 4 });
+    expect(new OosBitmap(20, first.bits).tracksToCopy).toBe(4);
+  });
+
   it("matches a model: persisted bits cover every track changed and not acknowledged since", () => {
     const TRACKS = 37;
     const op = fc.oneof(
@@ -85,6 +117,7 @@ describe("OosBitmap", () => {
       fc.record({ kind: fc.constant("ack" as const), pick: fc.nat() }),
       fc.record({ kind: fc.constant("fail" as const), pick: fc.nat() }),
       fc.record({ kind: fc.constant("abandon" as const) }),
+      fc.record({ kind: fc.constant("begin" as const) }),
     );
     fc.assert(
       fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
@@ -92,8 +125,14 @@ describe("OosBitmap", () => {
         // Model: tracks to send, and sends in flight (a track may fly twice).
         const dirty = new Set<number>();
         const sending: number[] = [];
+        // The copy's work: out of sync when it began, and every track out of sync since.
+        let toCopy = 0;
         for (const step of ops) {
-          if (step.kind === "mark") {
+          const before = new Set([...dirty, ...sending]);
+          if (step.kind === "begin") {
+            bitmap.beginCopy();
+            toCopy = before.size;
+          } else if (step.kind === "mark") {
             const count = Math.min(step.count, TRACKS - step.first);
             bitmap.mark({ firstTrack: step.first, count });
             for (let t = step.first; t < step.first + count; t += 1) dirty.add(t);
@@ -121,6 +160,8 @@ describe("OosBitmap", () => {
           const out = new Set([...dirty, ...sending]);
           for (let t = 0; t < TRACKS; t += 1) expect(persisted(bitmap, t)).toBe(out.has(t));
           expect(bitmap.count).toBe(out.size);
+          toCopy += [...out].filter((t) => !before.has(t)).length;
+          expect(bitmap.tracksToCopy).toBe(toCopy);
         }
       }),
     );

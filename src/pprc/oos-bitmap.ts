@@ -11,7 +11,13 @@
 // secondary acknowledged it and no newer change is pending. Taking a track for the copy clears
 // its dirty bit at once (in memory): a host write after that marks it dirty again, and it is sent
 // once more.
+//
+// A copy's progress needs the work it set out to do as well as what is left: `tracksToCopy`
+// counts the tracks out of sync when the copy began (`beginCopy`, as the pair becomes pending)
+// and each track that came out of sync since. It never falls below `count`, so the copied share
+// is (tracksToCopy - count) / tracksToCopy, whatever the size of the volume.
 
+import assert from "node:assert";
 import type { TrackRange, TrackSource } from "./track-feed.js";
 
 /** Called when persisted bytes change: the byte at `byteIndex` of `bits` must be written. */
@@ -24,6 +30,8 @@ export class OosBitmap implements TrackSource {
   /** Tracks in flight, with how many sends of each are unacknowledged. */
   private readonly inFlight = new Map<number, number>();
   private outOfSync = 0;
+  /** The copy's work: out of sync at its start, plus each track out of sync since. */
+  private toCopy = 0;
   private cursor = 0;
 
   constructor(
@@ -41,6 +49,7 @@ export class OosBitmap implements TrackSource {
       for (let track = 0; track < trackCount; track += 1) {
         if (this.isDirty(track)) this.outOfSync += 1;
       }
+      this.toCopy = this.outOfSync;
     }
   }
 
@@ -54,11 +63,22 @@ export class OosBitmap implements TrackSource {
     return this.outOfSync;
   }
 
+  /** The tracks the copy under way set out to send, and those out of sync since it began. */
+  get tracksToCopy(): number {
+    assert(this.toCopy >= this.outOfSync, "a copy has no more left than it set out to send");
+    return this.toCopy;
+  }
+
+  /** A copy begins (the pair became pending): its work is what is out of sync now. */
+  beginCopy(): void {
+    this.toCopy = this.outOfSync;
+  }
+
   /** Marks tracks dirty: they changed here and must go to the secondary. */
   mark(range: TrackRange): void {
     for (let track = range.firstTrack; track < range.firstTrack + range.count; track += 1) {
       if (this.isDirty(track)) continue;
-      if (!this.inFlight.has(track)) this.outOfSync += 1;
+      if (!this.inFlight.has(track)) this.cameOut();
       this.dirty[track >> 3] |= 1 << (track & 7);
       this.persist(track);
     }
@@ -138,8 +158,14 @@ export class OosBitmap implements TrackSource {
     const wasOut = this.isDirty(track) || this.inFlight.has(track);
     this.dirty[track >> 3] &= ~(1 << (track & 7));
     this.inFlight.set(track, (this.inFlight.get(track) ?? 0) + 1);
-    if (!wasOut) this.outOfSync += 1;
+    if (!wasOut) this.cameOut();
     this.persist(track);
+  }
+
+  /** A track in sync is out of sync now: one more left, and one more for the copy to send. */
+  private cameOut(): void {
+    this.outOfSync += 1;
+    this.toCopy += 1;
   }
 
   private nextDirty(): number | undefined {

@@ -6,6 +6,7 @@
 
 import path from "node:path";
 import { GsnapError } from "../errors/gsnap-error.js";
+import type { JobRef } from "../store/volume-record.js";
 import { readJsonFile, writeJsonFile } from "./json-file.js";
 import type { PairMode, PairRole, PairState, SuspendReason } from "./pair-service.js";
 
@@ -25,8 +26,21 @@ export interface PairRecord {
   readonly reason?: SuspendReason;
   readonly since: string;
   readonly tracksTotal: number;
-  /** The GSC job whose copy the pair is (primary side): the job, not auto-resume, drives it. */
+  /**
+   * The id of the GSC job whose copy the pair is, on the primary's system. On the primary the
+   * job, not auto-resume, drives the pair; the secondary knows it when its volume is the job's S'.
+   */
   readonly job?: string;
+}
+
+/**
+ * `{ job }` for the pair of a GSC job, naming the job as the system that runs it (the primary's)
+ * does; `{}` for any other pair, so that its info has no `job` field.
+ */
+export function pairJob(record: PairRecord): { job?: JobRef } {
+  if (record.job === undefined) return {};
+  const serial = record.primary.slice(0, record.primary.indexOf("."));
+  return { job: { id: record.job, serial } };
 }
 
 const ROLES: readonly unknown[] = ["primary", "secondary"];

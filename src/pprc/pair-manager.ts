@@ -23,7 +23,7 @@ import type { LinkConnection } from "../link/link-connection.js";
 import { type LinkLogger, silentLinkLogger } from "../link/link-logger.js";
 import type { Store } from "../store/store.js";
 import { AutoResume } from "./auto-resume.js";
-import { type PairRecord, readPairFile, writePairFile } from "./pair-file.js";
+import { type PairRecord, pairJob, readPairFile, writePairFile } from "./pair-file.js";
 import type { EstablishPairRequest, PairInfo, PairMode, PairService } from "./pair-service.js";
 import {
   checkEstablishPair,
@@ -151,9 +151,11 @@ export class PairManager implements PairService {
       since: record.since,
       tracksTotal: record.tracksTotal,
       tracksOutOfSync: null,
+      tracksToCopy: null,
       bytesSent: meter.bytes,
       rateBytesPerSecond: Math.round(meter.rate(performance.now())),
       etaSeconds: null,
+      ...pairJob(record),
     };
   }
 
@@ -384,6 +386,8 @@ export class PairManager implements PairService {
       state: "pending",
       since: new Date().toISOString(),
       tracksTotal: volume.trackCount,
+      // The job's S' says whose it is; the pair's frames do not.
+      job: volume.job?.serial === peerSerial ? volume.job.id : undefined,
     };
     this.secondaries.set(volser, { record, meter: existing?.meter ?? new RateMeter() });
     await this.save();

@@ -1,6 +1,8 @@
 // What the API needs of pairs: the PairManager, or a fake of it in tests. A pair joins a primary
 // volume here to a secondary volume on another storage system (DESIGN.md §2).
 
+import type { JobRef } from "../store/volume-record.js";
+
 export type PairRole = "primary" | "secondary";
 export type PairMode = "sync" | "copy";
 /** `simplex` is no pair: a volume in no pair shows it, and a terminated pair ends in it. */
@@ -39,12 +41,23 @@ export interface PairInfo {
    * them and reports null.
    */
   readonly tracksOutOfSync: number | null;
+  /**
+   * The copy's work: the tracks out of sync when the pair last became pending, and every one
+   * marked since. While pending, `tracksToCopy - tracksOutOfSync` of them are copied. Null on a
+   * secondary, like `tracksOutOfSync`.
+   */
+  readonly tracksToCopy: number | null;
   /** Bytes of track data sent (primary) or stored (secondary) since the pair was established. */
   readonly bytesSent: number;
   /** Bytes per second over the last few seconds; 0 when idle. */
   readonly rateBytesPerSecond: number;
   /** Seconds until the copy is done at the current rate; null when idle or unknown. */
   readonly etaSeconds: number | null;
+  /**
+   * The GSC job whose copy the pair is, named by the primary's system, which runs it. Known on
+   * the primary, and on the secondary when its volume is the job's S'.
+   */
+  readonly job?: JobRef;
 }
 
 export interface EstablishPairRequest {

@@ -31,7 +31,7 @@ import {
 } from "./mirror-requests.js";
 import { OosBitmap } from "./oos-bitmap.js";
 import { OosFile } from "./oos-file.js";
-import type { PairRecord } from "./pair-file.js";
+import { type PairRecord, pairJob } from "./pair-file.js";
 import type { PairInfo, PairState, SuspendReason } from "./pair-service.js";
 import { RateMeter } from "./rate-meter.js";
 import type { TrackRange } from "./track-feed.js";
@@ -143,9 +143,11 @@ export class PrimaryPair {
       since: this.current.since,
       tracksTotal: this.current.tracksTotal,
       tracksOutOfSync: outOfSync,
+      tracksToCopy: this.bitmap.tracksToCopy,
       bytesSent: this.meter.bytes,
       rateBytesPerSecond: Math.round(rate),
       etaSeconds: copyingNow ? Math.ceil((outOfSync * this.trackSizeBytes) / rate) : null,
+      ...pairJob(this.current),
     };
   }
 
@@ -488,6 +490,8 @@ export class PrimaryPair {
   }
 
   private async enter(state: ActiveState, reason?: SuspendReason): Promise<void> {
+    // A new copy's progress counts from what is out of sync as it starts.
+    if (state === "pending" && this.current.state !== "pending") this.bitmap.beginCopy();
     this.current = { ...this.current, state, reason, since: now() };
     for (const watcher of [...this.watchers]) watcher();
     await this.deps.save();

@@ -580,6 +580,34 @@ describe("store on segment files across restarts", () => {
     expect((await second.check()).problems).toEqual([]);
   });
 
+  it("keeps a GSC intermediate's job across writes, snaps and a reopen, and forgets it with the volume", async () => {
+    const dir = tempDir();
+    const first = await Store.open(dir, { collectorIntervalMs: false });
+    const job = { id: "J000007", serial: "0000000001" };
+    expect((await first.createVolume({ volser: "#PUXY9", cylinders: 3, job })).job).toEqual(job);
+    await first.createVolume({ volser: "VOL001", cylinders: 3 });
+    await first.write("VOL001", { offsetBytes: 0, data: pattern(2 * TRACK, 17) });
+    // The record is rewritten by a snap into it and by a write: the job stays.
+    await first.snap({
+      source: { volser: "VOL001", extents: parseExtentList("0.0-0.1") },
+      target: { volser: "#PUXY9" },
+    });
+    await first.write("#PUXY9", { offsetBytes: 5 * TRACK, data: pattern(TRACK, 18) });
+    await first.setReadOnly("#PUXY9", true);
+    await first.close();
+    const second = await openStore(dir);
+    expect(second.showVolume("#PUXY9").job).toEqual(job);
+    expect(second.listVolumes().map((volume) => [volume.volser, volume.job])).toEqual([
+      ["#PUXY9", job],
+      ["VOL001", undefined],
+    ]);
+    expect("job" in second.showVolume("VOL001")).toBe(false);
+    await second.deleteVolume("#PUXY9");
+    await second.createVolume({ volser: "#PUXY9", cylinders: 3 });
+    expect(second.showVolume("#PUXY9").job).toBeUndefined();
+    expect((await second.check()).problems).toEqual([]);
+  });
+
   it("compacts mostly dead segments and deletes their files", async () => {
     const dir = tempDir();
     const store = await openStore(dir, {

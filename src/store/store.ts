@@ -9,6 +9,7 @@
 //   gsnap.lock    pid of the process that has the store open (store-lock.ts)
 //   reserve       space set aside for the collector on a full disk (space-reserve.ts)
 
+import assert from "node:assert";
 import fs from "node:fs";
 import path from "node:path";
 import { isDiskFull } from "../errors/disk-error.js";
@@ -46,6 +47,7 @@ import { commitTrackWrites, prepareTrackWrites, type TrackRunWrite } from "./tra
 import {
   incarnationOf,
   infoOf,
+  type JobRef,
   treeOf,
   type VolumeInfo,
   type VolumeRecord,
@@ -87,6 +89,8 @@ export interface CreateVolumeRequest {
   readonly model?: string;
   readonly cylinders?: number;
   readonly trackSizeBytes?: number;
+  /** GSC only: the job whose intermediate the volume is (it deletes the volume when it ends). */
+  readonly job?: JobRef;
 }
 
 export interface SnapRequest {
@@ -276,6 +280,7 @@ export class Store {
         readOnly: false,
         createdAt: new Date().toISOString(),
         incarnation: this.parts.catalog.nextIncarnation(),
+        ...(request.job === undefined ? {} : { job: jobRef(request.job) }),
       };
       this.parts.catalog.putVolume(created);
       return created;
@@ -799,4 +804,11 @@ function noop(): void {}
 function trackSpan(range: ByteRange, trackSizeBytes: number): [number, number] {
   const first = Math.floor(range.offsetBytes / trackSizeBytes);
   return [first, Math.floor((range.offsetBytes + range.lengthBytes - 1) / trackSizeBytes)];
+}
+
+/** Only the two fields of a job's name go into the catalog. */
+function jobRef(job: JobRef): JobRef {
+  assert(job.id.length > 0, "a volume's job has an id");
+  assert(job.serial.length > 0, "a volume's job names its system");
+  return { id: job.id, serial: job.serial };
 }

@@ -4,6 +4,15 @@ import type { Geometry } from "../geometry/geometry.js";
 import { trackCount } from "../geometry/geometry.js";
 import { depthFor, type Tree } from "./mapping-tree.js";
 
+/**
+ * A GSC job as the storage systems name it: its id on the system that runs it, and that system's
+ * serial (a target's S' belongs to a job of the source system).
+ */
+export interface JobRef {
+  readonly id: string;
+  readonly serial: string;
+}
+
 export interface VolumeRecord {
   readonly volser: string;
   readonly ssid: string;
@@ -19,6 +28,11 @@ export interface VolumeRecord {
    * journal: 0).
    */
   readonly incarnation?: number;
+  /**
+   * The GSC job that created the volume as its intermediate (P' or S') and deletes it when it
+   * ends; absent for every other volume.
+   */
+  readonly job?: JobRef;
 }
 
 /** A volume's incarnation; -1 for no volume, which no journal record names. */
@@ -38,6 +52,8 @@ export interface VolumeInfo {
   readonly sizeBytes: number;
   readonly readOnly: boolean;
   readonly createdAt: string;
+  /** Set on a GSC job's intermediate: the job that deletes it when it ends. */
+  readonly job?: JobRef;
 }
 
 export interface VolumeUsage extends VolumeInfo {
@@ -63,5 +79,6 @@ export function infoOf(volume: VolumeRecord): VolumeInfo {
     sizeBytes: tracks * volume.geometry.trackSizeBytes,
     readOnly: volume.readOnly,
     createdAt: volume.createdAt,
+    ...(volume.job === undefined ? {} : { job: { id: volume.job.id, serial: volume.job.serial } }),
   };
 }

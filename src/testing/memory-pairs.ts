@@ -34,6 +34,7 @@ export function examplePair(volser: string, fields: Partial<PairInfo> = {}): Pai
     since: SINCE,
     tracksTotal: 150,
     tracksOutOfSync: 0,
+    tracksToCopy: 150,
     bytesSent: 150 * 57_344,
     rateBytesPerSecond: 0,
     etaSeconds: null,
@@ -83,6 +84,7 @@ export class MemoryPairs implements PairService {
       since: new Date().toISOString(),
       tracksTotal: volume.trackCount,
       tracksOutOfSync: volume.trackCount,
+      tracksToCopy: volume.trackCount,
       bytesSent: 0,
     });
     this.pairs.set(spec.volser, pair);
@@ -108,7 +110,11 @@ export class MemoryPairs implements PairService {
         `Cannot resume the pair of volume "${volser}": it is ${pair.state}, not suspended`,
       );
     }
-    return this.move(pair, { state: pair.tracksOutOfSync === 0 ? "duplex" : "pending" });
+    // The copy resumed has what is out of sync to send, as the PairManager's does.
+    return this.move(pair, {
+      state: pair.tracksOutOfSync === 0 ? "duplex" : "pending",
+      tracksToCopy: pair.tracksOutOfSync,
+    });
   }
 
   async terminate(volser: string): Promise<void> {
@@ -140,7 +146,10 @@ export class MemoryPairs implements PairService {
     return pair;
   }
 
-  private move(pair: PairInfo, change: { state: PairState; reason?: "operator" }): PairInfo {
+  private move(
+    pair: PairInfo,
+    change: { state: PairState; reason?: "operator"; tracksToCopy?: number | null },
+  ): PairInfo {
     const { reason: _reason, ...rest } = pair;
     const moved: PairInfo = { ...rest, ...change, since: new Date().toISOString() };
     this.pairs.set(pair.volser, moved);

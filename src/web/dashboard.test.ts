@@ -383,7 +383,7 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
       "GS0002.01B0.VOL001",
       "sync",
       "pending",
-      "90 tracks; 40% copied",
+      "90 of 150 tracks to go; 40% copied",
       "2.5 MB/s",
       "3 min 20 s",
       "2026-01-01 00:10:00 UTC",
@@ -435,6 +435,120 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     await page.close();
     await api.pairs.terminate("VOL001");
     await api.pairs.terminate("VOL002");
+  });
+
+  it("marks a GSC job's intermediates and pair as the job's, links to the job, and counts the copy's own tracks", async () => {
+    // Issue 17, as the user saw it: the job's P' is a 3390-A of 10,017 cylinders (150,255 tracks)
+    // of which 1,318 differ from the target, 245 of them still to go. The target's S' (here a
+    // volume of another system's job) and the pair are set as the API would report them.
+    const gsc = await startApi();
+    const job = { id: "J000042", serial: "GS0001" };
+    await gsc.store.createVolume({ volser: "#PUXY9", ssid: "01A0", cylinders: 10_017, job });
+    await gsc.store.createVolume({
+      volser: "#T0B1Q",
+      ssid: "01A0",
+      cylinders: 10,
+      job: { id: "J000007", serial: "GS0002" },
+    });
+    gsc.jobs.setJob(
+      exampleJob("J000042", {
+        request: { source: "VOL001:0.0-10016.14", intermediate: "*", target: "GS0002.01B0.VOL900" },
+        state: "running",
+        step: 510,
+        progress: {
+          tracksTotal: 150_255,
+          tracksDone: 150_255 - 245,
+          tracksToSend: 1_318,
+          tracksSent: 1_073,
+          bytesTotal: 1_318 * TRACK_SIZE_BYTES,
+          bytesDone: 1_073 * TRACK_SIZE_BYTES,
+          rateBytesPerSecond: 30e6,
+          etaSeconds: 1,
+        },
+      }),
+    );
+    gsc.pairs.setPair(
+      examplePair("#PUXY9", {
+        secondary: "GS0002.01B0.#T0B1Q",
+        mode: "copy",
+        state: "pending",
+        tracksTotal: 150_255,
+        tracksToCopy: 1_318,
+        tracksOutOfSync: 245,
+        rateBytesPerSecond: 30e6,
+        etaSeconds: 1,
+        job,
+      }),
+    );
+    const page = await openPage(gsc.baseUrl);
+    await logIn(page, TOKEN);
+    await see(page, "Storage system GS0001");
+
+    // The math the views share with the CLI, in the page itself.
+    const math = await page.evaluate(`Promise.all([
+      import('/web/pairs-view.js').then((m) => m.copyProgress({ tracksToCopy: 1318, tracksOutOfSync: 245 })),
+      import('/web/pairs-view.js').then((m) => m.copyProgress({ tracksToCopy: 1318, tracksOutOfSync: 1 })),
+      import('/web/jobs-view.js').then((m) => m.jobProgress({ tracksTotal: 150255, tracksDone: 150010, tracksToSend: 1318, tracksSent: 1073 })),
+      import('/web/jobs-view.js').then((m) => m.jobProgress({ tracksTotal: 150255, tracksDone: 150255, tracksToSend: 0, tracksSent: 0 })),
+    ])`);
+    expect(math).toEqual([
+      { done: 1_073, total: 1_318, words: "245 of 1,318 tracks to go; 81% copied" },
+      { done: 1_317, total: 1_318, words: "1 of 1,318 tracks to go; >99% copied" },
+      { done: 1_073, total: 1_318, words: "1,073 of 1,318 tracks sent (81%)" },
+      { done: 1, total: 1, words: "no track differed: none to send" },
+    ]);
+
+    await page.getByRole("link", { name: "Volumes" }).click();
+    const intermediate = page.locator("tbody tr", { hasText: "#PUXY9" });
+    await intermediate.waitFor({ timeout: VIEW_TIMEOUT_MS });
+    expect(await intermediate.locator(".job-mark").textContent()).toBe(
+      "intermediate of job J000042",
+    );
+    expect(await intermediate.locator("td").nth(3).textContent()).toBe("10,017");
+    const foreign = page.locator("tbody tr", { hasText: "#T0B1Q" });
+    expect(await foreign.locator(".job-mark").textContent()).toBe(
+      "intermediate of job J000007 of system GS0002",
+    );
+    // Another system's job is named, not linked: this system cannot show it.
+    expect(await foreign.locator(".job-mark a").count()).toBe(0);
+    expect(await page.locator("tbody tr", { hasText: "VOL001" }).locator(".job-mark").count()).toBe(
+      0,
+    );
+    for (const size of Object.values(WIDTHS)) {
+      await page.setViewportSize(size);
+      expect(await overflows(page)).toBe(false);
+    }
+    await page.setViewportSize(WIDTHS.laptop);
+    await screenshots(page, "volumes-intermediates");
+
+    // The mark selects the job in the jobs view.
+    await intermediate.getByRole("link", { name: "J000042" }).click();
+    await page.waitForURL(/#\/jobs\/J000042$/, { timeout: VIEW_TIMEOUT_MS });
+    await see(page, "Job J000042");
+    expect(await jobFacts(page)).toMatchObject({
+      State: "running",
+      Progress: "1,073 of 1,318 tracks sent (81%)",
+    });
+    const jobRow = page.locator("tbody tr", { hasText: "J000042" });
+    expect(await jobRow.getByRole("link", { name: "J000042" }).getAttribute("aria-current")).toBe(
+      "true",
+    );
+
+    await page.getByRole("link", { name: "Pairs" }).click();
+    const pair = page.locator("tbody tr", { hasText: "#PUXY9" });
+    await pair.waitFor({ timeout: VIEW_TIMEOUT_MS });
+    const cells = await pair.locator("td").allInnerTexts();
+    expect(cells[0]).toMatch(/^#PUXY9\s+copy of job J000042$/);
+    expect(cells[6]).toBe("245 of 1,318 tracks to go; 81% copied");
+    const width = await pair.locator(".share-fill").getAttribute("style");
+    expect(Number.parseFloat(/width: ([\d.]+)%/.exec(width ?? "")?.[1] ?? "")).toBeCloseTo(
+      (100 * 1_073) / 1_318,
+      3,
+    );
+    await screenshots(page, "pairs-gsc");
+    await pair.getByRole("link", { name: "J000042" }).click();
+    await page.waitForURL(/#\/jobs\/J000042$/, { timeout: VIEW_TIMEOUT_MS });
+    await page.close();
   });
 
   it("says how to establish a path or a pair when there is none", async () => {

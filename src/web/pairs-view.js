@@ -3,9 +3,11 @@
 // copy's rate and time to go. States are written out (never a colour alone), and a pending
 // primary's progress is a bar with its share written beside it. The list is fetched again every
 // REFRESH_INTERVAL_MS while the view is shown, as copies advance and pairs suspend on their own.
+// A GSC job's pair is marked as the job's copy, linked to the job when this system runs it.
 
 import { apiGet } from "./api-client.js";
 import { el, formatCount, formatPercent, formatSince, shareBar, table } from "./dom.js";
+import { jobMark } from "./job-mark.js";
 
 /**
  * The rate is averaged over the last few seconds (docs/pairs.md), so a shorter interval would
@@ -56,19 +58,31 @@ export function formatEta(seconds) {
 }
 
 /**
+ * How far a pending primary's copy got: of the tracks it set out to send (tracksToCopy), not of
+ * the volume's, so that a copy of a few tracks of a large volume (a GSC's) counts up from 0% as
+ * well. Words beside the bar: "245 of 1,318 tracks to go; 81% copied".
+ */
+export function copyProgress(pair) {
+  const { tracksOutOfSync, tracksToCopy } = pair;
+  if (tracksToCopy === 0) return { done: 1, total: 1, words: "nothing to copy" };
+  const copied = tracksToCopy - tracksOutOfSync;
+  const words =
+    `${formatCount(tracksOutOfSync)} of ${formatCount(tracksToCopy)} tracks to go; ` +
+    `${formatPercent(copied, tracksToCopy)} copied`;
+  return { done: copied, total: tracksToCopy, words };
+}
+
+/**
  * What the secondary lacks. A secondary does not know (null); a pending primary shows how much
  * of the copy is done as a bar with the same in words.
  */
 function outOfSync(pair) {
   if (pair.tracksOutOfSync === null) return "not known here (the primary counts them)";
-  const tracks = `${formatCount(pair.tracksOutOfSync)} tracks`;
-  if (pair.role !== "primary" || pair.state !== "pending") return tracks;
-  const copied = pair.tracksTotal - pair.tracksOutOfSync;
-  return shareBar(
-    copied,
-    pair.tracksTotal,
-    `${tracks}; ${formatPercent(copied, pair.tracksTotal)} copied`,
-  );
+  if (pair.role !== "primary" || pair.state !== "pending") {
+    return `${formatCount(pair.tracksOutOfSync)} tracks`;
+  }
+  const { done, total, words } = copyProgress(pair);
+  return shareBar(done, total, words);
 }
 
 /** SERIAL.SSID.VOLSER, allowed to wrap after its dots (and nowhere else) in a narrow column. */
@@ -82,9 +96,12 @@ function eta(pair) {
   return pair.state === "pending" ? "unknown" : "none";
 }
 
-function pairRow(pair) {
+function pairRow(pair, serial) {
+  const volser = el("code", { text: pair.volser });
   return [
-    el("code", { text: pair.volser }),
+    pair.job === undefined
+      ? volser
+      : el("span", {}, volser, " ", jobMark(pair.job, { serial, words: "copy of job" })),
     pair.role,
     remoteVolume(pair.primary),
     remoteVolume(pair.secondary),
@@ -97,7 +114,7 @@ function pairRow(pair) {
   ];
 }
 
-function pairsList(pairs) {
+function pairsList(pairs, serial) {
   if (pairs.length === 0) {
     return [
       el(
@@ -111,15 +128,21 @@ function pairsList(pairs) {
   const count = pairs.length === 1 ? "1 pair" : `${pairs.length} pairs`;
   const sorted = [...pairs].sort((a, b) => a.volser.localeCompare(b.volser));
   return [
-    table(`${count} of this system's volumes with remote ones`, COLUMNS, sorted.map(pairRow), {
-      cards: true,
-    }),
+    table(
+      `${count} of this system's volumes with remote ones`,
+      COLUMNS,
+      sorted.map((pair) => pairRow(pair, serial)),
+      {
+        cards: true,
+      },
+    ),
   ];
 }
 
 /** Draws the view into `view`; returns a function that stops its refreshing. */
 export async function pairsView(view) {
-  const list = el("div", { class: "pairs" }, ...pairsList(await apiGet("/v1/pairs")));
+  const [pairs, system] = await Promise.all([apiGet("/v1/pairs"), apiGet("/v1/system")]);
+  const list = el("div", { class: "pairs" }, ...pairsList(pairs, system.serial));
   const refreshed = `Refreshed every ${REFRESH_INTERVAL_MS / 1000} s while shown.`;
   const status = el("p", { class: "hint", text: refreshed });
   view.replaceChildren(el("h1", { text: "Pairs" }), list, status);
@@ -128,7 +151,7 @@ export async function pairsView(view) {
     try {
       const pairs = await apiGet("/v1/pairs");
       if (stopped) return;
-      list.replaceChildren(...pairsList(pairs));
+      list.replaceChildren(...pairsList(pairs, system.serial));
       status.className = "hint";
       status.textContent = refreshed;
     } catch (error) {

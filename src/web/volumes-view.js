@@ -1,10 +1,11 @@
 // The volumes view: a table of every volume with its geometry, allocated share and pair role
-// (primary, secondary or none, from /v1/pairs), and for the selected volume (#/volumes/VOLSER) a
-// picture of which cylinders hold data. The picture's cells are shades of grey (readable without
+// (primary, secondary or none, from /v1/pairs), a GSC job's intermediates marked as the job's,
+// and for the selected volume (#/volumes/VOLSER) a picture of which cylinders hold data. The picture's cells are shades of grey (readable without
 // colour) and the same facts are listed as text beside it.
 
 import { ApiError, apiGet } from "./api-client.js";
 import { el, formatBytes, formatCount, formatPercent, shareBar, svg, table } from "./dom.js";
+import { jobMark } from "./job-mark.js";
 
 /** 32 cells to a row keep a full picture of 512 buckets at 16 rows, legible on a phone. */
 const MAX_COLUMNS = 32;
@@ -154,10 +155,11 @@ async function pairsByVolser() {
 
 /** Draws the view into `view`, with `selected` (a VOLSER, or undefined) shown in detail. */
 export async function volumesView(view, selected) {
-  const [volumes, stats, pairs] = await Promise.all([
+  const [volumes, stats, pairs, system] = await Promise.all([
     apiGet("/v1/volumes"),
     apiGet("/v1/stats"),
     pairsByVolser(),
+    apiGet("/v1/system"),
   ]);
   const allocated = new Map(stats.volumes.map((volume) => [volume.volser, volume]));
   const rows = volumes.map((volume) => {
@@ -167,8 +169,12 @@ export async function volumesView(view, selected) {
       text: volume.volser,
     });
     if (volume.volser === selected) link.setAttribute("aria-current", "true");
+    const mark =
+      volume.job === undefined
+        ? ""
+        : jobMark(volume.job, { serial: system.serial, words: "intermediate of job" });
     return [
-      link,
+      el("span", { class: "volser" }, link, mark === "" ? "" : " ", mark),
       volume.ssid,
       volume.model,
       formatCount(volume.cylinders),
