@@ -144,6 +144,18 @@ export class ApiMetrics {
         }
       },
     });
+    const inconsistent: Gauge<"volser"> = new Gauge({
+      name: "gsnap_volume_inconsistent",
+      help: "1 for each volume a copy left part old, part new (until a copy into it completes)",
+      labelNames: ["volser"],
+      registers: [this.registry],
+      collect: () => {
+        inconsistent.reset();
+        for (const volume of this.store?.listVolumes() ?? []) {
+          if (volume.inconsistent !== undefined) inconsistent.set({ volser: volume.volser }, 1);
+        }
+      },
+    });
   }
 
   private storeGauge(name: string, help: string, read: (store: MetricsStore) => number): void {

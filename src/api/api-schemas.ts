@@ -67,9 +67,24 @@ const VOLUME_JOB = {
   description: "the GSC job whose intermediate the volume is; it deletes the volume when it ends",
 } as const;
 
+/** Only on a volume a copy left part old, part new (reads are allowed; a completed copy clears it). */
+const VOLUME_INCONSISTENT = {
+  type: "object",
+  description: "the volume is part old, part new: a copy into it stopped before it completed",
+  properties: {
+    pair: {
+      type: "string",
+      description: "the pair whose copy it was: its primary SERIAL.SSID.VOLSER",
+    },
+    job: { ...JOB_REF_SCHEMA, description: "the GSC job whose copy it was" },
+    since: { type: "string", format: "date-time" },
+  },
+  required: ["pair", "since"],
+} as const;
+
 export const VOLUME_INFO_SCHEMA = {
   type: "object",
-  properties: { ...VOLUME_INFO_PROPERTIES, job: VOLUME_JOB },
+  properties: { ...VOLUME_INFO_PROPERTIES, job: VOLUME_JOB, inconsistent: VOLUME_INCONSISTENT },
   required: Object.keys(VOLUME_INFO_PROPERTIES),
 } as const;
 
@@ -78,6 +93,7 @@ export const VOLUME_USAGE_SCHEMA = {
   properties: {
     ...VOLUME_INFO_PROPERTIES,
     job: VOLUME_JOB,
+    inconsistent: VOLUME_INCONSISTENT,
     allocatedTracks: { type: "integer" },
     allocatedBytes: { type: "integer" },
   },

@@ -1,7 +1,7 @@
 // `gsnap volume create|list|show|delete` and `gsnap snap`: volumes and snap copies through the API.
 
 import type { Command } from "commander";
-import type { VolumeInfo, VolumeUsage } from "../store/volume-record.js";
+import type { InconsistentMark, VolumeInfo, VolumeUsage } from "../store/volume-record.js";
 import { callApi, resolveTarget } from "./api-client.js";
 import { CompletionArgument } from "./completion-argument.js";
 import { jobRefText } from "./job-ref-text.js";
@@ -22,6 +22,7 @@ const VOLUME_COLUMNS: [string, string][] = [
   ["SIZE", "size"],
   ["READ-ONLY", "readOnly"],
   ["INTERMEDIATE OF", "job"],
+  ["INCONSISTENT", "inconsistent"],
 ];
 
 function printVolume(volume: VolumeInfo | VolumeUsage): void {
@@ -38,6 +39,8 @@ function printVolume(volume: VolumeInfo | VolumeUsage): void {
     ["read-only", volume.readOnly],
     ["created", volume.createdAt],
   ];
+  if (volume.inconsistent !== undefined)
+    fields.push(["inconsistent", inconsistentText(volume.inconsistent)]);
   if (volume.job !== undefined) {
     fields.push([
       "job",
@@ -57,6 +60,12 @@ function printVolume(volume: VolumeInfo | VolumeUsage): void {
 /** The VOLSER of an existing volume, completed from the server's volumes. */
 function existingVolume(): CompletionArgument {
   return new CompletionArgument({ name: "<volser>", description: "the volume", values: "volumes" });
+}
+
+/** Why a volume is part old, part new: the copy that left it so, and since when. */
+export function inconsistentText(mark: InconsistentMark): string {
+  const job = mark.job === undefined ? "" : ` (GSC job ${jobRefText(mark.job)})`;
+  return `yes: a copy from ${mark.pair}${job} stopped before it completed, since ${mark.since}`;
 }
 
 export function addVolumeCommands(program: Command): void {
@@ -117,6 +126,7 @@ export function addVolumeCommands(program: Command): void {
             ...item,
             size: formatBytes(item.sizeBytes),
             job: jobRefText(item.job),
+            inconsistent: item.inconsistent === undefined ? undefined : "yes",
           })),
           VOLUME_COLUMNS,
         );

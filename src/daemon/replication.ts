@@ -78,6 +78,7 @@ export async function openReplication(options: ReplicationOptions): Promise<Repl
       syncTimeoutMs: options.syncTimeoutMs,
       autoResume: options.autoResume,
       autoResumeIntervalMs: options.autoResumeIntervalMs,
+      jobOf: (volser, peerSerial) => gscTarget?.jobOf(volser, peerSerial),
     });
     gscTarget = await GscTarget.open({ dataDir, store, pairs });
     const opened = pairs;

@@ -36,22 +36,27 @@ export class JobCleaner {
   constructor(private readonly options: JobCleanerOptions) {}
 
   /**
-   * Cleans up after `record`'s job and answers what was done, for the 522 record. A target not
-   * reached leaves the clean-up pending (and retried); a local failure throws.
+   * Cleans up after `record`'s job and answers what was done, for the 522 record, and the target
+   * volumes the job left part old, part new. A target not reached leaves the clean-up pending
+   * (and retried); a local failure throws.
    */
-  async cleanUp(record: JobRecord): Promise<string> {
+  async cleanUp(record: JobRecord): Promise<{ note: string; inconsistent: string[] }> {
     const { pairs, store } = this.options;
     const notes: string[] = [];
+    let inconsistent: string[] = [];
     const intermediate = record.plan.intermediate.volser;
     if (intermediate !== undefined && pairs.primaryOf(intermediate) !== undefined) {
       await pairs.terminate(intermediate);
       notes.push(`pair of ${intermediate} terminated`);
     }
     try {
-      const deleted = await this.options.remote(record.plan).release(record.info.id);
+      const released = await this.options.remote(record.plan).release(record.info.id);
+      const { deleted } = released;
+      inconsistent = released.inconsistent;
       notes.push(
         deleted.length > 0 ? `target released (deleted ${deleted.join(", ")})` : "target released",
       );
+      if (inconsistent.length > 0) notes.push(`${inconsistent.join(", ")} left inconsistent`);
       record.cleanupPending = false;
     } catch (error) {
       record.cleanupPending = true;
@@ -66,7 +71,7 @@ export class JobCleaner {
         if (!isGsnapError(error) || error.code !== "VOLUME_NOT_FOUND") throw error;
       }
     }
-    return notes.join("; ");
+    return { note: notes.join("; "), inconsistent };
   }
 
   /** Retries the clean-ups left pending (after a restart, or a target that was down). */
@@ -79,7 +84,7 @@ export class JobCleaner {
       for (const record of pending) {
         if (this.closed) return;
         try {
-          const note = await this.cleanUp(record);
+          const { note } = await this.cleanUp(record);
           // Durably: a clean-up found pending again after a crash would be done twice.
           await this.options.saveDurably(record);
           this.options.logger?.info({ job: record.info.id, note }, "job cleaned up");

@@ -271,7 +271,11 @@ export class JobManager implements JobService {
     await this.recordStep(id, 522, "start");
     let cleaned: string;
     try {
-      cleaned = await this.cleaner.cleanUp(record);
+      const cleanUp = await this.cleaner.cleanUp(record);
+      cleaned = cleanUp.note;
+      if (cleanUp.inconsistent.length > 0 && outcome.state !== "succeeded") {
+        outcome.message += `; the target ${leftInconsistent(record.plan, cleanUp.inconsistent)}`;
+      }
     } catch (error) {
       // The job ends all the same; what is left is retried until it is done.
       record.cleanupPending = true;
@@ -403,4 +407,10 @@ interface Route {
 
 function routeOf(plan: GscPlan): Route {
   return { ssid: plan.source.ssid, serial: plan.target.serial, remoteSsid: plan.target.ssid };
+}
+
+/** What a failed job's result says of target volumes it left part old, part new. */
+function leftInconsistent(plan: GscPlan, volsers: readonly string[]): string {
+  const names = volsers.map((volser) => `${plan.target.serial}.${plan.target.ssid}.${volser}`);
+  return `${names.join(", ")} is left inconsistent (part old, part new; marked so until a copy completes)`;
 }

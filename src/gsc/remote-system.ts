@@ -40,8 +40,14 @@ export class RemoteSystem {
     return (await this.call("RESERVE", request)).volser as string;
   }
 
-  async release(job: string): Promise<string[]> {
-    return (await this.call("RELEASE", { job })).deleted as string[];
+  /** The volumes the target deleted, and those the job left part old, part new there. */
+  async release(job: string): Promise<{ deleted: string[]; inconsistent: string[] }> {
+    const result = await this.call("RELEASE", { job });
+    return {
+      deleted: result.deleted as string[],
+      // Absent from a target older than the inconsistent mark.
+      inconsistent: (result.inconsistent as string[] | undefined) ?? [],
+    };
   }
 
   async snap(request: SnapRequestBody): Promise<number> {

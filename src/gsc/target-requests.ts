@@ -17,6 +17,7 @@ import { readJsonFile, writeJsonFile } from "../pprc/json-file.js";
 import type { PairManager } from "../pprc/pair-manager.js";
 import type { PeerReply } from "../pprc/serve-link-requests.js";
 import type { Store } from "../store/store.js";
+import type { JobRef } from "../store/volume-record.js";
 import {
   type ChecksumsRequest,
   encodeChecksums,
@@ -69,6 +70,12 @@ export class GscTarget {
     return this.reservations.filter((r) => r.volser === volser).map((r) => r.job);
   }
 
+  /** The job of `peer` that holds the volume here, if one does (the job whose copy it takes). */
+  jobOf(volser: string, peer: string): JobRef | undefined {
+    const held = this.reservations.find((r) => r.volser === volser && r.peer === peer);
+    return held === undefined ? undefined : { id: held.job, serial: peer };
+  }
+
   /** Answers one CONTROL request with a RESULT; never throws. */
   handle(frame: ControlFrame, peerSerial: string): Promise<PeerReply> {
     const run = this.queue.then(() => this.answer(frame, peerSerial));
@@ -97,7 +104,7 @@ export class GscTarget {
       case "RESERVE":
         return { volser: await this.reserve(request.body, peer) };
       case "RELEASE":
-        return { deleted: await this.release(request.body.job, peer) };
+        return await this.release(request.body.job, peer);
       case "SNAP":
         return { tracks: await this.snap(request.body, peer) };
       case "CHECKSUMS":
@@ -184,9 +191,14 @@ export class GscTarget {
     return volser;
   }
 
-  private async release(job: string, peer: string): Promise<string[]> {
+  /** Gives back what the job held: the volumes deleted, and those it left part old, part new. */
+  private async release(
+    job: string,
+    peer: string,
+  ): Promise<{ deleted: string[]; inconsistent: string[] }> {
     const mine = this.reservations.filter((r) => r.job === job && r.peer === peer);
     const deleted: string[] = [];
+    const inconsistent: string[] = [];
     for (const reservation of mine) {
       // A pair the job left behind (its primary crashed or could not tell us) ends here.
       if (this.options.pairs.isSecondary(reservation.volser)) {
@@ -199,11 +211,18 @@ export class GscTarget {
         } catch (error) {
           if (!isGsnapError(error) || error.code !== "VOLUME_NOT_FOUND") throw error;
         }
+      } else if (this.isInconsistent(reservation.volser)) {
+        inconsistent.push(reservation.volser);
       }
     }
     this.reservations = this.reservations.filter((r) => !mine.includes(r));
     await this.save();
-    return deleted;
+    return { deleted, inconsistent };
+  }
+
+  private isInconsistent(volser: string): boolean {
+    const volume = this.options.store.listVolumes().find((v) => v.volser === volser);
+    return volume?.inconsistent !== undefined;
   }
 
   private async snap(request: SnapRequestBody, peer: string): Promise<number> {

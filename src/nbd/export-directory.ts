@@ -43,6 +43,9 @@ export function exportOf(volume: VolumeInfo): NbdExport {
     description:
       `gsnap volume ${volume.volser}: ${volume.model}, ${volume.cylinders} cylinders of ` +
       `${volume.heads} tracks of ${volume.trackSizeBytes} bytes, SSID ${volume.ssid}` +
-      (volume.readOnly ? ", read-only" : ""),
+      (volume.readOnly ? ", read-only" : "") +
+      (volume.inconsistent === undefined
+        ? ""
+        : `, INCONSISTENT: a copy from ${volume.inconsistent.pair} stopped before it completed`),
   };
 }

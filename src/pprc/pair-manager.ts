@@ -22,6 +22,7 @@ import {
 import type { LinkConnection } from "../link/link-connection.js";
 import { type LinkLogger, silentLinkLogger } from "../link/link-logger.js";
 import type { Store } from "../store/store.js";
+import type { JobRef } from "../store/volume-record.js";
 import { AutoResume } from "./auto-resume.js";
 import { type PairRecord, pairJob, readPairFile, writePairFile } from "./pair-file.js";
 import type { EstablishPairRequest, PairInfo, PairMode, PairService } from "./pair-service.js";
@@ -67,11 +68,15 @@ export interface PairManagerOptions {
   readonly autoResume?: boolean;
   /** Tests: how often auto-resume looks at suspended pairs. */
   readonly autoResumeIntervalMs?: number;
+  /** The GSC job of the peer that holds a volume here (its target S), if any. */
+  readonly jobOf?: (volser: string, peerSerial: string) => JobRef | undefined;
 }
 
 interface SecondaryPair {
   record: PairRecord;
   readonly meter: RateMeter;
+  /** The volume's inconsistent mark, once asked for in this copy (until the pair is duplex). */
+  marking?: Promise<void>;
 }
 
 export class PairManager implements PairService {
@@ -321,6 +326,9 @@ export class PairManager implements PairService {
       default: {
         const secondary = this.secondaryFrom(request.volser, peerSerial);
         if (secondary === undefined) return { type: "NACK", reason: NackReason.NOT_PAIRED };
+        if (!(await this.markCopying(secondary, peerSerial))) {
+          return { type: "NACK", reason: NackReason.IO_ERROR };
+        }
         if (request.type === "TRACK_PIECE") {
           const reply = await this.storer.putPiece(request);
           if (reply.type === "ACK") secondary.meter.add(request.lengthBytes, performance.now());
@@ -337,6 +345,36 @@ export class PairManager implements PairService {
         secondary.meter.add(storedBytes(request, reply), performance.now());
         return reply;
       }
+    }
+  }
+
+  /**
+   * A secondary that takes tracks before its pair is duplex is part old, part new until the copy
+   * ends: its volume is marked so, durably, before the first of them is stored. False when the
+   * mark could not be made (the tracks are refused).
+   */
+  private async markCopying(secondary: SecondaryPair, peerSerial: string): Promise<boolean> {
+    const { record } = secondary;
+    if (record.state === "duplex") return true;
+    const job =
+      record.job === undefined
+        ? this.options.jobOf?.(record.volser, peerSerial)
+        : { id: record.job, serial: peerSerial };
+    secondary.marking ??= this.options.store.markInconsistent(record.volser, {
+      pair: record.primary,
+      ...(job === undefined ? {} : { job }),
+      since: new Date().toISOString(),
+    });
+    try {
+      await secondary.marking;
+      return true;
+    } catch (error) {
+      secondary.marking = undefined;
+      this.logger.warn(
+        { volser: record.volser, err: String(error) },
+        "cannot mark a secondary inconsistent",
+      );
+      return false;
     }
   }
 
@@ -405,6 +443,14 @@ export class PairManager implements PairService {
     } else {
       const state = stateOf(request.state);
       const reason = state === "suspended" ? reasonOf(request.reason) : undefined;
+      if (state === "duplex") {
+        // Every track of the copy is here: the volume is whole again (a mark that cannot be
+        // cleared stays, which errs on the safe side).
+        await this.options.store.markInconsistent(volser, undefined).then(
+          () => (secondary.marking = undefined),
+          (error) => this.logger.warn({ volser, err: String(error) }, "cannot clear a mark"),
+        );
+      }
       secondary.record = { ...secondary.record, state, reason, since: new Date().toISOString() };
     }
     await this.save();

@@ -45,6 +45,7 @@ import {
 } from "./track-io.js";
 import { commitTrackWrites, prepareTrackWrites, type TrackRunWrite } from "./track-writes.js";
 import {
+  type InconsistentMark,
   incarnationOf,
   infoOf,
   type JobRef,
@@ -316,6 +317,20 @@ export class Store {
       const volume = this.volume(volser, "change");
       this.parts.catalog.putVolume({ ...volume, readOnly });
     });
+  }
+
+  /**
+   * Marks a volume part old, part new (keeping an earlier mark and its time), or clears the mark
+   * with undefined; durable when it returns, so no track a copy writes after it can outlive it.
+   */
+  async markInconsistent(volser: string, mark: InconsistentMark | undefined): Promise<void> {
+    const changed = await this.change(() => {
+      const { inconsistent, ...volume } = this.volume(volser, "mark");
+      if ((inconsistent === undefined) === (mark === undefined)) return false;
+      this.parts.catalog.putVolume(mark === undefined ? volume : { ...volume, inconsistent: mark });
+      return true;
+    });
+    if (changed) await this.flush();
   }
 
   listVolumes(): VolumeInfo[] {

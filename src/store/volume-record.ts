@@ -13,6 +13,20 @@ export interface JobRef {
   readonly serial: string;
 }
 
+/**
+ * A volume that a copy left part old, part new (DRBD's "Inconsistent"): a pair's secondary took
+ * tracks before its pair reached duplex. Reads are still allowed; a later copy that reaches duplex
+ * clears it.
+ */
+export interface InconsistentMark {
+  /** The pair whose copy it was: its primary, SERIAL.SSID.VOLSER. */
+  readonly pair: string;
+  /** The GSC job whose copy the pair was, when it was one. */
+  readonly job?: JobRef;
+  /** When the copy first wrote to the volume. */
+  readonly since: string;
+}
+
 export interface VolumeRecord {
   readonly volser: string;
   readonly ssid: string;
@@ -33,6 +47,8 @@ export interface VolumeRecord {
    * ends; absent for every other volume.
    */
   readonly job?: JobRef;
+  /** Set while the volume is part old, part new: see InconsistentMark. */
+  readonly inconsistent?: InconsistentMark;
 }
 
 /** A volume's incarnation; -1 for no volume, which no journal record names. */
@@ -54,6 +70,8 @@ export interface VolumeInfo {
   readonly createdAt: string;
   /** Set on a GSC job's intermediate: the job that deletes it when it ends. */
   readonly job?: JobRef;
+  /** Set on a volume a copy left part old, part new. */
+  readonly inconsistent?: InconsistentMark;
 }
 
 export interface VolumeUsage extends VolumeInfo {
@@ -80,5 +98,6 @@ export function infoOf(volume: VolumeRecord): VolumeInfo {
     readOnly: volume.readOnly,
     createdAt: volume.createdAt,
     ...(volume.job === undefined ? {} : { job: { id: volume.job.id, serial: volume.job.serial } }),
+    ...(volume.inconsistent === undefined ? {} : { inconsistent: { ...volume.inconsistent } }),
   };
 }

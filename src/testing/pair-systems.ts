@@ -134,11 +134,11 @@ export async function startPairSystems(
 }
 
 /** Polls a pair's info every 20 ms until `until` holds; throws with the last info after the timeout. */
-export async function waitFor(
-  read: () => PairInfo,
-  until: (info: PairInfo) => boolean,
+export async function waitFor<T = PairInfo>(
+  read: () => T,
+  until: (info: T) => boolean,
   timeoutMs = 10_000,
-): Promise<PairInfo> {
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const info = read();

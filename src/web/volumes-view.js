@@ -173,8 +173,24 @@ export async function volumesView(view, selected) {
       volume.job === undefined
         ? ""
         : jobMark(volume.job, { serial: system.serial, words: "intermediate of job" });
+    const warning =
+      volume.inconsistent === undefined
+        ? ""
+        : el("span", {
+            class: "inconsistent",
+            title: `a copy from ${volume.inconsistent.pair} stopped before it completed, since ${volume.inconsistent.since}`,
+            text: "inconsistent",
+          });
     return [
-      el("span", { class: "volser" }, link, mark === "" ? "" : " ", mark),
+      el(
+        "span",
+        { class: "volser" },
+        link,
+        mark === "" ? "" : " ",
+        mark,
+        warning === "" ? "" : " ",
+        warning,
+      ),
       volume.ssid,
       volume.model,
       formatCount(volume.cylinders),
