@@ -98,10 +98,6 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     observer: metrics,
   });
   try {
-    await api.listen({ host: config.api.host, port: config.api.port });
-    const apiAddress = api.server.address();
-    const apiPort =
-      typeof apiAddress === "object" && apiAddress !== null ? apiAddress.port : config.api.port;
     const nbdAddress = await nbd.listen(config.nbd);
     if (config.linkSecret !== undefined) {
       linkListener = await listenLink({
@@ -115,6 +111,12 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
         onConnection: (connection) => void replication.serve(connection),
       });
     }
+    // The API listens last: a script that waits for it to answer (the README's) then finds the
+    // NBD server and the link listener up too.
+    await api.listen({ host: config.api.host, port: config.api.port });
+    const apiAddress = api.server.address();
+    const apiPort =
+      typeof apiAddress === "object" && apiAddress !== null ? apiAddress.port : config.api.port;
     const link = linkListener && { host: config.link.host, port: linkListener.address.port };
     let stopping: Promise<void> | undefined;
     return {
