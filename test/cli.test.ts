@@ -154,6 +154,30 @@ describe.skipIf(!fs.existsSync(CLI_PATH))("gsnap CLI against a real server", () 
     }
   });
 
+  it("has subsystem 01A0 by default, and warns of volumes in a subsystem it lacks, naming the --ssid for them", async () => {
+    // A data dir made when the default SSID was 0001, started again with the defaults.
+    const before = await startServe({ args: ["--ssid", "0001"] });
+    let after: ServeProcess | undefined;
+    try {
+      const created = await before.cli("volume", "create", "OLD001", "--cylinders", "1");
+      expect(created.code, created.stderr).toBe(0);
+      expect(await before.stop()).toBe(0);
+      after = await startServe({ dataDir: before.dataDir });
+      const shown = JSON.parse((await after.cli("system", "show", "--json")).stdout);
+      expect(shown.ssids).toEqual(["01A0"]);
+      expect(after.output()).toContain(
+        "volumes are in subsystems this system does not have (0001): no path, pair or GSC can name them; start it with --ssid 01A0,0001",
+      );
+      // Still served as they were.
+      const volume = JSON.parse((await after.cli("volume", "show", "OLD001", "--json")).stdout);
+      expect(volume.ssid).toBe("0001");
+    } finally {
+      await before.stop();
+      if (after !== undefined) expect(await after.stop()).toBe(0);
+      fs.rmSync(before.dataDir, { recursive: true, force: true });
+    }
+  });
+
   it("refuses a wrong token with UNAUTHORIZED, naming the server and where the token came from", async () => {
     const result = await runGsnap(["volume", "list", "--api", server.apiUrl, "--token", "wrong"]);
     expect(result.code).toBe(exitOf("UNAUTHORIZED"));

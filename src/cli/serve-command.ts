@@ -18,7 +18,7 @@ export function addServeCommand(program: Command): void {
       "--serial <serial>",
       "serial number, 1-10 of 0-9 A-Z (default: generated once, kept in the data dir)",
     )
-    .option("--ssid <ssids>", "subsystem ids, comma-separated (default 0001)")
+    .option("--ssid <ssids>", "subsystem ids, comma-separated (default 01A0)")
     .option("--api <host:port>", "API listen address (default 127.0.0.1:8480)")
     .option("--nbd <host:port>", "NBD listen address (default 127.0.0.1:10809)")
     .option("--link <host:port>", "peer link listen address (default 127.0.0.1:8481)")

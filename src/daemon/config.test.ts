@@ -11,7 +11,7 @@ describe("serve configuration", () => {
     expect(resolveConfig({}, {})).toEqual({
       data: "./gsnap-data",
       serial: undefined,
-      ssids: ["0001"],
+      ssids: ["01A0"],
       api: { host: "127.0.0.1", port: 8480 },
       nbd: { host: "127.0.0.1", port: 10809 },
       link: { host: "127.0.0.1", port: 8481 },

@@ -3,7 +3,7 @@
 
 import fs from "node:fs";
 import { GsnapError } from "../errors/gsnap-error.js";
-import { checkSerial, checkSsid } from "../geometry/names.js";
+import { checkSerial, checkSsid, DEFAULT_SSID } from "../geometry/names.js";
 import {
   CHUNKS_SETTING_KEYS,
   type ChunksConfig,
@@ -80,7 +80,7 @@ export interface ServeSettings extends ChunksSettings {
 
 export const DEFAULT_SETTINGS = {
   data: "./gsnap-data",
-  ssid: "0001",
+  ssid: DEFAULT_SSID,
   api: "127.0.0.1:8480",
   nbd: "127.0.0.1:10809",
   link: "127.0.0.1:8481",

@@ -53,6 +53,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     chunks.close();
     throw error;
   }
+  warnForeignSubsystems(store, config.ssids, logger);
   const metrics = new ApiMetrics();
   const linkLogger = logger.child({ part: "link" });
   let replication: Replication;
@@ -97,10 +98,6 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     observer: metrics,
   });
   try {
-    await api.listen({ host: config.api.host, port: config.api.port });
-    const apiAddress = api.server.address();
-    const apiPort =
-      typeof apiAddress === "object" && apiAddress !== null ? apiAddress.port : config.api.port;
     const nbdAddress = await nbd.listen(config.nbd);
     if (config.linkSecret !== undefined) {
       linkListener = await listenLink({
@@ -114,6 +111,12 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
         onConnection: (connection) => void replication.serve(connection),
       });
     }
+    // The API listens last: a script that waits for it to answer (the README's) then finds the
+    // NBD server and the link listener up too.
+    await api.listen({ host: config.api.host, port: config.api.port });
+    const apiAddress = api.server.address();
+    const apiPort =
+      typeof apiAddress === "object" && apiAddress !== null ? apiAddress.port : config.api.port;
     const link = linkListener && { host: config.link.host, port: linkListener.address.port };
     let stopping: Promise<void> | undefined;
     return {
@@ -153,6 +156,24 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     chunks.close();
     throw error;
   }
+}
+
+/**
+ * Warns of volumes in subsystems this start does not configure: they are served, but no path,
+ * pair or GSC can name them. A data dir made when the default SSID was 0001 and started with the
+ * defaults (now 01A0) is one; the warning names the --ssid that brings them back.
+ */
+function warnForeignSubsystems(store: Store, ssids: readonly string[], logger: Logger): void {
+  const foreign = new Set<string>();
+  for (const volume of store.listVolumes()) {
+    if (!ssids.includes(volume.ssid)) foreign.add(volume.ssid);
+  }
+  if (foreign.size === 0) return;
+  const all = [...ssids, ...foreign].join(",");
+  logger.warn(
+    { ssids, foreign: [...foreign] },
+    `volumes are in subsystems this system does not have (${[...foreign].join(", ")}): no path, pair or GSC can name them; start it with --ssid ${all}`,
+  );
 }
 
 /**

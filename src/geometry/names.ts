@@ -6,6 +6,13 @@ const VOLSER_PATTERN = /^[A-Z0-9@#$]{1,6}$/;
 const SSID_PATTERN = /^[0-9A-F]{4}$/;
 const SERIAL_PATTERN = /^[0-9A-Z]{1,10}$/;
 
+/**
+ * The subsystem of a system started without --ssid, and of a volume created without one: 01A0,
+ * the SSID that DESIGN.md, the docs and every `--help` example name, so that the examples run
+ * against a system started with the defaults.
+ */
+export const DEFAULT_SSID = "01A0";
+
 /** Whether `volser` is a valid VOLSER (for checks that answer with their own error). */
 export function isVolser(volser: string): boolean {
   return VOLSER_PATTERN.test(volser);

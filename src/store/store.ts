@@ -16,7 +16,7 @@ import { isDiskFull } from "../errors/disk-error.js";
 import { GsnapError } from "../errors/gsnap-error.js";
 import type { Extent } from "../geometry/address.js";
 import { geometryFor } from "../geometry/geometry.js";
-import { checkSsid, checkVolser } from "../geometry/names.js";
+import { checkSsid, checkVolser, DEFAULT_SSID } from "../geometry/names.js";
 import { Catalog } from "./catalog.js";
 import { type CheckReport, checkStore } from "./checker.js";
 import { chunkChecksum } from "./checksum.js";
@@ -127,8 +127,6 @@ const FETCH_ATTEMPTS = 4;
 
 /** The collector wakes every 250 ms: space comes back within a second, and an idle look is cheap. */
 const COLLECTOR_INTERVAL_MS = 250;
-
-export const DEFAULT_SSID = "0001";
 
 /** 128 MiB of journal: about 32,000 random 4 KiB writes before the merger must keep up. */
 export const DEFAULT_JOURNAL_BYTES = 128 * 1024 * 1024;
