@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../src/errors/codes.js";
 import { type FaultProxy, faultProxies } from "../src/testing/fault-proxy.js";
-import { missingNbdClientsNoticed } from "../src/testing/nbd-clients.js";
+import { missingNbdClientsNoticed, nbdinfo } from "../src/testing/nbd-clients.js";
 import {
   establishPath,
   leftovers,
@@ -174,5 +174,43 @@ describe.skipIf(skip)("GSC between two real servers", () => {
     expect(
       (await readTracks(b, "VOL900", 150, 150)).equals(await readTracks(a, "VOL001", 0, 150)),
     ).toBe(true);
+  });
+
+  it("marks S inconsistent where operators look when a GSC without S' is cut mid-copy; a rerun clears it", async () => {
+    const { a, b, proxy } = await setup({ proxy: true });
+    if (proxy === undefined) throw new Error("no proxy");
+    proxy.cutAfterBytes(2 * 1024 * 1024);
+    proxy.setRefusing(true);
+    const request = "VOL001:0.0-9.14, *, 0000000002.01B0.VOL900";
+    const failed = await a.cli("gsc", request, "--wait", "--json");
+    expect(failed.code).toBe(ERROR_CODES.GSC_TRANSFER_FAILED.exitCode);
+    proxy.setRefusing(false);
+    // The target was not reached at clean-up: the job says what it may have left.
+    const job = parse((await a.cli("job", "list", "--json")).stdout)[0];
+    expect(job.resultMessage).toContain(
+      "the target 0000000002.01B0.VOL900 may be left inconsistent",
+    );
+    const jobId = job.id;
+    const shown = parse(await ok(b, "volume", "show", "VOL900", "--json"));
+    expect(shown.inconsistent).toMatchObject({
+      pair: expect.stringMatching(/^0000000001\.01A0\.#/),
+      job: { id: jobId, serial: "0000000001" },
+    });
+    expect(await ok(b, "volume", "show", "VOL900")).toContain("inconsistent");
+    expect(await ok(b, "volume", "list")).toMatch(/INCONSISTENT[\s\S]*VOL900.*yes/);
+    const metrics = await fetch(`${b.apiUrl}/metrics`, {
+      headers: { authorization: `Bearer ${b.token}` },
+    });
+    expect(await metrics.text()).toContain('gsnap_volume_inconsistent{volser="VOL900"} 1');
+    const info = JSON.parse((await nbdinfo(["--json", b.nbdUri("VOL900")])).stdout);
+    expect(JSON.stringify(info)).toContain("INCONSISTENT: a copy from 0000000001.01A0.#");
+
+    const done = parse(await ok(a, "gsc", request, "--wait", "--json"));
+    expect(done.state).toBe("succeeded");
+    expect(parse(await ok(b, "volume", "show", "VOL900", "--json")).inconsistent).toBeUndefined();
+    const after = await fetch(`${b.apiUrl}/metrics`, {
+      headers: { authorization: `Bearer ${b.token}` },
+    });
+    expect(await after.text()).not.toContain("gsnap_volume_inconsistent{");
   });
 });

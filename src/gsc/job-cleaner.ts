@@ -37,13 +37,13 @@ export class JobCleaner {
 
   /**
    * Cleans up after `record`'s job and answers what was done, for the 522 record, and the target
-   * volumes the job left part old, part new. A target not reached leaves the clean-up pending
-   * (and retried); a local failure throws.
+   * volumes the job left part old, part new (undefined: the target was not reached to tell). A
+   * target not reached leaves the clean-up pending (and retried); a local failure throws.
    */
-  async cleanUp(record: JobRecord): Promise<{ note: string; inconsistent: string[] }> {
+  async cleanUp(record: JobRecord): Promise<{ note: string; inconsistent?: string[] }> {
     const { pairs, store } = this.options;
     const notes: string[] = [];
-    let inconsistent: string[] = [];
+    let inconsistent: string[] | undefined;
     const intermediate = record.plan.intermediate.volser;
     if (intermediate !== undefined && pairs.primaryOf(intermediate) !== undefined) {
       await pairs.terminate(intermediate);

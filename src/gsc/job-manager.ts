@@ -273,9 +273,8 @@ export class JobManager implements JobService {
     try {
       const cleanUp = await this.cleaner.cleanUp(record);
       cleaned = cleanUp.note;
-      if (cleanUp.inconsistent.length > 0 && outcome.state !== "succeeded") {
-        outcome.message += `; the target ${leftInconsistent(record.plan, cleanUp.inconsistent)}`;
-      }
+      const left = leftInconsistent(record, cleanUp.inconsistent);
+      if (left !== undefined && outcome.state !== "succeeded") outcome.message += `; ${left}`;
     } catch (error) {
       // The job ends all the same; what is left is retried until it is done.
       record.cleanupPending = true;
@@ -409,8 +408,19 @@ function routeOf(plan: GscPlan): Route {
   return { ssid: plan.source.ssid, serial: plan.target.serial, remoteSsid: plan.target.ssid };
 }
 
-/** What a failed job's result says of target volumes it left part old, part new. */
-function leftInconsistent(plan: GscPlan, volsers: readonly string[]): string {
-  const names = volsers.map((volser) => `${plan.target.serial}.${plan.target.ssid}.${volser}`);
-  return `${names.join(", ")} is left inconsistent (part old, part new; marked so until a copy completes)`;
+/**
+ * What a failed job's result says of the target volumes it left part old, part new: those the
+ * target's release named, or, when the target was not reached to tell, S if the job had started
+ * copying into it (no S').
+ */
+function leftInconsistent(record: JobRecord, released: string[] | undefined): string | undefined {
+  const { plan } = record;
+  const name = (volser: string) => `${plan.target.serial}.${plan.target.ssid}.${volser}`;
+  if (released !== undefined) {
+    if (released.length === 0) return undefined;
+    return `the target ${released.map(name).join(", ")} is left inconsistent (part old, part new; marked so until a copy into it completes)`;
+  }
+  const copying = record.info.steps.some((step) => step.step === 510);
+  if (plan.targetIntermediate !== undefined || !copying) return undefined;
+  return `the target ${name(plan.target.volser)} may be left inconsistent (part old, part new): it was not reached to tell`;
 }

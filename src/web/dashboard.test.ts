@@ -444,6 +444,13 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     const gsc = await startApi();
     const job = { id: "J000042", serial: "GS0001" };
     await gsc.store.createVolume({ volser: "#PUXY9", ssid: "01A0", cylinders: 10_017, job });
+    // Issue 16: a volume a copy left part old, part new says so under its VOLSER.
+    await gsc.store.createVolume({ volser: "VOL900", ssid: "01A0", cylinders: 10 });
+    await gsc.store.markInconsistent("VOL900", {
+      pair: "GS0002.01B0.#PAB12",
+      job: { id: "J000003", serial: "GS0002" },
+      since: "2026-12-05T10:00:00.000Z",
+    });
     await gsc.store.createVolume({
       volser: "#T0B1Q",
       ssid: "01A0",
@@ -514,6 +521,12 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     expect(await page.locator("tbody tr", { hasText: "VOL001" }).locator(".job-mark").count()).toBe(
       0,
     );
+    const torn = page.locator("tbody tr", { hasText: "VOL900" }).locator(".inconsistent");
+    expect(await torn.textContent()).toBe("inconsistent");
+    expect(await torn.getAttribute("title")).toBe(
+      "a copy from GS0002.01B0.#PAB12 stopped before it completed, since 2026-12-05T10:00:00.000Z",
+    );
+    expect(await intermediate.locator(".inconsistent").count()).toBe(0);
     for (const size of Object.values(WIDTHS)) {
       await page.setViewportSize(size);
       expect(await overflows(page)).toBe(false);
