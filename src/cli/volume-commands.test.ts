@@ -20,12 +20,12 @@ describe("gsnap volume", () => {
     });
     const result = await runGsnap(api, "volume", "list");
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^VOLSER\s+SSID\s+.+\s+READ-ONLY\s+INTERMEDIATE OF$/m);
+    expect(result.stdout).toMatch(/^VOLSER\s+SSID\s+.+\s+READ-ONLY\s+INTERMEDIATE OF\s+INCONSISTENT$/m);
     expect(result.stdout).toMatch(
-      /^#PUXY9\s+01A0\s+3390-A\s+10,017\s+150,255\s+.+\s+no\s+J000042 on GS0001$/m,
+      /^#PUXY9\s+01A0\s+3390-A\s+10,017\s+150,255\s+.+\s+no\s+J000042 on GS0001\s+-$/m,
     );
-    expect(result.stdout).toMatch(/^#T0B1Q\s+.+\s+no\s+J000007 on GS0002$/m);
-    expect(result.stdout).toMatch(/^VOL001\s+.+\s+no\s+-$/m);
+    expect(result.stdout).toMatch(/^#T0B1Q\s+.+\s+no\s+J000007 on GS0002\s+-$/m);
+    expect(result.stdout).toMatch(/^VOL001\s+.+\s+no\s+-\s+-$/m);
     const json = JSON.parse((await runGsnap(api, "volume", "list", "--json")).stdout);
     expect(json.find((volume: { volser: string }) => volume.volser === "#PUXY9").job).toEqual(job);
     expect(
