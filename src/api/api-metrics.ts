@@ -2,17 +2,20 @@
 // global one, so that two systems in one process, as in tests, do not mix). The NBD server's
 // observer counts host requests through `request`; the store's gauges are read on each scrape, so
 // they are never stale and cost nothing between scrapes; so are the replication metrics
-// (replication-metrics.ts).
+// (replication-metrics.ts), the GSC job metrics (job-metrics.ts) and the data dir's free space
+// (data-dir-metrics.ts).
 
 import assert from "node:assert";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Store } from "../store/store.js";
 import type { ChunkBackendView } from "./api-context.js";
 import { registerChunkMetrics } from "./chunk-metrics.js";
+import { registerDataDirMetrics } from "./data-dir-metrics.js";
+import { type MetricsJobs, registerJobMetrics } from "./job-metrics.js";
 import { type ReplicationSources, registerReplicationMetrics } from "./replication-metrics.js";
 
 /** What the gauges read from the store. */
-export type MetricsStore = Pick<Store, "usage" | "listVolumes" | "showVolume">;
+export type MetricsStore = Pick<Store, "usage" | "listVolumes" | "showVolume" | "dataDir">;
 
 /**
  * NBD request latency buckets, 100 µs to 10 s: a cached read takes well under a millisecond, a
@@ -29,6 +32,7 @@ export class ApiMetrics {
   private readonly seconds: Histogram<"op">;
   private store: MetricsStore | undefined;
   private replication: ReplicationSources = {};
+  private jobs: MetricsJobs | undefined;
   private chunksWatched = false;
 
   constructor() {
@@ -54,6 +58,8 @@ export class ApiMetrics {
     });
     this.storeGauges();
     registerReplicationMetrics(this.registry, () => this.replication);
+    registerJobMetrics(this.registry, () => this.jobs);
+    registerDataDirMetrics(this.registry, () => this.store?.dataDir);
     collectDefaultMetrics({ register: this.registry });
   }
 
@@ -75,6 +81,11 @@ export class ApiMetrics {
   /** Makes the link and pair metrics read these services on each scrape. */
   watchReplication(sources: ReplicationSources): void {
     this.replication = sources;
+  }
+
+  /** Makes the GSC job metrics read `jobs` on each scrape. */
+  watchJobs(jobs: MetricsJobs | undefined): void {
+    this.jobs = jobs;
   }
 
   /** Adds the object store metrics (chunk-metrics.ts) when `chunks` keeps them in one. */

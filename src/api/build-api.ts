@@ -71,6 +71,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   const metrics = options.metrics ?? new ApiMetrics();
   metrics.watch(options.store);
   metrics.watchReplication({ paths: options.paths, pairs: options.pairs });
+  metrics.watchJobs(options.jobs);
   if (options.chunks !== undefined) metrics.watchChunks(options.chunks);
 
   const app: FastifyInstance = Fastify({

@@ -12,7 +12,7 @@ export function metricsRoutes(app: FastifyInstance, metrics: ApiMetrics): void {
       config: { action: "scrape metrics" },
       schema: {
         summary:
-          "Prometheus text exposition: NBD requests, store and volume gauges, links, pairs, process",
+          "Prometheus text exposition: NBD requests, store, volume and data dir gauges, paths, links, pairs, GSC jobs, process",
         tags: ["metrics"],
         response: {
           // Prometheus text, not JSON: Fastify sends a string of a non-JSON type as it is.
