@@ -1,13 +1,16 @@
 // The codec of TRACK_BATCH and BATCH_NACK (protocol version 2): reading a batch's table and data,
 // the rules a batch and its refusals must keep, and a batch's encoding as a header-and-table
-// buffer followed by each track's bytes as they are. frame-codec.ts calls these; the layouts are
-// drawn there and in docs/link-protocol.md. Pure: no I/O.
+// buffer followed by each track's bytes as they are. With BLOCK_SUMS (version 4) the table is
+// followed by the xxHash32 of the block checksums and the block checksums of each data track.
+// frame-codec.ts calls these; the layouts are drawn there and in docs/link-protocol.md. Pure.
 
 import { MAX_TRACK_SIZE_BYTES } from "../geometry/geometry.js";
 import {
   BATCH_ENTRY_BYTES,
+  BatchFlag,
   type BatchNackFrame,
   type BatchTrack,
+  BLOCK_SUM_BYTES,
   FRAME_FORMAT,
   FRAME_HEADER_BYTES,
   FRAME_MAGIC,
@@ -15,26 +18,59 @@ import {
   FrameType,
   MAX_BATCH_DATA_BYTES,
   MAX_BATCH_TRACKS,
+  SUM_BLOCK_BYTES,
   type TrackBatchFrame,
 } from "./frame-types.js";
 import type { PayloadReader } from "./payload-reader.js";
 import type { PayloadWriter } from "./payload-writer.js";
+import { sumsChecksum } from "./track-checksum.js";
 
-/** The table first, then the data of each entry that has some, as views of the payload. */
-export function readTrackBatch(requestId: number, reader: PayloadReader): Frame {
+/** Bytes of the block checksums of a track of `lengthBytes` (its last block may be short). */
+export function blockSumsBytes(lengthBytes: number): number {
+  return Math.ceil(lengthBytes / SUM_BLOCK_BYTES) * BLOCK_SUM_BYTES;
+}
+
+/**
+ * The table first, then (with BLOCK_SUMS) the block checksums' xxHash32 and the block checksums,
+ * then the data of each entry that has some, as views of the payload.
+ */
+export function readTrackBatch(requestId: number, reader: PayloadReader, flags: number): Frame {
   const volser = reader.ascii(reader.u8());
   const count = reader.u16();
   const entries: { trackNumber: number; lengthBytes: number; checksum: bigint }[] = [];
   for (let i = 0; i < count && !reader.failed; i += 1) {
     entries.push({ trackNumber: reader.u32(), lengthBytes: reader.u32(), checksum: reader.u64() });
   }
+  let sums: Buffer | undefined;
+  let sumsDamaged = false;
+  if ((flags & BatchFlag.BLOCK_SUMS) !== 0 && !reader.failed) {
+    const expected = reader.u32();
+    // A length past the payload fails the reader before anything is hashed.
+    const total = entries.reduce((sum, entry) => sum + blockSumsBytes(entry.lengthBytes), 0);
+    sums = reader.bytes(total);
+    sumsDamaged = !reader.failed && sumsChecksum(sums) !== expected;
+  }
   const tracks: BatchTrack[] = [];
+  let sumsAt = 0;
   for (const entry of entries) {
     if (reader.failed) break;
     const data = entry.lengthBytes === 0 ? undefined : reader.bytes(entry.lengthBytes);
-    tracks.push({ trackNumber: entry.trackNumber, checksum: entry.checksum, data });
+    const track: BatchTrack = { trackNumber: entry.trackNumber, checksum: entry.checksum, data };
+    if (sums === undefined || data === undefined) {
+      tracks.push(track);
+      continue;
+    }
+    const sumsBytes = blockSumsBytes(entry.lengthBytes);
+    tracks.push({ ...track, blockSums: sums.subarray(sumsAt, sumsAt + sumsBytes) });
+    sumsAt += sumsBytes;
   }
-  return { type: "TRACK_BATCH", requestId, volser, tracks };
+  const frame: TrackBatchFrame = { type: "TRACK_BATCH", requestId, volser, tracks };
+  return sumsDamaged ? { ...frame, sumsDamaged } : frame;
+}
+
+/** Whether the batch carries block checksums: its first data track says for all. */
+export function carriesSums(tracks: readonly BatchTrack[]): boolean {
+  return tracks.find((track) => track.data !== undefined)?.blockSums !== undefined;
 }
 
 /** Why a batch's tracks break its rules (docs/link-protocol.md), or undefined. */
@@ -44,6 +80,7 @@ export function checkBatchTracks(tracks: readonly BatchTrack[]): string | undefi
   }
   let dataBytes = 0;
   let previous = -1;
+  const withSums = carriesSums(tracks);
   for (const track of tracks) {
     if (track.trackNumber <= previous) {
       return `track ${track.trackNumber} follows track ${previous}: tracks go in increasing order`;
@@ -51,7 +88,14 @@ export function checkBatchTracks(tracks: readonly BatchTrack[]): string | undefi
     previous = track.trackNumber;
     if (track.data === undefined) {
       if (track.checksum !== 0n) return `zero record of track ${track.trackNumber} has a checksum`;
+      if (track.blockSums !== undefined) {
+        return `zero record of track ${track.trackNumber} has block checksums`;
+      }
       continue;
+    }
+    const sumsBytes = track.blockSums?.length;
+    if (withSums ? sumsBytes !== blockSumsBytes(track.data.length) : sumsBytes !== undefined) {
+      return `track ${track.trackNumber} has ${sumsBytes ?? "no"} bytes of block checksums, not ${withSums ? blockSumsBytes(track.data.length) : "none"} like the batch's first data track`;
     }
     if (track.data.length > MAX_TRACK_SIZE_BYTES) {
       return `track data of ${track.data.length} bytes exceeds ${MAX_TRACK_SIZE_BYTES}`;
@@ -78,14 +122,23 @@ export function checkBatchRefusals(refusals: readonly { index: number }[]): stri
   return undefined;
 }
 
-/** A TRACK_BATCH as its header and table in one buffer, then each track's bytes as they are. */
+/**
+ * A TRACK_BATCH as its header, table and block checksums (where it carries them) in one buffer,
+ * then each track's bytes as they are.
+ */
 export function encodeBatchParts(frame: TrackBatchFrame): Buffer[] {
   const volser = Buffer.from(frame.volser, "latin1");
   const headBytes = FRAME_HEADER_BYTES + 1 + volser.length + 2;
-  const head = Buffer.allocUnsafe(headBytes + frame.tracks.length * BATCH_ENTRY_BYTES);
+  const tableEnd = headBytes + frame.tracks.length * BATCH_ENTRY_BYTES;
+  const withSums = carriesSums(frame.tracks);
+  const sumsBytes = withSums
+    ? frame.tracks.reduce((sum, track) => sum + (track.blockSums?.length ?? 0), 0)
+    : 0;
+  const head = Buffer.allocUnsafe(tableEnd + (withSums ? 4 + sumsBytes : 0));
   const parts: Buffer[] = [head];
   let payloadBytes = head.length - FRAME_HEADER_BYTES;
   let at = headBytes;
+  let sumsAt = tableEnd + 4;
   for (const track of frame.tracks) {
     const lengthBytes = track.data?.length ?? 0;
     head.writeUInt32BE(track.trackNumber, at);
@@ -93,12 +146,19 @@ export function encodeBatchParts(frame: TrackBatchFrame): Buffer[] {
     head.writeBigUInt64BE(track.checksum, at + 8);
     at += BATCH_ENTRY_BYTES;
     if (track.data !== undefined) parts.push(track.data);
+    if (withSums && track.blockSums !== undefined) {
+      sumsAt += track.blockSums.copy(head, sumsAt);
+    }
     payloadBytes += lengthBytes;
+  }
+  if (withSums) {
+    const sums = head.subarray(tableEnd + 4);
+    head.writeUInt32BE(sumsChecksum(sums), tableEnd);
   }
   head.writeUInt32BE(FRAME_MAGIC, 0);
   head.writeUInt8(FRAME_FORMAT, 4);
   head.writeUInt8(FrameType.TRACK_BATCH, 5);
-  head.writeUInt16BE(0, 6);
+  head.writeUInt16BE(withSums ? BatchFlag.BLOCK_SUMS : 0, 6);
   head.writeUInt32BE(frame.requestId, 8);
   head.writeUInt32BE(payloadBytes, 12);
   head.writeUInt8(volser.length, FRAME_HEADER_BYTES);

@@ -1,5 +1,5 @@
-// The tracks of a TRACK_BATCH that arrived damaged (their bytes fail the checksum they came with),
-// and the answer that names them. The connection checks every track before anyone can store it,
+// The tracks of a TRACK_BATCH that arrived damaged (their bytes fail the checksum they came with,
+// or the batch's block checksums fail theirs), and the answer that names them. The connection checks every track before anyone can store it,
 // hands on a batch of the sound tracks alone, and adds the damaged ones, reason CHECKSUM_MISMATCH,
 // to whatever the handler answers for the sound ones: so the sender sends again only those. Pure.
 
@@ -24,8 +24,12 @@ export function splitDamaged(frame: TrackBatchFrame): {
   readonly damage: BatchDamage | undefined;
 } {
   let damaged: number[] | undefined;
+  // Block checksums damaged on the way could be any track's: every data track goes again (and
+  // none is hashed, since none is kept).
+  const allData = frame.sumsDamaged === true;
   frame.tracks.forEach((track, index) => {
-    if (track.data !== undefined && trackChecksum(track.data) !== track.checksum) {
+    if (track.data === undefined) return;
+    if (allData || trackChecksum(track.data) !== track.checksum) {
       damaged ??= [];
       damaged.push(index);
     }

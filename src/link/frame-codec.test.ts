@@ -1,8 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MAX_TRACK_SIZE_BYTES } from "../geometry/geometry.js";
+import { splitDamaged } from "./batch-damage.js";
 import { decodeFrame, encodeFrame, encodeFrameParts } from "./frame-codec.js";
 import {
+  type BatchTrack,
   ControlOp,
   FRAME_HEADER_BYTES,
   FRAME_MAGIC,
@@ -60,6 +62,22 @@ const EVERY_FRAME: Frame[] = [
       { trackNumber: 3, checksum: 0x0123_4567_89ab_cdefn, data: Buffer.alloc(57_344, 1) },
       { trackNumber: 4, checksum: 0n, data: undefined },
       { trackNumber: 0xffff_ffff, checksum: 7n, data: Buffer.alloc(MAX_TRACK_SIZE_BYTES, 2) },
+    ],
+  },
+  {
+    type: "TRACK_BATCH",
+    requestId: 47,
+    volser: "VOL001",
+    tracks: [
+      { trackNumber: 0, checksum: 0n, data: undefined },
+      {
+        trackNumber: 3,
+        checksum: 0x0123_4567_89ab_cdefn,
+        data: Buffer.alloc(57_344, 1),
+        blockSums: Buffer.alloc(56, 9),
+      },
+      // A last block that is short still has its checksum.
+      { trackNumber: 4, checksum: 5n, data: Buffer.alloc(4097, 2), blockSums: Buffer.alloc(8, 7) },
     ],
   },
   {
@@ -351,27 +369,37 @@ describe("frame codec", () => {
       gap: fc.integer({ min: 1, max: 1000 }),
       length: fc.integer({ min: 0, max: 300 }),
       checksum: fc.bigInt({ min: 1n, max: 2n ** 64n - 1n }),
+      sum: fc.integer({ min: 0, max: 255 }),
     });
     fc.assert(
       fc.property(
         fc.array(trackArb, { minLength: 1, maxLength: 20 }),
+        fc.boolean(),
         fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
-        (specs, flips) => {
+        (specs, withSums, flips) => {
           let trackNumber = -1;
-          const tracks = specs.map((spec) => {
+          const tracks: BatchTrack[] = specs.map((spec) => {
             trackNumber += spec.gap;
-            return spec.length === 0
-              ? { trackNumber, checksum: 0n, data: undefined }
-              : { trackNumber, checksum: spec.checksum, data: Buffer.alloc(spec.length, 3) };
+            if (spec.length === 0) return { trackNumber, checksum: 0n, data: undefined };
+            const data = Buffer.alloc(spec.length, 3);
+            const track = { trackNumber, checksum: spec.checksum, data };
+            const sums = Buffer.alloc(Math.ceil(spec.length / 4096) * 4, spec.sum);
+            return withSums ? { ...track, blockSums: sums } : track;
           });
           const frame: Frame = { type: "TRACK_BATCH", requestId: 9, volser: "VOL001", tracks };
           const bytes = encodeFrame(frame);
           const decoded = decodeFrame(bytes);
           expect(decoded).toMatchObject({ status: "frame", frame });
+          expect(decoded.status === "frame" && "sumsDamaged" in decoded.frame).toBe(false);
           for (const [at, value] of flips)
             bytes[FRAME_HEADER_BYTES + (at % (bytes.length - FRAME_HEADER_BYTES))] = value;
           const mangled = decodeFrame(bytes);
-          if (mangled.status === "frame") {
+          if (mangled.status !== "frame" || mangled.frame.type !== "TRACK_BATCH") return;
+          if (mangled.frame.sumsDamaged === true) {
+            // Block checksums changed on the way: no data track of the batch is kept.
+            const { sound } = splitDamaged(mangled.frame);
+            expect(sound?.tracks.every((track) => track.data === undefined) ?? true).toBe(true);
+          } else {
             expect(encodeFrame(mangled.frame)).toEqual(bytes);
           }
         },
@@ -393,7 +421,11 @@ describe("frame codec", () => {
   });
 
   it("fits the largest track frame within MAX_FRAME_BYTES", () => {
-    const largest = encodeFrame(EVERY_FRAME[6]);
+    const largest = encodeFrame(
+      EVERY_FRAME.find(
+        (frame) => frame.type === "TRACK_DATA" && frame.data.length === MAX_TRACK_SIZE_BYTES,
+      ) as Frame,
+    );
     expect(largest.length).toBeLessThanOrEqual(MAX_FRAME_BYTES);
   });
 
@@ -413,6 +445,13 @@ describe("frame codec", () => {
     expect(decodeFrame(badFormat)).toMatchObject({ failure: { kind: "bad-format" } });
     expect(decodeFrame(header(99, 0))).toMatchObject({ failure: { kind: "unknown-type" } });
     expect(decodeFrame(badFlags)).toMatchObject({ failure: { kind: "bad-flags" } });
+    // BLOCK_SUMS is a TRACK_BATCH's flag alone, and a batch has no other.
+    const batchFlags = header(FrameType.TRACK_BATCH, 0);
+    batchFlags.writeUInt16BE(2, 6);
+    expect(decodeFrame(batchFlags)).toMatchObject({ failure: { kind: "bad-flags" } });
+    const sumsOnData = header(FrameType.TRACK_DATA, 0);
+    sumsOnData.writeUInt16BE(1, 6);
+    expect(decodeFrame(sumsOnData)).toMatchObject({ failure: { kind: "bad-flags" } });
   });
 
   it("refuses payloads too short, too long or with fields out of range", () => {

@@ -6,7 +6,7 @@
 //   0       4       5      6       8            12             16
 //   +-------+-------+------+-------+------------+--------------+---------------------+
 //   | magic | format| type | flags | request id | payload len  | payload ...         |
-//   | GSLK  | u8 =1 | u8   | u16=0 | u32        | u32 <= max   |                     |
+//   | GSLK  | u8 =1 | u8   | u16   | u32        | u32 <= max   |                     |
 //   +-------+-------+------+-------+------------+--------------+---------------------+
 //
 //   HELLO      u8 n, u8 version[n], u8 len, serial, u8 len, expect serial, u8 m, u16 ssid[m]
@@ -17,7 +17,9 @@
 //   TRACK_DATA u8 len, volser, u32 track number, u64 checksum, data (the rest, <= 1 MiB)
 //   TRACK_ZERO u8 len, volser, u32 track number
 //   TRACK_BATCH u8 len, volser, u16 n, n x (u32 track number, u32 data length (0: zero record),
-//              u64 checksum (0 for a zero record)), then each data track's bytes in entry order
+//              u64 checksum (0 for a zero record)); with flag BLOCK_SUMS (version 4) u32 xxHash32
+//              of the sums, then each data track's block checksums (u32 LE per 4 KiB block) in
+//              entry order; then each data track's bytes in entry order
 //   TRACK_PIECE u8 len, volser, u32 track number, u32 offset within the track, u32 length,
 //              u8 kind (0 data, 1 zero), u64 checksum (0 for zero), data (data: `length` bytes)
 //   ACK, PING, PONG  (empty)
@@ -32,6 +34,7 @@
 import assert from "node:assert/strict";
 import { MAX_TRACK_SIZE_BYTES } from "../geometry/geometry.js";
 import {
+  carriesSums,
   checkBatchRefusals,
   checkBatchTracks,
   encodeBatchParts,
@@ -40,6 +43,7 @@ import {
   writeBatchNack,
 } from "./batch-codec.js";
 import {
+  BatchFlag,
   ControlOp,
   FRAME_FORMAT,
   FRAME_HEADER_BYTES,
@@ -49,6 +53,7 @@ import {
   type FrameFailureKind,
   FrameType,
   type FrameTypeName,
+  KNOWN_BATCH_FLAGS,
   KNOWN_FLAGS,
   MAX_BATCH_PAYLOAD_BYTES,
   MAX_CONTROL_BYTES,
@@ -123,7 +128,7 @@ export function decodeFrameHeader(bytes: Buffer): HeaderResult {
     return failure("unknown-type", `Cannot read frame: type ${typeCode} is unknown`);
   }
   const flags = bytes.readUInt16BE(6);
-  if ((flags & ~KNOWN_FLAGS) !== 0) {
+  if ((flags & ~(type === "TRACK_BATCH" ? KNOWN_BATCH_FLAGS : KNOWN_FLAGS)) !== 0) {
     return failure("bad-flags", `Cannot read ${type} frame: flags 0x${flags.toString(16)} unknown`);
   }
   const payloadBytes = bytes.readUInt32BE(12);
@@ -219,7 +224,7 @@ function readPayload(
       return { type: "TRACK_ZERO", requestId, volser, trackNumber: reader.u32() };
     }
     case "TRACK_BATCH":
-      return readTrackBatch(requestId, reader);
+      return readTrackBatch(requestId, reader, header.flags);
     case "TRACK_PIECE":
       return readTrackPiece(requestId, reader);
     case "NACK":
@@ -406,7 +411,8 @@ function writeHeader(output: Buffer, frame: Frame, payloadBytes: number): void {
   output.writeUInt32BE(FRAME_MAGIC, 0);
   output.writeUInt8(FRAME_FORMAT, 4);
   output.writeUInt8(FrameType[frame.type], 5);
-  output.writeUInt16BE(0, 6);
+  const sums = frame.type === "TRACK_BATCH" && carriesSums(frame.tracks);
+  output.writeUInt16BE(sums ? BatchFlag.BLOCK_SUMS : 0, 6);
   output.writeUInt32BE(frame.requestId, 8);
   output.writeUInt32BE(payloadBytes, 12);
 }

@@ -42,15 +42,43 @@ export const MAX_BATCH_TRACKS = 1024;
 /** A TRACK_BATCH entry: u32 track number, u32 data length (0: zero record), u64 checksum. */
 export const BATCH_ENTRY_BYTES = 16;
 
-/** The largest TRACK_BATCH payload: VOLSER, count, a full table and the largest data. */
+/**
+ * The bytes each block checksum of a TRACK_BATCH with BLOCK_SUMS covers: the store's checksum
+ * blocks (store/checksum.ts), which the copy engine checks are the same.
+ */
+export const SUM_BLOCK_BYTES = 4096;
+
+/** One block checksum: an xxHash32, u32 little-endian as the store keeps it. */
+export const BLOCK_SUM_BYTES = 4;
+
+/**
+ * The largest block checksum section of a TRACK_BATCH: its xxHash32, then one checksum per 4 KiB
+ * block of the largest data, plus one per track for a last block that is short.
+ */
+export const MAX_BATCH_SUMS_BYTES =
+  4 + (MAX_BATCH_DATA_BYTES / SUM_BLOCK_BYTES + MAX_BATCH_TRACKS) * BLOCK_SUM_BYTES;
+
+/** The largest TRACK_BATCH payload: VOLSER, count, a full table, block checksums, the data. */
 export const MAX_BATCH_PAYLOAD_BYTES =
-  1 + 6 + 2 + MAX_BATCH_TRACKS * BATCH_ENTRY_BYTES + MAX_BATCH_DATA_BYTES;
+  1 + 6 + 2 + MAX_BATCH_TRACKS * BATCH_ENTRY_BYTES + MAX_BATCH_SUMS_BYTES + MAX_BATCH_DATA_BYTES;
 
 /** The first protocol version that has TRACK_BATCH and BATCH_NACK. */
 export const BATCH_VERSION = 2;
 
 /** The first protocol version that has TRACK_PIECE. */
 export const PIECE_VERSION = 3;
+
+/** The first protocol version whose TRACK_BATCH may carry block checksums (BatchFlag.BLOCK_SUMS). */
+export const SUMS_VERSION = 4;
+
+/** Flags of a TRACK_BATCH header. */
+export const BatchFlag = {
+  /**
+   * The batch carries each data track's block checksums, from the sender's chunk record: the
+   * receiver stores them as they come instead of hashing every 4 KiB block a second time.
+   */
+  BLOCK_SUMS: 0x0001,
+} as const;
 
 /** TRACK_PIECE fields between its VOLSER and its data: track, offset, length, kind, checksum. */
 export const PIECE_FIELDS_BYTES = 4 + 4 + 4 + 1 + 8;
@@ -82,8 +110,14 @@ export const MAX_VOLSER_BYTES = 6;
 /** A refusal's text is for a log line, not a document: longer text is refused by the codec. */
 export const MAX_REASON_TEXT_BYTES = 1024;
 
-/** No flags are defined yet: a frame with any bit set comes from a newer peer that we refused. */
+/**
+ * The flags a frame of any type but TRACK_BATCH may have: none. A frame with another bit set comes
+ * from a newer peer that we refused.
+ */
 export const KNOWN_FLAGS = 0;
+
+/** The flags a TRACK_BATCH may have. */
+export const KNOWN_BATCH_FLAGS = BatchFlag.BLOCK_SUMS;
 
 export const FrameType = {
   HELLO: 1,
@@ -212,6 +246,12 @@ export interface BatchTrack {
   readonly checksum: bigint;
   /** A view of the frame's payload when received; undefined for a zero record. */
   readonly data: Buffer | undefined;
+  /**
+   * The xxHash32 of each 4 KiB block of `data` (u32 little-endian, the last block may be short),
+   * from the sender's chunk record: only in a batch with BLOCK_SUMS, where every data track has
+   * them. A view of the payload when received.
+   */
+  readonly blockSums?: Buffer;
 }
 
 /**
@@ -224,6 +264,11 @@ export interface TrackBatchFrame {
   readonly requestId: number;
   readonly volser: string;
   readonly tracks: readonly BatchTrack[];
+  /**
+   * Set on a received batch whose block checksums do not match the xxHash32 they came with:
+   * damaged on the way, so every data track of it is asked for again.
+   */
+  readonly sumsDamaged?: boolean;
 }
 
 /** A track of a batch that was not stored: its index in the batch and why. */

@@ -39,7 +39,7 @@ import {
 } from "./frame-types.js";
 
 /** The protocol versions this build speaks, oldest first. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3];
+export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4];
 
 /** Handshake frames all carry request id 0: nothing is pipelined before the link is up. */
 const HANDSHAKE_REQUEST_ID = 0;

@@ -4,7 +4,7 @@
 
 import { randomBytes } from "node:crypto";
 import net from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { connectLink } from "./connect-link.js";
 import { encodeFrame } from "./frame-codec.js";
 import { FrameReader } from "./frame-reader.js";
@@ -66,6 +66,9 @@ function serveTracks(connection: LinkConnection, tracks: Map<string, Buffer | "z
           if (track.data !== undefined) expect(trackChecksum(track.data)).toBe(track.checksum);
           const stored = track.data === undefined ? "zero" : Buffer.from(track.data);
           tracks.set(`${frame.volser}/${track.trackNumber}`, stored);
+          if (track.blockSums !== undefined) {
+            tracks.set(`${frame.volser}/${track.trackNumber}/sums`, Buffer.from(track.blockSums));
+          }
         }
         connection.send({ type: "ACK", requestId: frame.requestId });
       }
@@ -124,8 +127,9 @@ async function rawPeer(port: number): Promise<{ socket: net.Socket; closed: Prom
 async function rawAuthenticated(
   port: number,
   versions?: readonly number[],
-): Promise<{ socket: net.Socket; closed: Promise<void> }> {
+): Promise<{ socket: net.Socket; closed: Promise<void>; received: Frame[] }> {
   const peer = await rawPeer(port);
+  const received: Frame[] = [];
   const handshake = new LinkHandshake({
     role: "initiator",
     versions,
@@ -142,7 +146,10 @@ async function rawAuthenticated(
     peer.socket.on("data", (chunk: Buffer) => {
       reader.push(chunk);
       for (let result = reader.next(); result.status === "frame"; result = reader.next()) {
-        if (handshake.state === "established") continue;
+        if (handshake.state === "established") {
+          received.push(result.frame);
+          continue;
+        }
         const step = handshake.receive(result.frame);
         send(step.send);
         if (step.outcome?.kind === "established") resolve();
@@ -151,7 +158,7 @@ async function rawAuthenticated(
     });
     send(handshake.start().send);
   });
-  return peer;
+  return { ...peer, received };
 }
 
 function header(type: number, payloadBytes: number): Buffer {
@@ -172,9 +179,10 @@ describe("link connection", () => {
   it("authenticates two sockets and carries pipelined TRACK_DATA, TRACK_ZERO and their ACKs", async () => {
     const server = await served();
     const connection = await connectGood(server);
-    // Both speak versions 1 to 3: the highest, with TRACK_BATCH and TRACK_PIECE, is chosen.
+    // Both speak versions 1 to 4: the highest, with TRACK_BATCH, TRACK_PIECE and block checksums
+    // in batches, is chosen.
     expect(connection.linkSession).toEqual({
-      version: 3,
+      version: 4,
       peerSerial: "GS00002",
       peerSsids: ["00A1"],
     });
@@ -354,6 +362,68 @@ describe("link connection", () => {
     });
     expect(server.tracks.has("VOL001/5")).toBe(false);
     expect(await connection.request({ type: "PING" })).toMatchObject({ type: "PONG" });
+  });
+
+  it("carries a batch's block checksums, and asks for every data track again when they arrive damaged", async () => {
+    const server = await served();
+    const connection = await connectGood(server);
+    expect(connection.carriesBlockSums).toBe(true);
+    const data = randomBytes(57_344);
+    const sums = randomBytes(56);
+    const tracks = [
+      { trackNumber: 1, checksum: trackChecksum(data), data, blockSums: sums },
+      { trackNumber: 2, checksum: 0n, data: undefined },
+    ];
+    expect(
+      await connection.request({ type: "TRACK_BATCH", volser: "VOL001", tracks }),
+    ).toMatchObject({ type: "ACK" });
+    expect(server.tracks.get("VOL001/1/sums")).toEqual(sums);
+    // The same batch from a raw peer with one byte of its block checksums changed on the way.
+    const peer = await rawAuthenticated(server.listener.address.port);
+    const bytes = encodeFrame({
+      type: "TRACK_BATCH",
+      requestId: 7,
+      volser: "VOL002",
+      tracks: [...tracks, { trackNumber: 3, checksum: trackChecksum(data), data, blockSums: sums }],
+    });
+    // Header, VOLSER (1+6), count (2), three entries of 16, the sums' xxHash32 (4): the first sum.
+    bytes[FRAME_HEADER_BYTES + 1 + 6 + 2 + 3 * 16 + 4] ^= 0x01;
+    peer.socket.write(bytes);
+    await vi.waitFor(() => expect(peer.received.length).toBeGreaterThan(0));
+    expect(peer.received[0]).toMatchObject({
+      type: "BATCH_NACK",
+      requestId: 7,
+      refusals: [
+        { index: 0, reason: NackReason.CHECKSUM_MISMATCH },
+        { index: 2, reason: NackReason.CHECKSUM_MISMATCH },
+      ],
+    });
+    // The zero record was sound and stored; neither data track was.
+    expect(server.tracks.get("VOL002/2")).toBe("zero");
+    expect(server.tracks.has("VOL002/1")).toBe(false);
+    expect(server.tracks.has("VOL002/3")).toBe(false);
+  });
+
+  it("closes a peer that sends a batch with block checksums on a link that agreed on version 3", async () => {
+    const server = await served();
+    const peer = await rawAuthenticated(server.listener.address.port, [1, 2, 3]);
+    const data = Buffer.alloc(4096, 1);
+    peer.socket.write(
+      encodeFrame({
+        type: "TRACK_BATCH",
+        requestId: 1,
+        volser: "VOL001",
+        tracks: [
+          { trackNumber: 0, checksum: trackChecksum(data), data, blockSums: Buffer.alloc(4) },
+        ],
+      }),
+    );
+    await peer.closed;
+    const line = server.lines.find((entry) => entry.level === "warn");
+    expect(line?.obj).toMatchObject({ code: "LINK_PROTOCOL" });
+    expect(line?.msg).toMatch(/block checksums: protocol version 3 has none/);
+    expect(server.tracks.size).toBe(0);
+    await expectStillServing(server);
   });
 
   it("carries TRACK_PIECE data and zero pieces, and NACKs a damaged piece until it comes whole", async () => {

@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import type { ErrorCode } from "../errors/codes.js";
 import { GsnapError } from "../errors/gsnap-error.js";
+import { carriesSums } from "./batch-codec.js";
 import { answerWithDamage, type BatchDamage, splitDamaged } from "./batch-damage.js";
 import { encodeFrame, encodeFrameParts } from "./frame-codec.js";
 import {
@@ -23,6 +24,7 @@ import {
   PIECE_VERSION,
   type ReplyFrame,
   type RequestFrame,
+  SUMS_VERSION,
   type TrackBatchFrame,
 } from "./frame-types.js";
 import { type HandshakeStep, LinkHandshake, type LinkSession } from "./handshake.js";
@@ -176,6 +178,14 @@ export class LinkConnection {
     return this.linkSession.version >= PIECE_VERSION;
   }
 
+  /**
+   * Whether the peer takes block checksums in a TRACK_BATCH (the protocol version agreed is
+   * SUMS_VERSION or later).
+   */
+  get carriesBlockSums(): boolean {
+    return this.linkSession.version >= SUMS_VERSION;
+  }
+
   /** Bytes written to and read from the socket, handshake included. */
   get bytesSent(): number {
     return this.socket.bytesWritten;
@@ -294,6 +304,13 @@ export class LinkConnection {
       this.close(
         "LINK_PROTOCOL",
         `Cannot take ${frame.type}: protocol version ${this.linkSession.version} has none`,
+      );
+      return;
+    }
+    if (frame.type === "TRACK_BATCH" && !this.carriesBlockSums && carriesSums(frame.tracks)) {
+      this.close(
+        "LINK_PROTOCOL",
+        `Cannot take TRACK_BATCH with block checksums: protocol version ${this.linkSession.version} has none`,
       );
       return;
     }

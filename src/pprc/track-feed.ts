@@ -1,6 +1,6 @@
 // The tracks a copy sends, in order, read from the store a batch at a time into a pooled slab:
-// mapped tracks come with their bytes and the checksum the store verified them against (no second
-// hash), unmapped (and all-zero) tracks as zero records that carry no bytes. Which tracks go is the
+// mapped tracks come with their bytes, the checksum the store verified them against and their block
+// checksums from the chunk record (no second hash of either), unmapped (and all-zero) tracks as zero records that carry no bytes. Which tracks go is the
 // TrackSource's to say: a fixed list of ranges (an initial copy, GSC) or an out-of-sync bitmap
 // that host writes keep filling (a pair): scattered tracks gather into one batch, read with one
 // store call. Many senders may ask for the next batch at once; each track the source gives is
@@ -9,6 +9,7 @@
 import { MAX_BATCH_DATA_BYTES } from "../link/frame-types.js";
 import { SlabPool } from "../link/slab-pool.js";
 import { chunkChecksum } from "../store/checksum.js";
+import type { TrackReads } from "../store/read-tracks.js";
 import type { Store } from "../store/store.js";
 import { isZeroImage } from "../store/zero-image.js";
 
@@ -56,6 +57,8 @@ export type OutgoingTrack =
       readonly trackNumber: number;
       readonly data: Buffer;
       readonly checksum: bigint;
+      /** From the chunk record; undefined where it has none or journaled writes changed it. */
+      readonly blockSums?: Buffer;
     }
   | { readonly kind: "zero"; readonly trackNumber: number };
 
@@ -149,9 +152,9 @@ export class TrackFeed {
   private async readBatch(runs: readonly TrackRange[]): Promise<OutgoingBatch> {
     const size = this.trackSizeBytes;
     const slab = this.slabs.take();
-    let checksums: (bigint | undefined)[];
+    let reads: TrackReads;
     try {
-      checksums = await this.store.readTracks(this.volser, { runs, into: slab });
+      reads = await this.store.readTracks(this.volser, { runs, into: slab });
     } catch (error) {
       this.slabs.give(slab);
       throw error;
@@ -162,7 +165,7 @@ export class TrackFeed {
     for (const run of runs) {
       for (let i = 0; i < run.count; i += 1, slot += 1) {
         const trackNumber = run.firstTrack + i;
-        const checksum = checksums[slot];
+        const checksum = reads.checksums[slot];
         const data = slab.subarray(slot * size, (slot + 1) * size);
         // A mapped track that holds only zeroes still travels as a zero record (DESIGN.md §2);
         // the store keeps none, so only a track whose checksum is that of zeroes is compared.
@@ -170,7 +173,13 @@ export class TrackFeed {
           tracks.push({ kind: "zero", trackNumber });
           continue;
         }
-        tracks.push({ kind: "data", trackNumber, data, checksum });
+        tracks.push({
+          kind: "data",
+          trackNumber,
+          data,
+          checksum,
+          blockSums: reads.blockSums[slot],
+        });
         hasData = true;
       }
     }

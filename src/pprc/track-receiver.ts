@@ -6,7 +6,8 @@
 // request is answered once all its tracks are stored: ACK, or NACK with a reason (one track, or
 // a whole batch refused), or BATCH_NACK naming the tracks of a batch not stored. The connection
 // has already checked every checksum and answered the damaged tracks itself, so a damaged track
-// never reaches the store.
+// never reaches the store. A batch's block checksums (version 4) go to the store with their
+// tracks: the checksum that verified a track's bytes vouches for the sender's record of them.
 //
 // The same track may arrive twice on different connections (the sender moved it after a
 // connection failed); both carry the same bytes, so it is stored once and both are answered.
@@ -172,7 +173,11 @@ export class TrackStorer {
         volser,
         runs.map((run) => ({
           firstTrack: run[0].trackNumber,
-          tracks: run.map((track) => ({ data: track.data, checksum: track.checksum })),
+          tracks: run.map((track) => ({
+            data: track.data,
+            checksum: track.checksum,
+            blockSums: track.blockSums,
+          })),
         })),
       );
     } catch (error) {

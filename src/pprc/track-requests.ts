@@ -1,6 +1,6 @@
 // Sends the tracks of one piece of work over one connection and says what became of each: the
 // requests of the copy engine (track-sender.ts runs the lanes that call these). A TRACK_BATCH
-// where the peer speaks protocol version 2, one TRACK_DATA or TRACK_ZERO per track where it speaks
+// where the peer speaks protocol version 2 (with each track's block checksums from 4), one TRACK_DATA or TRACK_ZERO per track where it speaks
 // 1; a track the target found damaged goes again, alone, a bounded number of times.
 
 import assert from "node:assert/strict";
@@ -9,9 +9,11 @@ import {
   type BatchTrack,
   NackReason,
   type ReplyFrame,
+  SUM_BLOCK_BYTES,
   type TrackPieceFrame,
 } from "../link/frame-types.js";
 import type { LinkConnection, RequestBody } from "../link/link-connection.js";
+import { blockChecksums, CHECKSUM_BLOCK_BYTES } from "../store/checksum.js";
 import type { OutgoingTrack } from "./track-feed.js";
 
 /**
@@ -26,7 +28,10 @@ export const MAX_CHECKSUM_RESENDS = 3;
  * `carriesBatches` (a wrapper that does not say) tracks go one per request.
  */
 export type TrackLink = Pick<LinkConnection, "request" | "isClosed"> &
-  Partial<Pick<LinkConnection, "carriesBatches">>;
+  Partial<Pick<LinkConnection, "carriesBatches" | "carriesBlockSums">>;
+
+// The link's block checksums are the store's: a receiver stores them as they come.
+assert.equal(SUM_BLOCK_BYTES, CHECKSUM_BLOCK_BYTES, "the link's sum blocks are the store's");
 
 /** What became of the tracks of one work on one connection. */
 export interface SentWork {
@@ -52,13 +57,14 @@ async function sendBatch(
   const acknowledged: OutgoingTrack[] = [];
   let pending = tracks;
   let resends = 0;
+  const withSums = connection.carriesBlockSums === true;
   for (let attempt = 0; ; attempt += 1) {
     let reply: ReplyFrame;
     try {
       reply = await connection.request({
         type: "TRACK_BATCH",
         volser,
-        tracks: pending.map(batchTrackOf),
+        tracks: pending.map((track) => batchTrackOf(track, withSums)),
       });
     } catch (error) {
       if (!isGsnapError(error)) throw error;
@@ -108,10 +114,16 @@ function refusalReasons(reply: ReplyFrame, count: number): number[] | undefined 
   return reasons;
 }
 
-function batchTrackOf(track: OutgoingTrack): BatchTrack {
-  return track.kind === "zero"
-    ? { trackNumber: track.trackNumber, checksum: 0n, data: undefined }
-    : { trackNumber: track.trackNumber, checksum: track.checksum, data: track.data };
+/**
+ * A track as a batch carries it; `withSums`: with its block checksums, hashed here only for a track
+ * whose chunk record has none (or whose journaled writes the read laid over it).
+ */
+function batchTrackOf(track: OutgoingTrack, withSums: boolean): BatchTrack {
+  if (track.kind === "zero")
+    return { trackNumber: track.trackNumber, checksum: 0n, data: undefined };
+  const sent = { trackNumber: track.trackNumber, checksum: track.checksum, data: track.data };
+  if (!withSums) return sent;
+  return { ...sent, blockSums: track.blockSums ?? blockChecksums(track.data) };
 }
 
 /** Sends one track in a request of its own (protocol version 1: no batches). */

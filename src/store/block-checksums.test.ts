@@ -5,6 +5,7 @@ import { open as openLmdb } from "lmdb";
 import { afterEach, describe, expect, it } from "vitest";
 import { codeOfAsync as codeOf } from "../testing/error-code.js";
 import { MemoryDevice } from "../testing/memory-device.js";
+import { blockChecksums, chunkChecksum } from "./checksum.js";
 import type { ChunkLocation } from "./chunk-device.js";
 import { Store } from "./store.js";
 
@@ -207,5 +208,41 @@ describe("block checksums in the catalog", () => {
       true,
     );
     expect((await store.check()).problems).toEqual(["chunk 1 fails its block checksums"]);
+  });
+
+  it("store the block checksums a copy gives with a track as they are, and give them to the next copy", async () => {
+    const { store, device } = await storeOnCountingDevice();
+    await store.createVolume({ volser: "VOL002", cylinders: 2 });
+    const data = pattern(TRACK, 8);
+    // As a peer's batch brings them: the checksum verified the bytes, the sums come with it.
+    const sums = blockChecksums(data);
+    await store.writeTracks("VOL001", [
+      { firstTrack: 3, tracks: [{ data, checksum: chunkChecksum(data), blockSums: sums }] },
+    ]);
+    const into = Buffer.alloc(TRACK);
+    const read = await store.readTracks("VOL001", { runs: [{ firstTrack: 3, count: 1 }], into });
+    expect(into.equals(data)).toBe(true);
+    expect(read.checksums).toEqual([chunkChecksum(data)]);
+    expect(read.blockSums[0]?.equals(sums)).toBe(true);
+    device.bytesRead = 0;
+    const block = await store.read("VOL001", {
+      offsetBytes: 3 * TRACK + BLOCK,
+      lengthBytes: BLOCK,
+    });
+    expect(block.equals(data.subarray(BLOCK, 2 * BLOCK))).toBe(true);
+    expect(device.bytesRead).toBe(BLOCK);
+    // Sums that are not the image's are stored as given (not hashed again): a block read finds
+    // them wrong, while the whole track still verifies against its checksum.
+    const wrong = Buffer.from(sums);
+    wrong[4] ^= 0x01;
+    await store.writeTracks("VOL002", [
+      { firstTrack: 0, tracks: [{ data, checksum: chunkChecksum(data), blockSums: wrong }] },
+    ]);
+    expect(
+      await codeOf(() => store.read("VOL002", { offsetBytes: BLOCK, lengthBytes: BLOCK })),
+    ).toBe("CHUNK_CORRUPT");
+    expect((await store.read("VOL002", { offsetBytes: 0, lengthBytes: TRACK })).equals(data)).toBe(
+      true,
+    );
   });
 });

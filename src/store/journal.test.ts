@@ -102,12 +102,12 @@ describe("the write-back journal", () => {
     ).toBe(true);
   });
 
-  it("gives a copy the journaled bytes of a track with their checksum", async () => {
+  it("gives a copy the journaled bytes of a track with their checksum, and no stale block checksums", async () => {
     const store = await openStore(tempDir());
     await store.createVolume({ volser: "VOL001", cylinders: 1 });
     await store.write("VOL001", { offsetBytes: TRACK + 10, data: Buffer.alloc(30, 0xcc) });
     const into = Buffer.alloc(3 * TRACK, 0xff);
-    const checksums = await store.readTracks("VOL001", {
+    const { checksums, blockSums } = await store.readTracks("VOL001", {
       runs: [{ firstTrack: 0, count: 3 }],
       into,
     });
@@ -115,6 +115,8 @@ describe("the write-back journal", () => {
     expected.fill(0xcc, 10, 40);
     expect(into.subarray(TRACK, 2 * TRACK).equals(expected)).toBe(true);
     expect(checksums).toEqual([undefined, chunkChecksum(expected), undefined]);
+    // The track's chunk record (if any) is older than its journaled writes: no block checksums.
+    expect(blockSums).toEqual([undefined, undefined, undefined]);
     expect(await store.trackChecksums("VOL001", { firstTrack: 1, count: 1 })).toEqual([
       chunkChecksum(expected),
     ]);

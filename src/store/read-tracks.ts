@@ -15,18 +15,27 @@ export interface TrackRun {
   readonly count: number;
 }
 
-/**
- * Reads the tracks of `runs` into consecutive track-sized slots of `into`, in order. Returns each
- * track's stored checksum, undefined for an unmapped track (whose slot is left as it was).
- */
+/** What a read of tracks returns for each slot, in order. */
+export interface TrackReads {
+  /** The track's stored checksum; undefined for an unmapped track (its slot is left as it was). */
+  readonly checksums: (bigint | undefined)[];
+  /**
+   * The track's block checksums from its chunk record; undefined where unmapped or where the
+   * record has none (a chunk written before block checksums).
+   */
+  readonly blockSums: (Buffer | undefined)[];
+}
+
+/** Reads the tracks of `runs` into consecutive track-sized slots of `into`, in order. */
 export async function readTracksAsync(
   parts: StoreParts,
   volume: VolumeRecord,
   options: { readonly runs: readonly TrackRun[]; readonly into: Buffer },
-): Promise<(bigint | undefined)[]> {
+): Promise<TrackReads> {
   const size = volume.geometry.trackSizeBytes;
   const reads: { location: ChunkLocation; target: Buffer; hash: bigint; track: number }[] = [];
   const checksums: (bigint | undefined)[] = [];
+  const blockSums: (Buffer | undefined)[] = [];
   for (const run of options.runs) {
     const range = { offsetBytes: run.firstTrack * size, lengthBytes: run.count * size };
     checkByteRange(volume, range, "read");
@@ -35,6 +44,7 @@ export async function readTracksAsync(
       const slot = checksums.length;
       if (chunkIds[i] === NONE) {
         checksums.push(undefined);
+        blockSums.push(undefined);
         continue;
       }
       const chunk = parts.catalog.getChunk(chunkIds[i]);
@@ -43,10 +53,11 @@ export async function readTracksAsync(
       const target = options.into.subarray(slot * size, (slot + 1) * size);
       reads.push({ location: chunk.location, target, hash: chunk.hash, track: run.firstTrack + i });
       checksums.push(chunk.hash);
+      blockSums.push(chunk.blockSums);
     }
   }
   assert.ok(checksums.length * size <= options.into.length, "the tracks fit the buffer");
   await parts.device.readManyAsync(reads);
   verifyReads(volume, reads);
-  return checksums;
+  return { checksums, blockSums };
 }

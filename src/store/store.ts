@@ -26,7 +26,7 @@ import { Journal } from "./journal.js";
 import { JournalMerger } from "./journal-merger.js";
 import { applyEntries, piecesOf, routeRange } from "./journal-overlay.js";
 import { countMapped, lookup, NONE, releaseTree, snap } from "./mapping-tree.js";
-import { readTracksAsync, type TrackRun } from "./read-tracks.js";
+import { readTracksAsync, type TrackReads, type TrackRun } from "./read-tracks.js";
 import { SegmentDevice } from "./segment-device.js";
 import { planSnap } from "./snap-plan.js";
 import { SpaceReserve } from "./space-reserve.js";
@@ -379,19 +379,21 @@ export class Store {
 
   /**
    * Reads the whole tracks of `runs` into consecutive slots of `into` (a copy's batch), each
-   * verified; returns each track's checksum, undefined where unmapped (slot untouched). A track
-   * with journaled writes is read with them, and its checksum computed.
+   * verified; returns each track's checksum, undefined where unmapped (slot untouched), and its
+   * block checksums where its chunk record has them. A track with journaled writes is read with
+   * them, and its checksum computed (and no block checksums given: the record's are stale).
    */
   async readTracks(
     volser: string,
     options: { readonly runs: readonly TrackRun[]; readonly into: Buffer },
-  ): Promise<(bigint | undefined)[]> {
+  ): Promise<TrackReads> {
     this.checkOpen();
     const volume = this.volume(volser, "read");
     const overlays = options.runs.map((run) =>
       this.journal.load(volser, run.firstTrack, run.firstTrack + run.count - 1),
     );
-    const checksums = await readTracksAsync(this.parts, volume, options);
+    const reads = await readTracksAsync(this.parts, volume, options);
+    const { checksums, blockSums } = reads;
     const size = volume.geometry.trackSizeBytes;
     let slot = 0;
     options.runs.forEach((run, i) => {
@@ -402,9 +404,10 @@ export class Store {
         if (checksums[slot] === undefined) image.fill(0);
         applyEntries(image, track * size, size, overlays[i]);
         checksums[slot] = chunkChecksum(image);
+        blockSums[slot] = undefined;
       }
     });
-    return checksums;
+    return reads;
   }
 
   /**

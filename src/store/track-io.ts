@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { GsnapError } from "../errors/gsnap-error.js";
 import type { Catalog } from "./catalog.js";
-import { blockChecksums, chunkChecksum } from "./checksum.js";
+import { BLOCK_CHECKSUM_BYTES, blockChecksums, blockCount, chunkChecksum } from "./checksum.js";
 import type { ChunkDevice, ChunkImage, ChunkLocation } from "./chunk-device.js";
 import { type ChunkCopy, type ChunkRead, planChunkRead, verifyChunkReads } from "./chunk-reads.js";
 import { assign, lookup, NONE } from "./mapping-tree.js";
@@ -266,15 +266,20 @@ function mapTracks(
 }
 
 /**
- * Gives each non-zero image a chunk id and a checksum (computed, or the one given, which the
- * caller has verified against the bytes); NONE stands for the zero ones.
+ * Gives each non-zero image a chunk id, a checksum and block checksums (computed, or the ones
+ * given, which the caller has verified against the bytes: block checksums come with the checksum
+ * from the record of a chunk that holds the same bytes); NONE stands for the zero ones.
  */
 export function newChunks(
   parts: StoreParts,
   volume: VolumeRecord,
   trackImages: readonly (Buffer | undefined)[],
-  checksums?: readonly bigint[],
+  given: {
+    readonly checksums?: readonly bigint[];
+    readonly blockSums?: readonly (Buffer | undefined)[];
+  } = {},
 ): { chunkIds: Float64Array; images: ChunkImage[] } {
+  const { checksums, blockSums } = given;
   const chunkIds = new Float64Array(trackImages.length);
   const images: ChunkImage[] = [];
   trackImages.forEach((data, i) => {
@@ -282,8 +287,14 @@ export function newChunks(
     assert.equal(data.length, volume.geometry.trackSizeBytes);
     const id = parts.catalog.allocateChunkId();
     chunkIds[i] = id;
-    const hash = checksums?.[i] ?? chunkChecksum(data);
-    images.push({ id, hash, data, blockSums: blockChecksums(data) });
+    const given = checksums?.[i];
+    const hash = given ?? chunkChecksum(data);
+    const sums = given === undefined ? undefined : blockSums?.[i];
+    assert.ok(
+      sums === undefined || sums.length === blockCount(data.length) * BLOCK_CHECKSUM_BYTES,
+      "block checksums given cover the image's blocks",
+    );
+    images.push({ id, hash, data, blockSums: sums ?? blockChecksums(data) });
   });
   return { chunkIds, images };
 }

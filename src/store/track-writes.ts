@@ -14,11 +14,14 @@ import { treeOf, type VolumeRecord } from "./volume-record.js";
 
 /**
  * A whole track image with its checksum (chunkChecksum of the bytes), already verified; no data:
- * the track is all zeroes (it is unmapped).
+ * the track is all zeroes (it is unmapped). Block checksums given come from the record of a chunk
+ * with that checksum (a peer's, whose bytes the checksum verified): stored as they are instead of
+ * hashing each block again.
  */
 export interface ChecksummedTrack {
   readonly data: Buffer | undefined;
   readonly checksum: bigint;
+  readonly blockSums?: Buffer;
 }
 
 export interface TrackRunWrite {
@@ -53,6 +56,7 @@ export function prepareTrackWrites(
   const tracks = new Float64Array(count);
   const images: (Buffer | undefined)[] = [];
   const checksums: bigint[] = [];
+  const blockSums: (Buffer | undefined)[] = [];
   let at = 0;
   for (const run of ordered) {
     const range = {
@@ -76,10 +80,11 @@ export function prepareTrackWrites(
       tracks[at] = run.firstTrack + i;
       images.push(track.data);
       checksums.push(track.checksum);
+      blockSums.push(track.blockSums);
       at += 1;
     });
   }
-  const { chunkIds, images: chunks } = newChunks(parts, volume, images, checksums);
+  const { chunkIds, images: chunks } = newChunks(parts, volume, images, { checksums, blockSums });
   const { locations, written } =
     chunks.length === 0
       ? { locations: [], written: Promise.resolve() }
