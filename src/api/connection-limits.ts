@@ -1,0 +1,76 @@
+// The API's connection limits: how long a client may take to send a request (the handshake of
+// HTTP) and may stay silent, and a cap on connections per client address and in all (the
+// listener gate, src/limits). A connection over a cap gets one answer, 503 CONNECTION_LIMIT with
+// the usual { code, message } body, to its first request, and is closed; one past the process's
+// descriptor budget is closed at once, since holding it is what the budget forbids.
+
+import type { Socket } from "node:net";
+import type { FastifyInstance } from "fastify";
+import { GsnapError } from "../errors/gsnap-error.js";
+import type { ListenerGate, Refusal } from "../limits/listener-gate.js";
+
+export interface ApiConnectionOptions {
+  readonly gate: ListenerGate;
+  /** Receiving a request's headers and body may take this long (Node's requestTimeout). */
+  readonly handshakeTimeoutMs: number;
+  /** A connection with no byte either way for this long is closed; 0: never. */
+  readonly idleTimeoutMs: number;
+}
+
+/**
+ * Node checks request timeouts on a timer, not per socket; this often (a quarter of the timeout,
+ * within bounds) keeps the cut-off near the timeout at a cost of one pass over the connections.
+ */
+function checkingIntervalMs(handshakeTimeoutMs: number): number {
+  return Math.min(5_000, Math.max(50, Math.floor(handshakeTimeoutMs / 4)));
+}
+
+/** A refused client has this long to send the request that gets the 503 before it is dropped. */
+const REFUSAL_TIMEOUT_MS = 5_000;
+
+/** Fastify's options for these limits. */
+export function apiServerOptions(options: ApiConnectionOptions | undefined) {
+  if (options === undefined) return {};
+  return {
+    requestTimeout: options.handshakeTimeoutMs,
+    connectionTimeout: options.idleTimeoutMs,
+    http: {
+      headersTimeout: options.handshakeTimeoutMs,
+      connectionsCheckingInterval: checkingIntervalMs(options.handshakeTimeoutMs),
+    },
+  };
+}
+
+/** Admits connections through the gate, answers refused ones, counts timeouts. */
+export function guardConnections(app: FastifyInstance, options: ApiConnectionOptions): void {
+  const { gate } = options;
+  const refused = new WeakMap<Socket, Refusal>();
+  app.server.on("connection", (socket: Socket) => {
+    const refusal = gate.admit(socket);
+    if (refusal === undefined) return;
+    if (refusal.reason === "descriptors") {
+      socket.destroy();
+      return;
+    }
+    refused.set(socket, refusal);
+    setTimeout(() => socket.destroy(), REFUSAL_TIMEOUT_MS).unref();
+  });
+  // With a listener here, Node leaves the idle socket to us instead of destroying it itself.
+  app.server.on("timeout", (socket: Socket) => {
+    gate.timedOut("idle");
+    app.log.info(
+      { peer: socket.remoteAddress },
+      `API connection from ${socket.remoteAddress} closed: silent for ${options.idleTimeoutMs} ms`,
+    );
+    socket.destroy();
+  });
+  app.server.on("clientError", (error: NodeJS.ErrnoException) => {
+    if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") gate.timedOut("handshake");
+  });
+  app.addHook("onRequest", async (request, reply) => {
+    const refusal = refused.get(request.raw.socket);
+    if (refusal === undefined) return;
+    reply.header("connection", "close");
+    throw new GsnapError("CONNECTION_LIMIT", refusal.message);
+  });
+}
