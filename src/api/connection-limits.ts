@@ -25,6 +25,12 @@ function checkingIntervalMs(handshakeTimeoutMs: number): number {
   return Math.min(5_000, Math.max(50, Math.floor(handshakeTimeoutMs / 4)));
 }
 
+/**
+ * How long a connection may wait for its next request after a response: Fastify's default (longer
+ * than the 60 s of the usual load balancers' own), or the idle timeout when that is shorter.
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
 /** A refused client has this long to send the request that gets the 503 before it is dropped. */
 const REFUSAL_TIMEOUT_MS = 5_000;
 
@@ -34,6 +40,10 @@ export function apiServerOptions(options: ApiConnectionOptions | undefined) {
   return {
     requestTimeout: options.handshakeTimeoutMs,
     connectionTimeout: options.idleTimeoutMs,
+    keepAliveTimeout:
+      options.idleTimeoutMs > 0
+        ? Math.min(KEEP_ALIVE_TIMEOUT_MS, options.idleTimeoutMs)
+        : KEEP_ALIVE_TIMEOUT_MS,
     http: {
       headersTimeout: options.handshakeTimeoutMs,
       connectionsCheckingInterval: checkingIntervalMs(options.handshakeTimeoutMs),
@@ -45,6 +55,11 @@ export function apiServerOptions(options: ApiConnectionOptions | undefined) {
 export function guardConnections(app: FastifyInstance, options: ApiConnectionOptions): void {
   const { gate } = options;
   const refused = new WeakMap<Socket, Refusal>();
+  // A connection that has been answered and waits for its next request ends at the keep-alive
+  // timeout, as HTTP expects: that is no timeout to count. One that never asked, or whose request
+  // stalled, is.
+  const answered = new WeakSet<Socket>();
+  const asking = new WeakSet<Socket>();
   app.server.on("connection", (socket: Socket) => {
     const refusal = gate.admit(socket);
     if (refusal === undefined) return;
@@ -57,6 +72,10 @@ export function guardConnections(app: FastifyInstance, options: ApiConnectionOpt
   });
   // With a listener here, Node leaves the idle socket to us instead of destroying it itself.
   app.server.on("timeout", (socket: Socket) => {
+    if (answered.has(socket) && !asking.has(socket)) {
+      socket.destroy();
+      return;
+    }
     gate.timedOut("idle");
     app.log.info(
       { peer: socket.remoteAddress },
@@ -67,7 +86,12 @@ export function guardConnections(app: FastifyInstance, options: ApiConnectionOpt
   app.server.on("clientError", (error: NodeJS.ErrnoException) => {
     if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") gate.timedOut("handshake");
   });
+  app.addHook("onResponse", async (request) => {
+    asking.delete(request.raw.socket);
+    answered.add(request.raw.socket);
+  });
   app.addHook("onRequest", async (request, reply) => {
+    asking.add(request.raw.socket);
     const refusal = refused.get(request.raw.socket);
     if (refusal === undefined) return;
     reply.header("connection", "close");
