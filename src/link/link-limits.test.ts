@@ -78,7 +78,7 @@ async function listen(
 function raw(listener: LinkListener, localAddress: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: "127.0.0.1", port: listener.address.port, localAddress });
-    cleanups.push(() => socket.destroy());
+    cleanups.push(() => void socket.destroy());
     socket.on("error", () => {});
     socket.resume(); // reads what comes, so that a close is seen
     socket.once("connect", () => resolve(socket));
