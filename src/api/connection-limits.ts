@@ -31,6 +31,12 @@ function checkingIntervalMs(handshakeTimeoutMs: number): number {
  */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
+/**
+ * Refused connections waiting to be answered at once; past this a refused connection is closed
+ * without an answer, so that a flood of refusals holds no more than this many descriptors.
+ */
+const MAX_REFUSING = 64;
+
 /** A refused client has this long to send the request that gets the 503 before it is dropped. */
 const REFUSAL_TIMEOUT_MS = 5_000;
 
@@ -55,6 +61,7 @@ export function apiServerOptions(options: ApiConnectionOptions | undefined) {
 export function guardConnections(app: FastifyInstance, options: ApiConnectionOptions): void {
   const { gate } = options;
   const refused = new WeakMap<Socket, Refusal>();
+  let refusing = 0;
   // A connection that has been answered and waits for its next request ends at the keep-alive
   // timeout, as HTTP expects: that is no timeout to count. One that never asked, or whose request
   // stalled, is.
@@ -63,12 +70,18 @@ export function guardConnections(app: FastifyInstance, options: ApiConnectionOpt
   app.server.on("connection", (socket: Socket) => {
     const refusal = gate.admit(socket);
     if (refusal === undefined) return;
-    if (refusal.reason === "descriptors") {
+    if (refusal.reason === "descriptors" || refusing >= MAX_REFUSING) {
       socket.destroy();
       return;
     }
     refused.set(socket, refusal);
-    setTimeout(() => socket.destroy(), REFUSAL_TIMEOUT_MS).unref();
+    refusing += 1;
+    const timer = setTimeout(() => socket.destroy(), REFUSAL_TIMEOUT_MS);
+    timer.unref();
+    socket.once("close", () => {
+      clearTimeout(timer);
+      refusing -= 1;
+    });
   });
   // With a listener here, Node leaves the idle socket to us instead of destroying it itself.
   app.server.on("timeout", (socket: Socket) => {
