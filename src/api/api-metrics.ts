@@ -7,6 +7,15 @@
 
 import assert from "node:assert";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import {
+  LISTENER_NAMES,
+  type ListenerName,
+  REFUSAL_REASONS,
+  type RefusalReason,
+  TIMEOUT_PHASES,
+  type TimeoutPhase,
+} from "../limits/connection-limiter.js";
+import type { ConnectionEvents } from "../limits/listener-gate.js";
 import type { Store } from "../store/store.js";
 import type { ChunkBackendView } from "./api-context.js";
 import { registerChunkMetrics } from "./chunk-metrics.js";
@@ -25,8 +34,10 @@ export const NBD_SECONDS_BUCKETS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
-export class ApiMetrics {
+export class ApiMetrics implements ConnectionEvents {
   readonly registry = new Registry();
+  private readonly refused: Counter<"listener" | "reason">;
+  private readonly timedOut: Counter<"listener" | "phase">;
   private readonly requests: Counter<"op" | "result">;
   private readonly bytes: Counter<"op">;
   private readonly seconds: Histogram<"op">;
@@ -56,6 +67,23 @@ export class ApiMetrics {
       buckets: NBD_SECONDS_BUCKETS,
       registers,
     });
+    this.refused = new Counter({
+      name: "gsnap_connections_refused_total",
+      help: "Connections refused at a cap, by listener (nbd, api, link) and reason (per_address, total, descriptors)",
+      labelNames: ["listener", "reason"],
+      registers,
+    });
+    this.timedOut = new Counter({
+      name: "gsnap_connections_timed_out_total",
+      help: "Connections closed for taking too long, by listener and phase (handshake, idle)",
+      labelNames: ["listener", "phase"],
+      registers,
+    });
+    // Every series exists from the start at 0, so that increase() over them sees the first one.
+    for (const listener of LISTENER_NAMES) {
+      for (const reason of REFUSAL_REASONS) this.refused.inc({ listener, reason }, 0);
+      for (const phase of TIMEOUT_PHASES) this.timedOut.inc({ listener, phase }, 0);
+    }
     this.storeGauges();
     registerReplicationMetrics(this.registry, () => this.replication);
     registerJobMetrics(this.registry, () => this.jobs);
@@ -71,6 +99,16 @@ export class ApiMetrics {
     this.requests.inc({ op, result: ok ? "ok" : "error" });
     if (ok && bytes > 0) this.bytes.inc({ op }, bytes);
     this.seconds.observe({ op }, seconds);
+  }
+
+  /** Counts a connection refused at a cap; the listeners' gates call it. */
+  connectionRefused(listener: ListenerName, reason: RefusalReason): void {
+    this.refused.inc({ listener, reason });
+  }
+
+  /** Counts a connection closed for a timeout; the listeners' gates call it. */
+  connectionTimedOut(listener: ListenerName, phase: TimeoutPhase): void {
+    this.timedOut.inc({ listener, phase });
   }
 
   /** Makes the store gauges read `store` on each scrape. */

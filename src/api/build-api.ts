@@ -20,6 +20,11 @@ import {
 import { ApiMetrics } from "./api-metrics.js";
 import { ERROR_SCHEMA } from "./api-schemas.js";
 import { authHook } from "./auth-hook.js";
+import {
+  type ApiConnectionOptions,
+  apiServerOptions,
+  guardConnections,
+} from "./connection-limits.js";
 import { handleError, notFound } from "./error-handler.js";
 import { jobRoutes } from "./job-routes.js";
 import { metricsRoutes } from "./metrics-routes.js";
@@ -49,6 +54,8 @@ export interface BuildApiOptions {
   readonly jobs?: JobService;
   /** Where chunks live, for the system route and the object store metrics; local when absent. */
   readonly chunks?: ChunkBackendView;
+  /** Connection caps and timeouts (the daemon's); none but REQUEST_TIMEOUT_MS when absent. */
+  readonly connections?: ApiConnectionOptions;
 }
 
 /**
@@ -78,6 +85,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: BODY_LIMIT_BYTES,
     requestTimeout: REQUEST_TIMEOUT_MS,
+    ...apiServerOptions(options.connections),
     // Refuse what the schemas do not allow instead of quietly fixing it: Fastify's defaults
     // would drop unknown properties and turn "10" into 10.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
@@ -86,6 +94,8 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(notFound);
+  // Before the auth hook: a connection over its cap is refused whatever it asks.
+  if (options.connections !== undefined) guardConnections(app, options.connections);
   app.addHook("onRequest", authHook(options.token));
   app.addSchema(ERROR_SCHEMA);
 

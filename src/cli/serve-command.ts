@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import { readConfigFile, resolveConfig, type ServeSettings } from "../daemon/config.js";
 import { addChunksOptions } from "./chunks-options.js";
+import { addLimitsOptions } from "./limits-options.js";
 
 interface ServeFlags extends ServeSettings {
   config?: string;
@@ -50,7 +51,8 @@ export function addServeCommand(program: Command): void {
     .option(
       "--space-reserve-mib <mib>",
       "space kept free in the data dir for the collector on a full disk, 0 for none (default 64)",
-    )
+    );
+  addLimitsOptions(serve)
     .option(
       "--log-level <level>",
       "fatal, error, warn, info, debug, trace or silent (default info)",

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { codeOf } from "../testing/error-code.js";
 import { parseHostPort, readConfigFile, resolveConfig } from "./config.js";
 import { loadIdentity } from "./identity.js";
+import { DEFAULT_LIMITS } from "./limits-config.js";
 
 describe("serve configuration", () => {
   it("starts from the embedded defaults", () => {
@@ -22,7 +23,45 @@ describe("serve configuration", () => {
       chunks: { kind: "local" },
       journalBytes: 128 * 1024 * 1024,
       spaceReserveBytes: 64 * 1024 * 1024,
+      limits: DEFAULT_LIMITS,
     });
+    expect(DEFAULT_LIMITS.nbd).toEqual({
+      maxConnections: 64,
+      maxPerAddress: 16,
+      handshakeTimeoutMs: 30_000,
+      idleTimeoutMs: 600_000,
+    });
+  });
+
+  it("takes connection caps and timeouts from flags and the file, and refuses bad ones with REQUEST_INVALID", () => {
+    const limits = resolveConfig(
+      { nbdMaxConnections: 8, linkIdleTimeout: 0, fdReserve: 64 },
+      { nbdMaxPerAddress: "2", apiHandshakeTimeout: "500", apiIdleTimeout: "1000" },
+    ).limits;
+    expect(limits.nbd).toMatchObject({ maxConnections: 8, maxPerAddress: 2 });
+    expect(limits.api).toMatchObject({ handshakeTimeoutMs: 500, idleTimeoutMs: 1000 });
+    expect(limits.link.idleTimeoutMs).toBe(0);
+    expect(limits.fdReserve).toBe(64);
+    // A smaller cap pulls the default per-address cap down with it.
+    expect(resolveConfig({}, { linkMaxConnections: "4" }).limits.link.maxPerAddress).toBe(4);
+    const bad = [
+      { nbdMaxConnections: "0" },
+      { apiMaxConnections: "65537" },
+      { nbdMaxPerAddress: "17", nbdMaxConnections: "16" },
+      { linkMaxPerAddress: "1.5" },
+      { nbdHandshakeTimeout: "0" },
+      { apiHandshakeTimeout: "600001" },
+      { nbdIdleTimeout: "50" },
+      { linkIdleTimeout: "soon" },
+      { fdReserve: "-1" },
+      { fdReserve: true },
+    ] as unknown as object[];
+    for (const settings of bad) {
+      expect(
+        codeOf(() => resolveConfig({}, settings)),
+        JSON.stringify(settings),
+      ).toBe("REQUEST_INVALID");
+    }
   });
 
   it("takes a journal of 16 to 16384 MiB and refuses others with REQUEST_INVALID", () => {

@@ -10,6 +10,12 @@ import {
   type ChunksSettings,
   resolveChunks,
 } from "./chunks-config.js";
+import {
+  LIMITS_SETTING_KEYS,
+  type LimitsConfig,
+  type LimitsSettings,
+  resolveLimits,
+} from "./limits-config.js";
 
 export interface HostPort {
   readonly host: string;
@@ -41,6 +47,8 @@ export interface ServeConfig {
   readonly journalBytes: number;
   /** Bytes kept free in the data dir for the collector on a full disk (0: none). */
   readonly spaceReserveBytes: number;
+  /** Connection caps and timeouts of the NBD, API and link ports. */
+  readonly limits: LimitsConfig;
 }
 
 export interface LinkTlsConfig {
@@ -51,7 +59,7 @@ export interface LinkTlsConfig {
 }
 
 /** The keys a config file and the flags share, as the user writes them. */
-export interface ServeSettings extends ChunksSettings {
+export interface ServeSettings extends ChunksSettings, LimitsSettings {
   data?: string;
   serial?: string;
   ssid?: string | string[];
@@ -112,6 +120,7 @@ const SETTING_KEYS = [
   "journalMib",
   "spaceReserveMib",
   ...CHUNKS_SETTING_KEYS,
+  ...LIMITS_SETTING_KEYS,
 ];
 
 /** Reads a JSON config file of ServeSettings; unknown keys are refused, not ignored. */
@@ -173,6 +182,7 @@ export function resolveConfig(fromFile: ServeSettings, fromFlags: ServeSettings)
     chunks: resolveChunks(merged),
     journalBytes: checkMib(merged.journalMib, JOURNAL_MIB),
     spaceReserveBytes: checkMib(merged.spaceReserveMib, SPACE_RESERVE_MIB),
+    limits: resolveLimits(merged),
   };
 }
 

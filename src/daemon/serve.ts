@@ -10,6 +10,8 @@ import { ApiMetrics } from "../api/api-metrics.js";
 import { buildApi } from "../api/build-api.js";
 import type { TestPause } from "../gsc/gsc-runner.js";
 import { GSC_STEPS, type GscStep } from "../gsc/job-service.js";
+import { ConnectionLimiter } from "../limits/connection-limiter.js";
+import { ListenerGate } from "../limits/listener-gate.js";
 import { type LinkListener, listenLink } from "../link/link-listener.js";
 import { NbdServer } from "../nbd/nbd-server.js";
 import { pairedVolumes } from "../pprc/paired-volumes.js";
@@ -17,6 +19,7 @@ import { Store } from "../store/store.js";
 import { VERSION } from "../version.js";
 import { openChunkBackend } from "./chunk-backend.js";
 import { formatHostPort, type HostPort, type ServeConfig } from "./config.js";
+import { descriptorBudget } from "./descriptors.js";
 import { loadIdentity } from "./identity.js";
 import { requestFields } from "./log-fields.js";
 import { openReplication, type Replication } from "./replication.js";
@@ -56,6 +59,14 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
   warnForeignSubsystems(store, config.ssids, logger);
   const metrics = new ApiMetrics();
   const linkLogger = logger.child({ part: "link" });
+  let gates: Gates;
+  try {
+    gates = connectionGates(config, { metrics, logger, linkLogger });
+  } catch (error) {
+    await store.close();
+    chunks.close();
+    throw error;
+  }
   let replication: Replication;
   try {
     replication = await openReplication({
@@ -90,12 +101,22 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     pairs,
     jobs,
     chunks,
+    connections: {
+      gate: gates.api,
+      handshakeTimeoutMs: config.limits.api.handshakeTimeoutMs,
+      idleTimeoutMs: config.limits.api.idleTimeoutMs,
+    },
   });
   let linkListener: LinkListener | undefined;
   const nbd = new NbdServer({
     store: pairedVolumes(store, pairs),
     logger: logger.child({ part: "nbd" }),
     observer: metrics,
+    gate: gates.nbd,
+    timeouts: {
+      handshakeMs: config.limits.nbd.handshakeTimeoutMs,
+      idleMs: config.limits.nbd.idleTimeoutMs,
+    },
   });
   try {
     const nbdAddress = await nbd.listen(config.nbd);
@@ -108,6 +129,9 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
         ssids: config.ssids,
         tls: config.linkTls,
         logger: linkLogger,
+        gate: gates.link,
+        handshakeTimeoutMs: config.limits.link.handshakeTimeoutMs,
+        idleTimeoutMs: config.limits.link.idleTimeoutMs,
         onConnection: (connection) => void replication.serve(connection),
       });
     }
@@ -156,6 +180,35 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     chunks.close();
     throw error;
   }
+}
+
+interface Gates {
+  readonly nbd: ListenerGate;
+  readonly api: ListenerGate;
+  readonly link: ListenerGate;
+}
+
+/**
+ * One limiter for the three ports, so that together they never take the descriptors kept for
+ * the store (read after the store has opened its files), and a gate for each that counts its
+ * refusals and timeouts in the metrics.
+ */
+function connectionGates(
+  config: ServeConfig,
+  options: { metrics: ApiMetrics; logger: Logger; linkLogger: Logger },
+): Gates {
+  const { nbd, api, link, fdReserve } = config.limits;
+  const limiter = new ConnectionLimiter({
+    listeners: { nbd, api, link },
+    maxTotal: descriptorBudget(fdReserve, options.logger),
+  });
+  const gate = (name: "nbd" | "api" | "link", logger: Logger) =>
+    new ListenerGate(name, { limiter, events: options.metrics, logger });
+  return {
+    nbd: gate("nbd", options.logger.child({ part: "nbd" })),
+    api: gate("api", options.logger.child({ part: "api" })),
+    link: gate("link", options.linkLogger),
+  };
 }
 
 /**

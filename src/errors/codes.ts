@@ -221,6 +221,12 @@ export const ERROR_CODES = {
     summary:
       "no link of a new path came up: each link's reason is in the message; the path was not kept",
   },
+  CONNECTION_LIMIT: {
+    httpStatus: 503,
+    exitCode: 85,
+    summary:
+      "the server holds as many connections as it takes (from this address, or in all); retry later",
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -112,6 +112,8 @@ export interface LinkConnectionOptions {
   readonly versions?: readonly number[];
   readonly logger: LinkLogger;
   readonly handshakeTimeoutMs?: number;
+  /** Told when the handshake times out (the listener counts it), before the connection closes. */
+  readonly onHandshakeTimeout?: () => void;
 }
 
 interface Pending {
@@ -210,10 +212,10 @@ export class LinkConnection {
       nonce: randomBytes(NONCE_BYTES),
     });
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.close("LINK_PROTOCOL", "Cannot establish link: the handshake timed out"),
-        this.options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
-      );
+      const timer = setTimeout(() => {
+        this.options.onHandshakeTimeout?.();
+        this.close("LINK_PROTOCOL", "Cannot establish link: the handshake timed out");
+      }, this.options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
       this.settleHandshake = (error) => {
         clearTimeout(timer);
         this.settleHandshake = undefined;

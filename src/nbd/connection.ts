@@ -39,8 +39,36 @@ export const MAX_IN_FLIGHT_BYTES = 2 * MAX_PAYLOAD_BYTES;
  */
 const MAX_BATCHED_REPLY_BYTES = 1024 * 1024;
 
-/** A client has this long to finish its handshake: an idle one otherwise holds a slot forever. */
+/**
+ * A client has this long to finish its handshake by default: an idle one otherwise holds a slot
+ * forever. Real clients take milliseconds; 30 s leaves room for a client behind a slow TLS proxy.
+ */
 export const HANDSHAKE_TIMEOUT_MS = 30_000;
+
+/**
+ * An open export whose client sends nothing (and reads nothing we send) for this long is closed
+ * by default, so that clients that went away without a word cannot keep every slot. Ten minutes
+ * outlasts any pause of a working client's I/O; a VM whose disk may sit idle longer should
+ * reconnect (qemu's reconnect-delay) or run with the idle timeout off (0).
+ */
+export const IDLE_TIMEOUT_MS = 600_000;
+
+export interface ConnectionTimeouts {
+  readonly handshakeMs: number;
+  /** 0: never. */
+  readonly idleMs: number;
+}
+
+/** What a connection tells about itself (tests, and the server's own accounting). */
+export interface ConnectionStats {
+  readonly phase: "handshake" | "transmission" | "draining" | "closed";
+  /** True while we read no more requests: too many in flight, or replies the client has not read. */
+  readonly readingPaused: boolean;
+  /** Bytes held by the requests in flight: write payloads and read replies not yet sent. */
+  readonly inFlightBytes: number;
+  /** Bytes handed to the socket that the kernel has not taken yet. */
+  readonly unsentBytes: number;
+}
 
 /** After we end a connection the client has this long to close its side before we drop it. */
 const CLOSE_GRACE_MS = 2_000;
@@ -67,6 +95,8 @@ export class NbdConnection {
   private corkedBytes = 0;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
+  private readonly timeouts: ConnectionTimeouts;
+  private readonly onTimedOut: (phase: "handshake" | "idle") => void;
 
   constructor(
     socket: net.Socket,
@@ -75,6 +105,9 @@ export class NbdConnection {
       exports: ExportDirectory;
       logger: NbdLogger;
       observer?: NbdObserver;
+      timeouts?: ConnectionTimeouts;
+      /** Told when the connection is closed for a timeout. */
+      onTimedOut?: (phase: "handshake" | "idle") => void;
     },
   ) {
     this.socket = socket;
@@ -83,14 +116,28 @@ export class NbdConnection {
     this.observer = options.observer;
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
     this.handshake = new Handshake(options.exports);
+    this.timeouts = options.timeouts ?? {
+      handshakeMs: HANDSHAKE_TIMEOUT_MS,
+      idleMs: IDLE_TIMEOUT_MS,
+    };
+    this.onTimedOut = options.onTimedOut ?? (() => {});
     this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
     socket.once("close", () => this.onClose());
     socket.on("error", (error) => this.onError(error));
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("end", () => this.onEnd());
     socket.setNoDelay(true);
-    this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), HANDSHAKE_TIMEOUT_MS);
+    this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), this.timeouts.handshakeMs);
     socket.write(this.handshake.greeting());
+  }
+
+  get stats(): ConnectionStats {
+    return {
+      phase: this.phase,
+      readingPaused: this.paused,
+      inFlightBytes: this.transmission?.inFlightBytes ?? 0,
+      unsentBytes: this.socket.writableLength,
+    };
   }
 
   /** Server shutdown: finish the requests in flight, send their replies, close. */
@@ -131,7 +178,26 @@ export class NbdConnection {
 
   private onHandshakeTimeout(): void {
     if (this.phase !== "handshake") return;
-    this.violation(`the handshake took over ${HANDSHAKE_TIMEOUT_MS} ms`);
+    this.onTimedOut("handshake");
+    this.violation(`the handshake took over ${this.timeouts.handshakeMs} ms`);
+  }
+
+  /**
+   * The socket saw no byte either way for the idle timeout (Node re-arms it on every read and
+   * write). Requests waiting on the store are not idleness: their replies re-arm it. A client
+   * that leaves our replies unread is: the bytes it pins would otherwise be pinned forever.
+   */
+  private onIdle(): void {
+    if (this.phase !== "transmission") return;
+    const transmission = this.transmission as Transmission;
+    if (transmission.inFlightRequests > 0 && this.socket.writableLength === 0) return;
+    const unread = this.socket.writableLength;
+    this.onTimedOut("idle");
+    this.violation(
+      unread > 0
+        ? `it left ${unread} bytes of replies unread for ${this.timeouts.idleMs} ms`
+        : `it sent nothing for ${this.timeouts.idleMs} ms`,
+    );
   }
 
   /** Parses what has arrived; every error here ends this connection, never the server. */
@@ -184,6 +250,10 @@ export class NbdConnection {
           logger: this.logger,
         });
         this.transmission.onSettled = () => this.pump();
+        if (this.timeouts.idleMs > 0) {
+          this.socket.setTimeout(this.timeouts.idleMs);
+          this.socket.on("timeout", () => this.onIdle());
+        }
         const { name } = step.session.export;
         this.logger.info(
           { peer: this.peer, volser: name },
@@ -196,10 +266,7 @@ export class NbdConnection {
   private pumpRequests(): void {
     const transmission = this.transmission as Transmission;
     while (this.phase === "transmission") {
-      if (
-        transmission.inFlightRequests >= MAX_IN_FLIGHT_REQUESTS ||
-        transmission.inFlightBytes >= MAX_IN_FLIGHT_BYTES
-      ) {
+      if (transmission.inFlightRequests >= MAX_IN_FLIGHT_REQUESTS) {
         this.pauseReading();
         return;
       }
@@ -210,6 +277,19 @@ export class NbdConnection {
         return;
       }
       const request = header.value;
+      // A read holds its reply's bytes until the client has read them, a write its payload: the
+      // next request waits (and we stop reading) while it would take the connection past its
+      // bound, so a client that never reads our replies pins MAX_IN_FLIGHT_BYTES at most. One
+      // request alone always runs, or a single large one could never.
+      const heldBytes =
+        request.type === Command.READ || request.type === Command.WRITE ? request.lengthBytes : 0;
+      if (
+        transmission.inFlightRequests > 0 &&
+        transmission.inFlightBytes + heldBytes > MAX_IN_FLIGHT_BYTES
+      ) {
+        this.pauseReading();
+        return;
+      }
       if (request.type === Command.DISC) {
         this.receive.skip(REQUEST_HEADER_BYTES);
         this.observeDisconnect();

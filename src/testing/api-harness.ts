@@ -10,7 +10,10 @@ import type { ChunkBackendView } from "../api/api-context.js";
 import { ApiMetrics } from "../api/api-metrics.js";
 import { buildApi } from "../api/build-api.js";
 import { runCli } from "../cli/program.js";
+import type { PortLimits } from "../daemon/limits-config.js";
 import type { JobInfo } from "../gsc/job-service.js";
+import { ConnectionLimiter } from "../limits/connection-limiter.js";
+import { ListenerGate } from "../limits/listener-gate.js";
 import type { PairInfo } from "../pprc/pair-service.js";
 import { Store } from "../store/store.js";
 import { exampleJob, MemoryJobs } from "./memory-jobs.js";
@@ -49,6 +52,8 @@ export interface ApiUnderTest {
   readonly pairs: MemoryPairs;
   readonly jobs: MemoryJobs;
   readonly baseUrl: string;
+  /** The limiter of the API's gate, when started with `limits`. */
+  readonly limiter?: ConnectionLimiter;
   call(method: string, urlPath: string, options?: CallOptions): Promise<Reply>;
 }
 
@@ -135,6 +140,8 @@ export async function startApi(
     seeded?: boolean;
     withoutPaths?: boolean;
     chunks?: ChunkBackendView;
+    /** Connection caps and timeouts, counted in the API's metrics. */
+    limits?: PortLimits;
   } = {},
 ): Promise<ApiUnderTest> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-api-"));
@@ -143,6 +150,10 @@ export async function startApi(
   const paths = new MemoryPaths(SYSTEM.ssids);
   const pairs = new MemoryPairs({ serial: SYSTEM.serial, store });
   const jobs = new MemoryJobs();
+  const limits = options.limits;
+  const limiter =
+    limits &&
+    new ConnectionLimiter({ listeners: { api: limits }, maxTotal: Number.POSITIVE_INFINITY });
   const app = await buildApi({
     store,
     system: SYSTEM,
@@ -153,6 +164,11 @@ export async function startApi(
     pairs: options.withoutPaths ? undefined : pairs,
     jobs: options.withoutPaths ? undefined : jobs,
     chunks: options.chunks,
+    connections: limits && {
+      gate: new ListenerGate("api", { limiter: limiter as ConnectionLimiter, events: metrics }),
+      handshakeTimeoutMs: limits.handshakeTimeoutMs,
+      idleTimeoutMs: limits.idleTimeoutMs,
+    },
   });
   running.push({ app, store, dir });
   if (options.seeded !== false) await seed(store, paths);
@@ -165,6 +181,7 @@ export async function startApi(
     pairs,
     jobs,
     baseUrl: address,
+    limiter,
     call: (...args) => call(address, ...args),
   };
 }

@@ -80,9 +80,13 @@ export class RawNbdClient {
     socket.on("error", () => {});
   }
 
-  static connect(address: { host: string; port: number }): Promise<RawNbdClient> {
+  /** `localAddress` (e.g. 127.0.0.2, which Linux routes over loopback) poses as another host. */
+  static connect(
+    address: { host: string; port: number },
+    localAddress?: string,
+  ): Promise<RawNbdClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect(address.port, address.host);
+      const socket = net.connect({ port: address.port, host: address.host, localAddress });
       socket.once("connect", () => resolve(new RawNbdClient(socket)));
       socket.once("error", reject);
     });
