@@ -10,6 +10,12 @@ import {
   type ChunksSettings,
   resolveChunks,
 } from "./chunks-config.js";
+import {
+  NBD_TLS_SETTING_KEYS,
+  type NbdTlsConfig,
+  type NbdTlsSettings,
+  resolveNbdTls,
+} from "./nbd-tls-config.js";
 
 export interface HostPort {
   readonly host: string;
@@ -23,6 +29,8 @@ export interface ServeConfig {
   readonly ssids: readonly string[];
   readonly api: HostPort;
   readonly nbd: HostPort;
+  /** NBD over TLS; undefined: off (NBD_OPT_STARTTLS refused). */
+  readonly nbdTls?: NbdTlsConfig;
   readonly link: HostPort;
   /** The shared secret of peer links; undefined: no link listener, no paths made. */
   readonly linkSecret?: string;
@@ -51,7 +59,7 @@ export interface LinkTlsConfig {
 }
 
 /** The keys a config file and the flags share, as the user writes them. */
-export interface ServeSettings extends ChunksSettings {
+export interface ServeSettings extends ChunksSettings, NbdTlsSettings {
   data?: string;
   serial?: string;
   ssid?: string | string[];
@@ -112,6 +120,7 @@ const SETTING_KEYS = [
   "journalMib",
   "spaceReserveMib",
   ...CHUNKS_SETTING_KEYS,
+  ...NBD_TLS_SETTING_KEYS,
 ];
 
 /** Reads a JSON config file of ServeSettings; unknown keys are refused, not ignored. */
@@ -161,6 +170,7 @@ export function resolveConfig(fromFile: ServeSettings, fromFlags: ServeSettings)
     ssids,
     api: parseHostPort(merged.api, "api"),
     nbd: parseHostPort(merged.nbd, "nbd"),
+    nbdTls: resolveNbdTls(merged),
     link: parseHostPort(merged.link, "link"),
     linkSecret: checkLinkSecret(
       secretOf(merged, { value: "linkSecret", file: "linkSecretFile", what: "link secret" }),

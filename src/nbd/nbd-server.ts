@@ -3,9 +3,11 @@
 // its own NbdConnection; a failure on one connection never reaches the others or the server.
 
 import net from "node:net";
+import type tls from "node:tls";
 import { NbdConnection } from "./connection.js";
 import { storeExports } from "./export-directory.js";
 import type { HostVolumes } from "./host-volumes.js";
+import { type NbdTls, tlsServerOptions } from "./nbd-tls.js";
 import { type NbdLogger, type NbdObserver, silentLogger } from "./observer.js";
 
 export type { NbdLogger, NbdObserver } from "./observer.js";
@@ -21,6 +23,8 @@ export interface NbdServerOptions {
   readonly store: HostVolumes;
   readonly logger?: NbdLogger;
   readonly observer?: NbdObserver;
+  /** NBD_OPT_STARTTLS offered (or required) with these credentials; undefined: no TLS. */
+  readonly tls?: NbdTls;
 }
 
 export interface NbdAddress {
@@ -32,6 +36,9 @@ export class NbdServer {
   private readonly store: HostVolumes;
   private readonly logger: NbdLogger;
   private readonly observer: NbdObserver | undefined;
+  private readonly tls:
+    | { readonly mode: NbdTls["mode"]; readonly serverOptions: tls.TlsOptions }
+    | undefined;
   private readonly server: net.Server;
   private readonly connections = new Set<NbdConnection>();
   private closing: Promise<void> | undefined;
@@ -40,6 +47,10 @@ export class NbdServer {
     this.store = options.store;
     this.logger = options.logger ?? silentLogger;
     this.observer = options.observer;
+    this.tls = options.tls && {
+      mode: options.tls.mode,
+      serverOptions: tlsServerOptions(options.tls.credentials),
+    };
     // Half-open sockets stay open so that requests in flight can still reply after the client
     // has finished sending.
     this.server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
@@ -90,6 +101,7 @@ export class NbdServer {
         exports: storeExports(this.store),
         logger: this.logger,
         observer: this.observer,
+        tls: this.tls,
       });
       this.connections.add(connection);
       connection.closed.then(() => this.connections.delete(connection));
