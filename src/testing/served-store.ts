@@ -25,12 +25,18 @@ export async function serveStore(
     store?: StoreOptions;
     observer?: NbdServerOptions["observer"];
     logger?: NbdServerOptions["logger"];
+    tls?: NbdServerOptions["tls"];
   } = {},
 ): Promise<ServedStore> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-nbd-"));
   const store = await Store.open(dir, { collectorIntervalMs: false, ...options.store });
   for (const volume of options.volumes ?? []) await store.createVolume(volume);
-  const server = new NbdServer({ store, observer: options.observer, logger: options.logger });
+  const server = new NbdServer({
+    store,
+    observer: options.observer,
+    logger: options.logger,
+    tls: options.tls,
+  });
   const address = await server.listen({ host: "127.0.0.1", port: 0 });
   let closed = false;
   return {
