@@ -22,6 +22,17 @@ export function addServeCommand(program: Command): void {
     .option("--ssid <ssids>", "subsystem ids, comma-separated (default 01A0)")
     .option("--api <host:port>", "API listen address (default 127.0.0.1:8480)")
     .option("--nbd <host:port>", "NBD listen address (default 127.0.0.1:10809)")
+    .option(
+      "--nbd-tls <mode>",
+      "NBD over TLS: off, on (offered, plain served too) or require (nothing served before TLS) (default off)",
+    )
+    .option(
+      "--nbd-tls-psk <file>",
+      "pre-shared keys of NBD TLS clients, IDENTITY:HEXKEY lines (psktool)",
+    )
+    .option("--nbd-tls-cert <file>", "PEM certificate of NBD TLS (with --nbd-tls-key)")
+    .option("--nbd-tls-key <file>", "PEM key of --nbd-tls-cert")
+    .option("--nbd-tls-ca <file>", "PEM CA: NBD TLS clients must present a certificate it signed")
     .option("--link <host:port>", "peer link listen address (default 127.0.0.1:8481)")
     .option(
       "--link-secret <secret>",
@@ -59,7 +70,7 @@ export function addServeCommand(program: Command): void {
     )
     .addHelpText(
       "after",
-      "\nExamples:\n  gsnap serve\n  gsnap serve --data /srv/gsnap --ssid 01A0,01A1 --nbd 0.0.0.0:10809\n  gsnap serve --config /etc/gsnap.json\n  gsnap serve --serial 0000000001 --ssid 01A0 --link 0.0.0.0:8481 --link-secret s3cret\n  gsnap serve --chunks s3://gsnap-chunks/system1 --s3-endpoint http://rgw.example:7480\n",
+      "\nExamples:\n  gsnap serve\n  gsnap serve --data /srv/gsnap --ssid 01A0,01A1 --nbd 0.0.0.0:10809\n  gsnap serve --config /etc/gsnap.json\n  gsnap serve --nbd 0.0.0.0:10809 --nbd-tls require --nbd-tls-psk /etc/gsnap/nbd-keys.psk\n  gsnap serve --serial 0000000001 --ssid 01A0 --link 0.0.0.0:8481 --link-secret s3cret\n  gsnap serve --chunks s3://gsnap-chunks/system1 --s3-endpoint http://rgw.example:7480\n",
     )
     .action(async (flags: ServeFlags, command: Command) => {
       // --api and --token are also global options of the CLI; here they configure the server.

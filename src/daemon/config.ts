@@ -16,6 +16,12 @@ import {
   type LimitsSettings,
   resolveLimits,
 } from "./limits-config.js";
+import {
+  NBD_TLS_SETTING_KEYS,
+  type NbdTlsConfig,
+  type NbdTlsSettings,
+  resolveNbdTls,
+} from "./nbd-tls-config.js";
 
 export interface HostPort {
   readonly host: string;
@@ -29,6 +35,8 @@ export interface ServeConfig {
   readonly ssids: readonly string[];
   readonly api: HostPort;
   readonly nbd: HostPort;
+  /** NBD over TLS; undefined: off (NBD_OPT_STARTTLS refused). */
+  readonly nbdTls?: NbdTlsConfig;
   readonly link: HostPort;
   /** The shared secret of peer links; undefined: no link listener, no paths made. */
   readonly linkSecret?: string;
@@ -59,7 +67,7 @@ export interface LinkTlsConfig {
 }
 
 /** The keys a config file and the flags share, as the user writes them. */
-export interface ServeSettings extends ChunksSettings, LimitsSettings {
+export interface ServeSettings extends ChunksSettings, LimitsSettings, NbdTlsSettings {
   data?: string;
   serial?: string;
   ssid?: string | string[];
@@ -121,6 +129,7 @@ const SETTING_KEYS = [
   "spaceReserveMib",
   ...CHUNKS_SETTING_KEYS,
   ...LIMITS_SETTING_KEYS,
+  ...NBD_TLS_SETTING_KEYS,
 ];
 
 /** Reads a JSON config file of ServeSettings; unknown keys are refused, not ignored. */
@@ -170,6 +179,7 @@ export function resolveConfig(fromFile: ServeSettings, fromFlags: ServeSettings)
     ssids,
     api: parseHostPort(merged.api, "api"),
     nbd: parseHostPort(merged.nbd, "nbd"),
+    nbdTls: resolveNbdTls(merged),
     link: parseHostPort(merged.link, "link"),
     linkSecret: checkLinkSecret(
       secretOf(merged, { value: "linkSecret", file: "linkSecretFile", what: "link secret" }),

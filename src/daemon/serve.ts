@@ -22,6 +22,7 @@ import { formatHostPort, type HostPort, type ServeConfig } from "./config.js";
 import { descriptorBudget } from "./descriptors.js";
 import { loadIdentity } from "./identity.js";
 import { requestFields } from "./log-fields.js";
+import { loadNbdTls } from "./nbd-tls-config.js";
 import { openReplication, type Replication } from "./replication.js";
 
 export interface RunningSystem {
@@ -30,6 +31,8 @@ export interface RunningSystem {
   readonly tokenGenerated: boolean;
   readonly api: HostPort;
   readonly nbd: HostPort;
+  /** off, on or require, for the banner. */
+  readonly nbdTls: string;
   /** Where peer links are accepted; undefined without a link secret (no listener). */
   readonly link: HostPort | undefined;
   readonly linkTls: boolean;
@@ -42,6 +45,8 @@ export interface RunningSystem {
 
 export async function startSystem(config: ServeConfig, logger: Logger): Promise<RunningSystem> {
   const dataDir = path.resolve(config.data);
+  // First, before anything opens: a key file that cannot be read or used stops the start.
+  const nbdTls = config.nbdTls && loadNbdTls(config.nbdTls);
   keepPrivate(dataDir, logger);
   const identity = loadIdentity(dataDir, config);
   const chunks = openChunkBackend(config.chunks, { dataDir, logger });
@@ -117,6 +122,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
       handshakeMs: config.limits.nbd.handshakeTimeoutMs,
       idleMs: config.limits.nbd.idleTimeoutMs,
     },
+    tls: nbdTls,
   });
   try {
     const nbdAddress = await nbd.listen(config.nbd);
@@ -149,6 +155,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
       tokenGenerated: identity.tokenGenerated,
       api: { host: config.api.host, port: apiPort },
       nbd: nbdAddress,
+      nbdTls: nbdTls === undefined ? "off" : `${nbdTls.mode}, ${nbdTls.credentials.kind}`,
       link,
       linkTls: config.linkTls !== undefined,
       dataDir,
@@ -251,7 +258,7 @@ export function describeSystem(system: RunningSystem): string {
   const lines = [
     `gsnap ${VERSION}: storage system ${system.serial} serving ${system.dataDir}`,
     `  API  http://${formatHostPort(system.api)}  (dashboard, /v1, /metrics, /openapi.json)`,
-    `  NBD  nbd://${formatHostPort(system.nbd)}/VOLSER`,
+    `  NBD  nbd://${formatHostPort(system.nbd)}/VOLSER  (TLS ${system.nbdTls})`,
     system.link === undefined
       ? "  LINK  off (no link secret: gsnap serve --link-secret)"
       : `  LINK  ${formatHostPort(system.link)}  (peer links, ${system.linkTls ? "TLS" : "TCP"})`,

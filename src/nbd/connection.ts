@@ -7,11 +7,16 @@
 // closed (NBD_OPT_ABORT, an unknown NBD_OPT_EXPORT_NAME, a violation, a timeout). Draining
 // (NBD_CMD_DISC, the client's end of stream, or server shutdown) reads nothing more, lets the
 // requests in flight finish and send their replies, then ends the socket.
+//
+// NBD_OPT_STARTTLS (nbd-tls.ts): after its ACK the handshake waits while the TLS handshake runs on
+// the same socket; the connection then reads and writes through the TLS socket instead.
 
 import type net from "node:net";
+import type tls from "node:tls";
 import type { ExportDirectory } from "./export-directory.js";
 import { Handshake } from "./handshake.js";
 import type { HostVolumes } from "./host-volumes.js";
+import { type NbdTls, upgradeToTls } from "./nbd-tls.js";
 import type { NbdLogger, NbdObserver } from "./observer.js";
 import { Command, MAX_PAYLOAD_BYTES } from "./protocol.js";
 import { ReceiveBuffer } from "./receive-buffer.js";
@@ -78,7 +83,10 @@ type Phase = "handshake" | "transmission" | "draining" | "closed";
 export class NbdConnection {
   /** Resolves once the socket has closed. */
   readonly closed: Promise<void>;
-  private readonly socket: net.Socket;
+  /** The client's socket: the TCP one, or the TLS one over it after NBD_OPT_STARTTLS. */
+  private socket: net.Socket;
+  /** Node TLS server options; undefined when the server does not offer TLS. */
+  private readonly tlsOptions: tls.TlsOptions | undefined;
   private readonly store: HostVolumes;
   private readonly logger: NbdLogger;
   private readonly observer: NbdObserver | undefined;
@@ -108,24 +116,25 @@ export class NbdConnection {
       timeouts?: ConnectionTimeouts;
       /** Told when the connection is closed for a timeout. */
       onTimedOut?: (phase: "handshake" | "idle") => void;
+      tls?: { readonly mode: NbdTls["mode"]; readonly serverOptions: tls.TlsOptions };
     },
   ) {
     this.socket = socket;
+    this.tlsOptions = options.tls?.serverOptions;
     this.store = options.store;
     this.logger = options.logger;
     this.observer = options.observer;
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.handshake = new Handshake(options.exports);
     this.timeouts = options.timeouts ?? {
       handshakeMs: HANDSHAKE_TIMEOUT_MS,
       idleMs: IDLE_TIMEOUT_MS,
     };
     this.onTimedOut = options.onTimedOut ?? (() => {});
+    this.handshake = new Handshake(options.exports, { tlsMode: options.tls?.mode });
+    // The TCP socket closes with the TLS socket over it, so this holds either way.
     this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
     socket.once("close", () => this.onClose());
-    socket.on("error", (error) => this.onError(error));
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    socket.on("end", () => this.onEnd());
+    this.listen(socket);
     socket.setNoDelay(true);
     this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), this.timeouts.handshakeMs);
     socket.write(this.handshake.greeting());
@@ -138,6 +147,12 @@ export class NbdConnection {
       inFlightBytes: this.transmission?.inFlightBytes ?? 0,
       unsentBytes: this.socket.writableLength,
     };
+  }
+
+  private listen(socket: net.Socket): void {
+    socket.on("error", (error) => this.onError(error));
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("end", () => this.onEnd());
   }
 
   /** Server shutdown: finish the requests in flight, send their replies, close. */
@@ -234,6 +249,10 @@ export class NbdConnection {
       const step = this.handshake.step(this.receive);
       if (step.next === "wait") return;
       this.send(step.replies);
+      if (step.next === "starttls") {
+        this.startTls();
+        return;
+      }
       if (step.next === "close") {
         if (step.reason === undefined) this.end();
         else this.violation(step.reason);
@@ -261,6 +280,40 @@ export class NbdConnection {
         );
       }
     }
+  }
+
+  /**
+   * Hands the socket to TLS once the STARTTLS ACK is sent. The client must wait for that ACK, so
+   * bytes already here came before it: they would be taken as sent over TLS (the STARTTLS command
+   * injection of CVE-2011-0411), so they close the connection instead.
+   */
+  private startTls(): void {
+    if (this.receive.length > 0) {
+      this.violation(`${this.receive.length} bytes came after NBD_OPT_STARTTLS, before TLS`);
+      return;
+    }
+    const plain = this.socket;
+    plain.removeAllListeners("data");
+    plain.removeAllListeners("end");
+    upgradeToTls(plain, this.tlsOptions as tls.TlsOptions).then(
+      (secure) => {
+        if (this.phase !== "handshake") {
+          secure.destroy();
+          return;
+        }
+        this.socket = secure;
+        this.listen(secure);
+        this.handshake.tlsStarted();
+        const tlsFields = { protocol: secure.getProtocol(), cipher: secure.getCipher().name };
+        this.logger.info({ peer: this.peer, ...tlsFields }, `NBD client ${this.peer} started TLS`);
+        this.pump();
+      },
+      (error: Error) => {
+        if (this.phase === "handshake")
+          this.violation(`the TLS handshake failed: ${error.message}`);
+        plain.destroy();
+      },
+    );
   }
 
   private pumpRequests(): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ExportDirectory, NbdExport } from "./export-directory.js";
-import { Handshake, type HandshakeStep } from "./handshake.js";
+import { Handshake, type HandshakeStep, type NbdTlsMode } from "./handshake.js";
 import {
   decodeOptionReplyHeader,
   encodeClientFlags,
@@ -66,8 +66,8 @@ function parseReplies(bytes: Buffer): { option: number; type: number; data: Buff
   return replies;
 }
 
-function started(flags = FLAGS) {
-  const handshake = new Handshake(directory);
+function started(flags = FLAGS, tlsMode: NbdTlsMode = "off") {
+  const handshake = new Handshake(directory, { tlsMode });
   const input = new ReceiveBuffer();
   feed(handshake, input, [encodeClientFlags(flags)]);
   return { handshake, input };
@@ -191,7 +191,7 @@ describe("handshake", () => {
   it("answers an unknown option with NBD_REP_ERR_UNSUP and skips its data", () => {
     const { handshake, input } = started();
     const { replies, step } = feed(handshake, input, [
-      encodeOption(Option.STARTTLS),
+      encodeOption(4),
       encodeOption(99, Buffer.alloc(300, 7)),
       encodeOption(Option.EXTENDED_HEADERS),
       encodeOption(Option.LIST, Buffer.from("x")),
@@ -253,5 +253,106 @@ describe("handshake", () => {
     const { handshake, input } = started();
     const { replies } = feed(handshake, input, [encodeOption(Option.GO, Buffer.from([0, 0]))]);
     expect(replies.map((reply) => reply.type)).toEqual([OptionReply.ERR_INVALID]);
+  });
+
+  it("refuses NBD_OPT_STARTTLS with NBD_REP_ERR_POLICY when TLS is off", () => {
+    const { handshake, input } = started();
+    const { replies } = feed(handshake, input, [encodeOption(Option.STARTTLS)]);
+    expect(replies.map((reply) => reply.type)).toEqual([OptionReply.ERR_POLICY]);
+    expect(handshake.tls).toBe(false);
+  });
+});
+
+describe("handshake with TLS", () => {
+  const go = () => encodeOption(Option.GO, encodeInfoRequest({ name: "VOL001", infos: [] }));
+
+  it("serves plain clients when TLS is on, and upgrades one that sends NBD_OPT_STARTTLS", () => {
+    const { handshake, input } = started(FLAGS, "on");
+    const plain = feed(handshake, input, [encodeOption(Option.LIST)]);
+    expect(plain.replies.map((reply) => reply.type)).toEqual([
+      OptionReply.SERVER,
+      OptionReply.SERVER,
+      OptionReply.ACK,
+    ]);
+    const upgrade = feed(handshake, input, [encodeOption(Option.STARTTLS)]);
+    expect(upgrade.step.next).toBe("starttls");
+    expect(upgrade.replies).toEqual([
+      { option: Option.STARTTLS, type: OptionReply.ACK, data: Buffer.alloc(0) },
+    ]);
+    // Nothing is parsed while the TLS handshake runs.
+    input.push(encodeOption(Option.LIST));
+    expect(handshake.step(input)).toEqual({ next: "wait" });
+    handshake.tlsStarted();
+    expect(handshake.tls).toBe(true);
+    expect(feed(handshake, input, []).replies.at(-1)?.type).toBe(OptionReply.ACK);
+  });
+
+  it("answers everything but STARTTLS and ABORT with NBD_REP_ERR_TLS_REQD in require mode", () => {
+    const { handshake, input } = started(FLAGS, "require");
+    const { replies, step } = feed(handshake, input, [
+      encodeOption(Option.LIST),
+      encodeOption(Option.STRUCTURED_REPLY),
+      encodeOption(Option.INFO, encodeInfoRequest({ name: "VOL001", infos: [] })),
+      go(),
+      encodeOption(
+        Option.LIST_META_CONTEXT,
+        encodeMetaContextRequest({ name: "VOL001", queries: [] }),
+      ),
+      encodeOption(99),
+    ]);
+    expect(replies.map((reply) => reply.type)).toEqual(Array(6).fill(OptionReply.ERR_TLS_REQD));
+    expect(replies[0].data.toString()).toContain("NBD_OPT_STARTTLS");
+    expect(step.next).toBe("wait");
+    const abort = feed(handshake, input, [encodeOption(Option.ABORT)]);
+    expect(abort.step.next).toBe("close");
+    expect(abort.replies.map((reply) => reply.type)).toEqual([OptionReply.ACK]);
+  });
+
+  it("closes on NBD_OPT_EXPORT_NAME before TLS in require mode: that option has no error reply", () => {
+    const { handshake, input } = started(FLAGS, "require");
+    const { step, raw } = feed(handshake, input, [
+      encodeOption(Option.EXPORT_NAME, Buffer.from("VOL001")),
+    ]);
+    expect(step).toMatchObject({ next: "close", reason: expect.stringContaining("TLS") });
+    expect(raw.length).toBe(0);
+  });
+
+  it("serves every option over TLS in require mode, and refuses a second STARTTLS", () => {
+    const { handshake, input } = started(FLAGS, "require");
+    expect(feed(handshake, input, [encodeOption(Option.STARTTLS)]).step.next).toBe("starttls");
+    handshake.tlsStarted();
+    const again = feed(handshake, input, [encodeOption(Option.STARTTLS)]);
+    expect(again.replies.map((reply) => reply.type)).toEqual([OptionReply.ERR_INVALID]);
+    expect(again.replies[0].data.toString()).toContain("already");
+    const opened = feed(handshake, input, [go()]);
+    expect(opened.step.next).toBe("transmission");
+  });
+
+  it("forgets structured replies and meta contexts agreed before TLS", () => {
+    const { handshake, input } = started(FLAGS, "on");
+    feed(handshake, input, [
+      encodeOption(Option.STRUCTURED_REPLY),
+      encodeOption(
+        Option.SET_META_CONTEXT,
+        encodeMetaContextRequest({ name: "VOL001", queries: [BASE_ALLOCATION] }),
+      ),
+      encodeOption(Option.STARTTLS),
+    ]);
+    handshake.tlsStarted();
+    const { step } = feed(handshake, input, [go()]);
+    expect(step).toMatchObject({
+      next: "transmission",
+      session: { structuredReplies: false, allocationContext: false },
+    });
+  });
+
+  it("answers NBD_OPT_STARTTLS with data with NBD_REP_ERR_INVALID and stays in plain text", () => {
+    const { handshake, input } = started(FLAGS, "require");
+    const { replies, step } = feed(handshake, input, [
+      encodeOption(Option.STARTTLS, Buffer.from("x")),
+    ]);
+    expect(replies.map((reply) => reply.type)).toEqual([OptionReply.ERR_INVALID]);
+    expect(step.next).toBe("wait");
+    expect(feed(handshake, input, [encodeOption(Option.STARTTLS)]).step.next).toBe("starttls");
   });
 });

@@ -9,7 +9,15 @@
 //   options --NBD_OPT_ABORT--> closed (clean)
 //   options --NBD_OPT_EXPORT_NAME on an unknown export, bad magic, oversized option--> closed
 //   options --any other option--> options (after its reply)
+//   options --NBD_OPT_STARTTLS, TLS offered and not yet on--> tls (after its ACK)
+//   tls --tlsStarted(): the connection finished the TLS handshake--> options
+//
+// TLS modes (docs/nbd.md, "TLS"): "off" answers NBD_OPT_STARTTLS with NBD_REP_ERR_POLICY; "on"
+// (the protocol's SELECTIVETLS with no TLS-only export) accepts it but serves plain clients too;
+// "require" (FORCEDTLS) answers every option but STARTTLS and ABORT with NBD_REP_ERR_TLS_REQD until
+// TLS is on, and closes on NBD_OPT_EXPORT_NAME, which has no error reply.
 
+import assert from "node:assert/strict";
 import type { ExportDirectory, NbdExport } from "./export-directory.js";
 import {
   CLIENT_FLAGS_BYTES,
@@ -61,6 +69,8 @@ export type HandshakeStep =
   /** One message consumed and answered; step again. */
   | { readonly next: "continue"; readonly replies: Buffer[] }
   | { readonly next: "transmission"; readonly replies: Buffer[]; readonly session: Session }
+  /** Send the replies (the STARTTLS ACK), run the TLS handshake, then call tlsStarted(). */
+  | { readonly next: "starttls"; readonly replies: Buffer[] }
   /** Close after sending the replies; `reason` says why when the client did not ask to. */
   | { readonly next: "close"; readonly replies: Buffer[]; readonly reason?: string };
 
@@ -80,16 +90,40 @@ export function transmissionFlags(target: NbdExport, structuredReplies: boolean)
   return flags;
 }
 
+/** Whether the server offers TLS, and whether it serves anything before it. */
+export type NbdTlsMode = "off" | "on" | "require";
+
 export class Handshake {
   private readonly exports: ExportDirectory;
-  private state: "client-flags" | "options" | "done" = "client-flags";
+  private readonly tlsMode: NbdTlsMode;
+  private state: "client-flags" | "options" | "tls" | "done" = "client-flags";
+  /** The TLS handshake finished: every byte from here on is encrypted. */
+  private tlsOn = false;
   private noZeroes = false;
   private structuredReplies = false;
   /** The export base:allocation was selected for by the last NBD_OPT_SET_META_CONTEXT. */
   private allocationExport: string | undefined;
 
-  constructor(exports: ExportDirectory) {
+  constructor(exports: ExportDirectory, options: { tlsMode?: NbdTlsMode } = {}) {
     this.exports = exports;
+    this.tlsMode = options.tlsMode ?? "off";
+  }
+
+  /** True once the client is talking over TLS. */
+  get tls(): boolean {
+    return this.tlsOn;
+  }
+
+  /**
+   * The connection finished the TLS handshake that NBD_OPT_STARTTLS asked for. What was agreed in
+   * plain text is forgotten, as nbdkit and qemu-nbd do: a man in the middle could have sent it.
+   */
+  tlsStarted(): void {
+    assert.equal(this.state, "tls");
+    this.tlsOn = true;
+    this.structuredReplies = false;
+    this.allocationExport = undefined;
+    this.state = "options";
   }
 
   /** The server's first bytes. */
@@ -130,6 +164,14 @@ export class Handshake {
   }
 
   private answer(option: number, data: Buffer): HandshakeStep {
+    if (this.tlsMode === "require" && !this.tlsOn) {
+      if (option === Option.EXPORT_NAME) {
+        return this.close("NBD_OPT_EXPORT_NAME came before NBD_OPT_STARTTLS: TLS is required");
+      }
+      if (option !== Option.STARTTLS && option !== Option.ABORT) {
+        return refuse(option, OptionReply.ERR_TLS_REQD, "TLS is required: send NBD_OPT_STARTTLS");
+      }
+    }
     switch (option) {
       case Option.EXPORT_NAME:
         return this.exportName(data);
@@ -148,6 +190,8 @@ export class Handshake {
       case Option.LIST_META_CONTEXT:
       case Option.SET_META_CONTEXT:
         return this.metaContext(option, data);
+      case Option.STARTTLS:
+        return this.startTls(data);
       default:
         return refuse(option, OptionReply.ERR_UNSUP, "the server does not support it");
     }
@@ -166,6 +210,17 @@ export class Handshake {
     });
     this.state = "done";
     return { next: "transmission", replies: [bytes], session };
+  }
+
+  private startTls(data: Buffer): HandshakeStep {
+    const option = Option.STARTTLS;
+    if (this.tlsMode === "off") {
+      return refuse(option, OptionReply.ERR_POLICY, "TLS is off on this server (--nbd-tls)");
+    }
+    if (data.length !== 0) return refuse(option, OptionReply.ERR_INVALID, "it takes no data");
+    if (this.tlsOn) return refuse(option, OptionReply.ERR_INVALID, "TLS is already on");
+    this.state = "tls";
+    return { next: "starttls", replies: [encodeOptionReply({ option, type: OptionReply.ACK })] };
   }
 
   private list(data: Buffer): HandshakeStep {

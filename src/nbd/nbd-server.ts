@@ -5,6 +5,7 @@
 // is told why in the handshake (refusal.ts) and closed.
 
 import net from "node:net";
+import type tls from "node:tls";
 import { ListenerGate } from "../limits/listener-gate.js";
 import {
   type ConnectionStats,
@@ -15,6 +16,7 @@ import {
 } from "./connection.js";
 import { storeExports } from "./export-directory.js";
 import type { HostVolumes } from "./host-volumes.js";
+import { type NbdTls, tlsServerOptions } from "./nbd-tls.js";
 import { type NbdLogger, type NbdObserver, silentLogger } from "./observer.js";
 import { ReceiveBuffer } from "./receive-buffer.js";
 import { NbdRefusal } from "./refusal.js";
@@ -50,6 +52,8 @@ export interface NbdServerOptions {
   /** Caps connections; default a gate of its own with the default caps. */
   readonly gate?: ListenerGate;
   readonly timeouts?: Partial<ConnectionTimeouts>;
+  /** NBD_OPT_STARTTLS offered (or required) with these credentials; undefined: no TLS. */
+  readonly tls?: NbdTls;
 }
 
 export interface NbdAddress {
@@ -61,6 +65,9 @@ export class NbdServer {
   private readonly store: HostVolumes;
   private readonly logger: NbdLogger;
   private readonly observer: NbdObserver | undefined;
+  private readonly tls:
+    | { readonly mode: NbdTls["mode"]; readonly serverOptions: tls.TlsOptions }
+    | undefined;
   private readonly server: net.Server;
   private readonly connections = new Set<NbdConnection>();
   private readonly refusing = new Set<net.Socket>();
@@ -72,6 +79,10 @@ export class NbdServer {
     this.store = options.store;
     this.logger = options.logger ?? silentLogger;
     this.observer = options.observer;
+    this.tls = options.tls && {
+      mode: options.tls.mode,
+      serverOptions: tlsServerOptions(options.tls.credentials),
+    };
     // Half-open sockets stay open so that requests in flight can still reply after the client
     // has finished sending.
     this.gate =
@@ -145,6 +156,7 @@ export class NbdServer {
         observer: this.observer,
         timeouts: this.timeouts,
         onTimedOut: (phase) => this.gate.timedOut(phase),
+        tls: this.tls,
       });
       this.connections.add(connection);
       connection.closed.then(() => this.connections.delete(connection));

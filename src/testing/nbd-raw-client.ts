@@ -4,6 +4,7 @@
 // keep it honest.
 
 import net from "node:net";
+import tls from "node:tls";
 import {
   decodeGreeting,
   decodeOptionReplyHeader,
@@ -53,7 +54,8 @@ export interface Reply {
 }
 
 export class RawNbdClient {
-  readonly socket: net.Socket;
+  /** The TCP socket, or the TLS socket over it after startTls. */
+  socket: net.Socket;
   /** Resolves when the server has closed the connection. */
   readonly closed: Promise<void>;
   private readonly input = new ReceiveBuffer();
@@ -66,10 +68,7 @@ export class RawNbdClient {
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
-    socket.on("data", (chunk: Buffer) => {
-      this.input.push(chunk);
-      this.waiter?.();
-    });
+    this.listen(socket);
     this.closed = new Promise((resolve) => {
       socket.on("close", () => {
         this.ended = true;
@@ -78,6 +77,33 @@ export class RawNbdClient {
       });
     });
     socket.on("error", () => {});
+  }
+
+  private listen(socket: net.Socket): void {
+    socket.on("data", (chunk: Buffer) => {
+      this.input.push(chunk);
+      this.waiter?.();
+    });
+  }
+
+  /**
+   * Sends NBD_OPT_STARTTLS and, on its ACK, runs the TLS handshake with `options` on the same
+   * socket; resolves with the replies (an error reply leaves the connection plain).
+   */
+  async startTls(options: tls.ConnectionOptions): Promise<OptionReplyMessage[]> {
+    const replies = await this.option(Option.STARTTLS);
+    if (replies[0].type !== OptionReply.ACK) return replies;
+    const plain = this.socket;
+    plain.removeAllListeners("data");
+    const secure = tls.connect({ ...options, socket: plain });
+    await new Promise<void>((resolve, reject) => {
+      secure.once("secureConnect", resolve);
+      secure.once("error", reject);
+    });
+    secure.on("error", () => {});
+    this.socket = secure;
+    this.listen(secure);
+    return replies;
   }
 
   /** `localAddress` (e.g. 127.0.0.2, which Linux routes over loopback) poses as another host. */
@@ -154,9 +180,10 @@ export class RawNbdClient {
    */
   async open(
     name: string,
-    options: { structured?: boolean; allocation?: boolean } = {},
+    options: { structured?: boolean; allocation?: boolean; greeted?: boolean } = {},
   ): Promise<{ sizeBytes: number; flags: number }> {
-    await this.handshake();
+    // greeted: the greeting was read already (before a startTls).
+    if (!options.greeted) await this.handshake();
     if (options.structured ?? true) {
       await this.option(Option.STRUCTURED_REPLY);
       this.structuredReplies = true;

@@ -27,6 +27,7 @@ export async function serveStore(
     logger?: NbdServerOptions["logger"];
     gate?: NbdServerOptions["gate"];
     timeouts?: NbdServerOptions["timeouts"];
+    tls?: NbdServerOptions["tls"];
   } = {},
 ): Promise<ServedStore> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gsnap-nbd-"));
@@ -38,6 +39,7 @@ export async function serveStore(
     logger: options.logger,
     gate: options.gate,
     timeouts: options.timeouts,
+    tls: options.tls,
   });
   const address = await server.listen({ host: "127.0.0.1", port: 0 });
   let closed = false;
