@@ -10,9 +10,13 @@
 //
 // NBD_OPT_STARTTLS (nbd-tls.ts): after its ACK the handshake waits while the TLS handshake runs on
 // the same socket; the connection then reads and writes through the TLS socket instead.
+//
+// Its timers (handshake, idle, close grace) live in connection-timers.ts, and the way its replies
+// reach the socket (held to the end of the turn, one writev) in reply-writer.ts.
 
 import type net from "node:net";
 import type tls from "node:tls";
+import { type ConnectionTimeouts, ConnectionTimers } from "./connection-timers.js";
 import type { ExportDirectory } from "./export-directory.js";
 import { Handshake } from "./handshake.js";
 import type { HostVolumes } from "./host-volumes.js";
@@ -20,7 +24,8 @@ import { type NbdTls, upgradeToTls } from "./nbd-tls.js";
 import type { NbdLogger, NbdObserver } from "./observer.js";
 import { Command, MAX_PAYLOAD_BYTES } from "./protocol.js";
 import { ReceiveBuffer } from "./receive-buffer.js";
-import { type ReplySink, Transmission } from "./transmission.js";
+import { ReplyWriter } from "./reply-writer.js";
+import { Transmission } from "./transmission.js";
 import { decodeRequestHeader, REQUEST_HEADER_BYTES } from "./transmission-codec.js";
 
 /**
@@ -37,33 +42,6 @@ export const MAX_IN_FLIGHT_REQUESTS = 64;
  */
 export const MAX_IN_FLIGHT_BYTES = 2 * MAX_PAYLOAD_BYTES;
 
-/**
- * Replies held to leave in one writev (corkReplies) go once they add up to this: enough to save
- * the system calls and wake-ups of 256 small replies or four of nbdcopy's 256 KiB reads, little
- * enough that a client is not kept waiting while a turn reads dozens of large requests.
- */
-const MAX_BATCHED_REPLY_BYTES = 1024 * 1024;
-
-/**
- * A client has this long to finish its handshake by default: an idle one otherwise holds a slot
- * forever. Real clients take milliseconds; 30 s leaves room for a client behind a slow TLS proxy.
- */
-export const HANDSHAKE_TIMEOUT_MS = 30_000;
-
-/**
- * An open export whose client sends nothing (and reads nothing we send) for this long is closed
- * by default, so that clients that went away without a word cannot keep every slot. Ten minutes
- * outlasts any pause of a working client's I/O; a VM whose disk may sit idle longer should
- * reconnect (qemu's reconnect-delay) or run with the idle timeout off (0).
- */
-export const IDLE_TIMEOUT_MS = 600_000;
-
-export interface ConnectionTimeouts {
-  readonly handshakeMs: number;
-  /** 0: never. */
-  readonly idleMs: number;
-}
-
 /** What a connection tells about itself (tests, and the server's own accounting). */
 export interface ConnectionStats {
   readonly phase: "handshake" | "transmission" | "draining" | "closed";
@@ -74,9 +52,6 @@ export interface ConnectionStats {
   /** Bytes handed to the socket that the kernel has not taken yet. */
   readonly unsentBytes: number;
 }
-
-/** After we end a connection the client has this long to close its side before we drop it. */
-const CLOSE_GRACE_MS = 2_000;
 
 type Phase = "handshake" | "transmission" | "draining" | "closed";
 
@@ -97,13 +72,8 @@ export class NbdConnection {
   private phase: Phase = "handshake";
   private pumping = false;
   private paused = false;
-  /** True while replies wait for the end of this turn of the event loop (corkReplies). */
-  private repliesCorked = false;
-  /** Bytes of the replies held so far. */
-  private corkedBytes = 0;
-  private handshakeTimer: NodeJS.Timeout | undefined;
-  private graceTimer: NodeJS.Timeout | undefined;
-  private readonly timeouts: ConnectionTimeouts;
+  private readonly replies = new ReplyWriter(() => this.socket);
+  private readonly timers: ConnectionTimers;
   private readonly onTimedOut: (phase: "handshake" | "idle") => void;
 
   constructor(
@@ -125,10 +95,7 @@ export class NbdConnection {
     this.logger = options.logger;
     this.observer = options.observer;
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.timeouts = options.timeouts ?? {
-      handshakeMs: HANDSHAKE_TIMEOUT_MS,
-      idleMs: IDLE_TIMEOUT_MS,
-    };
+    this.timers = new ConnectionTimers(options.timeouts);
     this.onTimedOut = options.onTimedOut ?? (() => {});
     this.handshake = new Handshake(options.exports, { tlsMode: options.tls?.mode });
     // The TCP socket closes with the TLS socket over it, so this holds either way.
@@ -136,7 +103,7 @@ export class NbdConnection {
     socket.once("close", () => this.onClose());
     this.listen(socket);
     socket.setNoDelay(true);
-    this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), this.timeouts.handshakeMs);
+    this.timers.startHandshake(() => this.onHandshakeTimeout());
     socket.write(this.handshake.greeting());
   }
 
@@ -187,31 +154,31 @@ export class NbdConnection {
 
   private onClose(): void {
     this.phase = "closed";
-    clearTimeout(this.handshakeTimer);
-    clearTimeout(this.graceTimer);
+    this.timers.stop();
   }
 
   private onHandshakeTimeout(): void {
     if (this.phase !== "handshake") return;
     this.onTimedOut("handshake");
-    this.violation(`the handshake took over ${this.timeouts.handshakeMs} ms`);
+    this.violation(`the handshake took over ${this.timers.timeouts.handshakeMs} ms`);
   }
 
   /**
-   * The socket saw no byte either way for the idle timeout (Node re-arms it on every read and
-   * write). Requests waiting on the store are not idleness: their replies re-arm it. A client
-   * that leaves our replies unread is: the bytes it pins would otherwise be pinned forever.
+   * The socket saw no byte either way for the idle timeout (connection-timers.ts). Requests
+   * waiting on the store are not idleness: their replies re-arm it. A client that leaves our
+   * replies unread is: the bytes it pins would otherwise be pinned forever.
    */
   private onIdle(): void {
     if (this.phase !== "transmission") return;
     const transmission = this.transmission as Transmission;
     if (transmission.inFlightRequests > 0 && this.socket.writableLength === 0) return;
     const unread = this.socket.writableLength;
+    const { idleMs } = this.timers.timeouts;
     this.onTimedOut("idle");
     this.violation(
       unread > 0
-        ? `it left ${unread} bytes of replies unread for ${this.timeouts.idleMs} ms`
-        : `it sent nothing for ${this.timeouts.idleMs} ms`,
+        ? `it left ${unread} bytes of replies unread for ${idleMs} ms`
+        : `it sent nothing for ${idleMs} ms`,
     );
   }
 
@@ -248,7 +215,7 @@ export class NbdConnection {
       }
       const step = this.handshake.step(this.receive);
       if (step.next === "wait") return;
-      this.send(step.replies);
+      this.replies.sendNow(step.replies);
       if (step.next === "starttls") {
         this.startTls();
         return;
@@ -259,20 +226,17 @@ export class NbdConnection {
         return;
       }
       if (step.next === "transmission") {
-        clearTimeout(this.handshakeTimer);
+        this.timers.handshakeOver();
         this.phase = "transmission";
         this.transmission = new Transmission({
           store: this.store,
           session: step.session,
-          sink: this.sink,
+          sink: this.replies,
           observer: this.observer,
           logger: this.logger,
         });
         this.transmission.onSettled = () => this.pump();
-        if (this.timeouts.idleMs > 0) {
-          this.socket.setTimeout(this.timeouts.idleMs);
-          this.socket.on("timeout", () => this.onIdle());
-        }
+        this.timers.watchIdle(this.socket, () => this.onIdle());
         const { name } = step.session.export;
         this.logger.info(
           { peer: this.peer, volser: name },
@@ -370,55 +334,6 @@ export class NbdConnection {
     }
   }
 
-  private readonly sink: ReplySink = {
-    send: (parts, sent) => {
-      const socket = this.socket;
-      if (socket.destroyed || socket.writableEnded) {
-        sent();
-        return;
-      }
-      let called = false;
-      const once = () => {
-        if (called) return;
-        called = true;
-        sent();
-      };
-      this.corkReplies();
-      for (const part of parts) this.corkedBytes += part.length;
-      for (let i = 0; i < parts.length - 1; i += 1) socket.write(parts[i]);
-      socket.write(parts[parts.length - 1], once);
-      if (this.corkedBytes >= MAX_BATCHED_REPLY_BYTES) this.uncorkReplies();
-    },
-  };
-
-  /**
-   * Holds replies until the work at hand is done, to send them with one writev: requests that
-   * arrive together (a client's queue of 4 KiB reads, answered from the page cache) get their
-   * replies in one system call and wake the client once, not once each. Replies are sent from
-   * promise callbacks, and a tick queued from one runs only once every promise callback queued so
-   * far has run, so the replies of all the reads that finished together go out together.
-   */
-  private corkReplies(): void {
-    if (this.repliesCorked) return;
-    this.repliesCorked = true;
-    this.socket.cork();
-    process.nextTick(() => this.uncorkReplies());
-  }
-
-  private uncorkReplies(): void {
-    if (!this.repliesCorked) return;
-    this.repliesCorked = false;
-    this.corkedBytes = 0;
-    this.socket.uncork();
-  }
-
-  private send(parts: readonly Buffer[]): void {
-    if (parts.length === 0 || this.socket.destroyed || this.socket.writableEnded) return;
-    this.socket.cork();
-    for (const part of parts) this.socket.write(part);
-    this.socket.uncork();
-  }
-
   private pauseReading(): void {
     if (this.paused) return;
     this.paused = true;
@@ -445,10 +360,9 @@ export class NbdConnection {
   /** Ends our side; a client that does not close its side in time is dropped. */
   private end(): void {
     if (this.phase !== "closed") this.phase = "draining";
-    clearTimeout(this.handshakeTimer);
+    this.timers.handshakeOver();
     this.socket.end();
-    this.graceTimer = setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS);
-    this.graceTimer.unref();
+    this.timers.startCloseGrace(() => this.socket.destroy());
   }
 
   /** The client broke the protocol: one log line, and the connection goes. */
@@ -458,7 +372,7 @@ export class NbdConnection {
       `Cannot serve NBD client ${this.peer}: ${reason}; closing the connection`,
     );
     this.phase = "closed";
-    clearTimeout(this.handshakeTimer);
+    this.timers.handshakeOver();
     this.socket.destroy();
   }
 }

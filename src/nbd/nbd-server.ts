@@ -7,13 +7,12 @@
 import net from "node:net";
 import type tls from "node:tls";
 import { ListenerGate } from "../limits/listener-gate.js";
+import { type ConnectionStats, NbdConnection } from "./connection.js";
 import {
-  type ConnectionStats,
   type ConnectionTimeouts,
   HANDSHAKE_TIMEOUT_MS,
   IDLE_TIMEOUT_MS,
-  NbdConnection,
-} from "./connection.js";
+} from "./connection-timers.js";
 import { storeExports } from "./export-directory.js";
 import type { HostVolumes } from "./host-volumes.js";
 import { type NbdTls, tlsServerOptions } from "./nbd-tls.js";

@@ -3,8 +3,11 @@
 
 import { expect } from "vitest";
 import { ERROR_CODES } from "../errors/codes.js";
+import { encodeInfoRequest } from "../nbd/handshake-codec.js";
 import { NbdClient } from "../nbd/nbd-client.js";
+import { Option, OptionReply } from "../nbd/protocol.js";
 import type { FaultProxies } from "./fault-proxy.js";
+import { RawNbdClient } from "./nbd-raw-client.js";
 import { parseExposition } from "./prometheus-text.js";
 import type { ScrapeResult } from "./promtool-series.js";
 import {
@@ -21,6 +24,14 @@ import type { ServeProcess } from "./serve-process.js";
 export const PATH = "01A0>0000000002.01B0";
 /** VOL001 on A and VOL900 on B, the GSC's source and target: big enough for a cut mid-copy. */
 const CYLINDERS = 10;
+/**
+ * A's NBD connections per client address (`--nbd-max-per-address`). Two, not one: the scenario's
+ * own writes open one connection after another, and the last one's slot may not be free yet
+ * when the next one connects.
+ */
+const NBD_MAX_PER_ADDRESS = 2;
+/** The host that floods A with NBD connections: another address on loopback, as Linux routes it. */
+const FLOODING_HOST = "127.0.0.2";
 
 /** Bytes to an export with gsnap's own NBD client, a cylinder per request. */
 async function write(server: ServeProcess, volser: string, options: { tracks: number }) {
@@ -33,6 +44,32 @@ async function write(server: ServeProcess, volser: string, options: { tracks: nu
     await client.read(0, TRACK);
   } finally {
     await client.close();
+  }
+}
+
+/**
+ * A host opens one NBD connection more than the cap allows: the last is refused in its handshake
+ * (NBD_REP_ERR_POLICY), which A counts in gsnap_connections_refused_total. Every connection is
+ * waited for until the server has answered it, so the refusal is counted before the next scrape.
+ */
+async function floodNbd(server: ServeProcess): Promise<void> {
+  const address = { host: server.nbdHost, port: server.nbdPort };
+  const clients: RawNbdClient[] = [];
+  try {
+    for (let i = 0; i < NBD_MAX_PER_ADDRESS; i += 1) {
+      clients.push(await RawNbdClient.connect(address, FLOODING_HOST));
+      await clients[i].handshake();
+    }
+    const refused = await RawNbdClient.connect(address, FLOODING_HOST);
+    clients.push(refused);
+    await refused.handshake();
+    const [reply] = await refused.option(
+      Option.GO,
+      encodeInfoRequest({ name: "VOL002", infos: [] }),
+    );
+    expect(reply.type, "the connection over the cap was not refused").toBe(OptionReply.ERR_POLICY);
+  } finally {
+    for (const client of clients) client.destroy();
   }
 }
 
@@ -60,7 +97,8 @@ async function listed(server: ServeProcess, what: "path" | "pair"): Promise<any[
 /**
  * Two systems driven through the states the alerts are for, scraped after each: A (01A0) with a
  * path to B (01B0) through two proxies, a sync pair VOL002 and a copy pair VOL003; `before` and
- * `healthy` around some host I/O, `degraded` (one link refuses, VOL003 suspended by the operator),
+ * `healthy` around some host I/O, `degraded` (one link refuses, VOL003 suspended by the operator,
+ * a host's NBD connection over A's per-address cap refused),
  * `failed` (the other link cut mid-GSC and refusing: the job failed, B's VOL900 inconsistent, the
  * sync pair suspended with link failure) and `down` (B killed).
  */
@@ -68,7 +106,13 @@ export async function runScenario(options: { systems: ServedSystems; proxies: Fa
   const { systems, proxies } = options;
   const b = await systems.serve("0000000002", "01B0");
   const a = await systems.serve("0000000001", "01A0", {
-    args: ["--no-auto-resume", "--sync-timeout", "500"],
+    args: [
+      "--no-auto-resume",
+      "--sync-timeout",
+      "500",
+      "--nbd-max-per-address",
+      String(NBD_MAX_PER_ADDRESS),
+    ],
   });
   const first = await proxies.start(b.linkAddress as string);
   const second = await proxies.start(b.linkAddress as string);
@@ -102,6 +146,7 @@ export async function runScenario(options: { systems: ServedSystems; proxies: Fa
   const healthy = await scrapes();
 
   await ok(a, "pair", "suspend", "VOL003");
+  await floodNbd(a);
   second.setRefusing(true);
   second.cut();
   const degradedPath = { what: "the path did not become degraded" };
