@@ -1,5 +1,7 @@
 // Crash safety: a worker process runs a random store workload and is SIGKILLed at random moments,
-// many times. After each kill the store reopens, the checker passes, and the volumes hold exactly
+// many times. CRASH_SEED names the workload and the kill moments (which op, and how many turns of
+// the worker's event loop into it), so that a failing run printed with its seed can be replayed;
+// only the store's own timers (collector, merges) still run on the clock. After each kill the store reopens, the checker passes, and the volumes hold exactly
 // what the workload had completed (plus, possibly, the one operation in flight: all of it or none,
 // or for a write or zero, all or none of it on each track).
 
@@ -8,7 +10,6 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { S3ObjectStore, type S3ObjectStoreOptions } from "../src/objects/s3-object-store.js";
 import { Store } from "../src/store/store.js";
@@ -22,11 +23,26 @@ import {
   emptyModel,
   SCRATCH,
 } from "../src/testing/crash-workload.js";
+import { seededRandom } from "../src/testing/prng.js";
 import { s3Available, testS3 } from "../src/testing/s3-test-store.js";
 
 const WORKER = path.resolve("dist/src/testing/crash-worker.js");
 const KILLS = Number(process.env.CRASH_KILLS ?? 12);
 const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
+/** Ops run whole before the one a kill lands in: 0 to 39, about what 30 to 430 ms used to hold. */
+const MAX_OPS_BEFORE_KILL = 40;
+/** Event-loop turns into that op before the kill: from before its first I/O to well past its end. */
+const MAX_TURNS_INTO_OP = 300;
+/** A worker that has not killed itself by then is stuck: the test fails rather than hangs. */
+const WORKER_TIMEOUT_MS = 60_000;
+
+/** Where kill `kill` of the run lands, from the seed alone: `AFTER_OPS:TURNS` for the worker. */
+function killMoment(kill: number): string {
+  const random = seededRandom((SEED ^ Math.imul(kill + 1, 0x85ebca6b)) >>> 0);
+  const afterOps = Math.floor(random() * MAX_OPS_BEFORE_KILL);
+  const turns = Math.floor(random() * MAX_TURNS_INTO_OP);
+  return `${afterOps}:${turns}`;
+}
 
 function cloneModel(model: CrashModel): CrashModel {
   return { volumes: model.volumes.map((volume) => Buffer.from(volume)), scratch: model.scratch };
@@ -38,14 +54,17 @@ function advance(model: CrashModel, from: number, to: number): CrashModel {
   return next;
 }
 
-async function runUntilKilled(
-  dataDir: string,
-  firstOp: number,
-  log: string,
-  s3: string,
-): Promise<string[]> {
+async function runUntilKilled(options: {
+  dataDir: string;
+  firstOp: number;
+  log: string;
+  s3: string;
+  moment: string;
+}): Promise<string[]> {
+  const { dataDir, firstOp, log, s3, moment } = options;
   fs.writeFileSync(log, "");
-  const child = spawn(process.execPath, [WORKER, dataDir, String(SEED), String(firstOp), log], {
+  const args = [WORKER, dataDir, String(SEED), String(firstOp), log, moment];
+  const child = spawn(process.execPath, args, {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, GSNAP_CRASH_S3: s3 },
   });
@@ -53,16 +72,19 @@ async function runUntilKilled(
   child.stderr.on("data", (chunk) => {
     stderr += chunk;
   });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  while (!fs.readFileSync(log, "utf8").includes("READY")) {
-    if (child.exitCode !== null) throw new Error(`worker exited early: ${stderr}`);
-    await sleep(5);
+  const signal = await new Promise<NodeJS.Signals | null>((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), WORKER_TIMEOUT_MS);
+    child.on("exit", (_code, exitSignal) => {
+      clearTimeout(timer);
+      resolve(exitSignal);
+    });
+  });
+  const lines = fs.readFileSync(log, "utf8").split("\n");
+  if (stderr.trim() !== "" || !lines.includes("READY")) {
+    throw new Error(`seed ${SEED}: the worker failed before the kill at ${moment}: ${stderr}`);
   }
-  await sleep(30 + Math.floor(Math.random() * 400));
-  child.kill("SIGKILL");
-  await exited;
-  if (stderr.trim() !== "") throw new Error(`worker failed before the kill: ${stderr}`);
-  return fs.readFileSync(log, "utf8").split("\n");
+  expect(signal, `seed ${SEED}: the worker killed itself at ${moment}`).toBe("SIGKILL");
+  return lines;
 }
 
 async function matches(store: Store, model: CrashModel): Promise<boolean> {
@@ -135,38 +157,36 @@ describe.each(backends())("crash safety on %s", (_name, s3) => {
       let model = emptyModel();
       let opsDone = 0;
       let opsTotal = 0;
+      let killsInOps = 0;
       try {
         for (let kill = 0; kill < KILLS; kill += 1) {
-          const lines = await runUntilKilled(dataDir, opsDone, log, s3);
+          const moment = killMoment(kill);
+          const lines = await runUntilKilled({ dataDir, firstOp: opsDone, log, s3, moment });
+          const at = `seed ${SEED}, kill ${kill} at ${moment} from op ${opsDone}`;
           const done = lines
             .filter((line) => line.startsWith("DONE "))
             .map((line) => Number(line.slice(5)));
           const completed = done.length > 0 ? Math.max(...done) + 1 : opsDone;
           const inFlight = lines.includes(`BEGIN ${completed}`);
+          if (inFlight) killsInOps += 1;
           const store = await Store.open(dataDir, {
             collectorIntervalMs: false,
             ...crashDeviceOptions(s3),
           });
           try {
             const report = await store.check();
-            expect(report.problems, `seed ${SEED}, kill ${kill}`).toEqual([]);
+            expect(report.problems, at).toEqual([]);
             const acknowledged = advance(model, opsDone, completed);
             if (await matches(store, acknowledged)) {
               model = acknowledged;
               opsDone = completed;
             } else {
-              expect(
-                inFlight,
-                `seed ${SEED}, kill ${kill}: data differs from op ${completed}`,
-              ).toBe(true);
+              expect(inFlight, `${at}: data differs from op ${completed}`).toBe(true);
               const withInFlight = advance(acknowledged, completed, completed + 1);
               const landed = (await matches(store, withInFlight))
                 ? withInFlight
                 : await landedByTrack(store, acknowledged, withInFlight, completed);
-              expect(
-                landed !== undefined,
-                `seed ${SEED}, kill ${kill}: op ${completed} half done`,
-              ).toBe(true);
+              expect(landed !== undefined, `${at}: op ${completed} half done`).toBe(true);
               model = landed as CrashModel;
               opsDone = completed + 1;
             }
@@ -176,6 +196,9 @@ describe.each(backends())("crash safety on %s", (_name, s3) => {
           opsTotal = opsDone;
         }
         expect(opsTotal).toBeGreaterThan(KILLS);
+        // The moments land inside ops, not only between them (each lands in one with odds of
+        // about 4 in 5, so all of them missing is a broken worker, not chance).
+        expect(killsInOps, `seed ${SEED}: kills that landed inside an op`).toBeGreaterThan(0);
         if (s3 !== "") {
           // The kills landed among uploads: segments went to the object store between them.
           const objects = new S3ObjectStore(JSON.parse(s3) as S3ObjectStoreOptions);

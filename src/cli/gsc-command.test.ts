@@ -85,6 +85,16 @@ describe("gsnap gsc", () => {
     });
   });
 
+  it("refuses a bandwidth below the smallest cap with REQUEST_INVALID naming it, starting no job", async () => {
+    const api = await startApi();
+    const result = await runGsnap(api, "gsc", TEXT, "--bandwidth", "0.0000001");
+    expect(result.code).toBe(ERROR_CODES.REQUEST_INVALID.exitCode);
+    expect(result.stderr).toMatch(
+      /^gsnap: REQUEST_INVALID: Cannot .*bandwidth 1e-7 MB\/s is not a number from 0\.1 to 100000/,
+    );
+    expect(api.jobs.list()).toEqual([]);
+  });
+
   it("starts a job from the flags", async () => {
     const api = await startApi();
     const result = await runGsnap(

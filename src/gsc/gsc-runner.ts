@@ -37,10 +37,12 @@ import { type RemoteSystem, TargetRefusal } from "./remote-system.js";
 /** How often the transfer step reads the pair's progress into the job. */
 const PROGRESS_INTERVAL_MS = 250;
 
-/** Tests only: stop before `step` for `ms`, or until the job is cancelled. */
+/** Tests only: stop before `step` for `ms`, until `until` settles, or until the job is cancelled. */
 export interface TestPause {
   readonly step: GscStep;
   readonly ms?: number;
+  /** Lets a test go on once it has done what it does at the step, however long that took. */
+  readonly until?: Promise<unknown>;
 }
 
 /** What the runner needs; the job manager gives it. */
@@ -168,6 +170,10 @@ export class GscRunner {
       await new Promise<void>((resolve) => {
         signal.addEventListener("abort", () => resolve(), { once: true });
         if (pause.ms !== undefined) setTimeout(resolve, pause.ms);
+        pause.until?.then(
+          () => resolve(),
+          () => resolve(),
+        );
       });
     }
     this.checkCancelled();

@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
 import type { ControlOpName } from "../link/frame-types.js";
+import { gate } from "../testing/gate.js";
 import { expectClean, gscSystems, S, TRACK, tracks } from "../testing/gsc-systems.js";
 import { RemoteSystem } from "./remote-system.js";
 
@@ -83,7 +84,9 @@ describe("GSC verification", () => {
   });
 
   it("fails with GSC_VERIFY_MISMATCH when S's target extent differs at a sent track after the snap, and cleans up", async () => {
-    const both = await gscSystems({ pauseAt: { step: 520, ms: 300 } });
+    // The job waits at step 520 until the damage is done, however long that takes.
+    const damaged = gate();
+    const both = await gscSystems({ pauseAt: { step: 520, until: damaged.until } });
     const { primary, secondary } = both;
     const started = await primary.jobs.start({
       source: "VOL001:0.0-0.14",
@@ -91,11 +94,10 @@ describe("GSC verification", () => {
       target: `${S}.VOL900:10.0-10.14`,
       targetIntermediate: "*",
     });
-    for (let i = 0; i < 300 && primary.jobs.show(started.id).step !== 520; i += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    await vi.waitFor(() => expect(primary.jobs.show(started.id).step).toBe(520));
     // A faulty disk at the target after the snap: the copy's track 3 is S's track 153.
     await secondary.store.write("VOL900", { offsetBytes: 153 * TRACK, data: randomBytes(512) });
+    damaged.open();
     const job = await primary.jobs.wait(started.id);
     expect(job).toMatchObject({ state: "failed", resultCode: "GSC_VERIFY_MISMATCH" });
     expect(job.resultMessage).toMatch(

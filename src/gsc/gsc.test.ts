@@ -4,8 +4,9 @@
 // verification; cancel; and that a job leaves no pair, reservation or intermediate behind.
 
 import { randomBytes } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { codeOfAsync } from "../testing/error-code.js";
+import { gate } from "../testing/gate.js";
 import {
   CYLINDERS,
   expectClean,
@@ -128,9 +129,7 @@ describe("global snap copy", () => {
       target: `${S}.VOL900:0.0-1.14`,
       targetIntermediate: "*",
     });
-    for (let i = 0; i < 300 && primary.jobs.show(started.id).step !== 510; i += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await vi.waitFor(() => expect(primary.jobs.show(started.id).step).toBe(510));
     expect(secondary.pairs.list()).toHaveLength(1);
     const cancelled = await primary.jobs.cancel(started.id);
     expect(cancelled).toMatchObject({ state: "cancelled", resultCode: "GSC_CANCELLED" });
@@ -199,7 +198,9 @@ describe("global snap copy", () => {
   });
 
   it("fails with GSC_VERIFY_MISMATCH when the target's tracks differ after the copy, and cleans up", async () => {
-    const both = await systems({ pauseAt: { step: 514, ms: 300 } });
+    // The job waits at step 514 until the damage is done, however long that takes.
+    const damaged = gate();
+    const both = await systems({ pauseAt: { step: 514, until: damaged.until } });
     const { primary, secondary } = both;
     const before = await secondary.store.read("VOL900", tracks(150, 15));
     const started = await primary.jobs.start({
@@ -208,18 +209,40 @@ describe("global snap copy", () => {
       target: `${S}.VOL900:10.0-10.14`,
       targetIntermediate: "*",
     });
-    for (let i = 0; i < 300 && primary.jobs.show(started.id).step !== 514; i += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    await vi.waitFor(() => expect(primary.jobs.show(started.id).step).toBe(514));
     // Damage S' behind the job's back, as a faulty disk at the target would.
     const [intermediate] = secondary.pairs.list();
     await secondary.store.write(intermediate.volser, {
       offsetBytes: 3 * TRACK,
       data: randomBytes(512),
     });
+    damaged.open();
     const job = await primary.jobs.wait(started.id);
     expect(job).toMatchObject({ state: "failed", resultCode: "GSC_VERIFY_MISMATCH" });
     expect((await secondary.store.read("VOL900", tracks(150, 15))).equals(before)).toBe(true);
+    expectClean(both, job);
+  });
+
+  it("fails with GSC_TARGET_ERROR when the target refuses to reserve S, every step ended", async () => {
+    // The job waits at step 502 (reservations) until S is gone from the target.
+    const deleted = gate();
+    const both = await systems({ pauseAt: { step: 502, until: deleted.until } });
+    const { primary, secondary } = both;
+    const started = await primary.jobs.start({
+      source: "VOL001:0.0-0.14",
+      intermediate: "*",
+      target: `${S}.VOL900:10.0-10.14`,
+      targetIntermediate: "*",
+    });
+    await vi.waitFor(() => expect(primary.jobs.show(started.id).step).toBe(502));
+    await secondary.store.deleteVolume("VOL900");
+    deleted.open();
+    const job = await primary.jobs.wait(started.id);
+    expect(job).toMatchObject({ state: "failed", resultCode: "GSC_TARGET_ERROR" });
+    expect(job.resultMessage).toMatch(/VOLUME_NOT_FOUND/);
+    // The step it failed in ended, saying why: none shows as running.
+    expect(job.steps.filter((step) => step.endedAt === undefined)).toEqual([]);
+    expect(job.steps.find((step) => step.step === 502)?.note).toMatch(/^GSC_TARGET_ERROR: /);
     expectClean(both, job);
   });
 

@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { codeOfAsync } from "../testing/error-code.js";
 import { exampleJob } from "../testing/memory-jobs.js";
 import type { GscPlan } from "./gsc-plan.js";
@@ -68,7 +68,10 @@ describe("job file", () => {
     job.info = { ...job.info, step: 510 };
     file.saveSoon(job);
     expect(logLines(dataDir)).toHaveLength(1);
-    await new Promise((resolve) => setTimeout(resolve, LAZY_SAVE_MS + 100));
+    // The two lazy saves land as one line once the lazy save runs.
+    await vi.waitFor(() => expect(logLines(dataDir)).toHaveLength(2), {
+      timeout: LAZY_SAVE_MS + 5_000,
+    });
     const lines = logLines(dataDir);
     expect(lines.map((line) => line.job.info.step)).toEqual([500, 510]);
     expect(lines[1].saved).toBeGreaterThan(lines[0].saved);

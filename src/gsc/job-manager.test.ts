@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it, vi } from "vitest";
+import { gate } from "../testing/gate.js";
 import {
   CYLINDERS,
   expectClean,
@@ -73,11 +74,15 @@ describe("job manager on disk", () => {
     const started = await primary.jobs.start(REQUEST);
     const syncs = primary.jobs.fileSyncs;
     await until("step 510", () => primary.jobs.show(started.id).step === 510);
-    await new Promise((resolve) => setTimeout(resolve, LAZY_SAVE_MS + 100));
-    expect(loggedJob(primary.dataDir, started.id)?.info).toMatchObject({
-      state: "running",
-      step: 510,
-    });
+    // The lazy save lands on its own, without a sync.
+    await vi.waitFor(
+      () =>
+        expect(loggedJob(primary.dataDir, started.id)?.info).toMatchObject({
+          state: "running",
+          step: 510,
+        }),
+      { timeout: LAZY_SAVE_MS + 5_000 },
+    );
     expect(primary.jobs.fileSyncs).toBe(syncs);
     expect(secondary.pairs.list()).toHaveLength(1);
 
@@ -132,7 +137,9 @@ describe("job manager on disk", () => {
   });
 
   it("fails with GSC_VOLUME_BUSY, leaving the volume alone, when P''s name was taken after the job was accepted", async () => {
-    const both = await gscSystems({ pauseAt: { step: 502, ms: 300 } });
+    // The job waits at step 502 until the volume is made, however long that takes.
+    const taken = gate();
+    const both = await gscSystems({ pauseAt: { step: 502, until: taken.until } });
     const { primary } = both;
     const started = await primary.jobs.start(REQUEST);
     const name = intermediateOf(started);
@@ -140,6 +147,7 @@ describe("job manager on disk", () => {
     await primary.store.createVolume({ volser: name, ssid: "01A0", cylinders: CYLINDERS });
     const data = Buffer.alloc(TRACK, 0x5a);
     await primary.store.write(name, { offsetBytes: 0, data });
+    taken.open();
     const job = await primary.jobs.wait(started.id);
     expect(job).toMatchObject({ state: "failed", resultCode: "GSC_VOLUME_BUSY" });
     expect(job.resultMessage).toMatch(new RegExp(`Cannot create P' \\${name}`));

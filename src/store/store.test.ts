@@ -371,9 +371,7 @@ describe.each(devices)("store on %s", (_name, options) => {
     device.failAppends("NO_SPACE");
     const failing = store.write("VOL001", { offsetBytes: 2 * TRACK, data: pattern(TRACK, 18) });
     device.failAppends(undefined);
-    const outcomes = Promise.allSettled([earlier, failing]);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const [first, second] = await outcomes;
+    const [first, second] = await Promise.allSettled([earlier, failing]);
     expect(first.status).toBe("fulfilled");
     expect(second.status === "rejected" && second.reason.code).toBe("NO_SPACE");
     expect(store.showVolume("VOL001").allocatedTracks).toBe(2);
