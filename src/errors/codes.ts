@@ -221,6 +221,12 @@ export const ERROR_CODES = {
     summary:
       "no link of a new path came up: each link's reason is in the message; the path was not kept",
   },
+  GSC_INTERMEDIATE_LOST: {
+    httpStatus: 409,
+    exitCode: 85,
+    summary:
+      "a GSC job could not resume after a restart: its source intermediate (P') holding the snap is gone",
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -2,8 +2,10 @@
 // and runs jobs (a few at once), keeps them on disk (job-file.ts) and has them cleaned up
 // (job-cleaner.ts) after every job and after a restart. A job is written durably where a crash
 // must find it: when it is accepted (naming the P' it will create, so the record holds all its
-// clean-up needs) and when it ended; its step records and the rest are written lazily. A job
-// found unended at start (the system stopped in its middle) is cleaned up and reported failed.
+// clean-up needs), when cancel is asked of it running, and when it ended; its step records and
+// the rest are written lazily. A job found unended at start (the system stopped in its middle)
+// resumes from its last completed step (resume-point.ts), or, when it was cancelled or cannot
+// resume, is cleaned up and ends so.
 
 import { isDiskFull } from "../errors/disk-error.js";
 import { GsnapError } from "../errors/gsnap-error.js";
@@ -13,22 +15,25 @@ import type { PathManager } from "../pprc/path-manager.js";
 import type { Store } from "../store/store.js";
 import { freeVolser } from "./free-volser.js";
 import { type GscPlan, planGsc } from "./gsc-plan.js";
-import { failureCode, GscRunner, type TestPause } from "./gsc-runner.js";
+import { failureCode, GscRunner, type RunStart, type TestPause } from "./gsc-runner.js";
 import { checkGscRequest } from "./gsc-spec.js";
-import { JobCleaner } from "./job-cleaner.js";
+import { JobCleaner, leftInconsistent } from "./job-cleaner.js";
 import { JobFile } from "./job-file.js";
 import type { JobRecord } from "./job-record.js";
+import { restartJob } from "./job-restart.js";
 import {
   GSC_STEPS,
   type GscRequest,
   type GscStep,
   type JobInfo,
   type JobService,
+  type ResumeCause,
   type StepRecord,
 } from "./job-service.js";
 import { emptyProgress, endedJob, endOpenSteps, isJobEnded, whenJobEnded } from "./job-states.js";
 import { notifyJob } from "./notify-job.js";
 import { RemoteSystem } from "./remote-system.js";
+import { resumePoint } from "./resume-point.js";
 
 /** Jobs run at once; the rest wait in order. Each copy keeps both disks and the link busy. */
 export const MAX_RUNNING_JOBS = 2;
@@ -49,12 +54,16 @@ export interface JobManagerOptions {
   readonly logger?: JobLogger;
   /** GSNAP_TEST_PAUSE_AT: jobs stop at a step (tests of crashes). */
   readonly pauseAt?: TestPause;
+  /** Tests: how long a job waits for a link that went down (link-wait.ts, LINK_WAIT_MS). */
+  readonly linkWaitMs?: number;
 }
 
 export class JobManager implements JobService {
   private readonly jobs = new Map<string, JobRecord>();
   private readonly running = new Map<string, AbortController>();
   private readonly queue: string[] = [];
+  /** Where jobs resumed at start run again from. */
+  private readonly resumeAt = new Map<string, RunStart>();
   private readonly watchers = new Map<string, Set<(job: JobInfo) => void>>();
   private nextId = 1;
   private closed = false;
@@ -74,7 +83,10 @@ export class JobManager implements JobService {
     });
   }
 
-  /** Loads the jobs; any that did not end are cleaned up and reported failed. */
+  /**
+   * Loads the jobs. One that did not end resumes from its last completed step, ahead of the
+   * queued ones; one that was cancelled or cannot resume is cleaned up and ends so.
+   */
   static async open(options: JobManagerOptions): Promise<JobManager> {
     let manager: JobManager | undefined;
     const file = await JobFile.open({
@@ -83,20 +95,25 @@ export class JobManager implements JobService {
       logger: options.logger,
     });
     manager = new JobManager(options, file);
-    for (const record of file.loaded) {
-      manager.jobs.set(record.info.id, record);
-      manager.nextId = Math.max(manager.nextId, Number(record.info.id.slice(1)) + 1);
-      if (!isJobEnded(record.info)) {
-        const at = new Date().toISOString();
-        const message = `The system stopped during step ${record.info.step} (${GSC_STEPS[record.info.step]}); the job was cleaned up`;
-        const steps = endOpenSteps(record.info.steps, at, `GSC_TRANSFER_FAILED: ${message}`);
-        record.info = endedJob(
-          { ...record.info, steps },
-          { state: "failed", code: "GSC_TRANSFER_FAILED", message, at },
-        );
-        record.cleanupPending = true;
+    const resumed: string[] = [];
+    const queued: string[] = [];
+    for (const loaded of file.loaded) {
+      const id = loaded.info.id;
+      manager.nextId = Math.max(manager.nextId, Number(id.slice(1)) + 1);
+      if (isJobEnded(loaded.info)) {
+        manager.jobs.set(id, loaded);
+        continue;
       }
+      const decision = resumePoint(loaded, manager.resumeFacts(loaded));
+      const { record, run } = restartJob(loaded, decision, new Date().toISOString());
+      manager.jobs.set(id, record);
+      if (run !== undefined) {
+        manager.resumeAt.set(id, run);
+        resumed.push(id);
+      } else if (!isJobEnded(record.info)) queued.push(id);
+      options.logger?.info({ job: id, decision }, "job found unended at start");
     }
+    manager.queue.push(...resumed, ...queued);
     try {
       await file.compact();
     } catch (error) {
@@ -110,6 +127,7 @@ export class JobManager implements JobService {
       );
     }
     manager.cleaner.retryPending();
+    manager.pump();
     return manager;
   }
 
@@ -195,6 +213,10 @@ export class JobManager implements JobService {
       });
       return this.show(id);
     }
+    // Durably first: a restart before the job ended must clean it up, not resume it.
+    const record = this.jobs.get(id) as JobRecord;
+    record.cancelRequested = true;
+    await this.file.saveDurably(record);
     this.running.get(id)?.abort();
     return this.wait(id);
   }
@@ -210,6 +232,9 @@ export class JobManager implements JobService {
   /** Stops running jobs (they are cleaned up at the next start) and waits for the file. */
   async close(): Promise<void> {
     this.closed = true;
+    // The runners stop at their next step or wait; the jobs stay running in the file and
+    // resume at the next start.
+    for (const abort of this.running.values()) abort.abort();
     this.cleaner.close();
     await this.file.close();
   }
@@ -251,10 +276,13 @@ export class JobManager implements JobService {
       signal,
       pauseAt: this.options.pauseAt,
       bytesPerSecond: checkGscRequest(record.info.request).bandwidthBytesPerSecond,
+      resumed: (step, cause) => this.recordResume(id, step, cause),
+      linkWaitMs: this.options.linkWaitMs,
     });
     let outcome: { state: "succeeded" | "failed" | "cancelled"; code: string; message: string };
     try {
-      const message = await runner.run();
+      const message = await runner.run(this.resumeAt.get(id));
+      this.resumeAt.delete(id);
       outcome = { state: "succeeded", code: "OK", message };
     } catch (error) {
       const failure = failureCode(error);
@@ -328,6 +356,31 @@ export class JobManager implements JobService {
       this.update(id, { step, steps });
       this.file.saveSoon(record);
     }
+  }
+
+  /** What a job found unended at start has on this system: its P', and P''s pair. */
+  private resumeFacts(record: JobRecord): {
+    intermediateExists: boolean;
+    intermediatePaired: boolean;
+  } {
+    const { volser, auto } = record.plan.intermediate;
+    if (volser === undefined) return { intermediateExists: false, intermediatePaired: false };
+    const volume = this.options.store.listVolumes().find((v) => v.volser === volser);
+    const owned =
+      !auto || (volume?.job?.id === record.info.id && volume.job.serial === this.options.serial);
+    return {
+      intermediateExists: volume !== undefined && owned,
+      intermediatePaired: this.options.pairs.primaryOf(volser) !== undefined,
+    };
+  }
+
+  /** The job goes on from `step` after `cause`: shown in its `resumed` list, written lazily. */
+  private recordResume(id: string, step: GscStep, cause: ResumeCause): void {
+    const record = this.jobs.get(id) as JobRecord;
+    const entry = { at: new Date().toISOString(), fromStep: step, after: cause };
+    this.update(id, { resumed: [...(record.info.resumed ?? []), entry] });
+    this.file.saveSoon(record);
+    this.options.logger?.info({ job: id, step, after: cause }, "job resumed");
   }
 
   /** A name for an allocated P': no volume has it and no job has promised it. */
@@ -406,21 +459,4 @@ interface Route {
 
 function routeOf(plan: GscPlan): Route {
   return { ssid: plan.source.ssid, serial: plan.target.serial, remoteSsid: plan.target.ssid };
-}
-
-/**
- * What a failed job's result says of the target volumes it left part old, part new: those the
- * target's release named, or, when the target was not reached to tell, S if the job had started
- * copying into it (no S').
- */
-function leftInconsistent(record: JobRecord, released: string[] | undefined): string | undefined {
-  const { plan } = record;
-  const name = (volser: string) => `${plan.target.serial}.${plan.target.ssid}.${volser}`;
-  if (released !== undefined) {
-    if (released.length === 0) return undefined;
-    return `the target ${released.map(name).join(", ")} is left inconsistent (part old, part new; marked so until a copy into it completes)`;
-  }
-  const copying = record.info.steps.some((step) => step.step === 510);
-  if (plan.targetIntermediate !== undefined || !copying) return undefined;
-  return `the target ${name(plan.target.volser)} may be left inconsistent (part old, part new): it was not reached to tell`;
 }

@@ -32,6 +32,15 @@ export class RemoteSystem {
     private readonly connections: () => LinkConnection[],
   ) {}
 
+  /** Whether the path has a link up now: a request would go. */
+  reachable(): boolean {
+    try {
+      return this.connections().length > 0;
+    } catch {
+      return false;
+    }
+  }
+
   async info(volser: string): Promise<RemoteVolumeInfo> {
     return (await this.call("VOLUME_INFO", { volser })).volume as RemoteVolumeInfo;
   }
