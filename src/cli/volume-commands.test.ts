@@ -20,7 +20,9 @@ describe("gsnap volume", () => {
     });
     const result = await runGsnap(api, "volume", "list");
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^VOLSER\s+SSID\s+.+\s+READ-ONLY\s+INTERMEDIATE OF\s+INCONSISTENT$/m);
+    expect(result.stdout).toMatch(
+      /^VOLSER\s+SSID\s+.+\s+READ-ONLY\s+INTERMEDIATE OF\s+INCONSISTENT$/m,
+    );
     expect(result.stdout).toMatch(
       /^#PUXY9\s+01A0\s+3390-A\s+10,017\s+150,255\s+.+\s+no\s+J000042 on GS0001\s+-$/m,
     );
