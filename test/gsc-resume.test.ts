@@ -83,9 +83,10 @@ describe.skipIf(skip)("a GSC job across a SIGKILL", () => {
       let a = await systems.serve("0000000001", "01A0", { env: pause });
       await ok(a, "volume", "create", "VOL001", "--cylinders", String(CYLINDERS));
       await ok(b, "volume", "create", "VOL900", "--cylinders", String(CYLINDERS));
-      await write(a.nbdUri("VOL001"), 0, CYLINDERS * 15 * TRACK, 0x61);
+      // P's extent, and S's target extent with the 15 tracks before it.
+      await write(a.nbdUri("VOL001"), 0, EXTENT_TRACKS * TRACK, 0x61);
       await write(a.nbdUri("VOL001"), 20 * TRACK, 10 * TRACK, 0x62);
-      await write(b.nbdUri("VOL900"), 0, CYLINDERS * 15 * TRACK, 0x0b);
+      await write(b.nbdUri("VOL900"), 135 * TRACK, (15 + EXTENT_TRACKS) * TRACK, 0x0b);
       // Restarted, the target must be found at the same link address.
       const bLink = b.linkAddress as string;
       await establishPath(a, { ssid: "01A0", target: "0000000002.01B0", link: bLink });
@@ -111,6 +112,7 @@ describe.skipIf(skip)("a GSC job across a SIGKILL", () => {
         (info) => ["succeeded", "failed", "cancelled"].includes(info.state),
         { what: "the job never ended", intervalMs: 200, timeoutMs: 40_000 },
       );
+      if (process.env.GSNAP_TEST_SHOW_JOB) console.log(JSON.stringify(ended, null, 1));
       expect(ended, JSON.stringify(ended)).toMatchObject({ state: "succeeded", resultCode: "OK" });
       const causes = ended.resumed.map((entry: { after: string }) => entry.after);
       expect(causes).toContain(side === "source" ? "system restart" : "link failure");

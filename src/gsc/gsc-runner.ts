@@ -23,13 +23,13 @@ import { GsnapError, isGsnapError } from "../errors/gsnap-error.js";
 import { parseExtentList } from "../geometry/address.js";
 import type { PairManager } from "../pprc/pair-manager.js";
 import type { Store } from "../store/store.js";
-import { differingPositions, type PositionRun, positionCount, tracksAt } from "./copy-runs.js";
+import { type PositionRun, positionCount, tracksAt } from "./copy-runs.js";
 import { type GscPlan, runsOf } from "./gsc-plan.js";
 import { transferCopy } from "./gsc-transfer.js";
 import type { GscStep, JobProgress, ResumeCause } from "./job-service.js";
-import { isLinkFailure, LINK_WAIT_MS, MAX_STEP_ATTEMPTS, waitForLink } from "./link-wait.js";
-import { type RemoteSystem, TargetRefusal } from "./remote-system.js";
-import { sourceChecksums, verifyTarget } from "./target-checks.js";
+import { LINK_WAIT_MS, retryOnLinkFailure } from "./link-wait.js";
+import type { RemoteSystem } from "./remote-system.js";
+import { compareWithTarget, sourceChecksums, verifyTarget } from "./target-checks.js";
 
 /** Tests only: stop before `step` for `ms`, or until the job is cancelled. */
 export interface TestPause {
@@ -217,7 +217,14 @@ export class GscRunner {
     const { deps } = this;
     if (deps.pairs.primaryOf(intermediate) !== undefined) await deps.pairs.terminate(intermediate);
     const pairTarget = this.pairTarget();
-    const compared = await this.compare(intermediate, pairTarget);
+    const compared = await compareWithTarget(this.deps, {
+      plan: this.plan,
+      intermediate,
+      pairTarget,
+      // Once the pair may have been made, S' holds tracks of the copy: snapping S over them
+      // would send them again (and S' may be the pair's secondary still, which refuses it).
+      snapTarget: this.plan.targetIntermediate !== undefined && !this.pairOpened,
+    });
     this.pairOpened = true;
     await deps.pairs.establish(
       {
@@ -254,33 +261,15 @@ export class GscRunner {
     return `copied ${this.plan.tracks} tracks to ${this.targetName()}${extents}`;
   }
 
-  /**
-   * Runs `body`, a step's work that may run again; when the link to the target fails under it,
-   * waits for the link (bounded) and runs it again, at most MAX_STEP_ATTEMPTS times.
-   */
-  private async attempt<T>(step: GscStep, body: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await body();
-      } catch (error) {
-        if (!isLinkFailure(error) || attempt >= MAX_STEP_ATTEMPTS) throw error;
-        const timeoutMs = this.deps.linkWaitMs ?? LINK_WAIT_MS;
-        const back = await waitForLink({
-          reachable: () => this.deps.remote.reachable(),
-          signal: this.deps.signal,
-          timeoutMs,
-        });
-        this.checkCancelled();
-        if (!back) {
-          throw new GsnapError(
-            "LINK_DOWN",
-            `${(error as Error).message}; the link did not come back within ${timeoutMs / 1000} s`,
-            { cause: error },
-          );
-        }
-        this.deps.resumed?.(step, "link failure");
-      }
-    }
+  /** Runs a step's work again when the link to the target failed under it (link-wait.ts). */
+  private attempt<T>(step: GscStep, body: () => Promise<T>): Promise<T> {
+    return retryOnLinkFailure(body, {
+      reachable: () => this.deps.remote.reachable(),
+      signal: this.deps.signal,
+      timeoutMs: this.deps.linkWaitMs ?? LINK_WAIT_MS,
+      checkCancelled: () => this.checkCancelled(),
+      resumed: () => this.deps.resumed?.(step, "link failure"),
+    });
   }
 
   private targetName(): string {
@@ -378,64 +367,5 @@ export class GscRunner {
         { cause: error },
       );
     }
-  }
-
-  /**
-   * P''s checksum list, and the positions of the copy whose checksums differ between P' and the
-   * pair's secondary to be (S, or S' at P's addresses). With S', S's extent is snapped into S'
-   * first, so S' starts from what S holds and the compare reads S' itself: a host write to S
-   * after the snap cannot slip past. Each side reads its checksums at the same time.
-   */
-  private async compare(
-    intermediate: string,
-    pairTarget: string,
-  ): Promise<{ sums: Buffer; differing: PositionRun[] }> {
-    const { remote, jobId } = this.deps;
-    const runs = runsOf(parseExtentList(this.plan.source.extents));
-    // Once the pair may have been made, S' holds tracks of the copy: snapping S over them
-    // would send them again (and S' may be the pair's secondary still, which refuses the snap).
-    if (this.plan.targetIntermediate !== undefined && !this.pairOpened) {
-      await remote.snap({
-        job: jobId,
-        source: `${this.plan.target.volser}:${this.plan.target.extents}`,
-        target: `${pairTarget}:${this.plan.source.extents}`,
-      });
-    }
-    // The requests go out now; the target answers them while this side reads P'.
-    const reading = remote.checksums({ job: jobId, volser: pairTarget, runs });
-    let sums: Buffer;
-    try {
-      sums = await sourceChecksums(this.deps.store, {
-        volser: intermediate,
-        runs,
-        tracks: this.plan.tracks,
-      });
-    } catch (error) {
-      reading.catch(() => {});
-      throw error;
-    }
-    return { sums, differing: differingPositions(sums, await reading) };
-  }
-}
-
-/** The result code of a job that failed with `error` after verification. */
-export function failureCode(error: unknown): { code: string; message: string } {
-  if (!isGsnapError(error)) {
-    return { code: "INTERNAL", message: `The job failed: ${String(error)}` };
-  }
-  switch (error.code) {
-    case "GSC_CANCELLED":
-    case "GSC_TRANSFER_FAILED":
-    case "GSC_VERIFY_MISMATCH":
-    case "GSC_TARGET_ERROR":
-      return { code: error.code, message: error.message };
-    case "LINK_DOWN":
-    case "PATH_NOT_FOUND":
-      return { code: "GSC_TRANSFER_FAILED", message: error.message };
-    default:
-      if (error instanceof TargetRefusal) {
-        return { code: "GSC_TARGET_ERROR", message: `${error.code}: ${error.message}` };
-      }
-      return { code: error.code, message: error.message };
   }
 }

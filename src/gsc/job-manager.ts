@@ -3,24 +3,24 @@
 // (job-cleaner.ts) after every job and after a restart. A job is written durably where a crash
 // must find it: when it is accepted (naming the P' it will create, so the record holds all its
 // clean-up needs), when cancel is asked of it running, and when it ended; its step records and
-// the rest are written lazily. A job found unended at start (the system stopped in its middle)
-// resumes from its last completed step (resume-point.ts), or, when it was cancelled or cannot
-// resume, is cleaned up and ends so.
+// the rest are written lazily. A job found unended at start resumes from its last completed step
+// (resume-point.ts), or, cancelled or unable to resume, is cleaned up and ends so.
 
 import { isDiskFull } from "../errors/disk-error.js";
 import { GsnapError } from "../errors/gsnap-error.js";
-import { type Extent, extentListsOverlap, parseExtentList } from "../geometry/address.js";
 import type { PairManager } from "../pprc/pair-manager.js";
 import type { PathManager } from "../pprc/path-manager.js";
 import type { Store } from "../store/store.js";
+import { failureCode } from "./failure-code.js";
 import { freeVolser } from "./free-volser.js";
-import { type GscPlan, planGsc } from "./gsc-plan.js";
-import { failureCode, GscRunner, type RunStart, type TestPause } from "./gsc-runner.js";
+import { planGsc } from "./gsc-plan.js";
+import { GscRunner, type RunStart, type TestPause } from "./gsc-runner.js";
 import { checkGscRequest } from "./gsc-spec.js";
 import { JobCleaner, leftInconsistent } from "./job-cleaner.js";
 import { JobFile } from "./job-file.js";
+import { jobCopyingTo, jobUsingIntermediate, promisedIntermediates } from "./job-holders.js";
 import type { JobRecord } from "./job-record.js";
-import { restartJob } from "./job-restart.js";
+import { restartJobs } from "./job-restart.js";
 import {
   GSC_STEPS,
   type GscRequest,
@@ -28,12 +28,18 @@ import {
   type JobInfo,
   type JobService,
   type ResumeCause,
-  type StepRecord,
 } from "./job-service.js";
-import { emptyProgress, endedJob, endOpenSteps, isJobEnded, whenJobEnded } from "./job-states.js";
+import {
+  emptyProgress,
+  endedJob,
+  endOpenSteps,
+  isJobEnded,
+  whenJobEnded,
+  withStepRecord,
+} from "./job-states.js";
 import { notifyJob } from "./notify-job.js";
-import { RemoteSystem } from "./remote-system.js";
-import { resumePoint } from "./resume-point.js";
+import { RemoteSystem, type Route, routeOf } from "./remote-system.js";
+import { intermediateFacts, type ResumeFacts } from "./resume-point.js";
 
 /** Jobs run at once; the rest wait in order. Each copy keeps both disks and the link busy. */
 export const MAX_RUNNING_JOBS = 2;
@@ -95,25 +101,17 @@ export class JobManager implements JobService {
       logger: options.logger,
     });
     manager = new JobManager(options, file);
-    const resumed: string[] = [];
-    const queued: string[] = [];
-    for (const loaded of file.loaded) {
-      const id = loaded.info.id;
-      manager.nextId = Math.max(manager.nextId, Number(id.slice(1)) + 1);
-      if (isJobEnded(loaded.info)) {
-        manager.jobs.set(id, loaded);
-        continue;
-      }
-      const decision = resumePoint(loaded, manager.resumeFacts(loaded));
-      const { record, run } = restartJob(loaded, decision, new Date().toISOString());
-      manager.jobs.set(id, record);
-      if (run !== undefined) {
-        manager.resumeAt.set(id, run);
-        resumed.push(id);
-      } else if (!isJobEnded(record.info)) queued.push(id);
-      options.logger?.info({ job: id, decision }, "job found unended at start");
+    const restarted = restartJobs(file.loaded, {
+      facts: (record) => manager.resumeFacts(record),
+      at: new Date().toISOString(),
+    });
+    for (const record of restarted.records) manager.jobs.set(record.info.id, record);
+    for (const [id, run] of restarted.runs) {
+      manager.resumeAt.set(id, run);
+      options.logger?.info({ job: id, fromStep: run.fromStep }, "job resumes after the restart");
     }
-    manager.queue.push(...resumed, ...queued);
+    manager.queue.push(...restarted.queue);
+    manager.nextId = Math.max(0, ...restarted.records.map((r) => Number(r.info.id.slice(1)))) + 1;
     try {
       await file.compact();
     } catch (error) {
@@ -143,7 +141,7 @@ export class JobManager implements JobService {
           serial: spec.target.serial,
           remoteSsid: spec.target.ssid,
         }).info(volser),
-      targetBusy: (target) => this.targetHolder(target),
+      targetBusy: (target) => jobCopyingTo(this.jobs.values(), target),
     });
     // The path must be there and up now: a job that cannot reach its target is refused.
     this.remote(routeOf(plan));
@@ -334,18 +332,8 @@ export class JobManager implements JobService {
     note?: string,
   ): Promise<void> {
     const record = this.jobs.get(id) as JobRecord;
-    const now = new Date().toISOString();
-    const steps = [...record.info.steps];
-    if (event === "start") steps.push({ step, name: GSC_STEPS[step], startedAt: now });
-    else {
-      let index = steps.length - 1;
-      while (index >= 0 && steps[index].step !== step) index -= 1;
-      const open: StepRecord =
-        index >= 0 ? steps[index] : { step, name: GSC_STEPS[step], startedAt: now };
-      const closed = { ...open, endedAt: now, ...(note === undefined ? {} : { note }) };
-      if (index >= 0) steps[index] = closed;
-      else steps.push(closed);
-    }
+    const at = new Date().toISOString();
+    const steps = withStepRecord(record.info.steps, { step, event, at, note });
     // Step records are news, not what clean-up depends on (the record written when the job was
     // accepted): they are written lazily. The job's end is written durably before anyone is told.
     if (step === 524 && event === "end") {
@@ -359,19 +347,13 @@ export class JobManager implements JobService {
   }
 
   /** What a job found unended at start has on this system: its P', and P''s pair. */
-  private resumeFacts(record: JobRecord): {
-    intermediateExists: boolean;
-    intermediatePaired: boolean;
-  } {
-    const { volser, auto } = record.plan.intermediate;
-    if (volser === undefined) return { intermediateExists: false, intermediatePaired: false };
-    const volume = this.options.store.listVolumes().find((v) => v.volser === volser);
-    const owned =
-      !auto || (volume?.job?.id === record.info.id && volume.job.serial === this.options.serial);
-    return {
-      intermediateExists: volume !== undefined && owned,
-      intermediatePaired: this.options.pairs.primaryOf(volser) !== undefined,
-    };
+  private resumeFacts(record: JobRecord): ResumeFacts {
+    const volser = record.plan.intermediate.volser;
+    return intermediateFacts(record, {
+      volume: this.options.store.listVolumes().find((volume) => volume.volser === volser),
+      paired: volser !== undefined && this.options.pairs.primaryOf(volser) !== undefined,
+      serial: this.options.serial,
+    });
   }
 
   /** The job goes on from `step` after `cause`: shown in its `resumed` list, written lazily. */
@@ -385,11 +367,8 @@ export class JobManager implements JobService {
 
   /** A name for an allocated P': no volume has it and no job has promised it. */
   private freeLocalName(): string {
-    const promised = [...this.jobs.values()]
-      .filter((record) => !isJobEnded(record.info) || record.cleanupPending)
-      .map((record) => record.plan.intermediate.volser)
-      .filter((volser) => volser !== undefined);
-    return freeVolser(this.options.store, { prefix: "#P", taken: promised });
+    const taken = promisedIntermediates(this.jobs.values());
+    return freeVolser(this.options.store, { prefix: "#P", taken });
   }
 
   private update(id: string, change: Partial<JobInfo>): void {
@@ -400,44 +379,13 @@ export class JobManager implements JobService {
 
   /** The target system over the path from the source's SSID; PATH_NOT_FOUND, LINK_DOWN now. */
   private remote(route: Route): RemoteSystem {
-    const connections = () =>
-      this.options.paths.connectionsTo({
-        ssid: route.ssid,
-        remoteSerial: route.serial,
-        remoteSsid: route.remoteSsid,
-      });
-    connections();
-    return new RemoteSystem(route.serial, connections);
+    return RemoteSystem.over(this.options.paths, route);
   }
 
   private localBusy(volser: string): string | undefined {
     if (this.options.pairs.isPaired(volser)) return "it is in a pair (terminate the pair first)";
-    const holder = [...this.jobs.values()].find(
-      (record) => !isJobEnded(record.info) && record.plan.intermediate.volser === volser,
-    );
-    return holder === undefined ? undefined : `job ${holder.info.id} uses it`;
-  }
-
-  private targetHolder(target: {
-    serial: string;
-    volser: string;
-    extents: Extent[];
-  }): string | undefined {
-    for (const record of this.jobs.values()) {
-      const { plan } = record;
-      if (
-        isJobEnded(record.info) ||
-        plan.target.serial !== target.serial ||
-        plan.target.volser !== target.volser
-      ) {
-        continue;
-      }
-      // Without S', a job holds the whole target volume (it is its pair's secondary).
-      if (plan.targetIntermediate === undefined) return record.info.id;
-      if (extentListsOverlap(parseExtentList(plan.target.extents), target.extents))
-        return record.info.id;
-    }
-    return undefined;
+    const holder = jobUsingIntermediate(this.jobs.values(), volser);
+    return holder === undefined ? undefined : `job ${holder} uses it`;
   }
 
   /** Drops ended jobs past the KEPT_ENDED_JOBS newest; answers the jobs kept, oldest first. */
@@ -449,14 +397,4 @@ export class JobManager implements JobService {
     }
     return [...this.jobs.values()];
   }
-}
-
-interface Route {
-  readonly ssid: string;
-  readonly serial: string;
-  readonly remoteSsid: string;
-}
-
-function routeOf(plan: GscPlan): Route {
-  return { ssid: plan.source.ssid, serial: plan.target.serial, remoteSsid: plan.target.ssid };
 }

@@ -6,8 +6,8 @@
 import type { RunStart } from "./gsc-runner.js";
 import type { JobRecord } from "./job-record.js";
 import { GSC_STEPS } from "./job-service.js";
-import { endedJob, endOpenSteps } from "./job-states.js";
-import type { ResumeDecision } from "./resume-point.js";
+import { endedJob, endOpenSteps, isJobEnded } from "./job-states.js";
+import { type ResumeDecision, type ResumeFacts, resumePoint } from "./resume-point.js";
 
 export interface RestartedJob {
   readonly record: JobRecord;
@@ -37,4 +37,33 @@ export function restartJob(record: JobRecord, decision: ResumeDecision, at: stri
       return { record: { ...record, info }, run: { fromStep, pairOpened } };
     }
   }
+}
+
+/**
+ * The jobs read at start, each unended one decided and restarted: the records to keep, where the
+ * resumed ones run from, and the order they go in the queue (the resumed ones first: they had
+ * left it before the stop).
+ */
+export function restartJobs(
+  loaded: readonly JobRecord[],
+  options: {
+    readonly facts: (record: JobRecord) => ResumeFacts;
+    readonly at: string;
+  },
+): { records: JobRecord[]; runs: Map<string, RunStart>; queue: string[] } {
+  const records: JobRecord[] = [];
+  const runs = new Map<string, RunStart>();
+  const queued: string[] = [];
+  for (const found of loaded) {
+    if (isJobEnded(found.info)) {
+      records.push(found);
+      continue;
+    }
+    const decision = resumePoint(found, options.facts(found));
+    const { record, run } = restartJob(found, decision, options.at);
+    records.push(record);
+    if (run !== undefined) runs.set(record.info.id, run);
+    else if (!isJobEnded(record.info)) queued.push(record.info.id);
+  }
+  return { records, runs, queue: [...runs.keys(), ...queued] };
 }

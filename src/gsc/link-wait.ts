@@ -3,7 +3,7 @@
 // resume"). The wait is bounded: a target gone for good fails the job, which then cleans up what
 // it can and leaves the rest to the clean-up retries.
 
-import { isGsnapError } from "../errors/gsnap-error.js";
+import { GsnapError, isGsnapError } from "../errors/gsnap-error.js";
 import { TargetRefusal } from "./remote-system.js";
 
 /**
@@ -50,4 +50,40 @@ export async function waitForLink(options: {
     });
   }
   return false;
+}
+
+/**
+ * Runs `body`, a step's work that is safe to run again; when the link to the target fails under
+ * it, waits for the link (at most `timeoutMs`) and runs it again, at most MAX_STEP_ATTEMPTS
+ * times. A link that stays down fails with LINK_DOWN, saying how long it was waited for.
+ */
+export async function retryOnLinkFailure<T>(
+  body: () => Promise<T>,
+  options: {
+    readonly reachable: () => boolean;
+    readonly signal: AbortSignal;
+    readonly timeoutMs: number;
+    /** Throws when the job was cancelled meanwhile. */
+    readonly checkCancelled: () => void;
+    /** Called before each run after the link came back. */
+    readonly resumed: () => void;
+  },
+): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await body();
+    } catch (error) {
+      if (!isLinkFailure(error) || attempt >= MAX_STEP_ATTEMPTS) throw error;
+      const back = await waitForLink(options);
+      options.checkCancelled();
+      if (!back) {
+        throw new GsnapError(
+          "LINK_DOWN",
+          `${(error as Error).message}; the link did not come back within ${options.timeoutMs / 1000} s`,
+          { cause: error },
+        );
+      }
+      options.resumed();
+    }
+  }
 }

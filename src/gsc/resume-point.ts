@@ -19,6 +19,7 @@
 // point in time than the job's first steps reported. Pure.
 
 import { ERROR_CODES, type ErrorCode } from "../errors/codes.js";
+import type { JobRef } from "../store/volume-record.js";
 import type { GscPlan } from "./gsc-plan.js";
 import { GSC_STEPS, type GscStep, type JobInfo, type StepRecord } from "./job-service.js";
 
@@ -28,6 +29,25 @@ export interface ResumeFacts {
   readonly intermediateExists: boolean;
   /** P' is the primary of a pair here: the job's own, made at 508. */
   readonly intermediatePaired: boolean;
+}
+
+/**
+ * The facts of P', from the volume of its name (if any) and whether it is a pair's primary: an
+ * allocated P' counts only when it carries this job's mark (another volume may have its name).
+ */
+export function intermediateFacts(
+  record: { readonly info: JobInfo; readonly plan: GscPlan },
+  found: {
+    readonly volume?: { readonly job?: JobRef };
+    readonly paired: boolean;
+    readonly serial: string;
+  },
+): ResumeFacts {
+  const { volume } = found;
+  const owned =
+    !record.plan.intermediate.auto ||
+    (volume?.job?.id === record.info.id && volume.job.serial === found.serial);
+  return { intermediateExists: volume !== undefined && owned, intermediatePaired: found.paired };
 }
 
 export type ResumeDecision =
