@@ -2,8 +2,8 @@
 // (mid-copy, under a bandwidth cap), 514 and 518, between two real `gsnap serve` processes; after
 // the restart the job goes on from where it was and ends succeeded, the target extent holds the
 // source's bytes, nothing of the job is left, and the copy after the restart sent at most the
-// tracks the target still lacked. A killed source resumes at its next start ("system restart");
-// a killed target is waited for ("link failure").
+// tracks the target still lacked. A killed source resumes at its next start ("system restart"),
+// waiting for its target when that is down too; a killed target is waited for ("link failure").
 
 import fs from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
@@ -60,7 +60,7 @@ function reached(server: ServeProcess, id: string, step: number): Promise<Job> {
 const skip = !fs.existsSync(CLI_PATH) || missingNbdClientsNoticed("gsc resume").length > 0;
 
 describe.skipIf(skip)("a GSC job across a SIGKILL", () => {
-  it.each<["source" | "target", number]>([
+  it.each<["source" | "target" | "both", number]>([
     ["source", 506],
     ["source", 510],
     ["source", 514],
@@ -69,6 +69,8 @@ describe.skipIf(skip)("a GSC job across a SIGKILL", () => {
     ["target", 510],
     ["target", 514],
     ["target", 518],
+    // Both go down; the source comes back first and waits for the target.
+    ["both", 510],
   ])(
     "resumes after a kill of the %s at step %i and succeeds",
     { timeout: 60_000 },
@@ -95,7 +97,16 @@ describe.skipIf(skip)("a GSC job across a SIGKILL", () => {
       const before = await reached(a, started.id, step);
       const sentBefore = before.progress.tracksSent ?? 0;
 
-      if (side === "source") {
+      if (side === "both") {
+        await a.kill();
+        await b.kill();
+        a = await systems.serve("0000000001", "01A0", { dataDir: a.dataDir });
+        await new Promise((resolve) => setTimeout(resolve, TARGET_PAUSE_MS));
+        b = await systems.serve("0000000002", "01B0", {
+          dataDir: b.dataDir,
+          args: ["--link", bLink],
+        });
+      } else if (side === "source") {
         await a.kill();
         a = await systems.serve("0000000001", "01A0", { dataDir: a.dataDir });
       } else {
@@ -115,8 +126,8 @@ describe.skipIf(skip)("a GSC job across a SIGKILL", () => {
       if (process.env.GSNAP_TEST_SHOW_JOB) console.log(JSON.stringify(ended, null, 1));
       expect(ended, JSON.stringify(ended)).toMatchObject({ state: "succeeded", resultCode: "OK" });
       const causes = ended.resumed.map((entry: { after: string }) => entry.after);
-      expect(causes).toContain(side === "source" ? "system restart" : "link failure");
-      if (side === "source") {
+      expect(causes).toContain(side === "target" ? "link failure" : "system restart");
+      if (side !== "target") {
         // From the step after the last one completed; the checksums of 508 are read again.
         const from = { 506: 506, 510: 508, 514: 508, 518: 518 }[step];
         expect(ended.resumed[0].fromStep).toBe(from);

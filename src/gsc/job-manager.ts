@@ -261,7 +261,8 @@ export class JobManager implements JobService {
     const runner = new GscRunner(record.plan, {
       store: this.options.store,
       pairs: this.options.pairs,
-      remote: this.remote(routeOf(record.plan)),
+      // Checked at the first request: a job resumed at start waits there for its path.
+      remote: RemoteSystem.over(this.options.paths, routeOf(record.plan), { later: true }),
       jobId: id,
       serial: this.options.serial,
       step: (step, event, note) => this.recordStep(id, step, event, note),
@@ -286,7 +287,7 @@ export class JobManager implements JobService {
       const failure = failureCode(error);
       outcome = { state: failure.code === "GSC_CANCELLED" ? "cancelled" : "failed", ...failure };
     }
-    // A system that stops leaves the job as it is: the next start cleans it up.
+    // A system that stops leaves the job as it is: the next start resumes it.
     if (this.closed) return;
     if (outcome.state !== "succeeded") {
       // The step the job failed in ends now, saying why, rather than showing as running.
@@ -378,9 +379,7 @@ export class JobManager implements JobService {
   }
 
   /** The target system over the path from the source's SSID; PATH_NOT_FOUND, LINK_DOWN now. */
-  private remote(route: Route): RemoteSystem {
-    return RemoteSystem.over(this.options.paths, route);
-  }
+  private remote = (route: Route) => RemoteSystem.over(this.options.paths, route);
 
   private localBusy(volser: string): string | undefined {
     if (this.options.pairs.isPaired(volser)) return "it is in a pair (terminate the pair first)";

@@ -40,15 +40,22 @@ export function routeOf(plan: GscPlan): Route {
 }
 
 export class RemoteSystem {
-  /** The system at the end of `route`; throws PATH_NOT_FOUND or LINK_DOWN when it is not there now. */
-  static over(paths: Pick<PathManager, "connectionsTo">, route: Route): RemoteSystem {
+  /**
+   * The system at the end of `route`. Throws PATH_NOT_FOUND or LINK_DOWN when it is not there
+   * now, unless `later`: a job that resumes finds out at its first request, and waits.
+   */
+  static over(
+    paths: Pick<PathManager, "connectionsTo">,
+    route: Route,
+    options: { later?: boolean } = {},
+  ): RemoteSystem {
     const connections = () =>
       paths.connectionsTo({
         ssid: route.ssid,
         remoteSerial: route.serial,
         remoteSsid: route.remoteSsid,
       });
-    connections();
+    if (options.later !== true) connections();
     return new RemoteSystem(route.serial, connections);
   }
 
