@@ -152,7 +152,8 @@ export class GscRunner {
       });
     });
     const checked = positionCount(compared.differing);
-    await this.deps.step(520, "end", `the target extent holds the ${checked} tracks sent`);
+    const what = from <= 508 ? "tracks sent" : "tracks of the extent (checked whole on resuming)";
+    await this.deps.step(520, "end", `the target extent holds the ${checked} ${what}`);
     return this.succeeded();
   }
 
