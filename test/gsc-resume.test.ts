@@ -72,7 +72,7 @@ describe.skipIf(skip)("a GSC job across a SIGKILL", () => {
     // Both go down; the source comes back first and waits for the target.
     ["both", 510],
   ])(
-    "resumes after a kill of the %s at step %i and succeeds",
+    "resumes after a SIGKILL of %s at step %i and succeeds",
     { timeout: 60_000 },
     async (side, step) => {
       // The source pauses at the step (for ever when it is the one killed, a while when the
