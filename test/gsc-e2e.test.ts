@@ -1,6 +1,7 @@
 // Global snap copy between two real `gsnap serve` processes, driven through the CLI: with and
 // without S', with several extents, incremental repeats, --notify, refusals with their exit codes,
-// and the fault-injecting proxy cutting the link mid-copy (the job fails clean; a rerun succeeds).
+// and the fault-injecting proxy cutting the link mid-copy for longer than the job waits for it
+// (the job fails clean; a rerun succeeds).
 
 import fs from "node:fs";
 import http from "node:http";
@@ -27,9 +28,9 @@ afterEach(() => proxies.closeAll());
 afterAll(() => systems.cleanup());
 
 /** Two systems, VOL001 full on A and VOL900 full of another pattern on B, a path (maybe proxied). */
-async function setup(options: { proxy?: boolean } = {}) {
+async function setup(options: { proxy?: boolean; env?: NodeJS.ProcessEnv } = {}) {
   const b = await systems.serve("0000000002", "01B0");
-  const a = await systems.serve("0000000001", "01A0");
+  const a = await systems.serve("0000000001", "01A0", { env: options.env });
   await ok(a, "volume", "create", "VOL001", "--cylinders", String(CYLINDERS));
   await ok(b, "volume", "create", "VOL900", "--cylinders", String(CYLINDERS));
   await write(a.nbdUri("VOL001"), 0, CYLINDERS * 15 * TRACK, 0x5a);
@@ -53,6 +54,9 @@ function parse(text: string): any {
 async function noLeftovers(a: ServeProcess, b: ServeProcess): Promise<void> {
   expect(await leftovers(a, b)).toEqual([]);
 }
+
+/** A job waits 2 s for a link that went down (not minutes), then fails: the proxy keeps refusing. */
+const SHORT_LINK_WAIT = { GSNAP_TEST_GSC_LINK_WAIT_MS: "2000" };
 
 const skip = !fs.existsSync(CLI_PATH) || missingNbdClientsNoticed("gsc e2e").length > 0;
 
@@ -153,8 +157,8 @@ describe.skipIf(skip)("GSC between two real servers", () => {
     await noLeftovers(a, b);
   });
 
-  it("fails a job whose link is cut mid-copy, cleanly, and a rerun succeeds", async () => {
-    const { a, b, proxy } = await setup({ proxy: true });
+  it("fails a job whose link is cut mid-copy for longer than it waits, cleanly, and a rerun succeeds", async () => {
+    const { a, b, proxy } = await setup({ proxy: true, env: SHORT_LINK_WAIT });
     if (proxy === undefined) throw new Error("no proxy");
     const before = await readTracks(b, "VOL900", 150, 150);
     proxy.cutAfterBytes(2 * 1024 * 1024);
@@ -162,6 +166,7 @@ describe.skipIf(skip)("GSC between two real servers", () => {
     const request = "VOL001:0.0-9.14, *, 0000000002.01B0.VOL900:10.0-19.14, *";
     const failed = await a.cli("gsc", request, "--wait");
     expect(failed.code).toBe(ERROR_CODES.GSC_TRANSFER_FAILED.exitCode);
+    expect(failed.stderr).toContain("the link did not come back within 2 s");
     expect((await readTracks(b, "VOL900", 150, 150)).equals(before)).toBe(true);
     proxy.setRefusing(false);
     // The release at the target waits for the link to come back; then nothing is left.
@@ -177,9 +182,10 @@ describe.skipIf(skip)("GSC between two real servers", () => {
   });
 
   it("marks S inconsistent where operators look when a GSC without S' is cut mid-copy; a rerun clears it", async () => {
-    const { a, b, proxy } = await setup({ proxy: true });
+    const { a, b, proxy } = await setup({ proxy: true, env: SHORT_LINK_WAIT });
     if (proxy === undefined) throw new Error("no proxy");
-    proxy.cutAfterBytes(2 * 1024 * 1024);
+    // After the first batch of 64 tracks (3.7 MB) has reached S, during the second.
+    proxy.cutAfterBytes(6 * 1024 * 1024);
     proxy.setRefusing(true);
     const request = "VOL001:0.0-9.14, *, 0000000002.01B0.VOL900";
     const failed = await a.cli("gsc", request, "--wait", "--json");

@@ -87,6 +87,20 @@ export const JOB_INFO_SCHEMA = {
       description: "set when the job ended: OK, else the error code",
     },
     resultMessage: { type: "string" },
+    resumed: {
+      type: "array",
+      description:
+        "each time the job went on after this system restarted or the link to the target came back, oldest first; absent: never",
+      items: {
+        type: "object",
+        properties: {
+          at: { type: "string", format: "date-time" },
+          fromStep: { type: "integer", enum: STEP_NUMBERS, description: "the step run again" },
+          after: { type: "string", enum: ["system restart", "link failure"] },
+        },
+        required: ["at", "fromStep", "after"],
+      },
+    },
   },
   required: ["id", "request", "state", "step", "steps", "progress", "createdAt"],
 } as const;

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import { exampleJob } from "../testing/memory-jobs.js";
-import { jobProgressLine, jobTracks } from "./job-print.js";
+import { jobProgressLine, jobTracks, resumedFields } from "./job-print.js";
 
 const TRACK = 57_344;
 
@@ -45,5 +45,24 @@ describe("a job's progress in the CLI", () => {
     expect(jobProgressLine({ ...COPYING, progress, step: 512 })).toMatch(
       /^J000042 512 receive status \[#{20}\] {2}100% {2}0\/0 tracks sent/,
     );
+  });
+});
+
+describe("a resumed job in the CLI", () => {
+  it("tells each resumption: from which step, after what, when", () => {
+    const resumed = exampleJob("J000042", {
+      resumed: [
+        { at: "2026-01-01T00:00:00.000Z", fromStep: 508, after: "system restart" },
+        { at: "2026-01-01T00:01:00.000Z", fromStep: 510, after: "link failure" },
+      ],
+    });
+    expect(resumedFields(resumed)).toEqual([
+      [
+        "Resumed",
+        "from step 508 (establish pair) after a system restart at 2026-01-01T00:00:00.000Z",
+      ],
+      ["Resumed", "from step 510 (transfer) after a link failure at 2026-01-01T00:01:00.000Z"],
+    ]);
+    expect(resumedFields(exampleJob("J000043"))).toEqual([]);
   });
 });

@@ -64,11 +64,23 @@ export function printJobDetails(job: JobInfo): void {
     ["Created", job.createdAt],
     ["Ended", job.endedAt],
     ["Result", resultText(job)],
+    ...resumedFields(job),
   ]);
   if (job.steps.length > 0) {
     process.stdout.write("\n");
     printStepTimings(job);
   }
+}
+
+/**
+ * "Resumed: from step 508 (establish pair) after a system restart at 2026-...", one line each
+ * time the job went on after a restart or a link failure; nothing for a job that never stopped.
+ */
+export function resumedFields(job: Pick<JobInfo, "resumed">): [string, string][] {
+  return (job.resumed ?? []).map((entry) => [
+    "Resumed",
+    `from step ${entry.fromStep} (${GSC_STEPS[entry.fromStep]}) after a ${entry.after} at ${entry.at}`,
+  ]);
 }
 
 /** "Sent: 1,073 of 1,318 tracks that differed", from step 510; nothing before. */

@@ -28,6 +28,8 @@ export interface ReplicationOptions {
   readonly autoResume?: boolean;
   readonly autoResumeIntervalMs?: number;
   readonly pauseAt?: TestPause;
+  /** How long a GSC job waits for a link that went down (default LINK_WAIT_MS). */
+  readonly gscLinkWaitMs?: number;
   readonly loggers?: {
     readonly link?: LinkLogger;
     readonly pairs?: LinkLogger;
@@ -90,6 +92,7 @@ export async function openReplication(options: ReplicationOptions): Promise<Repl
       paths,
       logger: loggers?.gsc,
       pauseAt: options.pauseAt,
+      linkWaitMs: options.gscLinkWaitMs,
     });
     return {
       paths,

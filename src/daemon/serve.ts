@@ -84,6 +84,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
       syncTimeoutMs: config.syncTimeoutMs,
       autoResume: config.autoResume,
       pauseAt: testPause(),
+      gscLinkWaitMs: testLinkWaitMs(),
       loggers: {
         link: linkLogger,
         pairs: logger.child({ part: "pairs" }),
@@ -245,6 +246,15 @@ function testPause(): TestPause | undefined {
   const [step, ms] = (process.env.GSNAP_TEST_PAUSE_AT ?? "").split(":").map(Number);
   if (!(step in GSC_STEPS)) return undefined;
   return Number.isInteger(ms) && ms > 0 ? { step: step as GscStep, ms } : { step: step as GscStep };
+}
+
+/**
+ * GSNAP_TEST_GSC_LINK_WAIT_MS=2000: a GSC job waits 2 s, not LINK_WAIT_MS, for a link that went
+ * down, so that tests of a link that stays down end quickly. Off unless set to a positive count.
+ */
+function testLinkWaitMs(): number | undefined {
+  const ms = Number(process.env.GSNAP_TEST_GSC_LINK_WAIT_MS ?? "");
+  return Number.isInteger(ms) && ms > 0 ? ms : undefined;
 }
 
 /** The server's logger; `destination` (tests) instead of stdout. */

@@ -227,6 +227,12 @@ export const ERROR_CODES = {
     summary:
       "the server holds as many connections as it takes (from this address, or in all); retry later",
   },
+  GSC_INTERMEDIATE_LOST: {
+    httpStatus: 409,
+    exitCode: 86,
+    summary:
+      "a GSC job could not resume after a restart: its source intermediate (P') holding the snap is gone",
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

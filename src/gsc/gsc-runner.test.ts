@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { GsnapError } from "../errors/gsnap-error.js";
-import { failureCode } from "./gsc-runner.js";
+import { failureCode } from "./failure-code.js";
 import { TargetRefusal } from "./remote-system.js";
 
 describe("failureCode", () => {

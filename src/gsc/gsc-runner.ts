@@ -13,29 +13,23 @@
 // source's checksums (docs/link-protocol.md). What is left to check (514, 520) is that each sent
 // track is stored where it belongs, with its checksum: the target's checksums of those tracks
 // only, so a repeated GSC checks what changed, not the whole extent.
+//
+// Resumable (resume-point.ts): `run` starts at any step the job stopped at; every step may run
+// again, so a record that lags what ran is safe. A request that fails because the link to the
+// target went down waits for the link (link-wait.ts) and runs its step again.
 
 import assert from "node:assert";
 import { GsnapError, isGsnapError } from "../errors/gsnap-error.js";
-import { type Extent, parseExtentList } from "../geometry/address.js";
+import { parseExtentList } from "../geometry/address.js";
 import type { PairManager } from "../pprc/pair-manager.js";
-import type { TrackRange } from "../pprc/track-feed.js";
 import type { Store } from "../store/store.js";
-import {
-  CHECKSUM_BYTES,
-  checksumList,
-  differingPositions,
-  gatherChecksums,
-  type PositionRun,
-  positionAt,
-  positionCount,
-  tracksAt,
-} from "./copy-runs.js";
+import { type PositionRun, positionCount, tracksAt } from "./copy-runs.js";
 import { type GscPlan, runsOf } from "./gsc-plan.js";
-import type { GscStep, JobProgress } from "./job-service.js";
-import { type RemoteSystem, TargetRefusal } from "./remote-system.js";
-
-/** How often the transfer step reads the pair's progress into the job. */
-const PROGRESS_INTERVAL_MS = 250;
+import { transferCopy } from "./gsc-transfer.js";
+import type { GscStep, JobProgress, ResumeCause } from "./job-service.js";
+import { LINK_WAIT_MS, retryOnLinkFailure } from "./link-wait.js";
+import type { RemoteSystem } from "./remote-system.js";
+import { compareWithTarget, sourceChecksums, verifyTarget } from "./target-checks.js";
 
 /** Tests only: stop before `step` for `ms`, until `until` settles, or until the job is cancelled. */
 export interface TestPause {
@@ -66,10 +60,29 @@ export interface RunnerDeps {
   /** Tests: a step at which the job stops and waits (GSNAP_TEST_PAUSE_AT). */
   readonly pauseAt?: TestPause;
   readonly bytesPerSecond?: number;
+  /** Called when the job goes on from `step` after `cause`. */
+  readonly resumed?: (step: GscStep, cause: ResumeCause) => void;
+  /** How long a step waits for a link that went down (LINK_WAIT_MS). */
+  readonly linkWaitMs?: number;
+}
+
+/** Where a run starts: 502 for a new job, or where a resumed one goes on (resume-point.ts). */
+export interface RunStart {
+  readonly fromStep: GscStep;
+  /** The job's pair may have been made before: S' holds tracks of the copy. */
+  readonly pairOpened: boolean;
+}
+
+/** What the compare at 508 found: P''s checksums and the copy's positions that differed. */
+interface Compared {
+  readonly sums: Buffer;
+  readonly differing: PositionRun[];
 }
 
 export class GscRunner {
   private plan: GscPlan;
+  /** Set once the pair may exist on the target: S' is not snapped over from S again. */
+  private pairOpened = false;
 
   constructor(
     plan: GscPlan,
@@ -78,36 +91,82 @@ export class GscRunner {
     this.plan = plan;
   }
 
-  /** Steps 502 (reservations) to 520; the caller runs 522 and 524 (cleanUp) whatever happens. */
-  async run(): Promise<string> {
+  /**
+   * Steps 502 (reservations) to 520, from `start.fromStep`; the caller runs 522 and 524
+   * (cleanUp) whatever happens. Answers the result message of a job that succeeded.
+   */
+  async run(start: RunStart = { fromStep: 502, pairOpened: false }): Promise<string> {
+    const from = start.fromStep;
+    this.pairOpened = start.pairOpened;
+    const withIntermediate = this.plan.targetIntermediate !== undefined;
+    if (from >= 522) return this.succeeded();
+    if (from <= 502) {
+      await this.at(502);
+      await this.attempt(502, () => this.reserve());
+      await this.deps.step(502, "end", "request verified; target volumes reserved");
+    }
+    const intermediate = this.plan.intermediate.volser;
+    assert.ok(intermediate !== undefined, "the job names P' when it is accepted");
+    if (from <= 506) {
+      await this.at(506);
+      await this.snapSource(intermediate);
+      await this.deps.step(506, "end", `snapped ${this.plan.tracks} tracks into ${intermediate}`);
+    }
+    let compared: Compared | undefined;
+    if (from <= 508) compared = await this.copy(intermediate);
+    if (from <= 516) {
+      await this.at(516);
+      await this.deps.step(516, "end", withIntermediate ? `yes: ${this.pairTarget()}` : "no");
+      if (!withIntermediate) return this.succeeded();
+    }
+    // Resumed after 508: the checksums are read again, and the whole extent is checked.
+    compared ??= {
+      sums: await sourceChecksums(this.deps.store, {
+        volser: intermediate,
+        runs: runsOf(parseExtentList(this.plan.source.extents)),
+        tracks: this.plan.tracks,
+      }),
+      differing: [{ firstPosition: 0, count: this.plan.tracks }],
+    };
+    if (from <= 518) {
+      await this.at(518);
+      const snapped = await this.attempt(518, () =>
+        this.deps.remote.snap({
+          job: this.deps.jobId,
+          source: `${this.pairTarget()}:${this.plan.source.extents}`,
+          target: `${this.plan.target.volser}:${this.plan.target.extents}`,
+        }),
+      );
+      await this.deps.step(
+        518,
+        "end",
+        `the target snapped ${snapped} tracks from ${this.pairTarget()}`,
+      );
+    }
+    await this.at(520);
+    await this.attempt(520, async () => {
+      await this.deps.remote.flush();
+      await verifyTarget(this.checkDeps(), {
+        volser: this.plan.target.volser,
+        extents: parseExtentList(this.plan.target.extents),
+        sent: compared.differing,
+        sums: compared.sums,
+      });
+    });
+    const checked = positionCount(compared.differing);
+    const what = from <= 508 ? "tracks sent" : "tracks of the extent (checked whole on resuming)";
+    await this.deps.step(520, "end", `the target extent holds the ${checked} ${what}`);
+    return this.succeeded();
+  }
+
+  /** Steps 508 to 514: the compare, the pair, the copy, the flush and the check of what arrived. */
+  private async copy(intermediate: string): Promise<Compared> {
     const { deps } = this;
     const sourceExtents = parseExtentList(this.plan.source.extents);
-    const targetExtents = parseExtentList(this.plan.target.extents);
-
-    await this.at(502);
-    await this.reserve();
-    await deps.step(502, "end", "request verified; target volumes reserved");
-
-    await this.at(506);
-    const intermediate = await this.snapSource();
-    await deps.step(506, "end", `snapped ${this.plan.tracks} tracks into ${intermediate}`);
-
+    const pairTarget = this.pairTarget();
     await this.at(508);
-    const pairTarget = this.plan.targetIntermediate?.volser ?? this.plan.target.volser;
-    const { sums, differing } = await this.compare(intermediate, pairTarget);
-    await deps.pairs.establish(
-      {
-        volser: intermediate,
-        secondary: `${this.plan.target.serial}.${this.plan.target.ssid}.${pairTarget}`,
-        mode: "copy",
-      },
-      {
-        copy: tracksAt(sourceExtents, differing),
-        bytesPerSecond: deps.bytesPerSecond,
-        job: deps.jobId,
-      },
-    );
-    const toSend = positionCount(differing);
+    const compared = await this.attempt(508, () => this.establish(intermediate));
+    const toSend = positionCount(compared.differing);
     await deps.step(
       508,
       "end",
@@ -115,45 +174,105 @@ export class GscRunner {
     );
 
     await this.at(510);
-    await this.transfer(intermediate, toSend);
+    await transferCopy({
+      pairs: deps.pairs,
+      intermediate,
+      toSend,
+      tracks: this.plan.tracks,
+      trackSizeBytes: this.plan.trackSizeBytes,
+      targetSerial: this.plan.target.serial,
+      signal: deps.signal,
+      linkWaitMs: deps.linkWaitMs ?? LINK_WAIT_MS,
+      progress: deps.progress,
+      resumed: () => deps.resumed?.(510, "link failure"),
+      checkCancelled: () => this.checkCancelled(),
+    });
     await deps.step(510, "end", `sent ${toSend} tracks`);
 
     await this.at(512);
     // With S', the flush after the final snap (520) makes the tracks and the snap durable at once.
     if (this.plan.targetIntermediate === undefined) {
-      await deps.remote.flush();
+      await this.attempt(512, () => deps.remote.flush());
       await deps.step(512, "end", "the target made the tracks durable");
     } else {
       await deps.step(512, "end", "all tracks stored; made durable with the snap at 520");
     }
 
     await this.at(514);
-    await this.verify({ volser: pairTarget, extents: sourceExtents, sent: differing, sums });
+    await this.attempt(514, () =>
+      verifyTarget(this.checkDeps(), {
+        volser: pairTarget,
+        extents: sourceExtents,
+        sent: compared.differing,
+        sums: compared.sums,
+      }),
+    );
     await deps.step(514, "end", `the target's checksums of the ${toSend} tracks sent match`);
+    return compared;
+  }
 
-    await this.at(516);
-    const withIntermediate = this.plan.targetIntermediate !== undefined;
-    await deps.step(516, "end", withIntermediate ? `yes: ${pairTarget}` : "no");
-    if (!withIntermediate) return `copied ${this.plan.tracks} tracks to ${this.targetName()}`;
-
-    await this.at(518);
-    const snapped = await deps.remote.snap({
-      job: deps.jobId,
-      source: `${pairTarget}:${this.plan.source.extents}`,
-      target: `${this.plan.target.volser}:${this.plan.target.extents}`,
+  /**
+   * Step 508: the compare, then the pair P' -> S (or S') copying only the tracks that differ. A
+   * pair of P' left from before a restart is terminated first: the compare finds what the
+   * target still lacks, which is what the old pair had left to send.
+   */
+  private async establish(intermediate: string): Promise<Compared> {
+    const { deps } = this;
+    if (deps.pairs.primaryOf(intermediate) !== undefined) await deps.pairs.terminate(intermediate);
+    const pairTarget = this.pairTarget();
+    const compared = await compareWithTarget(this.deps, {
+      plan: this.plan,
+      intermediate,
+      pairTarget,
+      // Once the pair may have been made, S' holds tracks of the copy: snapping S over them
+      // would send them again (and S' may be the pair's secondary still, which refuses it).
+      snapTarget: this.plan.targetIntermediate !== undefined && !this.pairOpened,
     });
-    await deps.step(518, "end", `the target snapped ${snapped} tracks from ${pairTarget}`);
+    this.pairOpened = true;
+    await deps.pairs.establish(
+      {
+        volser: intermediate,
+        secondary: `${this.plan.target.serial}.${this.plan.target.ssid}.${pairTarget}`,
+        mode: "copy",
+      },
+      {
+        copy: tracksAt(parseExtentList(this.plan.source.extents), compared.differing),
+        bytesPerSecond: deps.bytesPerSecond,
+        job: deps.jobId,
+      },
+    );
+    return compared;
+  }
 
-    await this.at(520);
-    await deps.remote.flush();
-    await this.verify({
-      volser: this.plan.target.volser,
-      extents: targetExtents,
-      sent: differing,
-      sums,
+  private checkDeps() {
+    return { remote: this.deps.remote, jobId: this.deps.jobId, tracks: this.plan.tracks };
+  }
+
+  private pairTarget(): string {
+    const volser = this.plan.targetIntermediate?.volser ?? this.plan.target.volser;
+    assert.ok(
+      this.plan.targetIntermediate === undefined ||
+        this.plan.targetIntermediate.volser !== undefined,
+      "S' is named once reserved (502)",
+    );
+    return volser;
+  }
+
+  private succeeded(): string {
+    const extents =
+      this.plan.targetIntermediate === undefined ? "" : `:${this.plan.target.extents}`;
+    return `copied ${this.plan.tracks} tracks to ${this.targetName()}${extents}`;
+  }
+
+  /** Runs a step's work again when the link to the target failed under it (link-wait.ts). */
+  private attempt<T>(step: GscStep, body: () => Promise<T>): Promise<T> {
+    return retryOnLinkFailure(body, {
+      reachable: () => this.deps.remote.reachable(),
+      signal: this.deps.signal,
+      timeoutMs: this.deps.linkWaitMs ?? LINK_WAIT_MS,
+      checkCancelled: () => this.checkCancelled(),
+      resumed: () => this.deps.resumed?.(step, "link failure"),
     });
-    await deps.step(520, "end", `the target extent holds the ${toSend} tracks sent`);
-    return `copied ${this.plan.tracks} tracks to ${this.targetName()}:${this.plan.target.extents}`;
   }
 
   private targetName(): string {
@@ -208,20 +327,28 @@ export class GscRunner {
     await this.deps.savePlan(this.plan, "lazy");
   }
 
-  /** Step 506: P's extents into P' at the same addresses; P is free again once this returns. */
-  private async snapSource(): Promise<string> {
+  /**
+   * Step 506: P's extents into P' at the same addresses; P is free again once this returns. Run
+   * again after a restart, it snaps again: P' then holds P as it is now, and nothing was sent yet.
+   */
+  private async snapSource(intermediate: string): Promise<void> {
     const { store } = this.deps;
-    const { volser, auto } = this.plan.intermediate;
-    assert.ok(volser !== undefined, "the job names P' when it is accepted");
-    if (auto) await this.createIntermediate(volser);
+    if (this.plan.intermediate.auto && !this.ownsIntermediate(intermediate)) {
+      await this.createIntermediate(intermediate);
+    }
     await store.snap({
       source: {
         volser: this.plan.source.volser,
         extents: parseExtentList(this.plan.source.extents),
       },
-      target: { volser },
+      target: { volser: intermediate },
     });
-    return volser;
+  }
+
+  /** Whether the allocated P' is there already, made by this job before a restart. */
+  private ownsIntermediate(volser: string): boolean {
+    const volume = this.deps.store.listVolumes().find((candidate) => candidate.volser === volser);
+    return volume?.job?.id === this.deps.jobId && volume.job.serial === this.deps.serial;
   }
 
   /**
@@ -247,147 +374,5 @@ export class GscRunner {
         { cause: error },
       );
     }
-  }
-
-  /** The checksum list of P' at P's extents (`runs`), in copy order. */
-  private async sourceChecksums(
-    intermediate: string,
-    runs: readonly TrackRange[],
-  ): Promise<Buffer> {
-    const { store } = this.deps;
-    const lists = await Promise.all(runs.map((run) => store.trackChecksums(intermediate, run)));
-    const sums = checksumList(lists.flat());
-    assert.equal(sums.length, this.plan.tracks * CHECKSUM_BYTES, "a checksum for each track");
-    return sums;
-  }
-
-  /**
-   * P''s checksum list, and the positions of the copy whose checksums differ between P' and the
-   * pair's secondary to be (S, or S' at P's addresses). With S', S's extent is snapped into S'
-   * first, so S' starts from what S holds and the compare reads S' itself: a host write to S
-   * after the snap cannot slip past. Each side reads its checksums at the same time.
-   */
-  private async compare(
-    intermediate: string,
-    pairTarget: string,
-  ): Promise<{ sums: Buffer; differing: PositionRun[] }> {
-    const { remote, jobId } = this.deps;
-    const runs = runsOf(parseExtentList(this.plan.source.extents));
-    if (this.plan.targetIntermediate !== undefined) {
-      await remote.snap({
-        job: jobId,
-        source: `${this.plan.target.volser}:${this.plan.target.extents}`,
-        target: `${pairTarget}:${this.plan.source.extents}`,
-      });
-    }
-    // The requests go out now; the target answers them while this side reads P'.
-    const reading = remote.checksums({ job: jobId, volser: pairTarget, runs });
-    let sums: Buffer;
-    try {
-      sums = await this.sourceChecksums(intermediate, runs);
-    } catch (error) {
-      reading.catch(() => {});
-      throw error;
-    }
-    return { sums, differing: differingPositions(sums, await reading) };
-  }
-
-  /** Step 510: waits for the copy, reading its progress; a suspended pair fails the job. */
-  private async transfer(intermediate: string, toSend: number): Promise<void> {
-    const { pairs } = this.deps;
-    const pair = pairs.primaryOf(intermediate);
-    if (pair === undefined)
-      throw new GsnapError("GSC_TRANSFER_FAILED", `The pair of ${intermediate} is gone`);
-    const size = this.plan.trackSizeBytes;
-    const startedMs = performance.now();
-    // While the copy runs, the pair's rate now and its ETA; once it is over, the copy's average
-    // rate (what a finished job's rate means) and no ETA. The tracks to send and sent are the
-    // pair's own count of its copy's work, not of the volume (nor of the extent).
-    const report = (over = false) => {
-      const info = pair.info();
-      const left = info.tracksOutOfSync ?? 0;
-      const tracksToSend = info.tracksToCopy ?? toSend;
-      const bytesDone = Math.min(info.bytesSent, toSend * size);
-      const seconds = (performance.now() - startedMs) / 1000;
-      const average = seconds > 0 ? Math.round(bytesDone / seconds) : 0;
-      this.deps.progress({
-        tracksTotal: this.plan.tracks,
-        tracksDone: this.plan.tracks - left,
-        tracksToSend,
-        tracksSent: tracksToSend - left,
-        bytesTotal: toSend * size,
-        bytesDone,
-        rateBytesPerSecond: over ? average : info.rateBytesPerSecond,
-        etaSeconds: over ? null : info.etaSeconds,
-      });
-    };
-    report();
-    const timer = setInterval(report, PROGRESS_INTERVAL_MS);
-    const cancelled = new Promise<"cancelled">((resolve) =>
-      this.deps.signal.addEventListener("abort", () => resolve("cancelled"), { once: true }),
-    );
-    try {
-      const state = await Promise.race([pair.settled(), cancelled]);
-      this.checkCancelled();
-      if (state !== "duplex") {
-        const info = pair.info();
-        throw new GsnapError(
-          "GSC_TRANSFER_FAILED",
-          `The copy to ${this.plan.target.serial} stopped: the pair suspended (${info.reason}) with ${info.tracksOutOfSync} tracks left`,
-        );
-      }
-    } finally {
-      clearInterval(timer);
-      report(true);
-    }
-  }
-
-  /**
-   * The target's checksums of the tracks sent, where `extents` of `volser` hold the copy, must
-   * equal the source's, track by track: one CHECKSUMS request per batch of them.
-   */
-  private async verify(check: {
-    volser: string;
-    extents: readonly Extent[];
-    sent: readonly PositionRun[];
-    sums: Buffer;
-  }): Promise<void> {
-    if (check.sent.length === 0) return;
-    const expected = gatherChecksums(check.sums, check.sent);
-    const held = await this.deps.remote.checksums({
-      job: this.deps.jobId,
-      volser: check.volser,
-      runs: tracksAt(check.extents, check.sent),
-    });
-    const [wrong] = differingPositions(expected, held);
-    if (wrong !== undefined) {
-      const position = positionAt(check.sent, wrong.firstPosition);
-      throw new GsnapError(
-        "GSC_VERIFY_MISMATCH",
-        `The target's ${check.volser} differs from the source at the copy's track ${position} (of ${this.plan.tracks}): the job failed and changed nothing it could undo; run it again`,
-      );
-    }
-  }
-}
-
-/** The result code of a job that failed with `error` after verification. */
-export function failureCode(error: unknown): { code: string; message: string } {
-  if (!isGsnapError(error)) {
-    return { code: "INTERNAL", message: `The job failed: ${String(error)}` };
-  }
-  switch (error.code) {
-    case "GSC_CANCELLED":
-    case "GSC_TRANSFER_FAILED":
-    case "GSC_VERIFY_MISMATCH":
-    case "GSC_TARGET_ERROR":
-      return { code: error.code, message: error.message };
-    case "LINK_DOWN":
-    case "PATH_NOT_FOUND":
-      return { code: "GSC_TRANSFER_FAILED", message: error.message };
-    default:
-      if (error instanceof TargetRefusal) {
-        return { code: "GSC_TARGET_ERROR", message: `${error.code}: ${error.message}` };
-      }
-      return { code: error.code, message: error.message };
   }
 }

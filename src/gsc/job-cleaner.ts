@@ -106,3 +106,23 @@ export class JobCleaner {
     clearTimeout(this.timer);
   }
 }
+
+/**
+ * What a failed job's result says of the target volumes it left part old, part new: those the
+ * target's release named, or, when the target was not reached to tell, S if the job had started
+ * copying into it (no S').
+ */
+export function leftInconsistent(
+  record: JobRecord,
+  released: string[] | undefined,
+): string | undefined {
+  const { plan } = record;
+  const name = (volser: string) => `${plan.target.serial}.${plan.target.ssid}.${volser}`;
+  if (released !== undefined) {
+    if (released.length === 0) return undefined;
+    return `the target ${released.map(name).join(", ")} is left inconsistent (part old, part new; marked so until a copy into it completes)`;
+  }
+  const copying = record.info.steps.some((step) => step.step === 510);
+  if (plan.targetIntermediate !== undefined || !copying) return undefined;
+  return `the target ${name(plan.target.volser)} may be left inconsistent (part old, part new): it was not reached to tell`;
+}

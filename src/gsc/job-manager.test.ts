@@ -1,6 +1,6 @@
 // What the job manager writes to disk and when: a job costs two synced writes (accepted, ended),
-// its steps reach the log unsynced, and a restart finds a running job there, reports it failed at
-// that step and cleans up. An allocated P' is named when the job is accepted, never one promised
+// its steps reach the log unsynced, and a restart finds a running job there and resumes it from
+// its last completed step, to the end. An allocated P' is named when the job is accepted, never one promised
 // to another job, and a volume that took the name meanwhile is left alone.
 
 import fs from "node:fs";
@@ -67,10 +67,9 @@ describe("job manager on disk", () => {
     expectClean(both, job);
   });
 
-  it("writes a running job's steps unsynced, and a restart reports it failed at that step and cleans up", async () => {
+  it("writes a running job's steps unsynced, and a restart resumes it from its last completed step", async () => {
     const both = await gscSystems({ pauseAt: { step: 510 } });
     const { primary, secondary } = both;
-    const before = await secondary.store.read("VOL900", tracks(150, 30));
     const started = await primary.jobs.start(REQUEST);
     const syncs = primary.jobs.fileSyncs;
     await until("step 510", () => primary.jobs.show(started.id).step === 510);
@@ -94,27 +93,24 @@ describe("job manager on disk", () => {
       dataDir: primary.dataDir,
     });
     stopAfterTest(() => again.stop());
-    const job = again.jobs.show(started.id);
-    expect(job).toMatchObject({ state: "failed", resultCode: "GSC_TRANSFER_FAILED" });
-    expect(job.resultMessage).toMatch(/during step 510 \(transfer\)/);
-    expect(job.steps.every((step) => step.endedAt !== undefined)).toBe(true);
-    expect(job.steps.at(-1)).toMatchObject({
-      step: 510,
-      note: expect.stringMatching(/^GSC_TRANSFER_FAILED: /),
-    });
-    // Clean-up runs once the path is up again: no pair, no S' or P' left on either side.
-    await until("the clean-up", () => {
-      const volumes = [...again.store.listVolumes(), ...secondary.store.listVolumes()];
-      return (
-        secondary.pairs.list().length === 0 &&
-        again.pairs.list().length === 0 &&
-        !volumes.some((volume) => volume.volser.startsWith("#"))
-      );
-    });
-    expect((await secondary.store.read("VOL900", tracks(150, 30))).equals(before)).toBe(true);
-    // The release was done: a new job may reserve S again.
-    const next = await again.jobs.wait((await again.jobs.start(REQUEST)).id);
-    expect(next.state).toBe("succeeded");
+    const resumed = again.jobs.show(started.id);
+    expect(resumed.state).toBe("running");
+    expect(resumed.resumed).toEqual([
+      { at: expect.any(String), fromStep: 508, after: "system restart" },
+    ]);
+    // The step the stop cut short ended there, saying so.
+    expect(resumed.steps.find((step) => step.step === 510)?.note).toMatch(
+      /^interrupted: the system stopped; the job resumed from step 508/,
+    );
+    const job = await again.jobs.wait(started.id);
+    expect(job).toMatchObject({ state: "succeeded", resultCode: "OK" });
+    expect(job.steps.map((step) => step.step)).toEqual([
+      500, 502, 506, 508, 510, 508, 510, 512, 514, 516, 518, 520, 522, 524,
+    ]);
+    const source = await again.store.read("VOL001", tracks(0, 30));
+    expect((await secondary.store.read("VOL900", tracks(150, 30))).equals(source)).toBe(true);
+    // Nothing left on either side once the clean-up ran.
+    expectClean({ primary: again, secondary }, job);
   });
 
   it("names an allocated P' when it accepts a job, never one promised to another job", async () => {

@@ -2,33 +2,44 @@
 // and runs jobs (a few at once), keeps them on disk (job-file.ts) and has them cleaned up
 // (job-cleaner.ts) after every job and after a restart. A job is written durably where a crash
 // must find it: when it is accepted (naming the P' it will create, so the record holds all its
-// clean-up needs) and when it ended; its step records and the rest are written lazily. A job
-// found unended at start (the system stopped in its middle) is cleaned up and reported failed.
+// clean-up needs), when cancel is asked of it running, and when it ended; its step records and
+// the rest are written lazily. A job found unended at start resumes from its last completed step
+// (resume-point.ts), or, cancelled or unable to resume, is cleaned up and ends so.
 
 import { isDiskFull } from "../errors/disk-error.js";
 import { GsnapError } from "../errors/gsnap-error.js";
-import { type Extent, extentListsOverlap, parseExtentList } from "../geometry/address.js";
 import type { PairManager } from "../pprc/pair-manager.js";
 import type { PathManager } from "../pprc/path-manager.js";
 import type { Store } from "../store/store.js";
+import { failureCode } from "./failure-code.js";
 import { freeVolser } from "./free-volser.js";
-import { type GscPlan, planGsc } from "./gsc-plan.js";
-import { failureCode, GscRunner, type TestPause } from "./gsc-runner.js";
+import { planGsc } from "./gsc-plan.js";
+import { GscRunner, type RunStart, type TestPause } from "./gsc-runner.js";
 import { checkGscRequest } from "./gsc-spec.js";
-import { JobCleaner } from "./job-cleaner.js";
+import { JobCleaner, leftInconsistent } from "./job-cleaner.js";
 import { JobFile } from "./job-file.js";
+import { jobCopyingTo, jobUsingIntermediate, promisedIntermediates } from "./job-holders.js";
 import type { JobRecord } from "./job-record.js";
+import { restartJobs } from "./job-restart.js";
 import {
   GSC_STEPS,
   type GscRequest,
   type GscStep,
   type JobInfo,
   type JobService,
-  type StepRecord,
+  type ResumeCause,
 } from "./job-service.js";
-import { emptyProgress, endedJob, endOpenSteps, isJobEnded, whenJobEnded } from "./job-states.js";
+import {
+  emptyProgress,
+  endedJob,
+  endOpenSteps,
+  isJobEnded,
+  whenJobEnded,
+  withStepRecord,
+} from "./job-states.js";
 import { notifyJob } from "./notify-job.js";
-import { RemoteSystem } from "./remote-system.js";
+import { RemoteSystem, type Route, routeOf } from "./remote-system.js";
+import { intermediateFacts, type ResumeFacts } from "./resume-point.js";
 
 /** Jobs run at once; the rest wait in order. Each copy keeps both disks and the link busy. */
 export const MAX_RUNNING_JOBS = 2;
@@ -49,12 +60,16 @@ export interface JobManagerOptions {
   readonly logger?: JobLogger;
   /** GSNAP_TEST_PAUSE_AT: jobs stop at a step (tests of crashes). */
   readonly pauseAt?: TestPause;
+  /** Tests: how long a job waits for a link that went down (link-wait.ts, LINK_WAIT_MS). */
+  readonly linkWaitMs?: number;
 }
 
 export class JobManager implements JobService {
   private readonly jobs = new Map<string, JobRecord>();
   private readonly running = new Map<string, AbortController>();
   private readonly queue: string[] = [];
+  /** Where jobs resumed at start run again from. */
+  private readonly resumeAt = new Map<string, RunStart>();
   private readonly watchers = new Map<string, Set<(job: JobInfo) => void>>();
   private nextId = 1;
   private closed = false;
@@ -74,7 +89,10 @@ export class JobManager implements JobService {
     });
   }
 
-  /** Loads the jobs; any that did not end are cleaned up and reported failed. */
+  /**
+   * Loads the jobs. One that did not end resumes from its last completed step, ahead of the
+   * queued ones; one that was cancelled or cannot resume is cleaned up and ends so.
+   */
   static async open(options: JobManagerOptions): Promise<JobManager> {
     let manager: JobManager | undefined;
     const file = await JobFile.open({
@@ -83,20 +101,17 @@ export class JobManager implements JobService {
       logger: options.logger,
     });
     manager = new JobManager(options, file);
-    for (const record of file.loaded) {
-      manager.jobs.set(record.info.id, record);
-      manager.nextId = Math.max(manager.nextId, Number(record.info.id.slice(1)) + 1);
-      if (!isJobEnded(record.info)) {
-        const at = new Date().toISOString();
-        const message = `The system stopped during step ${record.info.step} (${GSC_STEPS[record.info.step]}); the job was cleaned up`;
-        const steps = endOpenSteps(record.info.steps, at, `GSC_TRANSFER_FAILED: ${message}`);
-        record.info = endedJob(
-          { ...record.info, steps },
-          { state: "failed", code: "GSC_TRANSFER_FAILED", message, at },
-        );
-        record.cleanupPending = true;
-      }
+    const restarted = restartJobs(file.loaded, {
+      facts: (record) => manager.resumeFacts(record),
+      at: new Date().toISOString(),
+    });
+    for (const record of restarted.records) manager.jobs.set(record.info.id, record);
+    for (const [id, run] of restarted.runs) {
+      manager.resumeAt.set(id, run);
+      options.logger?.info({ job: id, fromStep: run.fromStep }, "job resumes after the restart");
     }
+    manager.queue.push(...restarted.queue);
+    manager.nextId = Math.max(0, ...restarted.records.map((r) => Number(r.info.id.slice(1)))) + 1;
     try {
       await file.compact();
     } catch (error) {
@@ -110,6 +125,7 @@ export class JobManager implements JobService {
       );
     }
     manager.cleaner.retryPending();
+    manager.pump();
     return manager;
   }
 
@@ -125,7 +141,7 @@ export class JobManager implements JobService {
           serial: spec.target.serial,
           remoteSsid: spec.target.ssid,
         }).info(volser),
-      targetBusy: (target) => this.targetHolder(target),
+      targetBusy: (target) => jobCopyingTo(this.jobs.values(), target),
     });
     // The path must be there and up now: a job that cannot reach its target is refused.
     this.remote(routeOf(plan));
@@ -195,6 +211,10 @@ export class JobManager implements JobService {
       });
       return this.show(id);
     }
+    // Durably first: a restart before the job ended must clean it up, not resume it.
+    const record = this.jobs.get(id) as JobRecord;
+    record.cancelRequested = true;
+    await this.file.saveDurably(record);
     this.running.get(id)?.abort();
     return this.wait(id);
   }
@@ -210,6 +230,9 @@ export class JobManager implements JobService {
   /** Stops running jobs (they are cleaned up at the next start) and waits for the file. */
   async close(): Promise<void> {
     this.closed = true;
+    // The runners stop at their next step or wait; the jobs stay running in the file and
+    // resume at the next start.
+    for (const abort of this.running.values()) abort.abort();
     this.cleaner.close();
     await this.file.close();
   }
@@ -238,7 +261,8 @@ export class JobManager implements JobService {
     const runner = new GscRunner(record.plan, {
       store: this.options.store,
       pairs: this.options.pairs,
-      remote: this.remote(routeOf(record.plan)),
+      // Checked at the first request: a job resumed at start waits there for its path.
+      remote: RemoteSystem.over(this.options.paths, routeOf(record.plan), { later: true }),
       jobId: id,
       serial: this.options.serial,
       step: (step, event, note) => this.recordStep(id, step, event, note),
@@ -251,16 +275,19 @@ export class JobManager implements JobService {
       signal,
       pauseAt: this.options.pauseAt,
       bytesPerSecond: checkGscRequest(record.info.request).bandwidthBytesPerSecond,
+      resumed: (step, cause) => this.recordResume(id, step, cause),
+      linkWaitMs: this.options.linkWaitMs,
     });
     let outcome: { state: "succeeded" | "failed" | "cancelled"; code: string; message: string };
     try {
-      const message = await runner.run();
+      const message = await runner.run(this.resumeAt.get(id));
+      this.resumeAt.delete(id);
       outcome = { state: "succeeded", code: "OK", message };
     } catch (error) {
       const failure = failureCode(error);
       outcome = { state: failure.code === "GSC_CANCELLED" ? "cancelled" : "failed", ...failure };
     }
-    // A system that stops leaves the job as it is: the next start cleans it up.
+    // A system that stops leaves the job as it is: the next start resumes it.
     if (this.closed) return;
     if (outcome.state !== "succeeded") {
       // The step the job failed in ends now, saying why, rather than showing as running.
@@ -306,18 +333,8 @@ export class JobManager implements JobService {
     note?: string,
   ): Promise<void> {
     const record = this.jobs.get(id) as JobRecord;
-    const now = new Date().toISOString();
-    const steps = [...record.info.steps];
-    if (event === "start") steps.push({ step, name: GSC_STEPS[step], startedAt: now });
-    else {
-      let index = steps.length - 1;
-      while (index >= 0 && steps[index].step !== step) index -= 1;
-      const open: StepRecord =
-        index >= 0 ? steps[index] : { step, name: GSC_STEPS[step], startedAt: now };
-      const closed = { ...open, endedAt: now, ...(note === undefined ? {} : { note }) };
-      if (index >= 0) steps[index] = closed;
-      else steps.push(closed);
-    }
+    const at = new Date().toISOString();
+    const steps = withStepRecord(record.info.steps, { step, event, at, note });
     // Step records are news, not what clean-up depends on (the record written when the job was
     // accepted): they are written lazily. The job's end is written durably before anyone is told.
     if (step === 524 && event === "end") {
@@ -330,13 +347,29 @@ export class JobManager implements JobService {
     }
   }
 
+  /** What a job found unended at start has on this system: its P', and P''s pair. */
+  private resumeFacts(record: JobRecord): ResumeFacts {
+    const volser = record.plan.intermediate.volser;
+    return intermediateFacts(record, {
+      volume: this.options.store.listVolumes().find((volume) => volume.volser === volser),
+      paired: volser !== undefined && this.options.pairs.primaryOf(volser) !== undefined,
+      serial: this.options.serial,
+    });
+  }
+
+  /** The job goes on from `step` after `cause`: shown in its `resumed` list, written lazily. */
+  private recordResume(id: string, step: GscStep, cause: ResumeCause): void {
+    const record = this.jobs.get(id) as JobRecord;
+    const entry = { at: new Date().toISOString(), fromStep: step, after: cause };
+    this.update(id, { resumed: [...(record.info.resumed ?? []), entry] });
+    this.file.saveSoon(record);
+    this.options.logger?.info({ job: id, step, after: cause }, "job resumed");
+  }
+
   /** A name for an allocated P': no volume has it and no job has promised it. */
   private freeLocalName(): string {
-    const promised = [...this.jobs.values()]
-      .filter((record) => !isJobEnded(record.info) || record.cleanupPending)
-      .map((record) => record.plan.intermediate.volser)
-      .filter((volser) => volser !== undefined);
-    return freeVolser(this.options.store, { prefix: "#P", taken: promised });
+    const taken = promisedIntermediates(this.jobs.values());
+    return freeVolser(this.options.store, { prefix: "#P", taken });
   }
 
   private update(id: string, change: Partial<JobInfo>): void {
@@ -346,45 +379,12 @@ export class JobManager implements JobService {
   }
 
   /** The target system over the path from the source's SSID; PATH_NOT_FOUND, LINK_DOWN now. */
-  private remote(route: Route): RemoteSystem {
-    const connections = () =>
-      this.options.paths.connectionsTo({
-        ssid: route.ssid,
-        remoteSerial: route.serial,
-        remoteSsid: route.remoteSsid,
-      });
-    connections();
-    return new RemoteSystem(route.serial, connections);
-  }
+  private remote = (route: Route) => RemoteSystem.over(this.options.paths, route);
 
   private localBusy(volser: string): string | undefined {
     if (this.options.pairs.isPaired(volser)) return "it is in a pair (terminate the pair first)";
-    const holder = [...this.jobs.values()].find(
-      (record) => !isJobEnded(record.info) && record.plan.intermediate.volser === volser,
-    );
-    return holder === undefined ? undefined : `job ${holder.info.id} uses it`;
-  }
-
-  private targetHolder(target: {
-    serial: string;
-    volser: string;
-    extents: Extent[];
-  }): string | undefined {
-    for (const record of this.jobs.values()) {
-      const { plan } = record;
-      if (
-        isJobEnded(record.info) ||
-        plan.target.serial !== target.serial ||
-        plan.target.volser !== target.volser
-      ) {
-        continue;
-      }
-      // Without S', a job holds the whole target volume (it is its pair's secondary).
-      if (plan.targetIntermediate === undefined) return record.info.id;
-      if (extentListsOverlap(parseExtentList(plan.target.extents), target.extents))
-        return record.info.id;
-    }
-    return undefined;
+    const holder = jobUsingIntermediate(this.jobs.values(), volser);
+    return holder === undefined ? undefined : `job ${holder} uses it`;
   }
 
   /** Drops ended jobs past the KEPT_ENDED_JOBS newest; answers the jobs kept, oldest first. */
@@ -396,31 +396,4 @@ export class JobManager implements JobService {
     }
     return [...this.jobs.values()];
   }
-}
-
-interface Route {
-  readonly ssid: string;
-  readonly serial: string;
-  readonly remoteSsid: string;
-}
-
-function routeOf(plan: GscPlan): Route {
-  return { ssid: plan.source.ssid, serial: plan.target.serial, remoteSsid: plan.target.ssid };
-}
-
-/**
- * What a failed job's result says of the target volumes it left part old, part new: those the
- * target's release named, or, when the target was not reached to tell, S if the job had started
- * copying into it (no S').
- */
-function leftInconsistent(record: JobRecord, released: string[] | undefined): string | undefined {
-  const { plan } = record;
-  const name = (volser: string) => `${plan.target.serial}.${plan.target.ssid}.${volser}`;
-  if (released !== undefined) {
-    if (released.length === 0) return undefined;
-    return `the target ${released.map(name).join(", ")} is left inconsistent (part old, part new; marked so until a copy into it completes)`;
-  }
-  const copying = record.info.steps.some((step) => step.step === 510);
-  if (plan.targetIntermediate !== undefined || !copying) return undefined;
-  return `the target ${name(plan.target.volser)} may be left inconsistent (part old, part new): it was not reached to tell`;
 }

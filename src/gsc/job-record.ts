@@ -12,6 +12,11 @@ export interface JobRecord {
   plan: GscPlan;
   /** Clean-up left to do: the target could not be reached yet. */
   cleanupPending: boolean;
+  /**
+   * Cancel was asked of the running job (written durably before the job is stopped): a restart
+   * before it ended cleans it up and ends it cancelled rather than resuming it.
+   */
+  cancelRequested?: boolean;
 }
 
 /** What the jobs snapshot holds: the count of the last write it includes, and the records. */
@@ -76,6 +81,10 @@ function recordProblem(record: unknown): string | undefined {
   if (typeof info.createdAt !== "string") return `${what}"createdAt" is not a time`;
   if (typeof record.cleanupPending !== "boolean")
     return `${what}"cleanupPending" is not true or false`;
+  if (!["boolean", "undefined"].includes(typeof record.cancelRequested))
+    return `${what}"cancelRequested" is not true or false`;
+  if (info.resumed !== undefined && !resumedRecords(info.resumed))
+    return `${what}"resumed" is not a list of resumptions`;
   if (!isObject(plan)) return `${what}"plan" is not an object`;
   const { source, intermediate, target } = plan;
   if (!isObject(source) || !strings(source, ["volser", "ssid", "extents"])) {
@@ -99,6 +108,20 @@ function recordProblem(record: unknown): string | undefined {
   }
   if (!isObject(plan.pairGeometry)) return `${what}the plan's pair geometry is not an object`;
   return undefined;
+}
+
+/** Whether `value` is a list of `{ at, fromStep, after }`, as a job's resumptions are kept. */
+function resumedRecords(value: unknown): boolean {
+  return (
+    Array.isArray(value) &&
+    value.every(
+      (entry) =>
+        isObject(entry) &&
+        typeof entry.at === "string" &&
+        String(entry.fromStep) in GSC_STEPS &&
+        (entry.after === "system restart" || entry.after === "link failure"),
+    )
+  );
 }
 
 function isCount(value: unknown): value is number {

@@ -70,6 +70,21 @@ export interface JobProgress {
   readonly etaSeconds: number | null;
 }
 
+/**
+ * Why a job went on from a step it had stopped at: this system restarted in its middle (the job
+ * continued from its last completed step), or the link to the target went down (the target
+ * restarted, or the network failed) and came back within the job's wait.
+ */
+export type ResumeCause = "system restart" | "link failure";
+
+/** One resumption of a job: when, from which step, and after what. */
+export interface ResumeRecord {
+  readonly at: string;
+  /** The step the job ran again from. */
+  readonly fromStep: GscStep;
+  readonly after: ResumeCause;
+}
+
 export interface JobInfo {
   readonly id: string;
   readonly request: GscRequest;
@@ -83,6 +98,8 @@ export interface JobInfo {
   /** Set when the job ended: "OK" for success, else the error code. */
   readonly resultCode?: "OK" | ErrorCode;
   readonly resultMessage?: string;
+  /** Each time the job went on after a restart or a link failure, oldest first; absent: never. */
+  readonly resumed?: readonly ResumeRecord[];
 }
 
 export interface JobService {

@@ -2,7 +2,15 @@
 // queued job may be cancelled at once); the last three never change again.
 
 import { ERROR_CODES, type ErrorCode } from "../errors/codes.js";
-import type { JobInfo, JobProgress, JobService, JobState, StepRecord } from "./job-service.js";
+import {
+  GSC_STEPS,
+  type GscStep,
+  type JobInfo,
+  type JobProgress,
+  type JobService,
+  type JobState,
+  type StepRecord,
+} from "./job-service.js";
 
 export const ENDED_JOB_STATES: readonly JobState[] = ["succeeded", "failed", "cancelled"];
 
@@ -61,4 +69,28 @@ export function endedJob(
 /** `steps` with every step still open ended `at` with `note`: a job that ends leaves none running. */
 export function endOpenSteps(steps: readonly StepRecord[], at: string, note: string): StepRecord[] {
   return steps.map((step) => (step.endedAt === undefined ? { ...step, endedAt: at, note } : step));
+}
+
+/**
+ * `steps` with a step's start (a new record) or end (its last record closed with `note`; a step
+ * ended without a start record gets one that starts and ends `at`).
+ */
+export function withStepRecord(
+  steps: readonly StepRecord[],
+  change: { step: GscStep; event: "start" | "end"; at: string; note?: string },
+): StepRecord[] {
+  const { step, at, note } = change;
+  const records = [...steps];
+  if (change.event === "start") {
+    records.push({ step, name: GSC_STEPS[step], startedAt: at });
+    return records;
+  }
+  let index = records.length - 1;
+  while (index >= 0 && records[index].step !== step) index -= 1;
+  const open: StepRecord =
+    index >= 0 ? records[index] : { step, name: GSC_STEPS[step], startedAt: at };
+  const closed = { ...open, endedAt: at, ...(note === undefined ? {} : { note }) };
+  if (index >= 0) records[index] = closed;
+  else records.push(closed);
+  return records;
 }

@@ -7,6 +7,7 @@ import { ERROR_CODES, type ErrorCode } from "../errors/codes.js";
 import { GsnapError } from "../errors/gsnap-error.js";
 import { ControlOp, type ControlOpName } from "../link/frame-types.js";
 import type { LinkConnection } from "../link/link-connection.js";
+import type { PathManager } from "../pprc/path-manager.js";
 import type { TrackRange } from "../pprc/track-feed.js";
 import {
   decodeChecksums,
@@ -16,6 +17,7 @@ import {
   type ReserveRequest,
   type SnapRequestBody,
 } from "./control-body.js";
+import type { GscPlan } from "./gsc-plan.js";
 
 /**
  * A control request waits this long for its RESULT. Snaps and reservations are catalog changes
@@ -26,11 +28,50 @@ export const CONTROL_TIMEOUT_MS = 60_000;
 /** The target answered a request with its own error: the code is the target's. */
 export class TargetRefusal extends GsnapError {}
 
+/** Where a job's target is: over the path from the source's SSID to the target subsystem. */
+export interface Route {
+  readonly ssid: string;
+  readonly serial: string;
+  readonly remoteSsid: string;
+}
+
+export function routeOf(plan: GscPlan): Route {
+  return { ssid: plan.source.ssid, serial: plan.target.serial, remoteSsid: plan.target.ssid };
+}
+
 export class RemoteSystem {
+  /**
+   * The system at the end of `route`. Throws PATH_NOT_FOUND or LINK_DOWN when it is not there
+   * now, unless `later`: a job that resumes finds out at its first request, and waits.
+   */
+  static over(
+    paths: Pick<PathManager, "connectionsTo">,
+    route: Route,
+    options: { later?: boolean } = {},
+  ): RemoteSystem {
+    const connections = () =>
+      paths.connectionsTo({
+        ssid: route.ssid,
+        remoteSerial: route.serial,
+        remoteSsid: route.remoteSsid,
+      });
+    if (options.later !== true) connections();
+    return new RemoteSystem(route.serial, connections);
+  }
+
   constructor(
     readonly serial: string,
     private readonly connections: () => LinkConnection[],
   ) {}
+
+  /** Whether the path has a link up now: a request would go. */
+  reachable(): boolean {
+    try {
+      return this.connections().length > 0;
+    } catch {
+      return false;
+    }
+  }
 
   async info(volser: string): Promise<RemoteVolumeInfo> {
     return (await this.call("VOLUME_INFO", { volser })).volume as RemoteVolumeInfo;

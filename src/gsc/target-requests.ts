@@ -138,6 +138,24 @@ export class GscTarget {
     const { store } = this.options;
     const what = `Cannot reserve ${request.volser ?? "a new volume"} for job ${request.job}`;
     let volser = request.volser;
+    // A job that resumes after a restart asks again for what it may hold already: it gets it.
+    const held = this.reservations.find(
+      (r) =>
+        r.job === request.job &&
+        r.peer === peer &&
+        r.created === (request.create !== undefined) &&
+        (request.create !== undefined
+          ? volser === undefined || r.volser === volser
+          : r.volser === volser && r.extents === request.extents),
+    );
+    if (held !== undefined && store.listVolumes().some((v) => v.volser === held.volser)) {
+      return held.volser;
+    }
+    if (held !== undefined && request.create !== undefined) {
+      // Reserved, and the target stopped before it made the volume: make it now.
+      volser = held.volser;
+      this.reservations = this.reservations.filter((r) => r !== held);
+    }
     if (request.create !== undefined) {
       volser ??= freeVolser(this.options.store, { prefix: "#T" });
       // Kept before the volume exists, so that a crash in between leaves nothing unreleased.

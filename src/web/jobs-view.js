@@ -155,6 +155,14 @@ function timeline(job) {
   return el("ol", { class: "timeline", "aria-label": `Steps of job ${job.id}` }, ...items);
 }
 
+/** One "Resumed" fact each time the job went on after a restart or a link failure. */
+function resumedFacts(job) {
+  return (job.resumed ?? []).map((entry) => [
+    "Resumed",
+    `from step ${entry.fromStep} ${GSC_STEPS[entry.fromStep]} after a ${entry.after}, ${formatSince(entry.at)}`,
+  ]);
+}
+
 function jobDetail(job) {
   return [
     el("h2", { id: "detail-title", text: `Job ${job.id}` }),
@@ -168,6 +176,7 @@ function jobDetail(job) {
       ["Created", formatSince(job.createdAt)],
       ["Ended", job.endedAt === undefined ? "not yet" : formatSince(job.endedAt)],
       ["Result", el("span", { class: "result", text: resultText(job) })],
+      ...resumedFacts(job),
     ]),
     el("h3", { text: "Steps" }),
     timeline(job),
