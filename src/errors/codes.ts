@@ -227,6 +227,16 @@ export const ERROR_CODES = {
     summary:
       "the server holds as many connections as it takes (from this address, or in all); retry later",
   },
+  PEER_FORBIDDEN: {
+    httpStatus: 403,
+    exitCode: 86,
+    summary: "a peer asked about another storage system's job or volume",
+  },
+  RESERVATION_NOT_FOUND: {
+    httpStatus: 404,
+    exitCode: 87,
+    summary: "no GSC job holds a reservation of that volume here",
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
