@@ -33,7 +33,8 @@ const MIN_EXPIRY_CHECK_MS = 250;
 export interface ReservationsOptions {
   readonly dataDir: string;
   readonly store: Store;
-  readonly pairs: PairManager;
+  /** What giving back needs of the pairs: a pair left on a reserved volume is terminated. */
+  readonly pairs: Pick<PairManager, "isSecondary" | "terminate">;
   /** A job's reservations are released this long after its last request. */
   readonly timeoutMs?: number;
   readonly logger?: LinkLogger;
