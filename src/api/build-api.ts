@@ -6,6 +6,7 @@ import assert from "node:assert";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { checkSerial, checkSsid } from "../geometry/names.js";
 import type { JobService } from "../gsc/job-service.js";
+import type { Reservations } from "../gsc/reservations.js";
 import type { PairService } from "../pprc/pair-service.js";
 import type { PathService } from "../pprc/path-service.js";
 import type { Store } from "../store/store.js";
@@ -31,6 +32,7 @@ import { metricsRoutes } from "./metrics-routes.js";
 import { openApi } from "./openapi.js";
 import { pairRoutes } from "./pair-routes.js";
 import { pathRoutes } from "./path-routes.js";
+import { reservationRoutes } from "./reservation-routes.js";
 import { snapRoutes } from "./snap-routes.js";
 import { storeRoutes } from "./store-routes.js";
 import { systemRoutes } from "./system-routes.js";
@@ -52,6 +54,8 @@ export interface BuildApiOptions {
   readonly pairs?: PairService;
   /** Global snap copy jobs; without them the GSC and job routes answer PATHS_UNAVAILABLE. */
   readonly jobs?: JobService;
+  /** Peers' GSC reservations here; without them the reservation routes answer PATHS_UNAVAILABLE. */
+  readonly reservations?: Reservations;
   /** Where chunks live, for the system route and the object store metrics; local when absent. */
   readonly chunks?: ChunkBackendView;
   /** Connection caps and timeouts (the daemon's); none but REQUEST_TIMEOUT_MS when absent. */
@@ -108,6 +112,7 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   pathRoutes(app, options.paths);
   pairRoutes(app, options.pairs);
   jobRoutes(app, options.jobs);
+  reservationRoutes(app, options.reservations);
   metricsRoutes(app, metrics);
   webRoutes(app);
   return app;

@@ -29,6 +29,7 @@ export async function openApi(app: FastifyInstance, version: string): Promise<vo
         { name: "paths", description: "Replication paths to remote subsystems" },
         { name: "pairs", description: "Replication pairs of a local and a remote volume" },
         { name: "jobs", description: "Global snap copies and their jobs" },
+        { name: "reservations", description: "What peers' GSC jobs hold on this system" },
         { name: "metrics", description: "Prometheus metrics" },
       ],
     },

@@ -12,6 +12,7 @@ import { addJobCommands } from "./job-commands.js";
 import { reportError } from "./output.js";
 import { addPairCommands } from "./pair-commands.js";
 import { addPathCommands } from "./path-commands.js";
+import { addReservationCommands } from "./reservation-commands.js";
 import { addServeCommand } from "./serve-command.js";
 import { addSystemCommands } from "./system-command.js";
 import { addVolumeCommands } from "./volume-commands.js";
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   addPairCommands(program);
   addGscCommand(program);
   addJobCommands(program);
+  addReservationCommands(program);
 
   addChunksOptions(program.command("fsck"))
     .description("Check a store: every chunk checksum and every reference count")

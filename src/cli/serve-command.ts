@@ -42,6 +42,19 @@ export function addServeCommand(program: Command): void {
       "--link-secret-file <file>",
       "read the link secret from a file (kept off the command line, which ps shows)",
     )
+    .option(
+      "--link-peer <serial:file>",
+      "a peer's own link secret, read from a file; repeat for each peer (a peer named here proves its serial with this secret only)",
+      (value: string, list: string[] = []) => [...list, value],
+    )
+    .option(
+      "--link-peers <file>",
+      "a file of SERIAL:SECRET lines, one per peer (# comments); as --link-peer",
+    )
+    .option(
+      "--reservation-timeout <seconds>",
+      "release a peer's GSC reservations after this long without a request of its job (default 3600)",
+    )
     .option("--link-cert <file>", "PEM certificate for peer links over TLS (with --link-key)")
     .option("--link-key <file>", "PEM key of --link-cert")
     .option("--link-ca <file>", "PEM CA that outgoing TLS links trust (default: the system's)")

@@ -24,6 +24,7 @@ describe("serve configuration", () => {
       journalBytes: 128 * 1024 * 1024,
       spaceReserveBytes: 64 * 1024 * 1024,
       limits: DEFAULT_LIMITS,
+      reservationTimeoutMs: 3_600_000,
     });
     expect(DEFAULT_LIMITS.nbd).toEqual({
       maxConnections: 64,

@@ -22,6 +22,7 @@ import {
   type NbdTlsSettings,
   resolveNbdTls,
 } from "./nbd-tls-config.js";
+import { PEERS_SETTING_KEYS, type PeersSettings, resolvePeers } from "./peers-config.js";
 
 export interface HostPort {
   readonly host: string;
@@ -38,8 +39,15 @@ export interface ServeConfig {
   /** NBD over TLS; undefined: off (NBD_OPT_STARTTLS refused). */
   readonly nbdTls?: NbdTlsConfig;
   readonly link: HostPort;
-  /** The shared secret of peer links; undefined: no link listener, no paths made. */
+  /**
+   * The secret of peer links shared by every peer without one of its own; with neither this nor
+   * `linkPeers`: no link listener, no paths made.
+   */
   readonly linkSecret?: string;
+  /** Link secrets by peer serial (docs/link-protocol.md, "Authentication"). */
+  readonly linkPeers?: ReadonlyMap<string, string>;
+  /** A peer's GSC reservations here are released this long after its job's last request. */
+  readonly reservationTimeoutMs: number;
   /** TLS for peer links (both ways) when a certificate and key are given. */
   readonly linkTls?: LinkTlsConfig;
   /** Undefined: generated once, kept in the data dir, printed at first start. */
@@ -67,7 +75,11 @@ export interface LinkTlsConfig {
 }
 
 /** The keys a config file and the flags share, as the user writes them. */
-export interface ServeSettings extends ChunksSettings, LimitsSettings, NbdTlsSettings {
+export interface ServeSettings
+  extends ChunksSettings,
+    LimitsSettings,
+    NbdTlsSettings,
+    PeersSettings {
   data?: string;
   serial?: string;
   ssid?: string | string[];
@@ -130,6 +142,7 @@ const SETTING_KEYS = [
   ...CHUNKS_SETTING_KEYS,
   ...LIMITS_SETTING_KEYS,
   ...NBD_TLS_SETTING_KEYS,
+  ...PEERS_SETTING_KEYS,
 ];
 
 /** Reads a JSON config file of ServeSettings; unknown keys are refused, not ignored. */
@@ -173,6 +186,7 @@ export function resolveConfig(fromFile: ServeSettings, fromFlags: ServeSettings)
       `Cannot use log level "${merged.logLevel}": use one of ${LOG_LEVELS.join(", ")}`,
     );
   }
+  const peers = resolvePeers(merged);
   return {
     data: merged.data,
     serial: merged.serial === undefined ? undefined : checkSerial(merged.serial),
@@ -184,6 +198,8 @@ export function resolveConfig(fromFile: ServeSettings, fromFlags: ServeSettings)
     linkSecret: checkLinkSecret(
       secretOf(merged, { value: "linkSecret", file: "linkSecretFile", what: "link secret" }),
     ),
+    linkPeers: peers.linkPeers,
+    reservationTimeoutMs: peers.reservationTimeoutMs,
     linkTls: linkTlsOf(merged),
     token: secretOf(merged, { value: "token", file: "tokenFile", what: "API token" }),
     logLevel: merged.logLevel,

@@ -5,10 +5,12 @@
 
 import type { TestPause } from "../gsc/gsc-runner.js";
 import { JobManager } from "../gsc/job-manager.js";
+import { Reservations } from "../gsc/reservations.js";
 import { GscTarget } from "../gsc/target-requests.js";
 import type { LinkTlsClientOptions } from "../link/connect-link.js";
 import type { LinkConnection } from "../link/link-connection.js";
 import type { LinkLogger } from "../link/link-logger.js";
+import type { LinkSecret } from "../link/link-secrets.js";
 import { PairManager } from "../pprc/pair-manager.js";
 import type { PathTiming } from "../pprc/path-link.js";
 import { PathManager } from "../pprc/path-manager.js";
@@ -20,7 +22,8 @@ export interface ReplicationOptions {
   readonly serial: string;
   readonly ssids: readonly string[];
   readonly store: Store;
-  readonly secret?: string;
+  /** The link secret, shared or per peer serial. */
+  readonly secret?: LinkSecret;
   readonly tls?: LinkTlsClientOptions;
   readonly timing?: Partial<PathTiming>;
   readonly syncTimeoutMs?: number;
@@ -30,6 +33,8 @@ export interface ReplicationOptions {
   readonly pauseAt?: TestPause;
   /** How long a GSC job waits for a link that went down (default LINK_WAIT_MS). */
   readonly gscLinkWaitMs?: number;
+  /** A peer's GSC reservations here are released this long after its job's last request. */
+  readonly reservationTimeoutMs?: number;
   readonly loggers?: {
     readonly link?: LinkLogger;
     readonly pairs?: LinkLogger;
@@ -41,6 +46,8 @@ export interface Replication {
   readonly paths: PathManager;
   readonly pairs: PairManager;
   readonly jobs: JobManager;
+  /** The GSC target: the reservations peers' jobs hold here. */
+  readonly reservations: Reservations;
   /** Answers a peer on a link connection (the link listener's and the paths' own). */
   serve(connection: LinkConnection): Promise<void>;
   /** Stops jobs, pairs and paths; the data dir keeps them for the next start. */
@@ -51,11 +58,14 @@ export async function openReplication(options: ReplicationOptions): Promise<Repl
   const { dataDir, serial, store, loggers } = options;
   let pairs: PairManager | undefined;
   let gscTarget: GscTarget | undefined;
+  let reservations: Reservations | undefined;
   const serve = (connection: LinkConnection) =>
-    serveLinkRequests(connection, (request, peerSerial) => {
+    serveLinkRequests(connection, async (request, peerSerial) => {
       if (request.type === "CONTROL" && gscTarget !== undefined) {
         return gscTarget.handle(request, peerSerial);
       }
+      const refusal = gscTarget?.screen(request, peerSerial);
+      if (refusal !== undefined) return refusal;
       return pairs === undefined
         ? refuseAll(request, peerSerial)
         : pairs.handlePeer(request, peerSerial);
@@ -82,8 +92,22 @@ export async function openReplication(options: ReplicationOptions): Promise<Repl
       autoResumeIntervalMs: options.autoResumeIntervalMs,
       jobOf: (volser, peerSerial) => gscTarget?.jobOf(volser, peerSerial),
     });
-    gscTarget = await GscTarget.open({ dataDir, store, pairs });
+    reservations = await Reservations.open({
+      dataDir,
+      store,
+      pairs,
+      timeoutMs: options.reservationTimeoutMs,
+      logger: loggers?.gsc,
+    });
+    gscTarget = new GscTarget({
+      store,
+      pairs,
+      reservations,
+      ssids: options.ssids,
+      logger: loggers?.gsc,
+    });
     const opened = pairs;
+    const kept = reservations;
     const jobs = await JobManager.open({
       dataDir,
       serial,
@@ -98,14 +122,17 @@ export async function openReplication(options: ReplicationOptions): Promise<Repl
       paths,
       pairs: opened,
       jobs,
+      reservations: kept,
       serve,
       async close() {
         await jobs.close();
+        await kept.close();
         await opened.close();
         await paths.close();
       },
     };
   } catch (error) {
+    await reservations?.close();
     await pairs?.close();
     await paths.close();
     throw error;

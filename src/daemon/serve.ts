@@ -13,6 +13,7 @@ import { GSC_STEPS, type GscStep } from "../gsc/job-service.js";
 import { ConnectionLimiter } from "../limits/connection-limiter.js";
 import { ListenerGate } from "../limits/listener-gate.js";
 import { type LinkListener, listenLink } from "../link/link-listener.js";
+import { linkSecretOf } from "../link/link-secrets.js";
 import { NbdServer } from "../nbd/nbd-server.js";
 import { pairedVolumes } from "../pprc/paired-volumes.js";
 import { Store } from "../store/store.js";
@@ -33,7 +34,7 @@ export interface RunningSystem {
   readonly nbd: HostPort;
   /** off, on or require, for the banner. */
   readonly nbdTls: string;
-  /** Where peer links are accepted; undefined without a link secret (no listener). */
+  /** Where peer links are accepted; undefined without any link secret (no listener). */
   readonly link: HostPort | undefined;
   readonly linkTls: boolean;
   readonly dataDir: string;
@@ -72,6 +73,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     chunks.close();
     throw error;
   }
+  const linkSecret = linkSecretOf({ shared: config.linkSecret, peers: config.linkPeers });
   let replication: Replication;
   try {
     replication = await openReplication({
@@ -79,7 +81,8 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
       serial: identity.serial,
       ssids: config.ssids,
       store,
-      secret: config.linkSecret,
+      secret: linkSecret,
+      reservationTimeoutMs: config.reservationTimeoutMs,
       tls: config.linkTls === undefined ? undefined : { caPath: config.linkTls.caPath },
       syncTimeoutMs: config.syncTimeoutMs,
       autoResume: config.autoResume,
@@ -96,7 +99,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     chunks.close();
     throw error;
   }
-  const { paths, pairs, jobs } = replication;
+  const { paths, pairs, jobs, reservations } = replication;
   const api = await buildApi({
     store,
     system: { serial: identity.serial, ssids: config.ssids, version: VERSION },
@@ -106,6 +109,7 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
     paths,
     pairs,
     jobs,
+    reservations,
     chunks,
     connections: {
       gate: gates.api,
@@ -127,11 +131,11 @@ export async function startSystem(config: ServeConfig, logger: Logger): Promise<
   });
   try {
     const nbdAddress = await nbd.listen(config.nbd);
-    if (config.linkSecret !== undefined) {
+    if (linkSecret !== undefined) {
       linkListener = await listenLink({
         host: config.link.host,
         port: config.link.port,
-        secret: config.linkSecret,
+        secret: linkSecret,
         serial: identity.serial,
         ssids: config.ssids,
         tls: config.linkTls,
@@ -270,7 +274,7 @@ export function describeSystem(system: RunningSystem): string {
     `  API  http://${formatHostPort(system.api)}  (dashboard, /v1, /metrics, /openapi.json)`,
     `  NBD  nbd://${formatHostPort(system.nbd)}/VOLSER  (TLS ${system.nbdTls})`,
     system.link === undefined
-      ? "  LINK  off (no link secret: gsnap serve --link-secret)"
+      ? "  LINK  off (no link secret: gsnap serve --link-secret-file or --link-peer)"
       : `  LINK  ${formatHostPort(system.link)}  (peer links, ${system.linkTls ? "TLS" : "TCP"})`,
     `  CHUNKS  ${system.chunks}`,
   ];

@@ -233,6 +233,16 @@ export const ERROR_CODES = {
     summary:
       "a GSC job could not resume after a restart: its source intermediate (P') holding the snap is gone",
   },
+  PEER_FORBIDDEN: {
+    httpStatus: 403,
+    exitCode: 87,
+    summary: "a peer asked about another storage system's job or volume",
+  },
+  RESERVATION_NOT_FOUND: {
+    httpStatus: 404,
+    exitCode: 88,
+    summary: "no GSC job holds a reservation of that volume here",
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

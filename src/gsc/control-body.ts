@@ -3,7 +3,7 @@
 // JSON in, typed values or a GsnapError out. Both sides use these, so they cannot drift apart.
 
 import { GsnapError } from "../errors/gsnap-error.js";
-import { checkSsid, checkVolser } from "../geometry/names.js";
+import { checkSerial, checkSsid, checkVolser } from "../geometry/names.js";
 import { ControlOp, type ControlOpName } from "../link/frame-types.js";
 import { CHECKSUM_BYTES } from "./copy-runs.js";
 
@@ -38,6 +38,8 @@ export interface RemoteVolumeInfo {
 
 export interface ReserveRequest {
   readonly job: string;
+  /** The serial of the job's system; when given, it must be the peer's (else PEER_FORBIDDEN). */
+  readonly serial?: string;
   readonly ssid: string;
   /** The volume to reserve; with `create`, absent asks the target to name it. */
   readonly volser?: string;
@@ -49,10 +51,14 @@ export interface ReserveRequest {
 
 export interface ReleaseRequest {
   readonly job: string;
+  /** The serial of the job's system; when given, it must be the peer's (else PEER_FORBIDDEN). */
+  readonly serial?: string;
 }
 
 export interface SnapRequestBody {
   readonly job: string;
+  /** The serial of the job's system; when given, it must be the peer's (else PEER_FORBIDDEN). */
+  readonly serial?: string;
   /** `VOLSER:C.H-C.H[+...]`. */
   readonly source: string;
   readonly target: string;
@@ -60,6 +66,8 @@ export interface SnapRequestBody {
 
 export interface ChecksumsRequest {
   readonly job: string;
+  /** The serial of the job's system; when given, it must be the peer's (else PEER_FORBIDDEN). */
+  readonly serial?: string;
   readonly volser: string;
   /** The tracks asked for, in the order of the answer; at most MAX_CHECKSUM_TRACKS in all. */
   readonly runs: readonly { readonly firstTrack: number; readonly count: number }[];
@@ -91,6 +99,12 @@ function job(body: Record<string, unknown>): string {
   const id = field<string>(body, "job", "string");
   if (!JOB_PATTERN.test(id)) throw bad(`job "${id}" is not a job id`);
   return id;
+}
+
+/** The job's system, optional: sources older than per-peer reservations send none. */
+function jobSerial(body: Record<string, unknown>): { serial?: string } {
+  if (body.serial === undefined) return {};
+  return { serial: checkSerial(field(body, "serial", "string")) };
 }
 
 function count(body: Record<string, unknown>, name: string, max: number): number {
@@ -153,6 +167,7 @@ export function parseControl(op: number, text: string): ControlRequest {
         op: name,
         body: {
           job: job(body),
+          ...jobSerial(body),
           ssid: checkSsid(field(body, "ssid", "string")),
           volser:
             body.volser === undefined ? undefined : checkVolser(field(body, "volser", "string")),
@@ -169,12 +184,13 @@ export function parseControl(op: number, text: string): ControlRequest {
       };
     }
     case "RELEASE":
-      return { op: name, body: { job: job(body) } };
+      return { op: name, body: { job: job(body), ...jobSerial(body) } };
     case "SNAP":
       return {
         op: name,
         body: {
           job: job(body),
+          ...jobSerial(body),
           source: field(body, "source", "string"),
           target: field(body, "target", "string"),
         },
@@ -184,6 +200,7 @@ export function parseControl(op: number, text: string): ControlRequest {
         op: name,
         body: {
           job: job(body),
+          ...jobSerial(body),
           volser: checkVolser(field(body, "volser", "string")),
           runs: checksumRuns(body.runs),
         },

@@ -124,12 +124,15 @@ export class RemoteSystem {
   private async call(op: ControlOpName, body: object): Promise<Record<string, unknown>> {
     const [connection] = this.connections();
     const what = `System ${this.serial}`;
+    // A request about a job names the job's system too (ours): the target refuses it from a link
+    // that is not from that system (docs/link-protocol.md, "CONTROL and RESULT").
+    const sent = "job" in body ? { ...body, serial: connection.localSerial } : body;
     let timeout: NodeJS.Timeout | undefined;
     const timer = new Promise<"timeout">((resolve) => {
       timeout = setTimeout(() => resolve("timeout"), CONTROL_TIMEOUT_MS);
     });
     const reply = await Promise.race([
-      connection.request({ type: "CONTROL", op: ControlOp[op], body: JSON.stringify(body) }),
+      connection.request({ type: "CONTROL", op: ControlOp[op], body: JSON.stringify(sent) }),
       timer,
     ]).finally(() => clearTimeout(timeout));
     if (reply === "timeout") {

@@ -8,6 +8,7 @@ import tls from "node:tls";
 import { GsnapError } from "../errors/gsnap-error.js";
 import { LinkConnection, linkReads } from "./link-connection.js";
 import { type LinkLogger, silentLinkLogger } from "./link-logger.js";
+import type { LinkSecret } from "./link-secrets.js";
 import type { SocketReads } from "./socket-reads.js";
 
 /** How to check the peer's certificate. */
@@ -21,7 +22,7 @@ export interface LinkTlsClientOptions {
 export interface ConnectLinkOptions {
   readonly host: string;
   readonly port: number;
-  readonly secret: string;
+  readonly secret: LinkSecret;
   readonly serial: string;
   readonly expectSerial: string;
   readonly ssids?: readonly string[];

@@ -195,4 +195,76 @@ describe("link handshake", () => {
     });
     expect(step.outcome).toMatchObject({ kind: "failed", code: "LINK_WRONG_SERIAL" });
   });
+
+  describe("with a secret per peer serial", () => {
+    // B (GS00002) keeps a secret for GS00001 and one for GS00003; each peer holds only its own.
+    const secrets = {
+      peers: new Map([
+        ["GS00001", "secret-of-1"],
+        ["GS00003", "secret-of-3"],
+      ]),
+    };
+
+    it("establishes a peer that proves its own serial's secret", () => {
+      const result = run(initiator({ secret: "secret-of-1" }), responder({ secret: secrets }));
+      expect(result.responder).toMatchObject({
+        kind: "established",
+        session: { peerSerial: "GS00001" },
+      });
+      expect(result.initiator?.kind).toBe("established");
+    });
+
+    it("refuses a peer that holds serial GS00003's secret but claims GS00001", () => {
+      const result = run(initiator({ secret: "secret-of-3" }), responder({ secret: secrets }));
+      expect(result.responder).toMatchObject({ kind: "failed", code: "LINK_AUTH_FAILED" });
+      expect(result.initiator).toMatchObject({ kind: "failed", code: "LINK_AUTH_FAILED" });
+    });
+
+    it("refuses a serial with no secret at its HELLO, before any proof", () => {
+      const result = run(
+        initiator({ serial: "GS00009", secret: "secret-of-1" }),
+        responder({ secret: secrets }),
+      );
+      expect(result.responder).toMatchObject({ kind: "failed", code: "LINK_AUTH_FAILED" });
+      expect((result.responder as { message: string }).message).toMatch(
+        /no link secret is configured for serial "GS00009"/,
+      );
+      expect(result.sentByInitiator.map((frame) => frame.type)).toEqual(["HELLO"]);
+    });
+
+    it("proves a serial without an entry with the shared secret, and never one with an entry", () => {
+      const withShared = { ...secrets, shared: "shared" };
+      const other = run(
+        initiator({ serial: "GS00009", secret: "shared" }),
+        responder({ secret: withShared }),
+      );
+      expect(other.responder?.kind).toBe("established");
+      const named = run(initiator({ secret: "shared" }), responder({ secret: withShared }));
+      expect(named.responder).toMatchObject({ kind: "failed", code: "LINK_AUTH_FAILED" });
+    });
+
+    it("refuses a peer that claims the responder's own serial, whatever secret it holds", () => {
+      const result = run(
+        initiator({ serial: "GS00002", secret: "s3cret" }),
+        responder({ secret: "s3cret" }),
+      );
+      expect(result.responder).toMatchObject({ kind: "failed", code: "LINK_WRONG_SERIAL" });
+      expect(result.initiator).toMatchObject({ kind: "failed", code: "LINK_WRONG_SERIAL" });
+    });
+
+    it("refuses a peer whose TLS certificate names another serial than it claims", () => {
+      const result = run(
+        initiator({ secret: "secret-of-1" }),
+        responder({ secret: secrets, certifiedSerial: "GS00003" }),
+      );
+      expect(result.responder).toMatchObject({ kind: "failed", code: "LINK_AUTH_FAILED" });
+    });
+
+    it("fails an initiator with no secret for the serial it expects, sending nothing", () => {
+      const alone = initiator({ secret: { peers: new Map([["GS00005", "x"]]) } });
+      const step = alone.start();
+      expect(step.send).toEqual([]);
+      expect(step.outcome).toMatchObject({ kind: "failed", code: "LINK_AUTH_FAILED" });
+    });
+  });
 });

@@ -25,6 +25,10 @@
 // Either role, any state: REFUSE received --> failed; a refusal it decides (no common version,
 // wrong serial, a proof that does not verify) --> failed (sends REFUSE); any other frame --> failed
 // (protocol). Failed and established are final.
+//
+// Which secret keys the proofs depends on the peer's serial (link-secrets.ts): the responder looks
+// it up when the initiator's HELLO names itself, and refuses a serial it has no secret for, and
+// its own serial, which no peer can be. The initiator looks up the serial it expects.
 
 import assert from "node:assert/strict";
 import { createHmac, timingSafeEqual } from "node:crypto";
@@ -37,6 +41,7 @@ import {
   RefuseReason,
   type RefuseReasonCode,
 } from "./frame-types.js";
+import { type LinkSecret, missingSecretHint, secretFor } from "./link-secrets.js";
 
 /** The protocol versions this build speaks, oldest first. */
 export const SUPPORTED_VERSIONS: readonly number[] = [1, 2, 3, 4];
@@ -73,7 +78,8 @@ export interface HandshakeStep {
 
 export interface HandshakeOptions {
   readonly role: HandshakeRole;
-  readonly secret: string;
+  /** One secret for every peer, or one per peer serial. */
+  readonly secret: LinkSecret;
   readonly serial: string;
   readonly ssids?: readonly string[];
   /** The serial the peer must have; the initiator always names one, a responder may. */
@@ -81,6 +87,11 @@ export interface HandshakeOptions {
   /** NONCE_BYTES fresh random bytes, from the shell. */
   readonly nonce: Buffer;
   readonly versions?: readonly number[];
+  /**
+   * Responder: the serial the peer's TLS client certificate names; the peer must claim it. Absent:
+   * no certificate was asked for, and the secret alone proves the serial.
+   */
+  readonly certifiedSerial?: string;
 }
 
 const REFUSAL_CODES: Record<RefuseReasonCode, ErrorCode> = {
@@ -118,10 +129,12 @@ export class LinkHandshake {
   private version = 0;
   private peerHello: HelloFrame | undefined;
   private peerNonce: Buffer | undefined;
+  /** The secret of this peer, known once we know who the peer is (or claims to be). */
+  private secret: string | undefined;
 
   constructor(private readonly options: HandshakeOptions) {
     assert.equal(options.nonce.length, NONCE_BYTES, "a nonce has NONCE_BYTES bytes");
-    assert.ok(options.secret.length > 0, "the link secret is not empty");
+    assert.ok(options.secret !== "", "the link secret is not empty");
     assert.ok(options.role === "responder" || options.expectSerial, "an initiator names a serial");
     this.versions = options.versions ?? SUPPORTED_VERSIONS;
     this.stateValue = options.role === "initiator" ? "start" : "awaiting-hello";
@@ -135,6 +148,11 @@ export class LinkHandshake {
   start(): HandshakeStep {
     if (this.options.role === "responder") return { send: [] };
     assert.equal(this.stateValue, "start", "start() is called once");
+    const expected = this.options.expectSerial ?? "";
+    this.secret = secretFor(this.options.secret, expected);
+    // Nothing is sent: the peer would only learn that we cannot prove anything.
+    if (this.secret === undefined)
+      return this.fail("LINK_AUTH_FAILED", missingSecretHint(expected));
     this.stateValue = "awaiting-hello";
     return { send: [this.hello(this.versions, this.options.expectSerial ?? "")] };
   }
@@ -194,7 +212,7 @@ export class LinkHandshake {
         `peer "${hello.serial}" expects serial "${hello.expectSerial}", this is "${this.options.serial}"`,
       );
     }
-    const wrongPeer = this.checkPeerSerial(hello.serial);
+    const wrongPeer = this.checkPeerSerial(hello.serial) ?? this.checkClaim(hello.serial);
     if (wrongPeer !== undefined) return wrongPeer;
     this.version = Math.max(...common);
     this.peerHello = hello;
@@ -231,6 +249,31 @@ export class LinkHandshake {
       RefuseReason.WRONG_SERIAL,
       `expected serial "${expected}" but the peer is "${peerSerial}"`,
     );
+  }
+
+  /**
+   * Responder: whether the peer may claim the serial it names: not ours, the one its certificate
+   * names (with TLS client certificates), and one we hold a secret for. Sets the secret.
+   */
+  private checkClaim(peerSerial: string): HandshakeStep | undefined {
+    if (peerSerial === this.options.serial) {
+      return this.refuse(
+        RefuseReason.WRONG_SERIAL,
+        `the peer claims serial "${peerSerial}", which is this system's own`,
+      );
+    }
+    const certified = this.options.certifiedSerial;
+    if (certified !== undefined && certified !== peerSerial) {
+      return this.refuse(
+        RefuseReason.AUTH_FAILED,
+        `the peer claims serial "${peerSerial}" but its certificate names "${certified}"`,
+      );
+    }
+    this.secret = secretFor(this.options.secret, peerSerial);
+    if (this.secret === undefined) {
+      return this.refuse(RefuseReason.AUTH_FAILED, missingSecretHint(peerSerial));
+    }
+    return undefined;
   }
 
   private onChallenge(nonce: Buffer): HandshakeStep {
@@ -290,9 +333,10 @@ export class LinkHandshake {
   private proof(direction: "I->R" | "R->I"): Buffer {
     assert.ok(this.peerNonce !== undefined, "the peer's nonce is known before a proof");
     assert.ok(this.peerHello !== undefined, "the peer's serial is known before a proof");
+    assert.ok(this.secret !== undefined, "the peer's secret is known before a proof");
     const initiator = this.options.role === "initiator";
     return computeProof({
-      secret: this.options.secret,
+      secret: this.secret,
       direction,
       initiatorNonce: initiator ? this.options.nonce : this.peerNonce,
       responderNonce: initiator ? this.peerNonce : this.options.nonce,

@@ -29,6 +29,7 @@ import {
 } from "./frame-types.js";
 import { type HandshakeStep, LinkHandshake, type LinkSession } from "./handshake.js";
 import type { LinkLogger } from "./link-logger.js";
+import type { LinkSecret } from "./link-secrets.js";
 import { SlabPool } from "./slab-pool.js";
 import { SocketReads } from "./socket-reads.js";
 import { StreamFrameReader } from "./stream-frame-reader.js";
@@ -105,11 +106,13 @@ export type RequestBody = Unsent<RequestFrame>;
 
 export interface LinkConnectionOptions {
   readonly role: "initiator" | "responder";
-  readonly secret: string;
+  readonly secret: LinkSecret;
   readonly serial: string;
   readonly ssids?: readonly string[];
   readonly expectSerial?: string;
   readonly versions?: readonly number[];
+  /** Responder: the serial the peer's TLS client certificate names (handshake.ts). */
+  readonly certifiedSerial?: string;
   readonly logger: LinkLogger;
   readonly handshakeTimeoutMs?: number;
   /** Told when the handshake times out (the listener counts it), before the connection closes. */
@@ -170,6 +173,11 @@ export class LinkConnection {
     return this.session;
   }
 
+  /** This system's serial, as the handshake named it to the peer. */
+  get localSerial(): string {
+    return this.options.serial;
+  }
+
   /** Whether the peer takes TRACK_BATCH (the protocol version agreed is BATCH_VERSION or later). */
   get carriesBatches(): boolean {
     return this.linkSession.version >= BATCH_VERSION;
@@ -209,6 +217,7 @@ export class LinkConnection {
       ssids: this.options.ssids,
       expectSerial: this.options.expectSerial,
       versions: this.options.versions,
+      certifiedSerial: this.options.certifiedSerial,
       nonce: randomBytes(NONCE_BYTES),
     });
     return new Promise((resolve, reject) => {

@@ -12,6 +12,7 @@ import tls from "node:tls";
 import { ListenerGate } from "../limits/listener-gate.js";
 import { LinkConnection, linkReads } from "./link-connection.js";
 import type { LinkLogger } from "./link-logger.js";
+import type { LinkSecret } from "./link-secrets.js";
 import { adoptReads } from "./socket-reads.js";
 
 /** Certificate and key files for a TLS listener, PEM. */
@@ -24,7 +25,7 @@ export interface ListenLinkOptions {
   readonly host: string;
   /** 0 picks a free port; `address` then says which. */
   readonly port: number;
-  readonly secret: string;
+  readonly secret: LinkSecret;
   readonly serial: string;
   readonly ssids?: readonly string[];
   readonly tls?: LinkTlsServerOptions;

@@ -8,6 +8,7 @@ import { checkSsid } from "../geometry/names.js";
 import type { LinkTlsClientOptions } from "../link/connect-link.js";
 import type { LinkConnection } from "../link/link-connection.js";
 import type { LinkLogger } from "../link/link-logger.js";
+import { type LinkSecret, secretFor } from "../link/link-secrets.js";
 import { readPathFile, writePathFile } from "./path-file.js";
 import { DEFAULT_PATH_TIMING, PathLink, type PathTiming } from "./path-link.js";
 import type { PathService } from "./path-service.js";
@@ -24,8 +25,11 @@ export interface PathManagerOptions {
   readonly dataDir: string;
   readonly serial: string;
   readonly ssids: readonly string[];
-  /** The shared link secret; without it paths are listed but neither made nor connected. */
-  readonly secret?: string;
+  /**
+   * The link secret, shared or per peer serial; a path to a serial it has no secret for is
+   * listed but neither made nor connected.
+   */
+  readonly secret?: LinkSecret;
   /** Connect over TLS, trusting this; plain TCP when absent. */
   readonly tls?: LinkTlsClientOptions;
   readonly logger?: LinkLogger;
@@ -58,6 +62,12 @@ export class PathManager implements PathService {
     return manager;
   }
 
+  /** The secret of links to `remoteSerial`: its own, else the shared one, else none. */
+  private secretFor(remoteSerial: string): string | undefined {
+    const secret = this.options.secret;
+    return secret === undefined ? undefined : secretFor(secret, remoteSerial);
+  }
+
   list(): PathInfo[] {
     return [...this.paths.values()].map(describePath);
   }
@@ -65,10 +75,10 @@ export class PathManager implements PathService {
   async establish(request: EstablishRequest): Promise<PathInfo> {
     const spec = checkEstablish(request, this.options.ssids);
     const what = `Cannot establish a path from ${spec.ssid} to ${spec.remoteSerial}.${spec.remoteSsid}`;
-    if (this.options.secret === undefined) {
+    if (this.secretFor(spec.remoteSerial) === undefined) {
       throw new GsnapError(
         "LINK_SECRET_MISSING",
-        `${what}: this system has no link secret (start it with gsnap serve --link-secret)`,
+        `${what}: this system has no link secret for serial "${spec.remoteSerial}" (start it with gsnap serve --link-secret, or --link-peer ${spec.remoteSerial}:FILE)`,
       );
     }
     if (this.paths.has(pathKey(spec))) {
@@ -156,7 +166,7 @@ export class PathManager implements PathService {
           remoteSsid: spec.remoteSsid,
           serial: this.options.serial,
           ssids: this.options.ssids,
-          secret: this.options.secret,
+          secret: this.secretFor(spec.remoteSerial),
           tls: this.options.tls,
           logger: this.options.logger,
           timing: this.timing,

@@ -12,6 +12,7 @@ import { buildApi } from "../api/build-api.js";
 import { runCli } from "../cli/program.js";
 import type { PortLimits } from "../daemon/limits-config.js";
 import type { JobInfo } from "../gsc/job-service.js";
+import { Reservations } from "../gsc/reservations.js";
 import { ConnectionLimiter } from "../limits/connection-limiter.js";
 import { ListenerGate } from "../limits/listener-gate.js";
 import type { PairInfo } from "../pprc/pair-service.js";
@@ -122,6 +123,8 @@ export const PRIVATE_ROUTES: readonly RouteCase[] = [
   { method: "POST", path: "/v1/jobs/J000001/cancel", jobs: [exampleJob("J000001")] },
   { method: "GET", path: "/v1/jobs/J000001/wait", jobs: [ENDED_JOB] },
   { method: "GET", path: "/v1/jobs/J000001/events", jobs: [ENDED_JOB] },
+  { method: "GET", path: "/v1/reservations" },
+  { method: "POST", path: "/v1/reservations/VOL001/release" },
   { method: "GET", path: "/metrics" },
   { method: "GET", path: "/openapi.json" },
 ];
@@ -150,6 +153,12 @@ export async function startApi(
   const paths = new MemoryPaths(SYSTEM.ssids);
   const pairs = new MemoryPairs({ serial: SYSTEM.serial, store });
   const jobs = new MemoryJobs();
+  // No pairs on this system's volumes: giving a reservation back terminates none.
+  const reservations = await Reservations.open({
+    dataDir: dir,
+    store,
+    pairs: { isSecondary: () => false, terminate: async () => {} },
+  });
   const limits = options.limits;
   const limiter =
     limits &&
@@ -163,6 +172,7 @@ export async function startApi(
     paths: options.withoutPaths ? undefined : paths,
     pairs: options.withoutPaths ? undefined : pairs,
     jobs: options.withoutPaths ? undefined : jobs,
+    reservations: options.withoutPaths ? undefined : reservations,
     chunks: options.chunks,
     connections: limits && {
       gate: new ListenerGate("api", { limiter: limiter as ConnectionLimiter, events: metrics }),
@@ -170,8 +180,13 @@ export async function startApi(
       idleTimeoutMs: limits.idleTimeoutMs,
     },
   });
+  app.addHook("onClose", () => reservations.close());
   running.push({ app, store, dir });
-  if (options.seeded !== false) await seed(store, paths);
+  if (options.seeded !== false) {
+    await seed(store, paths);
+    // A peer's job holds VOL001, for the reservation routes to list and release.
+    await reservations.add({ job: "J000001", peer: "GS0002", volser: "VOL001", created: false });
+  }
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
   return {
     app,
