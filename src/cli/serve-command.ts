@@ -107,18 +107,10 @@ export function addServeCommand(program: Command): void {
       process.umask(0o077);
       const logger = createLogger(config.logLevel);
       const system = await startSystem(config, logger);
-      process.stdout.write(describeSystem(system));
-      logger.info(
-        {
-          serial: system.serial,
-          api: system.api,
-          nbd: system.nbd,
-          link: system.link,
-          chunks: system.chunks,
-        },
-        "storage system started",
-      );
-      await new Promise<void>((resolve) => {
+      // The signal handlers go in before the banner: whoever waits for the banner (a script, a
+      // test) may send SIGTERM the moment it reads it, and without a handler that kills the
+      // process on the spot instead of stopping it cleanly.
+      const stopped = new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           logger.info({ signal }, "stopping");
           system.stop().then(resolve, (error) => {
@@ -130,6 +122,18 @@ export function addServeCommand(program: Command): void {
         process.once("SIGTERM", () => stop("SIGTERM"));
         process.once("SIGINT", () => stop("SIGINT"));
       });
+      process.stdout.write(describeSystem(system));
+      logger.info(
+        {
+          serial: system.serial,
+          api: system.api,
+          nbd: system.nbd,
+          link: system.link,
+          chunks: system.chunks,
+        },
+        "storage system started",
+      );
+      await stopped;
       logger.info("stopped");
     });
 }
