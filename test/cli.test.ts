@@ -134,10 +134,29 @@ describe.skipIf(!fs.existsSync(CLI_PATH))("gsnap CLI against a real server", () 
       const commandLine = fs.readFileSync(`/proc/${other.child.pid}/cmdline`, "utf8");
       expect(commandLine).toContain(secretFile);
       expect(commandLine).not.toContain("file-s3cret-4f9a");
+      expect(other.output()).not.toMatch(/the link secret is given with --link-secret/);
     } finally {
       expect(await other.stop()).toBe(0);
       fs.rmSync(other.dataDir, { recursive: true, force: true });
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("takes its link secret from GSNAP_LINK_SECRET, and warns of a secret given as a flag", async () => {
+    // startServe gives the API token with --token, as a script might.
+    const other = await startServe({
+      args: ["--link", "127.0.0.1:0"],
+      env: { GSNAP_LINK_SECRET: "env-s3cret" },
+    });
+    try {
+      expect(other.output()).toMatch(/LINK {2}127\.0\.0\.1:\d+ {2}\(peer links, TCP\)/);
+      expect(other.output()).toMatch(
+        /the API token is given with --token, on the command line that ps shows every user: use --token-file or GSNAP_SERVE_TOKEN/,
+      );
+      expect(other.output()).not.toMatch(/the link secret is given with --link-secret/);
+    } finally {
+      expect(await other.stop()).toBe(0);
+      fs.rmSync(other.dataDir, { recursive: true, force: true });
     }
   });
 

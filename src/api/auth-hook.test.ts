@@ -64,6 +64,28 @@ describe("the bearer token", () => {
     expect(api.store.listVolumes().map((volume) => volume.volser)).toEqual(["VOL001", "VOL002"]);
   });
 
+  it("is refused in the URL's query, even when it is right, with the header too, and on /healthz", async () => {
+    const api = await startApi();
+    for (const [path, token] of [
+      [`/v1/volumes?token=${TOKEN}`, null],
+      [`/v1/volumes?access_token=${TOKEN}`, TOKEN],
+      [`/healthz?Token=${TOKEN}`, null],
+    ] as const) {
+      const reply = await api.call("GET", path, { token });
+      expect(reply.status, path).toBe(401);
+      expect(reply.body.code).toBe("UNAUTHORIZED");
+      expect(reply.body.message).toMatch(
+        /a token in the URL \(".+="\) is refused; send it in the Authorization header/,
+      );
+    }
+    const before = storeState(api.store);
+    const post = await api.call("POST", `/v1/volumes?token=${TOKEN}`, {
+      json: { volser: "NEW001" },
+    });
+    expect(post.status).toBe(401);
+    expect(storeState(api.store)).toEqual(before);
+  });
+
   it("is asked for before an unknown route is revealed as unknown", async () => {
     const api = await startApi();
     expect((await api.call("GET", "/v1/nothing", { token: null })).status).toBe(401);

@@ -19,6 +19,14 @@ export function authHook(token: string): onRequestAsyncHookHandler {
   assert(token.length > 0, "the API token must not be empty");
   const expected = digest(token);
   return async (request: FastifyRequest) => {
+    const inUrl = tokenInUrl(request.url);
+    if (inUrl !== undefined) {
+      // Refused even where it would be right: URLs end up in logs, proxies and shell history.
+      throw new GsnapError(
+        "UNAUTHORIZED",
+        `Cannot ${actionOf(request)}: a token in the URL ("${inUrl}=") is refused; send it in the Authorization header as "Bearer <token>"`,
+      );
+    }
     if (request.routeOptions.config.public === true) return;
     const action = actionOf(request);
     const header = request.headers.authorization;
@@ -39,4 +47,17 @@ export function authHook(token: string): onRequestAsyncHookHandler {
       throw new GsnapError("UNAUTHORIZED", `Cannot ${action}: the bearer token is wrong`);
     }
   };
+}
+
+/** Query parameters that clients use to carry a token in the URL. */
+const TOKEN_PARAMETERS = new Set(["token", "access_token", "api_key", "apikey", "bearer"]);
+
+/** The name of a query parameter of `url` that carries a token, if one does. Pure. */
+export function tokenInUrl(url: string): string | undefined {
+  const at = url.indexOf("?");
+  if (at < 0) return undefined;
+  for (const name of new URLSearchParams(url.slice(at + 1)).keys()) {
+    if (TOKEN_PARAMETERS.has(name.toLowerCase())) return name;
+  }
+  return undefined;
 }

@@ -1,7 +1,13 @@
 // `gsnap serve`: runs one storage system until SIGTERM or SIGINT, then stops cleanly (exit 0).
 
 import type { Command } from "commander";
-import { readConfigFile, resolveConfig, type ServeSettings } from "../daemon/config.js";
+import {
+  environmentSecrets,
+  readConfigFile,
+  resolveConfig,
+  type ServeSettings,
+  secretFlagWarnings,
+} from "../daemon/config.js";
 import { addChunksOptions } from "./chunks-options.js";
 import { addLimitsOptions } from "./limits-options.js";
 
@@ -96,16 +102,24 @@ export function addServeCommand(program: Command): void {
         autoResume: flags.autoResume === false ? false : undefined,
       };
       delete (fromFlags as ServeFlags).config;
-      const config = resolveConfig(
-        flags.config === undefined ? {} : readConfigFile(flags.config),
-        fromFlags,
-      );
+      const fromFile = flags.config === undefined ? {} : readConfigFile(flags.config);
+      const given = { ...fromFile, ...dropUnset(fromFlags) };
+      const config = resolveConfig(fromFile, {
+        ...fromFlags,
+        ...environmentSecrets(process.env, given),
+      });
       // Loaded here, not at the top: other commands start faster without the server's modules.
       const { createLogger, describeSystem, startSystem } = await import("../daemon/serve.js");
       // Volumes' data, the catalog, the token and the job and pair records are the system's own:
       // every file and directory it makes is for its user alone (0600, 0700).
       process.umask(0o077);
       const logger = createLogger(config.logLevel);
+      for (const warning of secretFlagWarnings({
+        token: fromFlags.token,
+        linkSecret: fromFlags.linkSecret,
+      })) {
+        logger.warn(warning);
+      }
       const system = await startSystem(config, logger);
       // The signal handlers go in before the banner: whoever waits for the banner (a script, a
       // test) may send SIGTERM the moment it reads it, and without a handler that kills the
@@ -136,4 +150,9 @@ export function addServeCommand(program: Command): void {
       await stopped;
       logger.info("stopped");
     });
+}
+
+/** The settings that are set: a flag commander leaves undefined says nothing. */
+function dropUnset(settings: ServeSettings): ServeSettings {
+  return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
 }

@@ -3,7 +3,13 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { codeOf } from "../testing/error-code.js";
-import { parseHostPort, readConfigFile, resolveConfig } from "./config.js";
+import {
+  environmentSecrets,
+  parseHostPort,
+  readConfigFile,
+  resolveConfig,
+  secretFlagWarnings,
+} from "./config.js";
 import { loadIdentity } from "./identity.js";
 import { DEFAULT_LIMITS } from "./limits-config.js";
 
@@ -297,6 +303,38 @@ describe("serve configuration", () => {
     fs.writeFileSync(file, JSON.stringify(s3));
     expect(readConfigFile(file)).toEqual(s3);
     fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe("secrets from the environment and on the command line", () => {
+  const environment = { GSNAP_SERVE_TOKEN: "env-token", GSNAP_LINK_SECRET: "env-secret" };
+
+  it("takes GSNAP_SERVE_TOKEN and GSNAP_LINK_SECRET where no flag or file gives them", () => {
+    expect(environmentSecrets(environment, {})).toEqual({
+      token: "env-token",
+      linkSecret: "env-secret",
+    });
+    expect(resolveConfig({}, environmentSecrets(environment, {}))).toMatchObject({
+      token: "env-token",
+      linkSecret: "env-secret",
+    });
+    // GSNAP_TOKEN is the CLI's, and an empty variable gives nothing.
+    expect(environmentSecrets({ GSNAP_TOKEN: "cli", GSNAP_LINK_SECRET: "" }, {})).toEqual({});
+  });
+
+  it("lets a flag or a file win over the environment, without a clash", () => {
+    expect(environmentSecrets(environment, { token: "flag", linkSecretFile: "/f" })).toEqual({});
+    expect(environmentSecrets(environment, { tokenFile: "/t" })).toEqual({
+      linkSecret: "env-secret",
+    });
+  });
+
+  it("warns of each secret given as a flag, naming what to use instead", () => {
+    expect(secretFlagWarnings({})).toEqual([]);
+    const warnings = secretFlagWarnings({ token: "t", linkSecret: "s" });
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/--token, on the command line that ps shows.+--token-file/);
+    expect(warnings[1]).toMatch(/--link-secret, .+--link-secret-file.+GSNAP_LINK_SECRET/);
   });
 });
 

@@ -308,6 +308,56 @@ export function formatHostPort(address: HostPort): string {
     : `${address.host}:${address.port}`;
 }
 
+/**
+ * The environment variables `gsnap serve` takes its secrets from, by setting. The server's token has
+ * a name of its own: GSNAP_TOKEN is the CLI's, often exported for another system.
+ */
+export const SECRET_ENVIRONMENT = {
+  token: "GSNAP_SERVE_TOKEN",
+  linkSecret: "GSNAP_LINK_SECRET",
+} as const;
+
+/**
+ * The secrets the environment gives (GSNAP_SERVE_TOKEN, GSNAP_LINK_SECRET), for those that `given` (the
+ * flags and the config file) sets neither as a value nor as a file: the environment is the
+ * fallback, so a flag or a file always wins and never clashes with it. Pure.
+ */
+export function environmentSecrets(
+  environment: Readonly<Record<string, string | undefined>>,
+  given: ServeSettings,
+): ServeSettings {
+  const found: ServeSettings = {};
+  for (const [key, name] of Object.entries(SECRET_ENVIRONMENT) as [
+    keyof typeof SECRET_ENVIRONMENT,
+    string,
+  ][]) {
+    const value = environment[name];
+    if (value === undefined || value === "") continue;
+    if (given[key] !== undefined || given[`${key}File`] !== undefined) continue;
+    found[key] = value;
+  }
+  return found;
+}
+
+/**
+ * Warnings for secrets given as flags, which `ps` shows every user of the machine: each names the
+ * flag and what to use instead. Pure.
+ */
+export function secretFlagWarnings(flags: { token?: string; linkSecret?: string }): string[] {
+  const warnings: string[] = [];
+  if (flags.token !== undefined) {
+    warnings.push(
+      "the API token is given with --token, on the command line that ps shows every user: use --token-file or GSNAP_SERVE_TOKEN",
+    );
+  }
+  if (flags.linkSecret !== undefined) {
+    warnings.push(
+      "the link secret is given with --link-secret, on the command line that ps shows every user: use --link-secret-file, --link-peer or GSNAP_LINK_SECRET",
+    );
+  }
+  return warnings;
+}
+
 function dropUndefined(settings: ServeSettings): ServeSettings {
   return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
 }
