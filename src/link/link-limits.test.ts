@@ -5,8 +5,9 @@
 import { rmSync } from "node:fs";
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConnectionLimiter, type ListenerName } from "../limits/connection-limiter.js";
-import { type ConnectionEvents, ListenerGate } from "../limits/listener-gate.js";
+import { ConnectionLimiter } from "../limits/connection-limiter.js";
+import { ListenerGate } from "../limits/listener-gate.js";
+import { RecordedEvents } from "../testing/recorded-events.js";
 import { makeTestCertificate } from "../testing/tls-cert.js";
 import { connectLink } from "./connect-link.js";
 import type { LinkConnection } from "./link-connection.js";
@@ -21,17 +22,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-class Recorded implements ConnectionEvents {
-  readonly refused: string[] = [];
-  readonly timedOut: string[] = [];
-  connectionRefused(listener: ListenerName, reason: string): void {
-    this.refused.push(`${listener}:${reason}`);
-  }
-  connectionTimedOut(listener: ListenerName, phase: string): void {
-    this.timedOut.push(`${listener}:${phase}`);
-  }
-}
-
 async function listen(
   options: {
     maxPerAddress?: number;
@@ -41,11 +31,11 @@ async function listen(
   } = {},
 ): Promise<{
   listener: LinkListener;
-  events: Recorded;
+  events: RecordedEvents;
   limiter: ConnectionLimiter;
   caPath?: string;
 }> {
-  const events = new Recorded();
+  const events = new RecordedEvents();
   const limiter = new ConnectionLimiter({
     listeners: { link: { maxConnections: 4, maxPerAddress: options.maxPerAddress ?? 2 } },
     maxTotal: Number.POSITIVE_INFINITY,

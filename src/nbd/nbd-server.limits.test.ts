@@ -4,9 +4,10 @@
 // client that asks for more than it reads.
 
 import { afterEach, describe, expect, it } from "vitest";
-import { ConnectionLimiter, type ListenerName } from "../limits/connection-limiter.js";
-import { type ConnectionEvents, ListenerGate } from "../limits/listener-gate.js";
+import { ConnectionLimiter } from "../limits/connection-limiter.js";
+import { ListenerGate } from "../limits/listener-gate.js";
 import { RawNbdClient } from "../testing/nbd-raw-client.js";
+import { RecordedEvents } from "../testing/recorded-events.js";
 import { type ServedStore, serveStore } from "../testing/served-store.js";
 import { MAX_IN_FLIGHT_BYTES, MAX_IN_FLIGHT_REQUESTS } from "./connection.js";
 import { encodeInfoRequest } from "./handshake-codec.js";
@@ -18,18 +19,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** What the gate reported, as the metrics would count it. */
-class Recorded implements ConnectionEvents {
-  readonly refused: string[] = [];
-  readonly timedOut: string[] = [];
-  connectionRefused(listener: ListenerName, reason: string): void {
-    this.refused.push(`${listener}:${reason}`);
-  }
-  connectionTimedOut(listener: ListenerName, phase: string): void {
-    this.timedOut.push(`${listener}:${phase}`);
-  }
-}
-
 async function served(
   options: {
     maxConnections?: number;
@@ -37,8 +26,8 @@ async function served(
     handshakeMs?: number;
     idleMs?: number;
   } = {},
-): Promise<{ server: ServedStore; events: Recorded }> {
-  const events = new Recorded();
+): Promise<{ server: ServedStore; events: RecordedEvents }> {
+  const events = new RecordedEvents();
   const limiter = new ConnectionLimiter({
     listeners: {
       nbd: {

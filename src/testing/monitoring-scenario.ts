@@ -106,6 +106,9 @@ export async function runScenario(options: { systems: ServedSystems; proxies: Fa
   const { systems, proxies } = options;
   const b = await systems.serve("0000000002", "01B0");
   const a = await systems.serve("0000000001", "01A0", {
+    // A GSC whose link is cut waits for it to come back (3 minutes) before it fails; the
+    // scenario's job is to fail while the link refuses, so it waits 2 s.
+    env: { GSNAP_TEST_GSC_LINK_WAIT_MS: "2000" },
     args: [
       "--no-auto-resume",
       "--sync-timeout",
