@@ -11,6 +11,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { exportOf } from "../nbd/export-directory.js";
 import { Store } from "../store/store.js";
+import { gate } from "../testing/gate.js";
 import { gscSystems, S } from "../testing/gsc-systems.js";
 import {
   type PairSystems,
@@ -88,6 +89,41 @@ describe("the inconsistent mark", () => {
     );
     expect(exportedDescription(secondary)).not.toContain("INCONSISTENT");
   }, 90_000);
+
+  it("keeps an operator's suspend that comes while the secondary still clears the mark of duplex", async () => {
+    const { primary, secondary } = await twoVolumes();
+    // The secondary's clearing of the mark at duplex waits until the test opens the gate.
+    const clearing = gate();
+    const markInconsistent = secondary.store.markInconsistent.bind(secondary.store);
+    secondary.store.markInconsistent = async (volser, mark) => {
+      if (mark === undefined) await clearing.until;
+      return markInconsistent(volser, mark);
+    };
+    await primary.pairs.establish({ volser: "PRI001", secondary: SECONDARY, mode: "sync" });
+    await waitFor(
+      () => primary.pairs.show("PRI001"),
+      (info) => info.state === "duplex",
+    );
+    await waitFor(
+      () => secondary.pairs.show("SEC001"),
+      (info) => info.state === "duplex",
+    );
+    await primary.pairs.suspend("PRI001");
+    expect(secondary.pairs.show("SEC001")).toMatchObject({
+      state: "suspended",
+      reason: "operator",
+    });
+    clearing.open();
+    await waitFor(
+      () => markOf(secondary, "SEC001"),
+      (found) => found === undefined,
+    );
+    // The duplex message, answered last, did not undo the suspend that came after it.
+    expect(secondary.pairs.show("SEC001")).toMatchObject({
+      state: "suspended",
+      reason: "operator",
+    });
+  });
 
   it("keeps the mark of a copy terminated part way, and a later copy that completes clears it", async () => {
     const { primary, secondary } = await twoVolumes();

@@ -443,6 +443,9 @@ export class PairManager implements PairService {
     } else {
       const state = stateOf(request.state);
       const reason = state === "suspended" ? reasonOf(request.reason) : undefined;
+      // The state changes before anything is awaited: the primary's messages arrive in order (a
+      // duplex and, right after it, an operator's suspend), and each must land in that order.
+      secondary.record = { ...secondary.record, state, reason, since: new Date().toISOString() };
       if (state === "duplex") {
         // Every track of the copy is here: the volume is whole again (a mark that cannot be
         // cleared stays, which errs on the safe side).
@@ -451,7 +454,6 @@ export class PairManager implements PairService {
           (error) => this.logger.warn({ volser, err: String(error) }, "cannot clear a mark"),
         );
       }
-      secondary.record = { ...secondary.record, state, reason, since: new Date().toISOString() };
     }
     await this.save();
     return { type: "ACK" };
