@@ -2,12 +2,12 @@
 
 import type { Command } from "commander";
 import {
-  environmentSecrets,
+  dropUndefined,
   readConfigFile,
   resolveConfig,
   type ServeSettings,
-  secretFlagWarnings,
 } from "../daemon/config.js";
+import { environmentSecrets, secretFlagWarnings } from "../daemon/secrets-config.js";
 import { addChunksOptions } from "./chunks-options.js";
 import { addLimitsOptions } from "./limits-options.js";
 
@@ -103,7 +103,7 @@ export function addServeCommand(program: Command): void {
       };
       delete (fromFlags as ServeFlags).config;
       const fromFile = flags.config === undefined ? {} : readConfigFile(flags.config);
-      const given = { ...fromFile, ...dropUnset(fromFlags) };
+      const given = { ...fromFile, ...dropUndefined(fromFlags) };
       const config = resolveConfig(fromFile, {
         ...fromFlags,
         ...environmentSecrets(process.env, given),
@@ -150,9 +150,4 @@ export function addServeCommand(program: Command): void {
       await stopped;
       logger.info("stopped");
     });
-}
-
-/** The settings that are set: a flag commander leaves undefined says nothing. */
-function dropUnset(settings: ServeSettings): ServeSettings {
-  return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
 }

@@ -3,15 +3,10 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { codeOf } from "../testing/error-code.js";
-import {
-  environmentSecrets,
-  parseHostPort,
-  readConfigFile,
-  resolveConfig,
-  secretFlagWarnings,
-} from "./config.js";
+import { parseHostPort, readConfigFile, resolveConfig } from "./config.js";
 import { loadIdentity } from "./identity.js";
 import { DEFAULT_LIMITS } from "./limits-config.js";
+import { environmentSecrets, secretFlagWarnings } from "./secrets-config.js";
 
 describe("serve configuration", () => {
   it("starts from the embedded defaults", () => {

@@ -55,13 +55,18 @@ export function readTrackBatch(requestId: number, reader: PayloadReader, flags: 
   for (const entry of entries) {
     if (reader.failed) break;
     const data = entry.lengthBytes === 0 ? undefined : reader.bytes(entry.lengthBytes);
-    const track: BatchTrack = { trackNumber: entry.trackNumber, checksum: entry.checksum, data };
+    const { trackNumber, checksum } = entry;
     if (sums === undefined || data === undefined) {
-      tracks.push(track);
+      tracks.push({ trackNumber, checksum, data });
       continue;
     }
     const sumsBytes = blockSumsBytes(entry.lengthBytes);
-    tracks.push({ ...track, blockSums: sums.subarray(sumsAt, sumsAt + sumsBytes) });
+    tracks.push({
+      trackNumber,
+      checksum,
+      data,
+      blockSums: sums.subarray(sumsAt, sumsAt + sumsBytes),
+    });
     sumsAt += sumsBytes;
   }
   const frame: TrackBatchFrame = { type: "TRACK_BATCH", requestId, volser, tracks };
